@@ -1,0 +1,204 @@
+//! One bucket of the table: a version counter, a lock and `W` slots of inline key and value.
+//!
+//! Every byte a reader may see while a writer writes it is an atomic word: readers copy with
+//! `Relaxed` loads and trust nothing they copied until the bucket's version, read before and
+//! after, shows no writer was active. Lengths read that way are clamped before use.
+//!
+//! Layout: the `W` metadata words sit together at the front, so a lookup that misses touches one
+//! cache line per bucket; the payloads follow.
+
+use crate::sync::{AtomicUsize, AtomicVersion, Lock, Ordering, Version};
+
+/// Bytes in one storage word (`usize`): 8 on 64-bit targets, 4 on thumbv7em.
+pub const WORD: usize = core::mem::size_of::<usize>();
+
+/// The number of words needed to hold `bytes` bytes, for naming a table's sizes in bytes:
+/// `Table<S, { words(16) }, { words(64) }>`.
+pub const fn words(bytes: usize) -> usize {
+    bytes.div_ceil(WORD)
+}
+
+/// Bit 0 of a metadata word: the slot holds an entry.
+const OCCUPIED: usize = 1;
+/// Bits 1..=16: the entry's 16-bit tag, a fragment of its hash.
+const TAG_SHIFT: u32 = 1;
+/// Bits 17..: the key's length in bytes.
+const KLEN_SHIFT: u32 = 17;
+/// The longest key a metadata word can describe.
+pub(crate) const MAX_META_KEY: usize = usize::MAX >> KLEN_SHIFT;
+
+/// The metadata word of an occupied slot.
+#[inline]
+pub(crate) fn meta(tag: u16, klen: usize) -> usize {
+    OCCUPIED | (usize::from(tag) << TAG_SHIFT) | (klen << KLEN_SHIFT)
+}
+
+#[inline]
+pub(crate) fn is_occupied(meta: usize) -> bool {
+    meta & OCCUPIED != 0
+}
+
+#[inline]
+pub(crate) fn tag_of(meta: usize) -> u16 {
+    // Truncation keeps exactly the 16 tag bits.
+    (meta >> TAG_SHIFT) as u16
+}
+
+#[inline]
+pub(crate) fn klen_of(meta: usize) -> usize {
+    meta >> KLEN_SHIFT
+}
+
+/// The inline storage of one entry: `KW` words of key and `VW` words of value.
+pub(crate) struct Payload<const KW: usize, const VW: usize> {
+    pub(crate) vlen: AtomicUsize,
+    pub(crate) key: [AtomicUsize; KW],
+    pub(crate) value: [AtomicUsize; VW],
+}
+
+/// A bucket of `W` slots, each holding a key of up to `KW` words and a value of up to `VW` words.
+///
+/// Buckets are the table's storage: build them with [`Bucket::new`] (a `const fn`, so an array of
+/// them can be a `static`) and hand them to [`Table`](crate::Table).
+pub struct Bucket<const KW: usize, const VW: usize, const W: usize = 8> {
+    /// Even while no writer is inside; bumped to odd before a write and back to even after.
+    pub(crate) version: AtomicVersion,
+    pub(crate) lock: Lock,
+    pub(crate) meta: [AtomicUsize; W],
+    pub(crate) slots: [Payload<KW, VW>; W],
+}
+
+impl<const KW: usize, const VW: usize, const W: usize> Bucket<KW, VW, W> {
+    const VALID: () = {
+        assert!(W > 0, "a bucket needs at least one slot");
+        assert!(W <= 64, "at most 64 slots per bucket");
+        assert!(
+            KW * WORD <= MAX_META_KEY,
+            "key too long for the metadata word"
+        );
+    };
+
+    /// An empty bucket.
+    #[cfg(not(kv_loom))]
+    pub const fn new() -> Self {
+        let () = Self::VALID;
+        Self {
+            version: AtomicVersion::new(0),
+            lock: Lock::new(),
+            meta: [const { AtomicUsize::new(0) }; W],
+            slots: [const {
+                Payload {
+                    vlen: AtomicUsize::new(0),
+                    key: [const { AtomicUsize::new(0) }; KW],
+                    value: [const { AtomicUsize::new(0) }; VW],
+                }
+            }; W],
+        }
+    }
+
+    /// An empty bucket.
+    #[cfg(kv_loom)]
+    pub fn new() -> Self {
+        let () = Self::VALID;
+        Self {
+            version: AtomicVersion::new(0),
+            lock: Lock::new(),
+            meta: core::array::from_fn(|_| AtomicUsize::new(0)),
+            slots: core::array::from_fn(|_| Payload {
+                vlen: AtomicUsize::new(0),
+                key: core::array::from_fn(|_| AtomicUsize::new(0)),
+                value: core::array::from_fn(|_| AtomicUsize::new(0)),
+            }),
+        }
+    }
+
+    /// Marks the start of a write; the caller holds this bucket's lock.
+    ///
+    /// The `AcqRel` read-modify-write (rather than a plain store) also orders this write after a
+    /// visitor's cursor update, see `Table::visit`.
+    #[inline]
+    pub(crate) fn begin_write(&self) -> Version {
+        let before = self.version.fetch_add(1, Ordering::AcqRel);
+        // Payload stores below may not become visible before the odd version does.
+        crate::sync::fence(Ordering::Release);
+        before
+    }
+
+    /// Marks the end of a write begun by [`Bucket::begin_write`].
+    #[inline]
+    pub(crate) fn end_write(&self, before: Version) {
+        self.version
+            .store(before.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Copies slot `i`'s payload into `dst` (the caller holds both buckets' locks and has begun
+    /// a write on `dst`'s bucket).
+    pub(crate) fn copy_payload(&self, i: usize, dst: &Payload<KW, VW>) {
+        let src = &self.slots[i];
+        dst.vlen
+            .store(src.vlen.load(Ordering::Relaxed), Ordering::Relaxed);
+        for (d, s) in dst.key.iter().zip(&src.key) {
+            d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        for (d, s) in dst.value.iter().zip(&src.value) {
+            d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(not(kv_loom))]
+impl<const KW: usize, const VW: usize, const W: usize> Default for Bucket<KW, VW, W> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Stores `bytes` into `words`, zero-padding the last word and any unused words.
+#[inline]
+pub(crate) fn store_bytes(words: &[AtomicUsize], bytes: &[u8]) {
+    let mut chunks = bytes.chunks(WORD);
+    for w in words {
+        let word = match chunks.next() {
+            Some(chunk) => word_from(chunk),
+            None => 0,
+        };
+        w.store(word, Ordering::Relaxed);
+    }
+}
+
+/// Packs up to [`WORD`] bytes into a word, zero-padded.
+#[inline]
+pub(crate) fn word_from(chunk: &[u8]) -> usize {
+    let mut buf = [0u8; WORD];
+    buf[..chunk.len()].copy_from_slice(chunk);
+    usize::from_ne_bytes(buf)
+}
+
+/// Packs `bytes` into `out`, zero-padded; `bytes` must fit.
+#[inline]
+pub(crate) fn pack<const N: usize>(bytes: &[u8]) -> [usize; N] {
+    let mut out = [0usize; N];
+    for (w, chunk) in out.iter_mut().zip(bytes.chunks(WORD)) {
+        *w = word_from(chunk);
+    }
+    out
+}
+
+/// Copies the first `len` bytes held in `words` into `out[..len]`; `out` must hold `len` bytes.
+#[inline]
+pub(crate) fn unpack(words: &[usize], len: usize, out: &mut [u8]) {
+    for (chunk, w) in out[..len].chunks_mut(WORD).zip(words) {
+        chunk.copy_from_slice(&w.to_ne_bytes()[..chunk.len()]);
+    }
+}
+
+/// The bytes of a word array, for handing a copied value to a caller without another copy.
+#[inline]
+pub(crate) fn as_bytes(words: &[usize]) -> &[u8] {
+    // SAFETY: `words` is a live, initialised allocation of `size_of_val(words)` bytes; `u8` has
+    // alignment 1 and every bit pattern is a valid `u8`; the returned slice borrows `words`, so
+    // it cannot outlive it or alias a mutable borrow of it.
+    unsafe {
+        core::slice::from_raw_parts(words.as_ptr().cast::<u8>(), core::mem::size_of_val(words))
+    }
+}

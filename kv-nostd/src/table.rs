@@ -1,0 +1,784 @@
+//! The concurrent table: a fixed array of set-associative buckets with cuckoo displacement.
+//!
+//! Every key has two candidate buckets, `b1` from its hash and `b2 = alt(b1, tag)` from the 16-bit
+//! tag stored beside it, so an entry can be moved to its other bucket without rehashing its key
+//! (MemC3, libcuckoo). A put that finds both buckets full searches breadth-first, without locks,
+//! for a path of moves that ends in a free slot, then executes it backwards: each hop copies an
+//! entry into the free slot first and only then frees the source, so the *hole* travels and a key
+//! is never absent from both of its buckets.
+//!
+//! Writers lock the buckets they touch, at most two at a time and always in index order, so no
+//! cycle of waiters (deadlock) can form. Readers lock nothing: they read both buckets' versions,
+//! copy, and check the versions again, retrying on change and locking after a bounded number of
+//! lost races.
+
+use crate::bucket::{
+    as_bytes, is_occupied, klen_of, meta, pack, store_bytes, tag_of, unpack, Bucket, WORD,
+};
+use crate::error::{Error, LayoutError};
+use crate::hash::{sip13, HashKey};
+use crate::sync::{fence, spin_hint, AtomicUsize, LockGuard, Ordering, Version};
+
+/// Optimistic reads a lookup tries before it takes the locks. Under the model checker one lost
+/// race is enough, so that the locking fallback is explored.
+const OPTIMISTIC_TRIES: usize = if cfg!(kv_loom) { 1 } else { 32 };
+
+/// The longest cuckoo path, in moves.
+const MAX_DEPTH: usize = 4;
+
+/// Buckets the breadth-first path search may queue; the queue lives on the stack of `put`
+/// (8 bytes a node).
+pub const SEARCH_QUEUE: usize = 128;
+
+/// Concurrent visitors (`visit`) that may run at once; more wait for a free place.
+const VISITORS: usize = 2;
+const NO_VISITOR: usize = usize::MAX;
+
+/// Whether a call may wait for a lock or must return [`Error::Busy`] instead.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    Block,
+    Try,
+}
+
+/// What a successful put did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Put {
+    /// The key was absent; the entry is new.
+    Inserted,
+    /// The key was present; its value was replaced.
+    Replaced,
+}
+
+/// When a conditional put writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// Always (insert or overwrite).
+    Always,
+    /// Only if the key is absent (Redis `SET NX`).
+    IfAbsent,
+    /// Only if the key is present (Redis `SET XX`).
+    IfPresent,
+}
+
+/// Where a key may live.
+#[derive(Clone, Copy)]
+struct Loc {
+    b1: usize,
+    b2: usize,
+    tag: u16,
+}
+
+/// A slot on a cuckoo path.
+#[derive(Clone, Copy, Default)]
+struct Hop {
+    bucket: usize,
+    slot: usize,
+}
+
+/// A node of the path search: a bucket reached by moving `slot` of the parent's bucket.
+#[derive(Clone, Copy)]
+struct Node {
+    bucket: u32,
+    parent: u16,
+    slot: u8,
+    depth: u8,
+}
+
+/// A copy of one slot, taken while no writer was active.
+#[derive(Clone, Copy)]
+struct SlotCopy<const KW: usize, const VW: usize> {
+    meta: usize,
+    vlen: usize,
+    key: [usize; KW],
+    value: [usize; VW],
+}
+
+impl<const KW: usize, const VW: usize> SlotCopy<KW, VW> {
+    const EMPTY: Self = Self {
+        meta: 0,
+        vlen: 0,
+        key: [0; KW],
+        value: [0; VW],
+    };
+}
+
+/// A value copied out of the table.
+struct Found<const VW: usize> {
+    words: [usize; VW],
+    len: usize,
+}
+
+impl<const VW: usize> Found<VW> {
+    fn bytes(&self) -> &[u8] {
+        &as_bytes(&self.words)[..self.len]
+    }
+}
+
+/// A fixed-capacity concurrent hash table with keys of up to `KW` words and values of up to `VW`
+/// words stored inline, in buckets of `W` slots held by the storage `S`.
+///
+/// `S` is anything that lends a slice of buckets: an array (for a `static`), a `&'static` slice,
+/// or a `Box<[Bucket]>` on a host. The bucket count must be a power of two. Capacity is fixed at
+/// construction; the table never allocates.
+///
+/// # Calling from an interrupt handler
+/// The blocking calls (`put`, `get_into`, `delete`, `visit`, ...) may spin on a bucket lock. On a
+/// single core, an interrupt handler that spins on a lock held by the code it interrupted spins
+/// forever. From interrupt context use only the `try_` calls: they never wait, and answer
+/// [`Error::Busy`] when a bucket is locked or mid-write. The interrupted code may itself be a
+/// reader or a writer of the same table; a `try_` write from the handler that completes makes an
+/// interrupted optimistic reader retry, which is correct. Blocking calls are safe from thread
+/// context, and from interrupt handlers only if no code of lower priority uses the table.
+pub struct Table<S, const KW: usize, const VW: usize, const W: usize = 8> {
+    buckets: S,
+    mask: usize,
+    hash_key: HashKey,
+    len: AtomicUsize,
+    /// Each running visit's progress (the first bucket it has not finished), or `NO_VISITOR`.
+    visitors: [AtomicUsize; VISITORS],
+}
+
+impl<const N: usize, const KW: usize, const VW: usize, const W: usize>
+    Table<[Bucket<KW, VW, W>; N], KW, VW, W>
+{
+    /// A table that owns an array of `N` buckets; `N` must be a power of two (checked at compile
+    /// time). A `const fn`, so the table can be a `static`:
+    ///
+    /// ```
+    /// use kv_nostd::{Bucket, HashKey, Table};
+    /// static TABLE: Table<[Bucket<2, 4, 4>; 16], 2, 4, 4> =
+    ///     Table::from_array([const { Bucket::new() }; 16], HashKey([7; 16]));
+    /// TABLE.put(b"k", b"v").unwrap();
+    /// ```
+    #[cfg(not(kv_loom))]
+    pub const fn from_array(buckets: [Bucket<KW, VW, W>; N], hash_key: HashKey) -> Self {
+        const { assert!(N.is_power_of_two(), "bucket count must be a power of two") };
+        Self {
+            buckets,
+            mask: N - 1,
+            hash_key,
+            len: AtomicUsize::new(0),
+            visitors: [const { AtomicUsize::new(NO_VISITOR) }; VISITORS],
+        }
+    }
+}
+
+impl<S, const KW: usize, const VW: usize, const W: usize> Table<S, KW, VW, W>
+where
+    S: AsRef<[Bucket<KW, VW, W>]>,
+{
+    /// The longest key, in bytes.
+    pub const MAX_KEY: usize = KW * WORD;
+    /// The longest value, in bytes.
+    pub const MAX_VALUE: usize = VW * WORD;
+
+    /// A table over `buckets`, whose count must be a non-zero power of two (and at most 2^32).
+    /// The buckets should be empty; entries already in them are not counted by [`Table::len`].
+    pub fn new(buckets: S, hash_key: HashKey) -> Result<Self, LayoutError> {
+        let n = buckets.as_ref().len();
+        if !n.is_power_of_two() || n as u64 > 1 << 32 {
+            return Err(LayoutError::BucketCount(n));
+        }
+        Ok(Self {
+            buckets,
+            mask: n - 1,
+            hash_key,
+            len: AtomicUsize::new(0),
+            visitors: core::array::from_fn(|_| AtomicUsize::new(NO_VISITOR)),
+        })
+    }
+
+    /// The number of slots: the most entries the table can ever hold.
+    pub fn capacity(&self) -> usize {
+        self.buckets.as_ref().len() * W
+    }
+
+    /// The number of entries. Exact when no write is in flight.
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Whether the table holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Inserts or overwrites `key`, reporting which it did.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<Put, Error> {
+        self.put_inner(key, value, When::Always, None, Wait::Block)
+            .map(|p| p.unwrap_or(Put::Replaced))
+    }
+
+    /// [`Table::put`] that never waits: [`Error::Busy`] if a bucket it needs is locked.
+    pub fn try_put(&self, key: &[u8], value: &[u8]) -> Result<Put, Error> {
+        self.put_inner(key, value, When::Always, None, Wait::Try)
+            .map(|p| p.unwrap_or(Put::Replaced))
+    }
+
+    /// Writes `key` only `when` its presence allows; `Ok(None)` when it did not write.
+    pub fn put_if(&self, key: &[u8], value: &[u8], when: When) -> Result<Option<Put>, Error> {
+        self.put_inner(key, value, when, None, Wait::Block)
+    }
+
+    /// [`Table::put_if`] that also hands `old` the value the key held before the call (or `None`),
+    /// read atomically with the write, as Redis `SET ... GET` needs.
+    pub fn put_if_with_old(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        when: When,
+        old: &mut dyn FnMut(Option<&[u8]>),
+    ) -> Result<Option<Put>, Error> {
+        self.put_inner(key, value, when, Some(old), Wait::Block)
+    }
+
+    /// Copies `key`'s value into `out`, returning its length, or `None` if the key is absent.
+    pub fn get_into(&self, key: &[u8], out: &mut [u8]) -> Result<Option<usize>, Error> {
+        Self::copy_out(self.lookup(key, true, Wait::Block)?, out)
+    }
+
+    /// [`Table::get_into`] that never waits: [`Error::Busy`] if the key's buckets are being written.
+    pub fn try_get_into(&self, key: &[u8], out: &mut [u8]) -> Result<Option<usize>, Error> {
+        Self::copy_out(self.lookup(key, true, Wait::Try)?, out)
+    }
+
+    /// `key`'s value as a `heapless::Vec` of capacity `N`.
+    pub fn get_vec<const N: usize>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<heapless::Vec<u8, N>>, Error> {
+        match self.lookup(key, true, Wait::Block)? {
+            None => Ok(None),
+            Some(found) => heapless::Vec::from_slice(found.bytes())
+                .map(Some)
+                .map_err(|_| Error::BufferTooSmall {
+                    needed: found.len,
+                    len: N,
+                }),
+        }
+    }
+
+    /// Calls `f` with `key`'s value (copied out of the table first), returning what `f` returns,
+    /// or `None` if the key is absent.
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, Error> {
+        Ok(self.lookup(key, true, Wait::Block)?.map(|v| f(v.bytes())))
+    }
+
+    /// Whether `key` is present.
+    pub fn contains(&self, key: &[u8]) -> Result<bool, Error> {
+        Ok(self.lookup(key, false, Wait::Block)?.is_some())
+    }
+
+    /// [`Table::contains`] that never waits.
+    pub fn try_contains(&self, key: &[u8]) -> Result<bool, Error> {
+        Ok(self.lookup(key, false, Wait::Try)?.is_some())
+    }
+
+    /// Removes `key`, reporting whether it was present.
+    pub fn delete(&self, key: &[u8]) -> Result<bool, Error> {
+        self.delete_inner(key, Wait::Block)
+    }
+
+    /// [`Table::delete`] that never waits.
+    pub fn try_delete(&self, key: &[u8]) -> Result<bool, Error> {
+        self.delete_inner(key, Wait::Try)
+    }
+
+    /// Removes every entry, bucket by bucket; returns how many it removed. Writes that run
+    /// concurrently may land before or after their bucket is cleared.
+    pub fn clear(&self) -> usize {
+        let mut removed = 0;
+        for b in self.buckets.as_ref() {
+            let _guard = b.lock.lock();
+            let v = b.begin_write();
+            for m in &b.meta {
+                if is_occupied(m.load(Ordering::Relaxed)) {
+                    m.store(0, Ordering::Relaxed);
+                    removed += 1;
+                }
+            }
+            b.end_write(v);
+        }
+        self.len.fetch_sub(removed, Ordering::Relaxed);
+        removed
+    }
+
+    /// Calls `f(key, value)` for every entry, while writers keep running.
+    ///
+    /// Each pair is consistent: the value is one its key held. Every key present for the whole
+    /// visit is visited exactly once; a key written or moved during the visit may be visited
+    /// once, twice or (if it was absent for part of the visit) not at all. At most two visits
+    /// run at once; a third waits. A cuckoo move that would carry an entry from a bucket this
+    /// visit has yet to read into one it has finished waits until the visit has passed both.
+    pub fn visit(&self, f: impl FnMut(&[u8], &[u8])) {
+        // Blocking mode never answers Busy.
+        let _ = self.visit_inner(f, Wait::Block);
+    }
+
+    /// [`Table::visit`] that never waits; [`Error::Busy`] if a bucket stays locked or two visits
+    /// are already running. Entries visited before the error were passed to `f`.
+    pub fn try_visit(&self, f: impl FnMut(&[u8], &[u8])) -> Result<(), Error> {
+        self.visit_inner(f, Wait::Try)
+    }
+
+    /// The candidate buckets of `key`, for tests that need keys sharing buckets.
+    #[doc(hidden)]
+    pub fn buckets_of(&self, key: &[u8]) -> (usize, usize) {
+        let loc = self.locate(key);
+        (loc.b1, loc.b2)
+    }
+
+    fn buckets(&self) -> &[Bucket<KW, VW, W>] {
+        self.buckets.as_ref()
+    }
+
+    fn bucket(&self, i: usize) -> &Bucket<KW, VW, W> {
+        &self.buckets()[i & self.mask]
+    }
+
+    fn locate(&self, key: &[u8]) -> Loc {
+        let h = sip13(&self.hash_key, key);
+        // Truncation keeps the low bits for the bucket; the tag takes the top 16.
+        let b1 = (h as usize) & self.mask;
+        let tag = (h >> 48) as u16;
+        Loc {
+            b1,
+            b2: self.alt(b1, tag),
+            tag,
+        }
+    }
+
+    /// The other bucket of an entry with `tag` in bucket `b`; `alt(alt(b)) == b`.
+    fn alt(&self, b: usize, tag: u16) -> usize {
+        let mixed = (u64::from(tag) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+        let mut off = (mixed as usize) & self.mask;
+        if off == 0 {
+            off = 1 & self.mask;
+        }
+        b ^ off
+    }
+
+    fn check_key(key: &[u8]) -> Result<(), Error> {
+        if key.len() > Self::MAX_KEY {
+            return Err(Error::KeyTooLong {
+                len: key.len(),
+                max: Self::MAX_KEY,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_value(value: &[u8]) -> Result<(), Error> {
+        if value.len() > Self::MAX_VALUE {
+            return Err(Error::ValueTooLong {
+                len: value.len(),
+                max: Self::MAX_VALUE,
+            });
+        }
+        Ok(())
+    }
+
+    fn copy_out(found: Option<Found<VW>>, out: &mut [u8]) -> Result<Option<usize>, Error> {
+        let Some(found) = found else { return Ok(None) };
+        if found.len > out.len() {
+            return Err(Error::BufferTooSmall {
+                needed: found.len,
+                len: out.len(),
+            });
+        }
+        unpack(&found.words, found.len, out);
+        Ok(Some(found.len))
+    }
+
+    /// Locks buckets `a` and `b` (one lock if they are the same), lower index first.
+    fn lock_pair(
+        &self,
+        a: usize,
+        b: usize,
+        wait: Wait,
+    ) -> Result<(LockGuard<'_>, Option<LockGuard<'_>>), Error> {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let take = |i: usize| match wait {
+            Wait::Block => Ok(self.bucket(i).lock.lock()),
+            Wait::Try => self.bucket(i).lock.try_lock().ok_or(Error::Busy),
+        };
+        let first = take(lo)?;
+        let second = if hi == lo { None } else { Some(take(hi)?) };
+        Ok((first, second))
+    }
+
+    /// The slot of bucket `b` holding the key packed in `kw` with length `klen`, if any.
+    /// Reads are `Relaxed`: the caller holds the lock or validates the version afterwards.
+    fn find_in(b: &Bucket<KW, VW, W>, tag: u16, klen: usize, kw: &[usize; KW]) -> Option<usize> {
+        let want = meta(tag, klen);
+        let n = klen.div_ceil(WORD);
+        (0..W).find(|&i| {
+            b.meta[i].load(Ordering::Relaxed) == want
+                && b.slots[i].key[..n]
+                    .iter()
+                    .zip(&kw[..n])
+                    .all(|(a, w)| a.load(Ordering::Relaxed) == *w)
+        })
+    }
+
+    /// Copies slot `i`'s value; the length is clamped because an unvalidated copy may be torn.
+    fn read_value(b: &Bucket<KW, VW, W>, i: usize, copy: bool) -> Found<VW> {
+        let slot = &b.slots[i];
+        let len = slot.vlen.load(Ordering::Relaxed).min(VW * WORD);
+        let mut words = [0usize; VW];
+        if copy {
+            for (w, a) in words.iter_mut().zip(&slot.value).take(len.div_ceil(WORD)) {
+                *w = a.load(Ordering::Relaxed);
+            }
+        }
+        Found { words, len }
+    }
+
+    fn search_both(
+        &self,
+        loc: &Loc,
+        klen: usize,
+        kw: &[usize; KW],
+        copy: bool,
+    ) -> Option<Found<VW>> {
+        let b1 = self.bucket(loc.b1);
+        if let Some(i) = Self::find_in(b1, loc.tag, klen, kw) {
+            return Some(Self::read_value(b1, i, copy));
+        }
+        let b2 = self.bucket(loc.b2);
+        Self::find_in(b2, loc.tag, klen, kw).map(|i| Self::read_value(b2, i, copy))
+    }
+
+    fn lookup(&self, key: &[u8], copy: bool, wait: Wait) -> Result<Option<Found<VW>>, Error> {
+        Self::check_key(key)?;
+        let loc = self.locate(key);
+        let kw: [usize; KW] = pack(key);
+        let (b1, b2) = (self.bucket(loc.b1), self.bucket(loc.b2));
+        for _ in 0..OPTIMISTIC_TRIES {
+            let v1 = b1.version.load(Ordering::Acquire);
+            let v2 = b2.version.load(Ordering::Acquire);
+            if (v1 | v2) & 1 == 1 {
+                if wait == Wait::Try {
+                    return Err(Error::Busy);
+                }
+                spin_hint();
+                continue;
+            }
+            let found = self.search_both(&loc, key.len(), &kw, copy);
+            // The copies above must complete before the versions are read again.
+            fence(Ordering::Acquire);
+            if b1.version.load(Ordering::Relaxed) == v1 && b2.version.load(Ordering::Relaxed) == v2
+            {
+                return Ok(found);
+            }
+            spin_hint();
+        }
+        // Writers kept winning: read under the locks, which always terminates.
+        let _guards = self.lock_pair(loc.b1, loc.b2, wait)?;
+        Ok(self.search_both(&loc, key.len(), &kw, copy))
+    }
+
+    fn put_inner(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        when: When,
+        mut old: Option<&mut dyn FnMut(Option<&[u8]>)>,
+        wait: Wait,
+    ) -> Result<Option<Put>, Error> {
+        Self::check_key(key)?;
+        Self::check_value(value)?;
+        let loc = self.locate(key);
+        let kw: [usize; KW] = pack(key);
+        loop {
+            let guards = self.lock_pair(loc.b1, loc.b2, wait)?;
+            for bi in [loc.b1, loc.b2] {
+                let b = self.bucket(bi);
+                let Some(i) = Self::find_in(b, loc.tag, key.len(), &kw) else {
+                    continue;
+                };
+                if let Some(old) = old.as_mut() {
+                    old(Some(Self::read_value(b, i, true).bytes()));
+                }
+                if when == When::IfAbsent {
+                    return Ok(None);
+                }
+                let v = b.begin_write();
+                b.slots[i].vlen.store(value.len(), Ordering::Relaxed);
+                store_bytes(&b.slots[i].value, value);
+                b.end_write(v);
+                return Ok(Some(Put::Replaced));
+            }
+            if let Some(old) = old.as_mut() {
+                old(None);
+            }
+            if when == When::IfPresent {
+                return Ok(None);
+            }
+            for bi in [loc.b1, loc.b2] {
+                let b = self.bucket(bi);
+                let free = (0..W).find(|&i| !is_occupied(b.meta[i].load(Ordering::Relaxed)));
+                let Some(i) = free else { continue };
+                let v = b.begin_write();
+                let slot = &b.slots[i];
+                store_bytes(&slot.key, key);
+                slot.vlen.store(value.len(), Ordering::Relaxed);
+                store_bytes(&slot.value, value);
+                b.meta[i].store(meta(loc.tag, key.len()), Ordering::Relaxed);
+                b.end_write(v);
+                self.len.fetch_add(1, Ordering::Relaxed);
+                return Ok(Some(Put::Inserted));
+            }
+            drop(guards);
+            if !self.make_room(&loc, wait)? {
+                return Err(Error::NoSpace);
+            }
+            // A slot was freed in one of the key's buckets, or the path went stale because others
+            // wrote meanwhile; either way, look again.
+        }
+    }
+
+    fn delete_inner(&self, key: &[u8], wait: Wait) -> Result<bool, Error> {
+        Self::check_key(key)?;
+        let loc = self.locate(key);
+        let kw: [usize; KW] = pack(key);
+        let _guards = self.lock_pair(loc.b1, loc.b2, wait)?;
+        for bi in [loc.b1, loc.b2] {
+            let b = self.bucket(bi);
+            if let Some(i) = Self::find_in(b, loc.tag, key.len(), &kw) {
+                let v = b.begin_write();
+                b.meta[i].store(0, Ordering::Relaxed);
+                b.end_write(v);
+                self.len.fetch_sub(1, Ordering::Relaxed);
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Frees a slot in one of `loc`'s buckets by a chain of cuckoo moves. `Ok(false)` when no
+    /// path exists within the search bounds: the table is full around this key.
+    fn make_room(&self, loc: &Loc, wait: Wait) -> Result<bool, Error> {
+        let mut path = [Hop::default(); MAX_DEPTH + 1];
+        let Some(len) = self.search_path(loc.b1, loc.b2, &mut path) else {
+            return Ok(false);
+        };
+        // Move the hole backwards along the path: the last hop's entry goes into the free slot
+        // first, so every entry is in one of its buckets at every moment.
+        for j in (0..len - 1).rev() {
+            if !self.move_entry(path[j], path[j + 1], wait)? {
+                spin_hint();
+                break;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Breadth-first search, without locks, for a path from `b1` or `b2` to a free slot. Fills
+    /// `path` from the start bucket to the free slot and returns its length in slots.
+    fn search_path(&self, b1: usize, b2: usize, path: &mut [Hop; MAX_DEPTH + 1]) -> Option<usize> {
+        const ROOT: u16 = u16::MAX;
+        let mut queue = [Node {
+            bucket: 0,
+            parent: ROOT,
+            slot: 0,
+            depth: 0,
+        }; SEARCH_QUEUE];
+        // Bucket indices fit in u32: `new` admits at most 2^32 buckets.
+        queue[0].bucket = b1 as u32;
+        let mut tail = 1;
+        if b2 != b1 {
+            queue[1].bucket = b2 as u32;
+            tail = 2;
+        }
+        let mut head = 0;
+        while head < tail {
+            let node = queue[head];
+            let bi = node.bucket as usize;
+            let b = self.bucket(bi);
+            let metas: [usize; W] = core::array::from_fn(|i| b.meta[i].load(Ordering::Relaxed));
+            if let Some(free) = metas.iter().position(|&m| !is_occupied(m)) {
+                return Some(Self::trace(&queue, head, free, path));
+            }
+            if usize::from(node.depth) < MAX_DEPTH {
+                for (s, &m) in metas.iter().enumerate() {
+                    if tail == SEARCH_QUEUE {
+                        break;
+                    }
+                    let next = self.alt(bi, tag_of(m));
+                    if next == bi {
+                        continue;
+                    }
+                    queue[tail] = Node {
+                        bucket: next as u32,
+                        parent: head as u16,
+                        // W <= 64 (checked by Bucket) and depth <= MAX_DEPTH.
+                        slot: s as u8,
+                        depth: node.depth + 1,
+                    };
+                    tail += 1;
+                }
+            }
+            head += 1;
+        }
+        None
+    }
+
+    /// Writes into `path` the slots from the root of `queue[at]`'s chain to slot `free` of its
+    /// bucket; returns the count.
+    fn trace(queue: &[Node], at: usize, free: usize, path: &mut [Hop; MAX_DEPTH + 1]) -> usize {
+        let len = usize::from(queue[at].depth) + 1;
+        let mut i = at;
+        let mut slot = free;
+        for k in (0..len).rev() {
+            path[k] = Hop {
+                bucket: queue[i].bucket as usize,
+                slot,
+            };
+            slot = usize::from(queue[i].slot);
+            i = usize::from(queue[i].parent);
+        }
+        len
+    }
+
+    /// Moves the entry in `from` into the free slot `to`, if both still are what the search saw:
+    /// `from` holds an entry whose other bucket is `to.bucket`, and `to` is free. `Ok(false)` if
+    /// not, or if a running visit forbids the move for now.
+    fn move_entry(&self, from: Hop, to: Hop, wait: Wait) -> Result<bool, Error> {
+        let _guards = self.lock_pair(from.bucket, to.bucket, wait)?;
+        let (src, dst) = (self.bucket(from.bucket), self.bucket(to.bucket));
+        let m = src.meta[from.slot].load(Ordering::Relaxed);
+        if !is_occupied(m)
+            || self.alt(from.bucket, tag_of(m)) != to.bucket
+            || is_occupied(dst.meta[to.slot].load(Ordering::Relaxed))
+        {
+            return Ok(false);
+        }
+        // The destination's version is bumped before the visitors are read: see `visit_inner`.
+        let vd = dst.begin_write();
+        if self.visit_forbids(from.bucket, to.bucket) {
+            dst.end_write(vd);
+            return if wait == Wait::Try {
+                Err(Error::Busy)
+            } else {
+                Ok(false)
+            };
+        }
+        let vs = src.begin_write();
+        src.copy_payload(from.slot, &dst.slots[to.slot]);
+        dst.meta[to.slot].store(m, Ordering::Relaxed);
+        src.meta[from.slot].store(0, Ordering::Relaxed);
+        dst.end_write(vd);
+        src.end_write(vs);
+        Ok(true)
+    }
+
+    /// Whether some running visit has finished bucket `to` but not yet read bucket `from`, so
+    /// that moving an entry from `from` to `to` would hide it from that visit.
+    fn visit_forbids(&self, from: usize, to: usize) -> bool {
+        self.visitors.iter().any(|c| {
+            let cursor = c.load(Ordering::Acquire);
+            to < cursor && cursor <= from
+        })
+    }
+
+    /// Copies bucket `bi` while no writer is inside; returns the version the copy belongs to.
+    fn copy_bucket(
+        &self,
+        bi: usize,
+        out: &mut [SlotCopy<KW, VW>; W],
+        wait: Wait,
+    ) -> Result<Version, Error> {
+        let b = self.bucket(bi);
+        let copy = |out: &mut [SlotCopy<KW, VW>; W]| {
+            for (i, c) in out.iter_mut().enumerate() {
+                c.meta = b.meta[i].load(Ordering::Relaxed);
+                if is_occupied(c.meta) {
+                    let found = Self::read_value(b, i, true);
+                    c.vlen = found.len;
+                    c.value = found.words;
+                    for (k, a) in c.key.iter_mut().zip(&b.slots[i].key) {
+                        *k = a.load(Ordering::Relaxed);
+                    }
+                }
+            }
+        };
+        for _ in 0..OPTIMISTIC_TRIES {
+            let v = b.version.load(Ordering::Acquire);
+            if v & 1 == 1 {
+                if wait == Wait::Try {
+                    return Err(Error::Busy);
+                }
+                spin_hint();
+                continue;
+            }
+            copy(out);
+            fence(Ordering::Acquire);
+            if b.version.load(Ordering::Relaxed) == v {
+                return Ok(v);
+            }
+            spin_hint();
+        }
+        let _guard = match wait {
+            Wait::Block => b.lock.lock(),
+            Wait::Try => b.lock.try_lock().ok_or(Error::Busy)?,
+        };
+        copy(out);
+        Ok(b.version.load(Ordering::Relaxed))
+    }
+
+    fn visit_inner(&self, mut f: impl FnMut(&[u8], &[u8]), wait: Wait) -> Result<(), Error> {
+        let cursor = loop {
+            let free = self.visitors.iter().find(|c| {
+                c.compare_exchange(NO_VISITOR, 0, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            });
+            match free {
+                Some(c) => break c,
+                None if wait == Wait::Try => return Err(Error::Busy),
+                None => spin_hint(),
+            }
+        };
+        let result = self.visit_buckets(cursor, &mut f, wait);
+        cursor.store(NO_VISITOR, Ordering::Release);
+        result
+    }
+
+    fn visit_buckets(
+        &self,
+        cursor: &AtomicUsize,
+        f: &mut impl FnMut(&[u8], &[u8]),
+        wait: Wait,
+    ) -> Result<(), Error> {
+        let mut copy = [SlotCopy::<KW, VW>::EMPTY; W];
+        for bi in 0..self.buckets().len() {
+            let b = self.bucket(bi);
+            loop {
+                let v = self.copy_bucket(bi, &mut copy, wait)?;
+                // Publish that this bucket is done, then check nobody wrote it since the copy.
+                // The check is a read-modify-write, so it is ordered with a mover's version bump
+                // on this bucket: either the mover sees the cursor and does not move an entry
+                // here from a bucket not yet read, or this check sees its bump and copies again.
+                cursor.store(bi + 1, Ordering::Release);
+                if b.version.fetch_add(0, Ordering::AcqRel) == v {
+                    break;
+                }
+                spin_hint();
+            }
+            for c in copy.iter().filter(|c| is_occupied(c.meta)) {
+                let klen = klen_of(c.meta).min(Self::MAX_KEY);
+                f(&as_bytes(&c.key)[..klen], &as_bytes(&c.value)[..c.vlen]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The only mutable state is atomics and locks, so sharing a table across threads is safe
+/// whenever the storage itself may be shared.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Table<&'static [Bucket<2, 8>], 2, 8>>();
+    assert_send_sync::<Bucket<2, 8>>();
+};
