@@ -61,6 +61,9 @@ pub enum When {
     IfPresent,
 }
 
+/// Receives the value a key held before a put, or `None` if it was absent.
+type OldValue<'a> = &'a mut dyn FnMut(Option<&[u8]>);
+
 /// Where a key may live.
 #[derive(Clone, Copy)]
 struct Loc {
@@ -135,7 +138,7 @@ pub struct Table<S, const KW: usize, const VW: usize, const W: usize = 8> {
     mask: usize,
     hash_key: HashKey,
     len: AtomicUsize,
-    /// Each running visit's progress (the first bucket it has not finished), or `NO_VISITOR`.
+    /// Each running visit's progress (the bucket it is copying), or `NO_VISITOR`.
     visitors: [AtomicUsize; VISITORS],
 }
 
@@ -307,10 +310,11 @@ where
     /// Calls `f(key, value)` for every entry, while writers keep running.
     ///
     /// Each pair is consistent: the value is one its key held. Every key present for the whole
-    /// visit is visited exactly once; a key written or moved during the visit may be visited
-    /// once, twice or (if it was absent for part of the visit) not at all. At most two visits
-    /// run at once; a third waits. A cuckoo move that would carry an entry from a bucket this
-    /// visit has yet to read into one it has finished waits until the visit has passed both.
+    /// visit is visited exactly once, with some value it held during the visit; a key inserted or
+    /// deleted during the visit may or may not be visited. At most two visits run at once; a
+    /// third waits. A cuckoo move between a bucket a visit has finished and one it has yet to
+    /// read waits until the visit has passed both, so `f` should be quick, and must not write to
+    /// this table (a write that needs such a move would wait for the visit that waits for it).
     pub fn visit(&self, f: impl FnMut(&[u8], &[u8])) {
         // Blocking mode never answers Busy.
         let _ = self.visit_inner(f, Wait::Block);
@@ -484,7 +488,7 @@ where
         key: &[u8],
         value: &[u8],
         when: When,
-        mut old: Option<&mut dyn FnMut(Option<&[u8]>)>,
+        mut old: Option<OldValue<'_>>,
         wait: Wait,
     ) -> Result<Option<Put>, Error> {
         Self::check_key(key)?;
@@ -655,17 +659,18 @@ where
         {
             return Ok(false);
         }
-        // The destination's version is bumped before the visitors are read: see `visit_inner`.
+        // Both versions are bumped before the visitors are read: see `visit_buckets`.
         let vd = dst.begin_write();
+        let vs = src.begin_write();
         if self.visit_forbids(from.bucket, to.bucket) {
             dst.end_write(vd);
+            src.end_write(vs);
             return if wait == Wait::Try {
                 Err(Error::Busy)
             } else {
                 Ok(false)
             };
         }
-        let vs = src.begin_write();
         src.copy_payload(from.slot, &dst.slots[to.slot]);
         dst.meta[to.slot].store(m, Ordering::Relaxed);
         src.meta[from.slot].store(0, Ordering::Relaxed);
@@ -674,12 +679,14 @@ where
         Ok(true)
     }
 
-    /// Whether some running visit has finished bucket `to` but not yet read bucket `from`, so
-    /// that moving an entry from `from` to `to` would hide it from that visit.
+    /// Whether a move between buckets `from` and `to` could hide an entry from a running visit
+    /// or show it twice: the visit is copying one of them, or has copied one and not the other.
+    /// A visit's cursor is the bucket it is copying; those below it are done.
     fn visit_forbids(&self, from: usize, to: usize) -> bool {
+        let (lo, hi) = (from.min(to), from.max(to));
         self.visitors.iter().any(|c| {
             let cursor = c.load(Ordering::Acquire);
-            to < cursor && cursor <= from
+            lo <= cursor && cursor <= hi
         })
     }
 
@@ -753,19 +760,13 @@ where
     ) -> Result<(), Error> {
         let mut copy = [SlotCopy::<KW, VW>::EMPTY; W];
         for bi in 0..self.buckets().len() {
-            let b = self.bucket(bi);
-            loop {
-                let v = self.copy_bucket(bi, &mut copy, wait)?;
-                // Publish that this bucket is done, then check nobody wrote it since the copy.
-                // The check is a read-modify-write, so it is ordered with a mover's version bump
-                // on this bucket: either the mover sees the cursor and does not move an entry
-                // here from a bucket not yet read, or this check sees its bump and copies again.
-                cursor.store(bi + 1, Ordering::Release);
-                if b.version.fetch_add(0, Ordering::AcqRel) == v {
-                    break;
-                }
-                spin_hint();
-            }
+            // Freeze this bucket against moves, then copy it. The freeze is published before a
+            // read-modify-write of the bucket's version, and a mover bumps that version before
+            // it reads the cursors: so either the mover sees the freeze and leaves the entry
+            // where it is, or its bump comes first and the copy below waits for its move to end.
+            cursor.store(bi, Ordering::Release);
+            self.bucket(bi).version.fetch_add(0, Ordering::AcqRel);
+            self.copy_bucket(bi, &mut copy, wait)?;
             for c in copy.iter().filter(|c| is_occupied(c.meta)) {
                 let klen = klen_of(c.meta).min(Self::MAX_KEY);
                 f(&as_bytes(&c.key)[..klen], &as_bytes(&c.value)[..c.vlen]);
