@@ -153,16 +153,12 @@ impl<const KW: usize, const VW: usize, const W: usize> Default for Bucket<KW, VW
     }
 }
 
-/// Stores `bytes` into `words`, zero-padding the last word and any unused words.
+/// Stores `bytes` into the first words of `words`, zero-padding the last one. Words past the end
+/// are left as they are: readers use only the words the stored length covers.
 #[inline]
 pub(crate) fn store_bytes(words: &[AtomicUsize], bytes: &[u8]) {
-    let mut chunks = bytes.chunks(WORD);
-    for w in words {
-        let word = match chunks.next() {
-            Some(chunk) => word_from(chunk),
-            None => 0,
-        };
-        w.store(word, Ordering::Relaxed);
+    for (w, chunk) in words.iter().zip(bytes.chunks(WORD)) {
+        w.store(word_from(chunk), Ordering::Relaxed);
     }
 }
 
