@@ -49,4 +49,4 @@ pub mod table;
 pub use bucket::{words, Bucket, WORD};
 pub use error::{Error, LayoutError};
 pub use hash::HashKey;
-pub use table::{Put, Table, When};
+pub use table::{Put, ScanCursor, Table, When};

@@ -17,7 +17,7 @@ use crate::bucket::{
 };
 use crate::error::{Error, LayoutError};
 use crate::hash::{sip13, HashKey};
-use crate::sync::{fence, spin_hint, AtomicUsize, LockGuard, Ordering, Version};
+use crate::sync::{fence, spin_hint, AtomicUsize, Lock, LockGuard, Ordering, Version};
 
 /// Optimistic reads a lookup tries before it takes the locks. Under the model checker one lost
 /// race is enough, so that the locking fallback is explored.
@@ -33,6 +33,112 @@ pub const SEARCH_QUEUE: usize = 128;
 /// Concurrent visitors (`visit`) that may run at once; more wait for a free place.
 const VISITORS: usize = 2;
 const NO_VISITOR: usize = usize::MAX;
+
+/// Cuckoo moves remembered for resumable scans; a scan whose client falls further behind than
+/// this restarts.
+pub const MOVE_LOG: usize = 64;
+
+/// The destinations of the most recent cuckoo moves, numbered. A resumable scan revisits the
+/// destinations of moves made since its previous step, so an entry moved into a bucket the scan
+/// has passed is not lost to it.
+struct MoveLog {
+    lock: Lock,
+    /// Moves logged so far (wrapping).
+    count: AtomicUsize,
+    /// `dest[n % MOVE_LOG]` is the bucket move `n` carried an entry into.
+    dest: [AtomicUsize; MOVE_LOG],
+}
+
+impl MoveLog {
+    #[cfg(not(kv_loom))]
+    const fn new() -> Self {
+        Self {
+            lock: Lock::new(),
+            count: AtomicUsize::new(0),
+            dest: [const { AtomicUsize::new(0) }; MOVE_LOG],
+        }
+    }
+
+    #[cfg(kv_loom)]
+    fn new() -> Self {
+        Self {
+            lock: Lock::new(),
+            count: AtomicUsize::new(0),
+            dest: core::array::from_fn(|_| AtomicUsize::new(0)),
+        }
+    }
+
+    /// The destinations of moves `since..` (the count now, and how many were copied into
+    /// `out`), or `None` if more than [`MOVE_LOG`] were made and the oldest are forgotten.
+    fn since(&self, since: usize, out: &mut [usize; MOVE_LOG]) -> Option<(usize, usize)> {
+        let _guard = self.lock.lock();
+        let now = self.count.load(Ordering::Relaxed);
+        let n = now.wrapping_sub(since);
+        if n > MOVE_LOG {
+            return None;
+        }
+        for (k, o) in out.iter_mut().enumerate().take(n) {
+            *o = self.dest[since.wrapping_add(k) % MOVE_LOG].load(Ordering::Relaxed);
+        }
+        Some((now, n))
+    }
+
+    fn now(&self) -> usize {
+        let _guard = self.lock.lock();
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+/// Where a resumable [`Table::scan`] stands: the next bucket, and how many moves had been logged
+/// when it last looked. [`ScanCursor::START`] starts a scan; a scan returns it when done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanCursor {
+    bucket: usize,
+    moves: usize,
+}
+
+impl ScanCursor {
+    /// The cursor that starts a scan, and that a finished scan returns.
+    pub const START: ScanCursor = ScanCursor {
+        bucket: 0,
+        moves: 0,
+    };
+
+    const BUCKET_BITS: u32 = 40;
+
+    /// The cursor as one number, for a wire protocol: the bucket in the low 40 bits and the low
+    /// 24 bits of the move count above them. [`ScanCursor::START`] is 0.
+    pub fn to_u64(self) -> u64 {
+        let moves = (self.moves as u64) & ((1 << (64 - Self::BUCKET_BITS)) - 1);
+        (moves << Self::BUCKET_BITS) | (self.bucket as u64 & ((1 << Self::BUCKET_BITS) - 1))
+    }
+
+    /// The cursor [`ScanCursor::to_u64`] made. Any number is accepted: a bucket past the end
+    /// finishes the scan, and a move count that does not match makes the scan restart.
+    pub fn from_u64(n: u64) -> Self {
+        Self {
+            // Both fit: 40 and 24 bits, and a table has fewer than 2^40 buckets.
+            bucket: usize::try_from(n & ((1 << Self::BUCKET_BITS) - 1)).unwrap_or(usize::MAX),
+            moves: (n >> Self::BUCKET_BITS) as usize,
+        }
+    }
+
+    /// A cursor that scans again from the first bucket; never equal to [`ScanCursor::START`],
+    /// even once encoded, so the caller does not take it for the end.
+    fn restart(moves: usize) -> Self {
+        let mut c = ScanCursor { bucket: 0, moves };
+        if c.to_u64() == 0 {
+            // A count one lower reads as one extra logged move: a harmless revisit.
+            c.moves = moves.wrapping_sub(1);
+        }
+        c
+    }
+
+    /// Whether this is [`ScanCursor::START`] (as given) or the end of a scan (as returned).
+    pub fn is_start(self) -> bool {
+        self == Self::START
+    }
+}
 
 /// Whether a call may wait for a lock or must return [`Error::Busy`] instead.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -140,6 +246,7 @@ pub struct Table<S, const KW: usize, const VW: usize, const W: usize = 8> {
     len: AtomicUsize,
     /// Each running visit's progress (the bucket it is copying), or `NO_VISITOR`.
     visitors: [AtomicUsize; VISITORS],
+    moves: MoveLog,
 }
 
 impl<const N: usize, const KW: usize, const VW: usize, const W: usize>
@@ -163,6 +270,7 @@ impl<const N: usize, const KW: usize, const VW: usize, const W: usize>
             hash_key,
             len: AtomicUsize::new(0),
             visitors: [const { AtomicUsize::new(NO_VISITOR) }; VISITORS],
+            moves: MoveLog::new(),
         }
     }
 }
@@ -189,6 +297,7 @@ where
             hash_key,
             len: AtomicUsize::new(0),
             visitors: core::array::from_fn(|_| AtomicUsize::new(NO_VISITOR)),
+            moves: MoveLog::new(),
         })
     }
 
@@ -324,6 +433,80 @@ where
     /// are already running. Entries visited before the error were passed to `f`.
     pub fn try_visit(&self, f: impl FnMut(&[u8], &[u8])) -> Result<(), Error> {
         self.visit_inner(f, Wait::Try)
+    }
+
+    /// One step of a resumable scan, like Redis `SCAN`: calls `f(key, value)` for the entries of
+    /// about `buckets` buckets from `cursor`, and returns the cursor for the next step, which is
+    /// [`ScanCursor::START`] when the scan is done. Nothing is held between steps.
+    ///
+    /// Pairs are consistent, as for [`Table::visit`]. Every key present from the first step to
+    /// the last is passed to `f` at least once; some keys may be passed more than once (a step
+    /// revisits the buckets that cuckoo moves filled behind the cursor since the previous step,
+    /// and a scan whose steps are more than [`MOVE_LOG`] moves apart starts over).
+    pub fn scan(
+        &self,
+        cursor: ScanCursor,
+        buckets: usize,
+        mut f: impl FnMut(&[u8], &[u8]),
+    ) -> ScanCursor {
+        let n = self.buckets().len();
+        let mut copy = [SlotCopy::<KW, VW>::EMPTY; W];
+        let mut emit_bucket = |bi: usize, f: &mut dyn FnMut(&[u8], &[u8])| {
+            // Blocking mode never answers Busy.
+            if self.copy_bucket(bi, &mut copy, Wait::Block).is_ok() {
+                for c in copy.iter().filter(|c| is_occupied(c.meta)) {
+                    let klen = klen_of(c.meta).min(Self::MAX_KEY);
+                    f(&as_bytes(&c.key)[..klen], &as_bytes(&c.value)[..c.vlen]);
+                }
+            }
+        };
+        let mut dests = [0usize; MOVE_LOG];
+        let (mut next, mut moves) = if cursor.is_start() {
+            (0, self.moves.now())
+        } else {
+            (cursor.bucket.min(n), cursor.moves)
+        };
+        // Revisit the buckets behind the cursor that moves have filled since the last step.
+        match self.moves.since(moves, &mut dests) {
+            Some((now, count)) => {
+                for &d in &dests[..count] {
+                    if d < next {
+                        emit_bucket(d, &mut f);
+                    }
+                }
+                moves = now;
+            }
+            None => {
+                next = 0;
+                moves = self.moves.now();
+            }
+        }
+        if next >= n {
+            // Only the final look at the log was left.
+            next = n;
+        }
+        let end = next.saturating_add(buckets.max(1)).min(n);
+        for bi in next..end {
+            emit_bucket(bi, &mut f);
+        }
+        if end < n {
+            return ScanCursor { bucket: end, moves };
+        }
+        // The whole table has been passed: revisit what moves filled meanwhile until a look at
+        // the log finds no new move, so nothing moved behind the cursor during the last step.
+        for _ in 0..4 {
+            match self.moves.since(moves, &mut dests) {
+                Some((_, 0)) => return ScanCursor::START,
+                Some((now, count)) => {
+                    for &d in &dests[..count] {
+                        emit_bucket(d, &mut f);
+                    }
+                    moves = now;
+                }
+                None => return ScanCursor::restart(self.moves.now()),
+            }
+        }
+        ScanCursor { bucket: n, moves }
     }
 
     /// The candidate buckets of `key`, for tests that need keys sharing buckets.
@@ -662,7 +845,13 @@ where
         // Both versions are bumped before the visitors are read: see `visit_buckets`.
         let vd = dst.begin_write();
         let vs = src.begin_write();
-        if self.visit_forbids(from.bucket, to.bucket) {
+        // The move is logged under the same lock that scans read the log with, so a scan sees
+        // either the entry where it was or the move that carried it away.
+        let log = match wait {
+            Wait::Block => Some(self.moves.lock.lock()),
+            Wait::Try => self.moves.lock.try_lock(),
+        };
+        if log.is_none() || self.visit_forbids(from.bucket, to.bucket) {
             dst.end_write(vd);
             src.end_write(vs);
             return if wait == Wait::Try {
@@ -674,6 +863,12 @@ where
         src.copy_payload(from.slot, &dst.slots[to.slot]);
         dst.meta[to.slot].store(m, Ordering::Relaxed);
         src.meta[from.slot].store(0, Ordering::Relaxed);
+        let count = self.moves.count.load(Ordering::Relaxed);
+        self.moves.dest[count % MOVE_LOG].store(to.bucket, Ordering::Relaxed);
+        self.moves
+            .count
+            .store(count.wrapping_add(1), Ordering::Relaxed);
+        drop(log);
         dst.end_write(vd);
         src.end_write(vs);
         Ok(true)

@@ -13,6 +13,7 @@ enum Op {
     Contains(Vec<u8>),
     Delete(Vec<u8>),
     Visit,
+    Scan(usize),
     Clear,
 }
 
@@ -48,6 +49,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => key().prop_map(Op::Contains),
         3 => key().prop_map(Op::Delete),
         1 => Just(Op::Visit),
+        1 => (0usize..4).prop_map(Op::Scan),
         1 => (0u8..20).prop_filter_map("rare", |x| (x == 0).then_some(Op::Clear)),
     ]
 }
@@ -152,6 +154,23 @@ fn run(ops: &[Op], hash_key: [u8; 16]) {
                         "visited twice"
                     );
                 });
+                assert_eq!(seen, m);
+            }
+            Op::Scan(step) => {
+                // With no concurrent moves, a scan returns each entry exactly once.
+                let mut seen = HashMap::new();
+                let mut cursor = kv_nostd::ScanCursor::START;
+                loop {
+                    cursor = t.scan(cursor, *step, |k, v| {
+                        assert!(
+                            seen.insert(k.to_vec(), v.to_vec()).is_none(),
+                            "scanned twice"
+                        );
+                    });
+                    if cursor.is_start() {
+                        break;
+                    }
+                }
                 assert_eq!(seen, m);
             }
             Op::Clear => {

@@ -1,10 +1,10 @@
-//! Many threads at once: no lost update, no torn value, no key hidden from a visit.
+//! Many threads at once: no lost update, no torn value, no key hidden from a visit or a scan.
 //!
 //! Each value encodes its key and a version, so any read can be checked on its own: a torn or
 //! misplaced value does not decode to the key it was read under.
 
 use crate::table;
-use kv_nostd::Error;
+use kv_nostd::{Error, ScanCursor};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
@@ -69,7 +69,7 @@ fn concurrent_writers_readers_and_a_visitor_lose_nothing() {
     for k in &stable {
         t.put(k, &value(k, 0)).unwrap();
     }
-    let barrier = Arc::new(Barrier::new(THREADS + 1));
+    let barrier = Arc::new(Barrier::new(THREADS + 2));
     let stop = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + TIME_LIMIT;
 
@@ -153,6 +153,40 @@ fn concurrent_writers_readers_and_a_visitor_lose_nothing() {
         })
     };
 
+    let scanner = {
+        let (t, barrier, stop) = (Arc::clone(&t), Arc::clone(&barrier), Arc::clone(&stop));
+        let stable = stable.clone();
+        thread::spawn(move || {
+            barrier.wait();
+            let mut scans = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+                let mut cursor = ScanCursor::START;
+                loop {
+                    // One bucket a step, through the u64 form a client would send back.
+                    cursor = t.scan(cursor, 1, |k, v| {
+                        check(k, v);
+                        *seen.entry(k.to_vec()).or_default() += 1;
+                    });
+                    cursor = ScanCursor::from_u64(cursor.to_u64());
+                    if cursor.is_start() {
+                        break;
+                    }
+                }
+                // Keys present for the whole scan are returned at least once.
+                for k in &stable {
+                    assert!(
+                        seen.contains_key(k),
+                        "{:?} missed",
+                        String::from_utf8_lossy(k)
+                    );
+                }
+                scans += 1;
+            }
+            scans
+        })
+    };
+
     let mut expected: HashMap<Vec<u8>, u32> = HashMap::new();
     for (me, w) in workers.into_iter().enumerate() {
         for (i, version) in w.join().expect("worker") {
@@ -161,7 +195,8 @@ fn concurrent_writers_readers_and_a_visitor_lose_nothing() {
     }
     stop.store(true, Ordering::Relaxed);
     let visits = visitor.join().expect("visitor");
-    assert!(visits > 0);
+    let scans = scanner.join().expect("scanner");
+    assert!(visits > 0 && scans > 0);
 
     // No lost update: every key holds exactly the last version its owner wrote.
     let mut buf = [0u8; 64];
