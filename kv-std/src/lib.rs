@@ -1,5 +1,35 @@
-//! The hosted side of kv: the `kv-server` (listener, worker threads, connections, commands),
-//! persistence (the backup file and the append-only log) and the client library behind
-//! `kv-client`, all built on the table and codecs of `kv-nostd`.
+//! The hosted side of kv: `kv-server`, built on the table and codecs of `kv-nostd`.
 //!
-//! The server and client arrive with their issues; this crate holds nothing yet.
+//! # Modules
+//! - [`config`]: command-line flags and the validated [`Config`](config::Config).
+//! - [`server`]: the listener and accept loop (the main thread).
+//! - [`worker`]: a worker thread's readiness loop over its connections.
+//! - [`connection`]: one connection's buffers, protocol detection and pipelining.
+//! - [`cmd`]: the Redis commands, one file per family.
+//! - [`native_cmd`]: answers to the native protocol.
+//! - [`db`]: the shared table and statistics.
+//! - [`reply`], [`pattern`]: RESP reply writing, and glob matching for `KEYS`/`SCAN`.
+//!
+//! # Example
+//! ```no_run
+//! use kv_std::{config::Config, server::Server};
+//!
+//! let server = Server::bind(Config::local())?;
+//! println!("listening on {}", server.local_addr()?);
+//! let stop = server.shutdown_handle();
+//! let thread = std::thread::spawn(move || server.run());
+//! stop.shutdown();
+//! thread.join().unwrap()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+pub mod cmd;
+pub mod config;
+pub mod connection;
+pub mod db;
+pub mod native_cmd;
+pub mod pattern;
+pub mod reply;
+pub mod server;
+pub mod worker;

@@ -1,0 +1,131 @@
+//! GET, SET, DEL, EXISTS, MGET, MSET.
+
+use super::SYNTAX_ERROR;
+use crate::db::Db;
+use crate::reply;
+use kv_nostd::resp::Args;
+use kv_nostd::{Error, When};
+
+/// The reply for a table error: the limit by name, or Redis's `OOM` code for a full table.
+pub fn table_error(e: Error, db: &Db, out: &mut Vec<u8>) {
+    match e {
+        Error::NoSpace => reply::error_fmt(
+            out,
+            format_args!(
+                "OOM no space left: the table is full ({} slots)",
+                db.table.capacity()
+            ),
+        ),
+        other => reply::error_fmt(out, format_args!("ERR {other}")),
+    }
+}
+
+/// `GET key`: the value, or nil. A key longer than any stored key is simply absent.
+pub fn get(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
+    let key = args.next().unwrap_or_default();
+    match db.table.get_with(key, |v| reply::bulk(out, v)) {
+        Ok(Some(())) => {}
+        Ok(None) | Err(_) => reply::null(out),
+    }
+}
+
+/// `SET key value [NX|XX] [GET] [KEEPTTL]`.
+pub fn set(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
+    let key = args.next().unwrap_or_default();
+    let value = args.next().unwrap_or_default();
+    let mut when = When::Always;
+    let mut get = false;
+    for opt in args {
+        if opt.eq_ignore_ascii_case(b"nx") && when != When::IfPresent {
+            when = When::IfAbsent;
+        } else if opt.eq_ignore_ascii_case(b"xx") && when != When::IfAbsent {
+            when = When::IfPresent;
+        } else if opt.eq_ignore_ascii_case(b"get") {
+            get = true;
+        } else if opt.eq_ignore_ascii_case(b"keepttl") {
+            // Keys never expire, so there is no time to live to keep.
+        } else if [&b"ex"[..], b"px", b"exat", b"pxat"]
+            .iter()
+            .any(|o| opt.eq_ignore_ascii_case(o))
+        {
+            reply::error(out, "ERR expiry (EX, PX, EXAT, PXAT) is not supported: kv keys do not expire");
+            return;
+        } else {
+            reply::error(out, SYNTAX_ERROR);
+            return;
+        }
+    }
+    if get {
+        let mut old_reply = Vec::new();
+        let result = db.table.put_if_with_old(key, value, when, &mut |old| match old {
+            Some(v) => reply::bulk(&mut old_reply, v),
+            None => reply::null(&mut old_reply),
+        });
+        match result {
+            Ok(_) => out.extend_from_slice(&old_reply),
+            Err(e) => table_error(e, db, out),
+        }
+        return;
+    }
+    match db.table.put_if(key, value, when) {
+        Ok(Some(_)) => reply::ok(out),
+        Ok(None) => reply::null(out),
+        Err(e) => table_error(e, db, out),
+    }
+}
+
+/// `DEL key [key ...]`: how many existed.
+pub fn del(args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
+    let removed = args.filter(|k| db.table.delete(k) == Ok(true)).count();
+    reply::int(out, removed as i64);
+}
+
+/// `EXISTS key [key ...]`: how many of the named keys exist, counting repeats.
+pub fn exists(args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
+    let found = args.filter(|k| db.table.contains(k) == Ok(true)).count();
+    reply::int(out, found as i64);
+}
+
+/// `MGET key [key ...]`: an array of values and nils.
+pub fn mget(args: Args<'_>, count: usize, db: &Db, out: &mut Vec<u8>) {
+    reply::array(out, count);
+    for key in args {
+        match db.table.get_with(key, |v| reply::bulk(out, v)) {
+            Ok(Some(())) => {}
+            Ok(None) | Err(_) => reply::null(out),
+        }
+    }
+}
+
+/// `MSET key value [key value ...]`. Every length is checked before anything is written; a
+/// table that fills part-way stops it with an error saying how many pairs were set.
+pub fn mset(args: Args<'_>, count: usize, db: &Db, out: &mut Vec<u8>) {
+    if count % 2 != 0 {
+        reply::error(out, "ERR wrong number of arguments for 'mset' command");
+        return;
+    }
+    let mut pairs = args.clone();
+    while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
+        let too_long = if k.len() > crate::db::MAX_KEY {
+            Some(Error::KeyTooLong { len: k.len(), max: crate::db::MAX_KEY })
+        } else if v.len() > crate::db::MAX_VALUE {
+            Some(Error::ValueTooLong { len: v.len(), max: crate::db::MAX_VALUE })
+        } else {
+            None
+        };
+        if let Some(e) = too_long {
+            table_error(e, db, out);
+            return;
+        }
+    }
+    let mut pairs = args;
+    let mut set = 0;
+    while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
+        if let Err(e) = db.table.put(k, v) {
+            reply::error_fmt(out, format_args!("ERR {e} ({set} of {} pairs were set)", count / 2));
+            return;
+        }
+        set += 1;
+    }
+    reply::ok(out);
+}

@@ -1,0 +1,143 @@
+//! The server's command-line flags, and the validated configuration they become.
+
+use clap::Parser;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// The port kv listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 7878;
+
+/// `kv-server`'s flags, as typed.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "kv-server", version, about = "The kv key-value server: its own binary protocol and the Redis protocol on one port.")]
+pub struct Args {
+    /// Address to listen on. Loopback by default: expose kv deliberately.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+
+    /// TCP port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+
+    /// Worker threads serving connections [default: the number of available cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+
+    /// Slots in the table: the most entries it can hold. Rounded up to a power-of-two number of
+    /// 8-slot buckets; memory is reserved for all of them at start.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub capacity: usize,
+
+    /// Most connections served at once; more are answered with an error and closed.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_clients: usize,
+
+    /// Log level: error, warn, info, debug or trace (RUST_LOG overrides it).
+    #[arg(long, default_value = "info")]
+    pub log_level: log::LevelFilter,
+}
+
+/// A configuration the server can run with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// Worker threads.
+    pub threads: usize,
+    /// Buckets in the table (a power of two).
+    pub buckets: usize,
+    /// Most connections at once.
+    pub max_clients: usize,
+}
+
+/// Why flags do not make a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// `--threads 0`.
+    NoThreads,
+    /// `--capacity 0`, or so large the table cannot be addressed.
+    Capacity(usize),
+    /// `--max-clients 0`.
+    NoClients,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::NoThreads => f.write_str("--threads must be at least 1"),
+            ConfigError::Capacity(n) => {
+                write!(f, "--capacity {n} is out of range (1 to 2^35 slots)")
+            }
+            ConfigError::NoClients => f.write_str("--max-clients must be at least 1"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Slots per bucket in the server's table.
+pub const SLOTS_PER_BUCKET: usize = 8;
+
+impl Config {
+    /// Checks `args` and fills in what depends on the machine.
+    pub fn from_args(args: &Args) -> Result<Self, ConfigError> {
+        let threads = match args.threads {
+            Some(0) => return Err(ConfigError::NoThreads),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        if args.capacity == 0 || args.capacity > (1 << 35) {
+            return Err(ConfigError::Capacity(args.capacity));
+        }
+        if args.max_clients == 0 {
+            return Err(ConfigError::NoClients);
+        }
+        Ok(Self {
+            addr: SocketAddr::new(args.bind, args.port),
+            threads,
+            buckets: args.capacity.div_ceil(SLOTS_PER_BUCKET).next_power_of_two(),
+            max_clients: args.max_clients,
+        })
+    }
+
+    /// A configuration for tests and embedding: loopback, a free port, 2 threads, 2^16 slots.
+    pub fn local() -> Self {
+        Self {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            threads: 2,
+            buckets: (1 << 16) / SLOTS_PER_BUCKET,
+            max_clients: 10_000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(flags: &[&str]) -> Result<Config, ConfigError> {
+        let args = Args::try_parse_from(std::iter::once("kv-server").chain(flags.iter().copied()))
+            .expect("flags parse");
+        Config::from_args(&args)
+    }
+
+    #[test]
+    fn defaults_are_loopback_on_7878() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.addr, "127.0.0.1:7878".parse().unwrap());
+        assert!(c.threads >= 1);
+        assert_eq!(c.buckets * SLOTS_PER_BUCKET, 1 << 20);
+    }
+
+    #[test]
+    fn capacity_rounds_up_to_whole_power_of_two_buckets() {
+        assert_eq!(parse(&["--capacity", "100"]).unwrap().buckets, 16);
+        assert_eq!(parse(&["--capacity", "1"]).unwrap().buckets, 1);
+    }
+
+    #[test]
+    fn nonsense_is_refused() {
+        assert_eq!(parse(&["--threads", "0"]).unwrap_err(), ConfigError::NoThreads);
+        assert_eq!(parse(&["--capacity", "0"]).unwrap_err(), ConfigError::Capacity(0));
+        assert_eq!(parse(&["--max-clients", "0"]).unwrap_err(), ConfigError::NoClients);
+    }
+}

@@ -1,0 +1,300 @@
+//! One client connection: its socket, its input and output buffers, and the loop that turns
+//! complete frames into replies.
+//!
+//! The first byte a client sends picks the protocol for the life of the connection: kv's native
+//! magic byte, or anything else for RESP (`*` for arrays, a letter for inline commands). Every
+//! complete frame in the input is answered in order into one output buffer, which is written
+//! with as few system calls as the socket allows.
+
+use crate::cmd::{self, Client, Flow};
+use crate::db::{Db, MAX_KEY, MAX_VALUE};
+use crate::native_cmd;
+use kv_nostd::{native, resp};
+use mio::net::TcpStream;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+
+/// Input buffer size a connection starts with; it grows (up to [`INPUT_CAP`]) for larger frames.
+const INPUT_START: usize = 4 * 1024;
+/// The largest input buffer: room for the largest frame the limits below admit.
+pub const INPUT_CAP: usize = 1024 * 1024 + 64 * 1024;
+/// Pending output past which the connection is not read until its client drains it, so a client
+/// that pipelines without reading cannot make the server buffer without bound.
+pub const OUTPUT_SOFT_CAP: usize = 1024 * 1024;
+/// Frames answered per turn before other connections on the worker get theirs.
+const FRAMES_PER_TURN: usize = 4096;
+
+/// RESP limits for a connected client: bulk strings large enough for any key or value the table
+/// holds and then some, so an oversized value gets a clear error instead of a protocol error.
+pub const RESP_LIMITS: resp::Limits = resp::Limits::new(64 * 1024, 4096, 64 * 1024);
+
+/// Native limits: the table's own maxima.
+pub const NATIVE_LIMITS: native::Limits = native::Limits::new(MAX_KEY, MAX_VALUE);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    /// No byte received yet.
+    Unknown,
+    Resp,
+    Native,
+}
+
+/// What the worker should do with a connection after serving it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Keep it; wait for the socket.
+    Wait,
+    /// Keep it; it has more buffered work, serve it again this turn round.
+    Again,
+    /// Close it.
+    Close,
+}
+
+/// A client connection.
+pub struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    protocol: Protocol,
+    /// Bytes read; `input[start..filled]` is not yet consumed.
+    input: Vec<u8>,
+    start: usize,
+    filled: usize,
+    /// Native frames whose body is being skipped after a length error.
+    skip: usize,
+    output: Vec<u8>,
+    written: usize,
+    /// Close once the output is written (QUIT, a protocol error).
+    closing: bool,
+    /// The peer closed its side: answer what was read, then close.
+    eof: bool,
+    client: Client,
+}
+
+impl Connection {
+    /// A connection over an accepted, non-blocking stream.
+    pub fn new(stream: TcpStream, peer: SocketAddr, id: u64) -> Self {
+        Self {
+            stream,
+            peer,
+            protocol: Protocol::Unknown,
+            input: Vec::new(),
+            start: 0,
+            filled: 0,
+            skip: 0,
+            output: Vec::new(),
+            written: 0,
+            closing: false,
+            eof: false,
+            client: Client::new(id, peer),
+        }
+    }
+
+    /// The socket, for registering with the poller.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    fn pending_output(&self) -> usize {
+        self.output.len() - self.written
+    }
+
+    /// Reads what the socket has, answers every complete frame, and writes the answers.
+    pub fn serve(&mut self, db: &Db) -> Next {
+        let mut frames = 0;
+        loop {
+            if let Err(e) = self.flush() {
+                log::debug!("{}: write failed: {e}", self.peer);
+                return Next::Close;
+            }
+            if self.closing {
+                return if self.pending_output() == 0 {
+                    Next::Close
+                } else {
+                    Next::Wait
+                };
+            }
+            if self.pending_output() >= OUTPUT_SOFT_CAP {
+                // Resumed when the socket becomes writable and the output drains.
+                return Next::Wait;
+            }
+            if frames >= FRAMES_PER_TURN {
+                return Next::Again;
+            }
+            let answered = self.answer(db, FRAMES_PER_TURN - frames);
+            frames += answered;
+            if answered > 0 {
+                continue;
+            }
+            if self.eof {
+                // Everything read has been answered; close once the answers are out.
+                self.closing = true;
+                continue;
+            }
+            match self.fill(db) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("{}: read failed: {e}", self.peer);
+                    return Next::Close;
+                }
+            }
+        }
+    }
+
+    /// On shutdown: answers every complete request already received and writes the answers,
+    /// waiting at most a second for a slow reader.
+    pub fn finish(&mut self, db: &Db) {
+        // One last read picks up requests that arrived since the last readiness event.
+        if !self.eof && !self.closing {
+            let _ = self.fill(db);
+        }
+        while self.answer(db, FRAMES_PER_TURN) > 0 {}
+        let sock = socket2::SockRef::from(&self.stream);
+        let blocking = sock
+            .set_nonblocking(false)
+            .and_then(|()| sock.set_write_timeout(Some(std::time::Duration::from_secs(1))));
+        if blocking.is_ok() {
+            let _ = self.flush();
+        }
+    }
+
+    /// Reads once into the input buffer; `Ok(0)` at end of stream.
+    fn fill(&mut self, db: &Db) -> io::Result<usize> {
+        if self.start > 0 && (self.start == self.filled || self.filled == self.input.len()) {
+            self.input.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
+            self.start = 0;
+        }
+        if self.filled == self.input.len() {
+            if self.input.len() >= INPUT_CAP {
+                // A frame larger than any the limits admit: the decoder rejects such lengths
+                // from their header, so only a huge inline line or array can get here.
+                self.protocol_error("ERR Protocol error: too big request");
+                return Ok(1);
+            }
+            let grown = (self.input.len() * 2).clamp(INPUT_START, INPUT_CAP);
+            self.input.resize(grown, 0);
+        }
+        let n = self.stream.read(&mut self.input[self.filled..])?;
+        self.filled += n;
+        crate::db::Stats::add(&db.stats.net_input_bytes, n as u64);
+        Ok(n)
+    }
+
+    /// Answers up to `budget` complete frames from the input; returns how many.
+    fn answer(&mut self, db: &Db, budget: usize) -> usize {
+        if self.protocol == Protocol::Unknown {
+            match self.input.get(self.start..self.filled).and_then(|b| b.first()) {
+                None => return 0,
+                Some(&b) if b & 0xf0 == native::MAGIC & 0xf0 => self.protocol = Protocol::Native,
+                Some(_) => self.protocol = Protocol::Resp,
+            }
+        }
+        let mut frames = 0;
+        while frames < budget && !self.closing {
+            let progressed = match self.protocol {
+                Protocol::Resp => self.answer_resp(db),
+                Protocol::Native => self.answer_native(db),
+                Protocol::Unknown => false,
+            };
+            if !progressed {
+                break;
+            }
+            frames += 1;
+        }
+        if frames > 0 {
+            crate::db::Stats::add(&db.stats.total_commands, frames as u64);
+        }
+        frames
+    }
+
+    fn answer_resp(&mut self, db: &Db) -> bool {
+        let input = &self.input[self.start..self.filled];
+        match resp::decode_request(input, &RESP_LIMITS) {
+            Ok(None) => false,
+            Ok(Some((request, used))) => {
+                self.start += used;
+                if request.is_empty() {
+                    // `*0` and blank inline lines are skipped, as Redis does.
+                    return true;
+                }
+                if cmd::execute(&request, &mut self.client, db, &mut self.output) == Flow::Close {
+                    self.closing = true;
+                }
+                true
+            }
+            Err(e) => {
+                let text = e.to_string();
+                self.protocol_error(&text);
+                false
+            }
+        }
+    }
+
+    fn answer_native(&mut self, db: &Db) -> bool {
+        if self.skip > 0 {
+            let n = self.skip.min(self.filled - self.start);
+            self.skip -= n;
+            self.start += n;
+            return n > 0 && self.skip == 0 && self.start < self.filled;
+        }
+        let input = &self.input[self.start..self.filled];
+        match native::decode_request(input, &NATIVE_LIMITS) {
+            Ok(None) => false,
+            Ok(Some((request, used))) => {
+                self.start += used;
+                native_cmd::execute(&request, &mut self.client, db, &mut self.output);
+                true
+            }
+            Err(e) => {
+                let text = e.to_string();
+                native_cmd::error(&mut self.output, e.status(), &text);
+                match e.frame_len() {
+                    // The framing is intact: drop this frame's bytes and go on.
+                    Some(len) => {
+                        self.skip = len;
+                        true
+                    }
+                    None => {
+                        self.closing = true;
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers `-text` and closes once it is written, as Redis does on a protocol error.
+    fn protocol_error(&mut self, text: &str) {
+        log::debug!("{}: protocol error: {text}", self.peer);
+        crate::reply::error(&mut self.output, text);
+        self.closing = true;
+        self.start = self.filled;
+    }
+
+    /// Writes pending output until done or the socket is full.
+    fn flush(&mut self) -> io::Result<()> {
+        while self.written < self.output.len() {
+            match self.stream.write(&self.output[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.output.clear();
+        self.written = 0;
+        if self.output.capacity() > OUTPUT_SOFT_CAP {
+            self.output.shrink_to(64 * 1024);
+        }
+        Ok(())
+    }
+}

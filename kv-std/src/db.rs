@@ -1,0 +1,80 @@
+//! The state every worker shares: the table, and the counters INFO reports.
+
+use kv_nostd::{words, Bucket, HashKey, Table};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Instant, SystemTime};
+
+/// The longest key the server stores, in bytes.
+pub const MAX_KEY: usize = 64;
+/// The longest value the server stores, in bytes.
+pub const MAX_VALUE: usize = 256;
+
+const KW: usize = words(MAX_KEY);
+const VW: usize = words(MAX_VALUE);
+
+/// The server's table: keys up to [`MAX_KEY`] and values up to [`MAX_VALUE`] bytes, inline.
+pub type Store = Table<Box<[Bucket<KW, VW>]>, KW, VW>;
+
+/// Bytes of table memory per slot.
+pub const SLOT_BYTES: usize = std::mem::size_of::<Bucket<KW, VW>>() / 8;
+
+/// The shared state of one server.
+pub struct Db {
+    /// The entries.
+    pub table: Store,
+    /// Bytes the table's buckets occupy.
+    pub table_bytes: usize,
+    /// Server statistics.
+    pub stats: Stats,
+    /// When the server started.
+    pub started: Instant,
+    /// Wall-clock start, for INFO.
+    pub started_at: SystemTime,
+    /// The port the server listens on, for INFO.
+    pub port: u16,
+}
+
+/// Counters for INFO; all `Relaxed`, they order nothing.
+#[derive(Default)]
+pub struct Stats {
+    /// Connections open now.
+    pub connected_clients: AtomicUsize,
+    /// Connections accepted since start.
+    pub total_connections: AtomicU64,
+    /// Connections refused because `--max-clients` were open.
+    pub rejected_connections: AtomicU64,
+    /// Commands executed since start.
+    pub total_commands: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input_bytes: AtomicU64,
+}
+
+impl Stats {
+    /// Adds `n` to `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl Db {
+    /// A database of `buckets` 8-slot buckets (a power of two), keyed with `hash_key`.
+    pub fn new(buckets: usize, hash_key: HashKey) -> Result<Self, kv_nostd::LayoutError> {
+        let storage: Box<[Bucket<KW, VW>]> = (0..buckets).map(|_| Bucket::new()).collect();
+        let table_bytes = std::mem::size_of_val(&*storage);
+        Ok(Self {
+            table: Table::new(storage, hash_key)?,
+            table_bytes,
+            stats: Stats::default(),
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            port: 0,
+        })
+    }
+}
+
+/// A hash key from the operating system's random source.
+pub fn random_hash_key() -> std::io::Result<HashKey> {
+    let mut key = [0u8; 16];
+    getrandom::fill(&mut key).map_err(std::io::Error::other)?;
+    Ok(HashKey(key))
+}

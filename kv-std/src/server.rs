@@ -1,0 +1,191 @@
+//! The listener and the accept loop: the main thread accepts, and hands each connection to the
+//! next worker in turn.
+
+use crate::config::Config;
+use crate::db::{random_hash_key, Db};
+use crate::worker::Worker;
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+/// Connections the kernel may queue before `accept`; Redis's default.
+const BACKLOG: i32 = 511;
+
+/// A bound server, ready to run.
+pub struct Server {
+    config: Config,
+    listener: TcpListener,
+    poll: Poll,
+    db: Arc<Db>,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+/// Stops a running server from another thread (a signal handler thread, a test).
+#[derive(Clone)]
+pub struct Shutdown {
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl Shutdown {
+    /// Asks the server to stop accepting, answer what it has read, and return from `run`.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.waker.wake();
+    }
+}
+
+impl Server {
+    /// Binds the listener and builds the table.
+    pub fn bind(config: Config) -> io::Result<Self> {
+        raise_open_file_limit(config.max_clients as u64 + 64);
+        let socket = Socket::new(
+            Domain::for_address(config.addr),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&config.addr.into())?;
+        socket.listen(BACKLOG)?;
+        socket.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(socket.into());
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut db = Db::new(config.buckets, random_hash_key()?)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        db.port = listener.local_addr()?.port();
+        Ok(Self {
+            config,
+            listener,
+            poll,
+            db: Arc::new(db),
+            stop: Arc::new(AtomicBool::new(false)),
+            waker,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state, for inspection.
+    pub fn db(&self) -> Arc<Db> {
+        Arc::clone(&self.db)
+    }
+
+    /// A handle that stops the server.
+    pub fn shutdown_handle(&self) -> Shutdown {
+        Shutdown {
+            stop: Arc::clone(&self.stop),
+            waker: Arc::clone(&self.waker),
+        }
+    }
+
+    /// Accepts connections until shut down, then waits for the workers to finish.
+    pub fn run(mut self) -> io::Result<()> {
+        log::info!(
+            "kv-server listening on {}: {} worker threads, {} slots, {:.1} MiB table",
+            self.local_addr()?,
+            self.config.threads,
+            self.db.table.capacity(),
+            self.db.table_bytes as f64 / (1024.0 * 1024.0),
+        );
+        let mut workers = (0..self.config.threads)
+            .map(|i| Worker::spawn(i, Arc::clone(&self.db), Arc::clone(&self.stop)))
+            .collect::<io::Result<Vec<_>>>()?;
+        let next_id = AtomicU64::new(1);
+        let mut turn = 0;
+        let mut events = Events::with_capacity(256);
+        while !self.stop.load(Ordering::Acquire) {
+            match self.poll.poll(&mut events, None) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if !events.iter().any(|e| e.token() == LISTENER) {
+                continue;
+            }
+            loop {
+                let (stream, peer) = match self.listener.accept() {
+                    Ok(pair) => pair,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        // Out of descriptors, say: the backlog keeps the client waiting.
+                        log::warn!("accept failed: {e}");
+                        break;
+                    }
+                };
+                let stats = &self.db.stats;
+                crate::db::Stats::add(&stats.total_connections, 1);
+                if stats.connected_clients.load(Ordering::Relaxed) >= self.config.max_clients {
+                    crate::db::Stats::add(&stats.rejected_connections, 1);
+                    refuse(stream, b"-ERR max number of clients reached\r\n");
+                    continue;
+                }
+                if let Err(e) = SockRef::from(&stream).set_tcp_nodelay(true) {
+                    log::debug!("{peer}: cannot set TCP_NODELAY: {e}");
+                }
+                stats.connected_clients.fetch_add(1, Ordering::Relaxed);
+                let id = next_id.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = workers[turn].hand((stream, peer, id)) {
+                    log::error!("{peer}: {e}");
+                    stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
+                }
+                turn = (turn + 1) % workers.len();
+            }
+        }
+        log::info!("shutting down: answering requests already received");
+        for w in &workers {
+            w.wake();
+        }
+        for w in &mut workers {
+            w.join();
+        }
+        log::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Answers a connection that will not be served, without waiting on it.
+fn refuse(stream: mio::net::TcpStream, message: &[u8]) {
+    let mut stream = stream;
+    let _ = stream.write(message);
+}
+
+/// Raises this process's open-file limit towards `wanted` (up to the hard limit), so that
+/// `--max-clients` connections can be open at once.
+fn raise_open_file_limit(wanted: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` writes a `rlimit` into the valid, exclusively borrowed `lim`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return;
+    }
+    if lim.rlim_cur >= wanted {
+        return;
+    }
+    let target = wanted.min(lim.rlim_max);
+    let raised = libc::rlimit {
+        rlim_cur: target,
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: `setrlimit` only reads the valid `rlimit` it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        log::warn!("cannot raise the open-file limit to {target}");
+    } else if target < wanted {
+        log::warn!("open-file limit is {target}: fewer than --max-clients connections fit");
+    }
+}

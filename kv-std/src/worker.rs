@@ -1,0 +1,172 @@
+//! A worker thread: one readiness loop (mio) serving every connection handed to it.
+
+use crate::connection::{Connection, Next};
+use crate::db::Db;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+const WAKER: Token = Token(usize::MAX);
+
+/// A new connection for a worker: the stream, the peer and the client id.
+pub type Handoff = (TcpStream, SocketAddr, u64);
+
+/// The accept thread's side of a worker.
+pub struct Worker {
+    sender: Sender<Handoff>,
+    waker: Arc<Waker>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts worker `index` serving connections against `db` until `stop` is set.
+    pub fn spawn(index: usize, db: Arc<Db>, stop: Arc<AtomicBool>) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (sender, receiver) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("kv-worker-{index}"))
+            .spawn(move || {
+                if let Err(e) = Loop::new(poll, receiver, db, stop).run() {
+                    log::error!("worker {index} stopped: {e}");
+                }
+            })?;
+        Ok(Self {
+            sender,
+            waker,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands a connection to this worker.
+    pub fn hand(&self, conn: Handoff) -> io::Result<()> {
+        self.sender
+            .send(conn)
+            .map_err(|_| io::Error::other("worker has stopped"))?;
+        self.waker.wake()
+    }
+
+    /// Wakes the worker so it notices the stop flag.
+    pub fn wake(&self) {
+        let _ = self.waker.wake();
+    }
+
+    /// Waits for the worker to finish.
+    pub fn join(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Loop {
+    poll: Poll,
+    receiver: Receiver<Handoff>,
+    db: Arc<Db>,
+    stop: Arc<AtomicBool>,
+    conns: Vec<Option<Connection>>,
+    free: Vec<usize>,
+    /// Connections with buffered work left over from their last turn.
+    again: Vec<usize>,
+}
+
+impl Loop {
+    fn new(poll: Poll, receiver: Receiver<Handoff>, db: Arc<Db>, stop: Arc<AtomicBool>) -> Self {
+        Self {
+            poll,
+            receiver,
+            db,
+            stop,
+            conns: Vec::new(),
+            free: Vec::new(),
+            again: Vec::new(),
+        }
+    }
+
+    fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = (!self.again.is_empty()).then_some(std::time::Duration::ZERO);
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for event in &events {
+                match event.token() {
+                    WAKER => self.adopt(),
+                    Token(i) => self.serve(i),
+                }
+            }
+            for i in std::mem::take(&mut self.again) {
+                self.serve(i);
+            }
+            if self.stop.load(Ordering::Acquire) {
+                self.finish();
+                return Ok(());
+            }
+        }
+    }
+
+    /// Registers the connections the accept thread has handed over.
+    fn adopt(&mut self) {
+        while let Ok((stream, peer, id)) = self.receiver.try_recv() {
+            let index = self.free.pop().unwrap_or_else(|| {
+                self.conns.push(None);
+                self.conns.len() - 1
+            });
+            let mut conn = Connection::new(stream, peer, id);
+            let registered = self.poll.registry().register(
+                conn.stream(),
+                Token(index),
+                Interest::READABLE | Interest::WRITABLE,
+            );
+            if let Err(e) = registered {
+                log::warn!("{peer}: cannot watch the connection: {e}");
+                self.free.push(index);
+                self.db.stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
+                continue;
+            }
+            log::debug!("{peer}: connected");
+            self.conns[index] = Some(conn);
+            // Bytes may already be waiting; edge-triggered readiness would not report them.
+            self.serve(index);
+        }
+    }
+
+    fn serve(&mut self, index: usize) {
+        let Some(Some(conn)) = self.conns.get_mut(index) else {
+            return;
+        };
+        match conn.serve(&self.db) {
+            Next::Wait => {}
+            Next::Again => self.again.push(index),
+            Next::Close => self.close(index),
+        }
+    }
+
+    fn close(&mut self, index: usize) {
+        if let Some(mut conn) = self.conns[index].take() {
+            let _ = self.poll.registry().deregister(conn.stream());
+            log::debug!("{}: closed", conn.peer());
+            self.free.push(index);
+            self.db.stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// On shutdown: answer what every client has already sent, then close everything.
+    fn finish(&mut self) {
+        self.adopt();
+        for index in 0..self.conns.len() {
+            if let Some(conn) = self.conns[index].as_mut() {
+                conn.finish(&self.db);
+            }
+            self.close(index);
+        }
+    }
+}

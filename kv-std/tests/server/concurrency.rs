@@ -1,0 +1,64 @@
+//! Many clients at once, checked against the final state they imply.
+
+use crate::TestServer;
+use redis::Commands;
+use std::collections::HashMap;
+
+#[test]
+fn thirty_two_clients_on_overlapping_keys_end_in_the_modelled_state() {
+    let s = TestServer::start();
+    let addr = s.addr;
+    // Each client owns the keys `c{client}:*` (so their final state is known exactly) and also
+    // writes shared keys whose value must always be one some client wrote.
+    let handles: Vec<_> = (0..32)
+        .map(|client| {
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(format!("redis://{addr}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let mut state: u64 = 0x9e37_79b9 ^ client;
+                let mut mine: HashMap<String, Option<u64>> = HashMap::new();
+                for op in 0..400u64 {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let k = format!("c{client}:{}", state % 50);
+                    match state % 5 {
+                        0 => {
+                            let _: i64 = con.del(&k).unwrap();
+                            mine.insert(k, None);
+                        }
+                        1 => {
+                            let shared = format!("shared:{}", state % 10);
+                            let () = con.set(&shared, format!("{client}:{op}")).unwrap();
+                            let got: String = con.get(&shared).unwrap();
+                            let (c, o) = got.split_once(':').expect("well-formed value");
+                            assert!(c.parse::<u64>().unwrap() < 32 && o.parse::<u64>().is_ok());
+                        }
+                        _ => {
+                            let () = con.set(&k, op).unwrap();
+                            mine.insert(k, Some(op));
+                        }
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut con = redis::Client::open(format!("redis://{addr}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut expected_keys = 0;
+    for h in handles {
+        for (k, v) in h.join().unwrap() {
+            let got: Option<u64> = con.get(&k).unwrap();
+            assert_eq!(got, v, "{k}");
+            expected_keys += usize::from(v.is_some());
+        }
+    }
+    let shared: Vec<String> = con.keys("shared:*").unwrap();
+    let size: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, expected_keys + shared.len());
+}
