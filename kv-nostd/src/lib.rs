@@ -10,6 +10,7 @@
 //! - [`hash`]: the keyed SipHash-1-3 the table places keys with ([`HashKey`]).
 //! - [`error`]: why an operation did nothing ([`Error`]).
 //! - [`native`]: kv's own length-prefixed binary protocol, sans-IO (requests and responses).
+//! - [`resp`]: the Redis protocol (RESP2), sans-IO: request decoder, reply encoders and decoder.
 //! - `sync` (private): atomics, fences, locks and spin hints, switched to loom's under
 //!   `--cfg kv_loom`.
 //!
@@ -45,6 +46,7 @@ pub mod bucket;
 pub mod error;
 pub mod hash;
 pub mod native;
+pub mod resp;
 mod sync;
 pub mod table;
 
