@@ -9,6 +9,8 @@
 //! - [`bucket`]: one bucket of slots, the unit of locking and versioning ([`Bucket`]).
 //! - [`hash`]: the keyed SipHash-1-3 the table places keys with ([`HashKey`]).
 //! - [`error`]: why an operation did nothing ([`Error`]).
+//! - [`native`]: kv's own length-prefixed binary protocol, sans-IO (requests and responses).
+//! - [`resp`]: the Redis protocol (RESP2), sans-IO: request decoder, reply encoders and decoder.
 //! - `sync` (private): atomics, fences, locks and spin hints, switched to loom's under
 //!   `--cfg kv_loom`.
 //!
@@ -43,6 +45,8 @@
 pub mod bucket;
 pub mod error;
 pub mod hash;
+pub mod native;
+pub mod resp;
 mod sync;
 pub mod table;
 

@@ -1,0 +1,953 @@
+//! kv's own binary protocol: length-prefixed requests and responses, sans-IO.
+//!
+//! Every frame starts with [`MAGIC`], a byte at or above `0x80`, so a server that also speaks
+//! RESP (whose requests begin with `*` or an ASCII command name) tells the two apart by the first
+//! byte of a connection. Lengths are fixed-width big-endian integers in the header and are checked
+//! against the caller's [`Limits`] as soon as the header is complete, before any of the body has
+//! arrived. `docs/PROTOCOL.md` documents the format byte by byte.
+//!
+//! ```text
+//! request:  magic(1) op(1)     key_len(u16) value_len(u32) key value
+//! response: magic(1) status(1) len(u32)                    payload
+//! ```
+//!
+//! Decoding borrows from the input and allocates nothing; encoding writes into a caller's buffer
+//! and writes nothing when the frame does not fit.
+//!
+//! # Example
+//! ```
+//! use kv_nostd::native::{decode_request, decode_response, Limits, Request, Response, Status};
+//!
+//! let limits = Limits::new(16, 32);
+//! let mut buf = [0u8; 64];
+//! let n = Request::Put { key: b"user1", value: b"John" }.encode(&mut buf)?;
+//! assert_eq!(
+//!     decode_request(&buf[..n], &limits)?,
+//!     Some((Request::Put { key: b"user1", value: b"John" }, n))
+//! );
+//! // A prefix is not an error: more bytes are needed.
+//! assert_eq!(decode_request(&buf[..n - 1], &limits)?, None);
+//!
+//! let n = Response::value(b"John").encode(&mut buf)?;
+//! let (response, _) = decode_response(&buf[..n], &limits)?.expect("complete");
+//! assert_eq!((response.status, response.payload), (Status::Success, &b"John"[..]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use core::fmt;
+
+/// The first byte of every frame: the high nibble `0xA` marks the protocol, the low nibble is the
+/// version ([`VERSION`]).
+pub const MAGIC: u8 = 0xA0 | VERSION;
+
+/// The protocol version this module speaks.
+pub const VERSION: u8 = 1;
+
+/// Bytes in a request header: magic, op, key length (u16), value length (u32).
+pub const REQUEST_HEADER_LEN: usize = 8;
+
+/// Bytes in a response header: magic, status, payload length (u32).
+pub const RESPONSE_HEADER_LEN: usize = 6;
+
+/// The longest message an error response may carry, in bytes.
+pub const MAX_MESSAGE: usize = 256;
+
+/// The largest key and value a peer may announce; larger frames are rejected from their header.
+///
+/// A plain value so a server can hold different limits per connection state (for example small
+/// ones before authentication).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest key, in bytes (a server sets it from its table's `MAX_KEY`).
+    pub max_key: usize,
+    /// The longest value, in bytes (a server sets it from its table's `MAX_VALUE`); also bounds a
+    /// `SUCCESS` response's payload and an `AUTH` password.
+    pub max_value: usize,
+}
+
+impl Limits {
+    /// Limits of `max_key` and `max_value` bytes.
+    pub const fn new(max_key: usize, max_value: usize) -> Self {
+        Self { max_key, max_value }
+    }
+}
+
+/// What a request asks for: the second byte of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Op {
+    /// Liveness check; no key, no value; answered `SUCCESS` with an empty payload.
+    Ping = 0x01,
+    /// Read a key's value; no value.
+    Get = 0x02,
+    /// Insert or replace a key's value.
+    Put = 0x03,
+    /// Remove a key; no value.
+    Delete = 0x04,
+    /// Write a snapshot of the table to durable storage; no key, no value.
+    Save = 0x05,
+    /// Authenticate: the key is the user name (empty for the default user), the value the password.
+    Auth = 0x06,
+}
+
+impl Op {
+    /// The op with wire value `byte`, if any.
+    pub const fn from_u8(byte: u8) -> Option<Op> {
+        Some(match byte {
+            0x01 => Op::Ping,
+            0x02 => Op::Get,
+            0x03 => Op::Put,
+            0x04 => Op::Delete,
+            0x05 => Op::Save,
+            0x06 => Op::Auth,
+            _ => return None,
+        })
+    }
+
+    /// Whether requests of this op carry a key.
+    const fn has_key(self) -> bool {
+        matches!(self, Op::Get | Op::Put | Op::Delete | Op::Auth)
+    }
+
+    /// Whether requests of this op carry a value.
+    const fn has_value(self) -> bool {
+        matches!(self, Op::Put | Op::Auth)
+    }
+}
+
+/// The outcome of a request: the second byte of a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Status {
+    /// Done; a `GET` response carries the value.
+    Success = 0x00,
+    /// `GET` or `DELETE` found no such key.
+    NotFound = 0x01,
+    /// `PUT` found the table full; nothing changed.
+    NoSpace = 0x02,
+    /// The key exceeds the server's maximum key length.
+    KeyTooLong = 0x03,
+    /// The value exceeds the server's maximum value length.
+    ValueTooLong = 0x04,
+    /// The request was malformed (unknown op, a key or value where the op takes none, ...).
+    BadRequest = 0x05,
+    /// The server failed (for example a persistence error); the payload may say why.
+    ServerError = 0x06,
+    /// The server requires `AUTH` before this op.
+    AuthRequired = 0x07,
+    /// `AUTH` was refused.
+    AuthFailed = 0x08,
+}
+
+impl Status {
+    /// The status with wire value `byte`, if any.
+    pub const fn from_u8(byte: u8) -> Option<Status> {
+        Some(match byte {
+            0x00 => Status::Success,
+            0x01 => Status::NotFound,
+            0x02 => Status::NoSpace,
+            0x03 => Status::KeyTooLong,
+            0x04 => Status::ValueTooLong,
+            0x05 => Status::BadRequest,
+            0x06 => Status::ServerError,
+            0x07 => Status::AuthRequired,
+            0x08 => Status::AuthFailed,
+            _ => return None,
+        })
+    }
+}
+
+impl From<crate::Error> for Status {
+    /// The status a server answers when the table refused an operation.
+    fn from(error: crate::Error) -> Status {
+        match error {
+            crate::Error::KeyTooLong { .. } => Status::KeyTooLong,
+            crate::Error::ValueTooLong { .. } => Status::ValueTooLong,
+            crate::Error::NoSpace => Status::NoSpace,
+            crate::Error::Busy | crate::Error::BufferTooSmall { .. } => Status::ServerError,
+        }
+    }
+}
+
+/// A decoded request, borrowing its key and value from the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Request<'a> {
+    /// [`Op::Ping`].
+    Ping,
+    /// [`Op::Get`].
+    Get {
+        /// The key to read.
+        key: &'a [u8],
+    },
+    /// [`Op::Put`].
+    Put {
+        /// The key to write.
+        key: &'a [u8],
+        /// Its new value.
+        value: &'a [u8],
+    },
+    /// [`Op::Delete`].
+    Delete {
+        /// The key to remove.
+        key: &'a [u8],
+    },
+    /// [`Op::Save`].
+    Save,
+    /// [`Op::Auth`].
+    Auth {
+        /// The user name; empty for the default user.
+        user: &'a [u8],
+        /// The password.
+        password: &'a [u8],
+    },
+}
+
+impl<'a> Request<'a> {
+    /// The request's op.
+    pub const fn op(&self) -> Op {
+        match self {
+            Request::Ping => Op::Ping,
+            Request::Get { .. } => Op::Get,
+            Request::Put { .. } => Op::Put,
+            Request::Delete { .. } => Op::Delete,
+            Request::Save => Op::Save,
+            Request::Auth { .. } => Op::Auth,
+        }
+    }
+
+    /// The key field and value field as they travel on the wire (empty when the op has none).
+    const fn parts(&self) -> (&'a [u8], &'a [u8]) {
+        match *self {
+            Request::Ping | Request::Save => (&[], &[]),
+            Request::Get { key } | Request::Delete { key } => (key, &[]),
+            Request::Put { key, value } => (key, value),
+            Request::Auth { user, password } => (user, password),
+        }
+    }
+
+    /// The encoded frame's length in bytes (saturating at `usize::MAX`, which no buffer holds).
+    pub const fn encoded_len(&self) -> usize {
+        let (key, value) = self.parts();
+        REQUEST_HEADER_LEN
+            .saturating_add(key.len())
+            .saturating_add(value.len())
+    }
+
+    /// Writes the frame to the start of `out` and returns its length; writes nothing on error.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        let (key, value) = self.parts();
+        let key_len = u16::try_from(key.len()).map_err(|_| EncodeError::KeyTooLong {
+            len: key.len(),
+            max: u16::MAX as usize,
+        })?;
+        let value_len = u32::try_from(value.len()).map_err(|_| EncodeError::ValueTooLong {
+            len: value.len(),
+            max: u32::MAX as usize,
+        })?;
+        let needed = self.encoded_len();
+        let Some(frame) = out.get_mut(..needed) else {
+            return Err(EncodeError::BufferTooSmall {
+                needed,
+                len: out.len(),
+            });
+        };
+        let (header, body) = frame.split_at_mut(REQUEST_HEADER_LEN);
+        header[0] = MAGIC;
+        header[1] = self.op() as u8;
+        header[2..4].copy_from_slice(&key_len.to_be_bytes());
+        header[4..8].copy_from_slice(&value_len.to_be_bytes());
+        let (key_out, value_out) = body.split_at_mut(key.len());
+        key_out.copy_from_slice(key);
+        value_out.copy_from_slice(value);
+        Ok(needed)
+    }
+}
+
+/// A decoded response, borrowing its payload from the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Response<'a> {
+    /// The outcome.
+    pub status: Status,
+    /// The value for a successful `GET`; an optional UTF-8 message for other statuses; else empty.
+    pub payload: &'a [u8],
+}
+
+impl<'a> Response<'a> {
+    /// `SUCCESS` with no payload: the answer to `PING`, `PUT`, `DELETE`, `SAVE` and `AUTH`.
+    pub const fn ok() -> Self {
+        Self::status(Status::Success)
+    }
+
+    /// `SUCCESS` carrying `value`: the answer to a `GET` that found its key.
+    pub const fn value(value: &'a [u8]) -> Self {
+        Self {
+            status: Status::Success,
+            payload: value,
+        }
+    }
+
+    /// `status` with no payload.
+    pub const fn status(status: Status) -> Self {
+        Self {
+            status,
+            payload: &[],
+        }
+    }
+
+    /// `status` with a human-readable `message`, cut to [`MAX_MESSAGE`] bytes at a character
+    /// boundary so that every peer accepts it.
+    pub fn error(status: Status, message: &'a str) -> Self {
+        let mut end = message.len().min(MAX_MESSAGE);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        Self {
+            status,
+            payload: &message.as_bytes()[..end],
+        }
+    }
+
+    /// The payload as a message, when the status is not `SUCCESS` and the payload is UTF-8.
+    pub fn message(&self) -> Option<&'a str> {
+        if self.status == Status::Success {
+            return None;
+        }
+        core::str::from_utf8(self.payload).ok()
+    }
+
+    /// The encoded frame's length in bytes (saturating at `usize::MAX`, which no buffer holds).
+    pub const fn encoded_len(&self) -> usize {
+        RESPONSE_HEADER_LEN.saturating_add(self.payload.len())
+    }
+
+    /// Writes the frame to the start of `out` and returns its length; writes nothing on error.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        let n = encode_response_header(self.status, self.payload.len(), out)?;
+        let end = n + self.payload.len();
+        let Some(payload_out) = out.get_mut(n..end) else {
+            return Err(EncodeError::BufferTooSmall {
+                needed: end,
+                len: out.len(),
+            });
+        };
+        payload_out.copy_from_slice(self.payload);
+        Ok(end)
+    }
+}
+
+/// Writes only a response header announcing `payload_len` bytes, so a server can copy a value
+/// straight from its table into the output buffer behind it. Returns [`RESPONSE_HEADER_LEN`].
+///
+/// Checks that the whole frame fits in `out`, so writing the payload afterwards cannot fail;
+/// writes nothing on error.
+pub fn encode_response_header(
+    status: Status,
+    payload_len: usize,
+    out: &mut [u8],
+) -> Result<usize, EncodeError> {
+    let len = u32::try_from(payload_len).map_err(|_| EncodeError::ValueTooLong {
+        len: payload_len,
+        max: u32::MAX as usize,
+    })?;
+    let needed = RESPONSE_HEADER_LEN.saturating_add(payload_len);
+    if out.len() < needed {
+        return Err(EncodeError::BufferTooSmall {
+            needed,
+            len: out.len(),
+        });
+    }
+    out[0] = MAGIC;
+    out[1] = status as u8;
+    out[2..6].copy_from_slice(&len.to_be_bytes());
+    Ok(RESPONSE_HEADER_LEN)
+}
+
+/// Decodes one request from the start of `input`.
+///
+/// `Ok(None)` means `input` is a valid prefix and more bytes are needed; `Ok(Some((request,
+/// consumed)))` means the first `consumed` bytes hold `request`. An oversized length is rejected
+/// as soon as the 8-byte header is present.
+pub fn decode_request<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+) -> Result<Option<(Request<'a>, usize)>, DecodeError> {
+    check_magic(input)?;
+    let Some(header) = input.get(..REQUEST_HEADER_LEN) else {
+        return Ok(None);
+    };
+    let key_len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    let value_len = be_u32(&header[4..8]);
+    let frame_len = REQUEST_HEADER_LEN
+        .checked_add(key_len)
+        .and_then(|n| n.checked_add(value_len));
+    let Some(op) = Op::from_u8(header[1]) else {
+        return Err(DecodeError::UnknownOp {
+            op: header[1],
+            frame_len,
+        });
+    };
+    if (key_len > 0 && !op.has_key()) || (value_len > 0 && !op.has_value()) {
+        return Err(DecodeError::Malformed { op, frame_len });
+    }
+    if key_len > limits.max_key {
+        return Err(DecodeError::KeyTooLong {
+            len: key_len,
+            max: limits.max_key,
+            frame_len,
+        });
+    }
+    if value_len > limits.max_value {
+        return Err(DecodeError::ValueTooLong {
+            len: value_len,
+            max: limits.max_value,
+            frame_len,
+        });
+    }
+    let Some(frame_len) = frame_len else {
+        // Unreachable with limits small enough to be held in memory; a length the platform
+        // cannot address is too long whatever the limits say.
+        return Err(DecodeError::ValueTooLong {
+            len: value_len,
+            max: limits.max_value,
+            frame_len: None,
+        });
+    };
+    let Some(body) = input.get(REQUEST_HEADER_LEN..frame_len) else {
+        return Ok(None);
+    };
+    let (key, value) = body.split_at(key_len);
+    let request = match op {
+        Op::Ping => Request::Ping,
+        Op::Get => Request::Get { key },
+        Op::Put => Request::Put { key, value },
+        Op::Delete => Request::Delete { key },
+        Op::Save => Request::Save,
+        Op::Auth => Request::Auth {
+            user: key,
+            password: value,
+        },
+    };
+    Ok(Some((request, frame_len)))
+}
+
+/// Decodes one response from the start of `input`.
+///
+/// A `SUCCESS` payload may be up to `limits.max_value` bytes, any other status's up to
+/// [`MAX_MESSAGE`]; a longer announced payload is rejected as soon as the 6-byte header is present.
+pub fn decode_response<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+) -> Result<Option<(Response<'a>, usize)>, DecodeError> {
+    check_magic(input)?;
+    let Some(header) = input.get(..RESPONSE_HEADER_LEN) else {
+        return Ok(None);
+    };
+    let len = be_u32(&header[2..6]);
+    let frame_len = RESPONSE_HEADER_LEN.checked_add(len);
+    let Some(status) = Status::from_u8(header[1]) else {
+        return Err(DecodeError::UnknownStatus {
+            status: header[1],
+            frame_len,
+        });
+    };
+    let max = if status == Status::Success {
+        limits.max_value
+    } else {
+        MAX_MESSAGE
+    };
+    let frame_len = match frame_len {
+        Some(n) if len <= max => n,
+        _ => {
+            return Err(DecodeError::ValueTooLong {
+                len,
+                max,
+                frame_len,
+            })
+        }
+    };
+    let Some(payload) = input.get(RESPONSE_HEADER_LEN..frame_len) else {
+        return Ok(None);
+    };
+    Ok(Some((Response { status, payload }, frame_len)))
+}
+
+fn check_magic(input: &[u8]) -> Result<(), DecodeError> {
+    match input.first() {
+        None | Some(&MAGIC) => Ok(()),
+        Some(&byte) if byte & 0xF0 == MAGIC & 0xF0 => Err(DecodeError::UnsupportedVersion {
+            version: byte & 0x0F,
+        }),
+        Some(&byte) => Err(DecodeError::BadMagic { byte }),
+    }
+}
+
+/// A big-endian u32 from exactly four bytes, widened; `usize` is at least 32 bits on every target
+/// this crate builds for, and saturation keeps a 16-bit target safe (the length is then rejected).
+fn be_u32(bytes: &[u8]) -> usize {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(bytes);
+    usize::try_from(u32::from_be_bytes(word)).unwrap_or(usize::MAX)
+}
+
+/// Why bytes are not a valid native frame.
+///
+/// Errors detected from a complete header carry `frame_len`, the whole frame's length (`None` if
+/// it overflows `usize`): a server may skip that many bytes and answer with [`DecodeError::status`]
+/// instead of closing the connection. [`BadMagic`](DecodeError::BadMagic) and
+/// [`UnsupportedVersion`](DecodeError::UnsupportedVersion) leave the stream without framing; the
+/// only answer is to close it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The first byte is not a native protocol magic byte.
+    BadMagic {
+        /// The byte found.
+        byte: u8,
+    },
+    /// The first byte is a magic byte of another protocol version.
+    UnsupportedVersion {
+        /// The version the peer speaks.
+        version: u8,
+    },
+    /// The request's op byte names no op.
+    UnknownOp {
+        /// The byte found.
+        op: u8,
+        /// The whole frame's length.
+        frame_len: Option<usize>,
+    },
+    /// The response's status byte names no status.
+    UnknownStatus {
+        /// The byte found.
+        status: u8,
+        /// The whole frame's length.
+        frame_len: Option<usize>,
+    },
+    /// The request carries a key or a value its op does not take.
+    Malformed {
+        /// The request's op.
+        op: Op,
+        /// The whole frame's length.
+        frame_len: Option<usize>,
+    },
+    /// The announced key length exceeds the limit.
+    KeyTooLong {
+        /// The announced length.
+        len: usize,
+        /// The limit.
+        max: usize,
+        /// The whole frame's length.
+        frame_len: Option<usize>,
+    },
+    /// The announced value (or response payload) length exceeds the limit.
+    ValueTooLong {
+        /// The announced length.
+        len: usize,
+        /// The limit.
+        max: usize,
+        /// The whole frame's length.
+        frame_len: Option<usize>,
+    },
+}
+
+impl DecodeError {
+    /// The whole offending frame's length, when the header was complete and the length fits
+    /// `usize`; a server that wants to answer and go on skips this many bytes.
+    pub const fn frame_len(&self) -> Option<usize> {
+        match *self {
+            DecodeError::BadMagic { .. } | DecodeError::UnsupportedVersion { .. } => None,
+            DecodeError::UnknownOp { frame_len, .. }
+            | DecodeError::UnknownStatus { frame_len, .. }
+            | DecodeError::Malformed { frame_len, .. }
+            | DecodeError::KeyTooLong { frame_len, .. }
+            | DecodeError::ValueTooLong { frame_len, .. } => frame_len,
+        }
+    }
+
+    /// The status a server answers a request that failed to decode with.
+    pub const fn status(&self) -> Status {
+        match self {
+            DecodeError::KeyTooLong { .. } => Status::KeyTooLong,
+            DecodeError::ValueTooLong { .. } => Status::ValueTooLong,
+            _ => Status::BadRequest,
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            DecodeError::BadMagic { byte } => {
+                write!(f, "bad magic byte {byte:#04x}: not a kv native frame")
+            }
+            DecodeError::UnsupportedVersion { version } => {
+                write!(
+                    f,
+                    "unsupported protocol version {version} (this end speaks {VERSION})"
+                )
+            }
+            DecodeError::UnknownOp { op, .. } => write!(f, "unknown op {op:#04x}"),
+            DecodeError::UnknownStatus { status, .. } => write!(f, "unknown status {status:#04x}"),
+            DecodeError::Malformed { op, .. } => {
+                write!(f, "{op:?} request carries a key or value it does not take")
+            }
+            DecodeError::KeyTooLong { len, max, .. } => {
+                write!(f, "key of {len} bytes exceeds the maximum of {max} bytes")
+            }
+            DecodeError::ValueTooLong { len, max, .. } => {
+                write!(f, "value of {len} bytes exceeds the maximum of {max} bytes")
+            }
+        }
+    }
+}
+
+impl core::error::Error for DecodeError {}
+
+/// Why a frame was not encoded; nothing was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The buffer is shorter than the frame.
+    BufferTooSmall {
+        /// The frame's length in bytes.
+        needed: usize,
+        /// The buffer's length in bytes.
+        len: usize,
+    },
+    /// The key is longer than the wire format's 16-bit length field.
+    KeyTooLong {
+        /// The key's length in bytes.
+        len: usize,
+        /// The longest key the format can carry.
+        max: usize,
+    },
+    /// The value or payload is longer than the wire format's 32-bit length field.
+    ValueTooLong {
+        /// The value's length in bytes.
+        len: usize,
+        /// The longest value the format can carry.
+        max: usize,
+    },
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            EncodeError::BufferTooSmall { needed, len } => {
+                write!(
+                    f,
+                    "frame of {needed} bytes does not fit a {len}-byte buffer"
+                )
+            }
+            EncodeError::KeyTooLong { len, max } => {
+                write!(f, "key of {len} bytes exceeds the format's {max}")
+            }
+            EncodeError::ValueTooLong { len, max } => {
+                write!(f, "value of {len} bytes exceeds the format's {max}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for EncodeError {}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    const LIMITS: Limits = Limits::new(64, 1024);
+
+    fn encode_request(request: &Request<'_>) -> Vec<u8> {
+        let mut buf = std::vec![0u8; request.encoded_len()];
+        let n = request.encode(&mut buf).expect("fits");
+        assert_eq!(n, buf.len());
+        buf
+    }
+
+    fn encode_response(response: &Response<'_>) -> Vec<u8> {
+        let mut buf = std::vec![0u8; response.encoded_len()];
+        let n = response.encode(&mut buf).expect("fits");
+        assert_eq!(n, buf.len());
+        buf
+    }
+
+    /// Every proper prefix needs more bytes, and the whole decodes to `expected` whatever the
+    /// trailing bytes.
+    fn assert_incremental_request(bytes: &[u8], expected: &Request<'_>) {
+        for end in 0..bytes.len() {
+            assert_eq!(
+                decode_request(&bytes[..end], &LIMITS),
+                Ok(None),
+                "prefix {end}"
+            );
+        }
+        let mut more = bytes.to_vec();
+        more.extend_from_slice(&[MAGIC, 0x01, 0, 0]);
+        for input in [bytes, &more[..]] {
+            assert_eq!(
+                decode_request(input, &LIMITS),
+                Ok(Some((*expected, bytes.len())))
+            );
+        }
+    }
+
+    fn assert_incremental_response(bytes: &[u8], expected: &Response<'_>) {
+        for end in 0..bytes.len() {
+            assert_eq!(
+                decode_response(&bytes[..end], &LIMITS),
+                Ok(None),
+                "prefix {end}"
+            );
+        }
+        assert_eq!(
+            decode_response(bytes, &LIMITS),
+            Ok(Some((*expected, bytes.len())))
+        );
+    }
+
+    fn request_parts() -> impl Strategy<Value = (u8, Vec<u8>, Vec<u8>)> {
+        (
+            1u8..=6,
+            proptest::collection::vec(any::<u8>(), 0..=64),
+            proptest::collection::vec(any::<u8>(), 0..=300),
+        )
+    }
+
+    fn build<'a>(op: u8, key: &'a [u8], value: &'a [u8]) -> Request<'a> {
+        match Op::from_u8(op).expect("valid op") {
+            Op::Ping => Request::Ping,
+            Op::Get => Request::Get { key },
+            Op::Put => Request::Put { key, value },
+            Op::Delete => Request::Delete { key },
+            Op::Save => Request::Save,
+            Op::Auth => Request::Auth {
+                user: key,
+                password: value,
+            },
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn request_round_trips_at_every_split((op, key, value) in request_parts()) {
+            let request = build(op, &key, &value);
+            let bytes = encode_request(&request);
+            assert_incremental_request(&bytes, &request);
+        }
+
+        #[test]
+        fn response_round_trips_at_every_split(
+            status in 0u8..=8,
+            payload in proptest::collection::vec(any::<u8>(), 0..=MAX_MESSAGE),
+        ) {
+            let response = Response { status: Status::from_u8(status).expect("valid"), payload: &payload };
+            let bytes = encode_response(&response);
+            assert_incremental_response(&bytes, &response);
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_overreads(input in proptest::collection::vec(any::<u8>(), 0..64)) {
+            if let Ok(Some((request, n))) = decode_request(&input, &LIMITS) {
+                prop_assert!(n <= input.len());
+                prop_assert_eq!(encode_request(&request), &input[..n]);
+            }
+            if let Ok(Some((response, n))) = decode_response(&input, &LIMITS) {
+                prop_assert!(n <= input.len());
+                prop_assert_eq!(encode_response(&response), &input[..n]);
+            }
+        }
+    }
+
+    #[test]
+    fn golden_request_bytes() {
+        let cases: [(Request<'_>, &[u8]); 6] = [
+            (Request::Ping, b"\xA1\x01\x00\x00\x00\x00\x00\x00"),
+            (
+                Request::Get { key: b"k" },
+                b"\xA1\x02\x00\x01\x00\x00\x00\x00k",
+            ),
+            (
+                Request::Put {
+                    key: b"k",
+                    value: b"vv",
+                },
+                b"\xA1\x03\x00\x01\x00\x00\x00\x02kvv",
+            ),
+            (
+                Request::Delete { key: b"ab" },
+                b"\xA1\x04\x00\x02\x00\x00\x00\x00ab",
+            ),
+            (Request::Save, b"\xA1\x05\x00\x00\x00\x00\x00\x00"),
+            (
+                Request::Auth {
+                    user: b"",
+                    password: b"pw",
+                },
+                b"\xA1\x06\x00\x00\x00\x00\x00\x02pw",
+            ),
+        ];
+        for (request, bytes) in cases {
+            assert_eq!(encode_request(&request), bytes, "{request:?}");
+            assert_incremental_request(bytes, &request);
+        }
+    }
+
+    #[test]
+    fn golden_response_bytes() {
+        assert_eq!(
+            encode_response(&Response::ok()),
+            b"\xA1\x00\x00\x00\x00\x00"
+        );
+        assert_eq!(
+            encode_response(&Response::value(b"v")),
+            b"\xA1\x00\x00\x00\x00\x01v"
+        );
+        assert_eq!(
+            encode_response(&Response::status(Status::NotFound)),
+            b"\xA1\x01\x00\x00\x00\x00"
+        );
+        assert_eq!(
+            encode_response(&Response::error(Status::ServerError, "disk")),
+            b"\xA1\x06\x00\x00\x00\x04disk"
+        );
+    }
+
+    #[test]
+    fn invalid_requests_fail_with_their_cause() {
+        let cases: [(&[u8], DecodeError); 9] = [
+            (b"*1\r\n", DecodeError::BadMagic { byte: b'*' }),
+            (b"PING", DecodeError::BadMagic { byte: b'P' }),
+            (b"\xA2", DecodeError::UnsupportedVersion { version: 2 }),
+            (
+                b"\xA1\x00\x00\x00\x00\x00\x00\x00",
+                DecodeError::UnknownOp {
+                    op: 0,
+                    frame_len: Some(8),
+                },
+            ),
+            (
+                b"\xA1\x07\x00\x01\x00\x00\x00\x01",
+                DecodeError::UnknownOp {
+                    op: 7,
+                    frame_len: Some(10),
+                },
+            ),
+            (
+                b"\xA1\x01\x00\x01\x00\x00\x00\x00",
+                DecodeError::Malformed {
+                    op: Op::Ping,
+                    frame_len: Some(9),
+                },
+            ),
+            (
+                b"\xA1\x02\x00\x01\x00\x00\x00\x01",
+                DecodeError::Malformed {
+                    op: Op::Get,
+                    frame_len: Some(10),
+                },
+            ),
+            (
+                b"\xA1\x03\x00\x41\x00\x00\x00\x00",
+                DecodeError::KeyTooLong {
+                    len: 65,
+                    max: 64,
+                    frame_len: Some(73),
+                },
+            ),
+            (
+                b"\xA1\x03\x00\x01\xFF\xFF\xFF\xFF",
+                DecodeError::ValueTooLong {
+                    len: 0xFFFF_FFFF,
+                    max: 1024,
+                    frame_len: 9usize.checked_add(0xFFFF_FFFF),
+                },
+            ),
+        ];
+        for (input, error) in cases {
+            assert_eq!(decode_request(input, &LIMITS), Err(error), "{input:?}");
+        }
+        assert_eq!(
+            DecodeError::KeyTooLong {
+                len: 65,
+                max: 64,
+                frame_len: Some(73)
+            }
+            .status(),
+            Status::KeyTooLong
+        );
+    }
+
+    #[test]
+    fn invalid_responses_fail_with_their_cause() {
+        let cases: [(&[u8], DecodeError); 4] = [
+            (b"+OK\r\n", DecodeError::BadMagic { byte: b'+' }),
+            (
+                b"\xA1\x09\x00\x00\x00\x00",
+                DecodeError::UnknownStatus {
+                    status: 9,
+                    frame_len: Some(6),
+                },
+            ),
+            (
+                b"\xA1\x00\x00\x00\x04\x01",
+                DecodeError::ValueTooLong {
+                    len: 1025,
+                    max: 1024,
+                    frame_len: Some(1031),
+                },
+            ),
+            (
+                b"\xA1\x06\x00\x00\x01\x01",
+                DecodeError::ValueTooLong {
+                    len: 257,
+                    max: MAX_MESSAGE,
+                    frame_len: Some(263),
+                },
+            ),
+        ];
+        for (input, error) in cases {
+            assert_eq!(decode_response(input, &LIMITS), Err(error), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn encoders_write_nothing_when_the_frame_does_not_fit() {
+        let request = Request::Put {
+            key: b"key",
+            value: b"value",
+        };
+        let mut buf = [0xEEu8; 15];
+        assert_eq!(
+            request.encode(&mut buf),
+            Err(EncodeError::BufferTooSmall {
+                needed: 16,
+                len: 15
+            })
+        );
+        assert_eq!(buf, [0xEE; 15]);
+        let mut buf = [0xEEu8; 6];
+        assert_eq!(
+            Response::value(b"v").encode(&mut buf),
+            Err(EncodeError::BufferTooSmall { needed: 7, len: 6 })
+        );
+        assert_eq!(buf, [0xEE; 6]);
+        let long = [0u8; 65536];
+        assert_eq!(
+            Request::Get { key: &long }.encode(&mut []),
+            Err(EncodeError::KeyTooLong {
+                len: 65536,
+                max: 65535
+            })
+        );
+    }
+
+    #[test]
+    fn error_messages_are_cut_at_a_character_boundary() {
+        let long = "é".repeat(200);
+        let response = Response::error(Status::ServerError, &long);
+        assert_eq!(response.payload.len(), MAX_MESSAGE);
+        assert_eq!(response.message(), Some(&long[..MAX_MESSAGE]));
+    }
+}
