@@ -8,7 +8,11 @@ pub const DEFAULT_PORT: u16 = 7878;
 
 /// `kv-server`'s flags, as typed.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "kv-server", version, about = "The kv key-value server: its own binary protocol and the Redis protocol on one port.")]
+#[command(
+    name = "kv-server",
+    version,
+    about = "The kv key-value server: its own binary protocol and the Redis protocol on one port."
+)]
 pub struct Args {
     /// Address to listen on. Loopback by default: expose kv deliberately.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
@@ -136,8 +140,17 @@ mod tests {
 
     #[test]
     fn nonsense_is_refused() {
-        assert_eq!(parse(&["--threads", "0"]).unwrap_err(), ConfigError::NoThreads);
-        assert_eq!(parse(&["--capacity", "0"]).unwrap_err(), ConfigError::Capacity(0));
-        assert_eq!(parse(&["--max-clients", "0"]).unwrap_err(), ConfigError::NoClients);
+        assert_eq!(
+            parse(&["--threads", "0"]).unwrap_err(),
+            ConfigError::NoThreads
+        );
+        assert_eq!(
+            parse(&["--capacity", "0"]).unwrap_err(),
+            ConfigError::Capacity(0)
+        );
+        assert_eq!(
+            parse(&["--max-clients", "0"]).unwrap_err(),
+            ConfigError::NoClients
+        );
     }
 }

@@ -127,7 +127,7 @@ impl Connection {
             }
             let answered = self.answer(db, FRAMES_PER_TURN - frames);
             frames += answered;
-            if answered > 0 {
+            if answered > 0 || self.closing {
                 continue;
             }
             if self.eof {
@@ -191,7 +191,11 @@ impl Connection {
     /// Answers up to `budget` complete frames from the input; returns how many.
     fn answer(&mut self, db: &Db, budget: usize) -> usize {
         if self.protocol == Protocol::Unknown {
-            match self.input.get(self.start..self.filled).and_then(|b| b.first()) {
+            match self
+                .input
+                .get(self.start..self.filled)
+                .and_then(|b| b.first())
+            {
                 None => return 0,
                 Some(&b) if b & 0xf0 == native::MAGIC & 0xf0 => self.protocol = Protocol::Native,
                 Some(_) => self.protocol = Protocol::Resp,

@@ -47,7 +47,11 @@ pub fn execute(request: &Request<'_>, _client: &mut Client, db: &Db, out: &mut V
             Ok(false) => push(out, Response::status(Status::NotFound)),
             Err(e) => table_error(e, out),
         },
-        Request::Save => error(out, Status::ServerError, "persistence is disabled on this server"),
+        Request::Save => error(
+            out,
+            Status::ServerError,
+            "persistence is disabled on this server",
+        ),
         Request::Auth { .. } => error(
             out,
             Status::AuthFailed,

@@ -77,7 +77,10 @@ fn class(pattern: &[u8], mut at: usize, c: u8) -> Option<(bool, usize)> {
             hit |= pattern[at + 1] == c;
             at += 2;
         } else if at + 2 < pattern.len() && pattern[at + 1] == b'-' && pattern[at + 2] != b']' {
-            let (a, b) = (pattern[at].min(pattern[at + 2]), pattern[at].max(pattern[at + 2]));
+            let (a, b) = (
+                pattern[at].min(pattern[at + 2]),
+                pattern[at].max(pattern[at + 2]),
+            );
             hit |= (a..=b).contains(&c);
             at += 3;
         } else {

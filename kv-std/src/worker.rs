@@ -129,7 +129,10 @@ impl Loop {
             if let Err(e) = registered {
                 log::warn!("{peer}: cannot watch the connection: {e}");
                 self.free.push(index);
-                self.db.stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
+                self.db
+                    .stats
+                    .connected_clients
+                    .fetch_sub(1, Ordering::Relaxed);
                 continue;
             }
             log::debug!("{peer}: connected");
@@ -155,7 +158,10 @@ impl Loop {
             let _ = self.poll.registry().deregister(conn.stream());
             log::debug!("{}: closed", conn.peer());
             self.free.push(index);
-            self.db.stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
+            self.db
+                .stats
+                .connected_clients
+                .fetch_sub(1, Ordering::Relaxed);
         }
     }
 

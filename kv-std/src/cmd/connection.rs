@@ -32,7 +32,10 @@ pub fn hello(mut args: Args<'_>, client: &Client, out: &mut Vec<u8>) {
     if let Some(ver) = args.next() {
         match parse_int(ver) {
             None => {
-                reply::error(out, "ERR Protocol version is not an integer or out of range");
+                reply::error(
+                    out,
+                    "ERR Protocol version is not an integer or out of range",
+                );
                 return;
             }
             Some(2) => {}

@@ -49,7 +49,10 @@ pub fn keys(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
 /// scan is returned at least once, whatever moves the table makes meanwhile.
 pub fn scan(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
     let raw = args.next().unwrap_or_default();
-    let Some(cursor) = std::str::from_utf8(raw).ok().and_then(|s| s.parse::<u64>().ok()) else {
+    let Some(cursor) = std::str::from_utf8(raw)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
         reply::error(out, "ERR invalid cursor");
         return;
     };
@@ -87,12 +90,14 @@ pub fn scan(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
     let buckets = count.div_ceil(4).max(1);
     let mut body = Vec::new();
     let mut found = 0;
-    let next = db.table.scan(ScanCursor::from_u64(cursor), buckets, |k, _| {
-        if only_strings && pattern.is_none_or(|p| pattern::matches(p, k)) {
-            reply::bulk(&mut body, k);
-            found += 1;
-        }
-    });
+    let next = db
+        .table
+        .scan(ScanCursor::from_u64(cursor), buckets, |k, _| {
+            if only_strings && pattern.is_none_or(|p| pattern::matches(p, k)) {
+                reply::bulk(&mut body, k);
+                found += 1;
+            }
+        });
     reply::array(out, 2);
     reply::bulk(out, next.to_u64().to_string().as_bytes());
     reply::array(out, found);

@@ -47,29 +47,53 @@ pub enum Flow {
 /// Every command the server knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
+    /// `GET`.
     Get,
+    /// `SET`.
     Set,
+    /// `DEL`.
     Del,
+    /// `EXISTS`.
     Exists,
+    /// `MGET`.
     Mget,
+    /// `MSET`.
     Mset,
+    /// `DBSIZE`.
     Dbsize,
+    /// `FLUSHDB`.
     Flushdb,
+    /// `FLUSHALL`.
     Flushall,
+    /// `KEYS`.
     Keys,
+    /// `SCAN`.
     Scan,
+    /// `PING`.
     Ping,
+    /// `ECHO`.
     Echo,
+    /// `QUIT`.
     Quit,
+    /// `SELECT`.
     Select,
+    /// `HELLO`.
     Hello,
+    /// `CLIENT`.
     Client,
+    /// `INFO`.
     Info,
+    /// `COMMAND`.
     Command,
+    /// `CONFIG`.
     Config,
+    /// `AUTH`.
     Auth,
+    /// `SAVE`.
     Save,
+    /// `BGSAVE`.
     Bgsave,
+    /// `LASTSAVE`.
     Lastsave,
 }
 

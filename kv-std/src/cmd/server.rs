@@ -18,7 +18,11 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
                 .iter()
                 .any(|a| w.eq_ignore_ascii_case(a))
         });
-    let want = |name: &str| all || wanted.iter().any(|w| w.eq_ignore_ascii_case(name.as_bytes()));
+    let want = |name: &str| {
+        all || wanted
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(name.as_bytes()))
+    };
     let s = &db.stats;
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     let mut text = String::new();
@@ -50,7 +54,8 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
         "Clients",
         format!(
             "connected_clients:{}\r\n",
-            s.connected_clients.load(std::sync::atomic::Ordering::Relaxed)
+            s.connected_clients
+                .load(std::sync::atomic::Ordering::Relaxed)
         ),
     );
     let rss = resident_bytes().unwrap_or(0);
@@ -122,7 +127,10 @@ pub fn config(mut args: Args<'_>, out: &mut Vec<u8>) {
     if sub.eq_ignore_ascii_case(b"get") {
         let patterns: Vec<&[u8]> = args.collect();
         if patterns.is_empty() {
-            reply::error(out, "ERR wrong number of arguments for 'config|get' command");
+            reply::error(
+                out,
+                "ERR wrong number of arguments for 'config|get' command",
+            );
             return;
         }
         let hits: Vec<&(&str, &str)> = CONFIG

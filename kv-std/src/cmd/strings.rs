@@ -48,7 +48,10 @@ pub fn set(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
             .iter()
             .any(|o| opt.eq_ignore_ascii_case(o))
         {
-            reply::error(out, "ERR expiry (EX, PX, EXAT, PXAT) is not supported: kv keys do not expire");
+            reply::error(
+                out,
+                "ERR expiry (EX, PX, EXAT, PXAT) is not supported: kv keys do not expire",
+            );
             return;
         } else {
             reply::error(out, SYNTAX_ERROR);
@@ -57,10 +60,12 @@ pub fn set(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
     }
     if get {
         let mut old_reply = Vec::new();
-        let result = db.table.put_if_with_old(key, value, when, &mut |old| match old {
-            Some(v) => reply::bulk(&mut old_reply, v),
-            None => reply::null(&mut old_reply),
-        });
+        let result = db
+            .table
+            .put_if_with_old(key, value, when, &mut |old| match old {
+                Some(v) => reply::bulk(&mut old_reply, v),
+                None => reply::null(&mut old_reply),
+            });
         match result {
             Ok(_) => out.extend_from_slice(&old_reply),
             Err(e) => table_error(e, db, out),
@@ -100,16 +105,22 @@ pub fn mget(args: Args<'_>, count: usize, db: &Db, out: &mut Vec<u8>) {
 /// `MSET key value [key value ...]`. Every length is checked before anything is written; a
 /// table that fills part-way stops it with an error saying how many pairs were set.
 pub fn mset(args: Args<'_>, count: usize, db: &Db, out: &mut Vec<u8>) {
-    if count % 2 != 0 {
+    if !count.is_multiple_of(2) {
         reply::error(out, "ERR wrong number of arguments for 'mset' command");
         return;
     }
     let mut pairs = args.clone();
     while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
         let too_long = if k.len() > crate::db::MAX_KEY {
-            Some(Error::KeyTooLong { len: k.len(), max: crate::db::MAX_KEY })
+            Some(Error::KeyTooLong {
+                len: k.len(),
+                max: crate::db::MAX_KEY,
+            })
         } else if v.len() > crate::db::MAX_VALUE {
-            Some(Error::ValueTooLong { len: v.len(), max: crate::db::MAX_VALUE })
+            Some(Error::ValueTooLong {
+                len: v.len(),
+                max: crate::db::MAX_VALUE,
+            })
         } else {
             None
         };
@@ -122,7 +133,10 @@ pub fn mset(args: Args<'_>, count: usize, db: &Db, out: &mut Vec<u8>) {
     let mut set = 0;
     while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
         if let Err(e) = db.table.put(k, v) {
-            reply::error_fmt(out, format_args!("ERR {e} ({set} of {} pairs were set)", count / 2));
+            reply::error_fmt(
+                out,
+                format_args!("ERR {e} ({set} of {} pairs were set)", count / 2),
+            );
             return;
         }
         set += 1;

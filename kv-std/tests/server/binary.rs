@@ -7,18 +7,36 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn help_documents_the_defaults() {
-    let out = Command::new(env!("CARGO_BIN_EXE_kv-server")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kv-server"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
-    for needle in ["--bind", "[default: 127.0.0.1]", "--port", "[default: 7878]", "--threads", "--capacity", "--max-clients", "--log-level"] {
+    for needle in [
+        "--bind",
+        "[default: 127.0.0.1]",
+        "--port",
+        "[default: 7878]",
+        "--threads",
+        "--capacity",
+        "--max-clients",
+        "--log-level",
+    ] {
         assert!(help.contains(needle), "--help lacks {needle}: {help}");
     }
 }
 
 #[test]
 fn bad_flags_exit_2_with_a_message() {
-    let out = Command::new(env!("CARGO_BIN_EXE_kv-server")).args(["--threads", "0"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kv-server"))
+        .args(["--threads", "0"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "kv-server: --threads must be at least 1\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "kv-server: --threads must be at least 1\n"
+    );
 }
 
 #[test]
@@ -37,10 +55,14 @@ fn sigterm_answers_what_was_sent_and_exits_0() {
         .nth(1)
         .and_then(|rest| rest.split(':').take(2).collect::<Vec<_>>().join(":").into())
         .expect("startup line names the address");
-    assert!(line.contains("worker threads") && line.contains("slots") && line.contains("MiB table"), "{line}");
+    assert!(
+        line.contains("worker threads") && line.contains("slots") && line.contains("MiB table"),
+        "{line}"
+    );
     let mut c = TcpStream::connect(addr.trim()).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    c.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n").unwrap();
+    c.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n")
+        .unwrap();
     let mut reply = [0u8; 5];
     c.read_exact(&mut reply).unwrap();
     assert_eq!(&reply, b"+OK\r\n");
@@ -51,7 +73,10 @@ fn sigterm_answers_what_was_sent_and_exits_0() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "server did not stop");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "server did not stop"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status}");

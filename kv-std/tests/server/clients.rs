@@ -25,7 +25,9 @@ fn the_redis_crate_sets_gets_and_deletes() {
     let pong: String = redis::cmd("PING").query(&mut con).unwrap();
     assert_eq!(pong, "PONG");
     let binary: Vec<u8> = (0..=255u8).collect();
-    let () = con.set(b"bin\x00key".as_slice(), binary.as_slice()).unwrap();
+    let () = con
+        .set(b"bin\x00key".as_slice(), binary.as_slice())
+        .unwrap();
     let back: Vec<u8> = con.get(b"bin\x00key".as_slice()).unwrap();
     assert_eq!(back, binary);
 }
@@ -68,7 +70,7 @@ fn scan_returns_every_key_while_writes_continue() {
             let mut i = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 200_000 {
                 let () = con.set(format!("churn:{}", i % 20_000), i).unwrap();
-                if i % 3 == 0 {
+                if i.is_multiple_of(3) {
                     let _: i64 = con.del(format!("churn:{}", (i / 3) % 20_000)).unwrap();
                 }
                 i += 1;
@@ -94,7 +96,11 @@ fn scan_returns_every_key_while_writes_continue() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().unwrap();
-    assert!(stable.is_subset(&seen), "{} stable keys missed", stable.difference(&seen).count());
+    assert!(
+        stable.is_subset(&seen),
+        "{} stable keys missed",
+        stable.difference(&seen).count()
+    );
     assert!(seen.iter().all(|k| k.starts_with("stable:")));
 }
 

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 /// Raises this test process's open-file limit to its hard limit.
 fn raise_fd_limit() -> u64 {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into the valid `lim`.
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
     lim.rlim_cur = lim.rlim_max;
@@ -26,19 +29,33 @@ impl Drop for Killed {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
 fn ten_thousand_idle_connections_and_a_new_client_is_served() {
     // The server runs as its own process so that each side holds 10,000 descriptors.
     let limit = raise_fd_limit();
-    assert!(limit >= 10_100, "open-file hard limit {limit} is below 10,100");
+    assert!(
+        limit >= 10_100,
+        "open-file hard limit {limit} is below 10,100"
+    );
     for threads in ["1", "2"] {
         let port = free_port();
         let server = Killed(
             Command::new(env!("CARGO_BIN_EXE_kv-server"))
-                .args(["--port", &port.to_string(), "--threads", threads, "--capacity", "1024"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--threads",
+                    threads,
+                    "--capacity",
+                    "1024",
+                ])
                 .args(["--max-clients", "10100", "--log-level", "warn"])
                 .stdout(Stdio::null())
                 .spawn()
@@ -47,20 +64,32 @@ fn ten_thousand_idle_connections_and_a_new_client_is_served() {
         let addr = format!("127.0.0.1:{port}");
         let start = Instant::now();
         while TcpStream::connect(&addr).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "server did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "server did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         let idle: Vec<TcpStream> = (0..10_000)
             .map(|i| TcpStream::connect(&addr).unwrap_or_else(|e| panic!("connection {i}: {e}")))
             .collect();
         let mut fresh = TcpStream::connect(&addr).unwrap();
-        fresh.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        fresh
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         let asked = Instant::now();
-        fresh.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n").unwrap();
+        fresh
+            .write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+            .unwrap();
         let mut reply = [0u8; 12];
-        fresh.read_exact(&mut reply).expect("answered despite 10,000 idle connections");
+        fresh
+            .read_exact(&mut reply)
+            .expect("answered despite 10,000 idle connections");
         assert_eq!(&reply, b"+OK\r\n$1\r\nv\r\n");
-        println!("{threads} thread(s): answered in {:?} with 10,000 idle connections", asked.elapsed());
+        println!(
+            "{threads} thread(s): answered in {:?} with 10,000 idle connections",
+            asked.elapsed()
+        );
         drop(idle);
         drop(server);
     }

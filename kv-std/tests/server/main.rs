@@ -1,4 +1,5 @@
 //! The server over real sockets, one module per area.
+#![allow(missing_docs)]
 
 mod binary;
 mod clients;
@@ -87,7 +88,10 @@ impl Conn {
         let mut buf = [0u8; 64];
         match self.stream.read(&mut buf) {
             Ok(0) => {}
-            Ok(n) => panic!("expected close, got {:?}", String::from_utf8_lossy(&buf[..n])),
+            Ok(n) => panic!(
+                "expected close, got {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
             Err(e) => panic!("expected close, got {e}"),
         }

@@ -11,20 +11,39 @@ fn encode(req: Request<'_>) -> Vec<u8> {
     buf
 }
 
-/// Reads one response; returns its status and payload.
-fn read_response(stream: &mut std::net::TcpStream) -> (Status, Vec<u8>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 512];
-    loop {
-        if let Some((resp, used)) = decode_response(&buf, &Limits::new(64, 1024)).unwrap() {
-            let out = (resp.status, resp.payload.to_vec());
-            assert_eq!(used, buf.len(), "one response at a time");
-            return out;
-        }
-        let n = stream.read(&mut chunk).unwrap();
-        assert!(n > 0, "server closed");
-        buf.extend_from_slice(&chunk[..n]);
+/// Reads responses from a stream, keeping what arrives beyond the one asked for.
+struct Responses {
+    buf: Vec<u8>,
+}
+
+impl Responses {
+    fn new() -> Self {
+        Self { buf: Vec::new() }
     }
+
+    /// The next response's status and payload.
+    fn next(&mut self, stream: &mut std::net::TcpStream) -> (Status, Vec<u8>) {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some((resp, used)) = decode_response(&self.buf, &Limits::new(64, 1024)).unwrap()
+            {
+                let out = (resp.status, resp.payload.to_vec());
+                self.buf.drain(..used);
+                return out;
+            }
+            let n = stream.read(&mut chunk).unwrap();
+            assert!(n > 0, "server closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// Reads exactly one response, asserting nothing else was sent with it.
+fn read_response(stream: &mut std::net::TcpStream) -> (Status, Vec<u8>) {
+    let mut r = Responses::new();
+    let out = r.next(stream);
+    assert!(r.buf.is_empty(), "one response at a time");
+    out
 }
 
 #[test]
@@ -34,15 +53,26 @@ fn put_get_delete_ping() {
     let st = &mut c.stream;
     st.write_all(&encode(Request::Ping)).unwrap();
     assert_eq!(read_response(st), (Status::Success, vec![]));
-    st.write_all(&encode(Request::Put { key: b"user1", value: "John Doe, ✓\n".as_bytes() })).unwrap();
+    st.write_all(&encode(Request::Put {
+        key: b"user1",
+        value: "John Doe, ✓\n".as_bytes(),
+    }))
+    .unwrap();
     assert_eq!(read_response(st), (Status::Success, vec![]));
-    st.write_all(&encode(Request::Get { key: b"user1" })).unwrap();
-    assert_eq!(read_response(st), (Status::Success, "John Doe, ✓\n".as_bytes().to_vec()));
-    st.write_all(&encode(Request::Delete { key: b"user1" })).unwrap();
+    st.write_all(&encode(Request::Get { key: b"user1" }))
+        .unwrap();
+    assert_eq!(
+        read_response(st),
+        (Status::Success, "John Doe, ✓\n".as_bytes().to_vec())
+    );
+    st.write_all(&encode(Request::Delete { key: b"user1" }))
+        .unwrap();
     assert_eq!(read_response(st), (Status::Success, vec![]));
-    st.write_all(&encode(Request::Get { key: b"user1" })).unwrap();
+    st.write_all(&encode(Request::Get { key: b"user1" }))
+        .unwrap();
     assert_eq!(read_response(st).0, Status::NotFound);
-    st.write_all(&encode(Request::Delete { key: b"user1" })).unwrap();
+    st.write_all(&encode(Request::Delete { key: b"user1" }))
+        .unwrap();
     assert_eq!(read_response(st).0, Status::NotFound);
 }
 
@@ -52,17 +82,26 @@ fn pipelined_requests_are_answered_in_order() {
     let mut c = s.connect();
     let mut batch = Vec::new();
     for i in 0..500u32 {
-        batch.extend(encode(Request::Put { key: format!("k{i}").as_bytes(), value: &i.to_be_bytes() }));
+        batch.extend(encode(Request::Put {
+            key: format!("k{i}").as_bytes(),
+            value: &i.to_be_bytes(),
+        }));
     }
     for i in 0..500u32 {
-        batch.extend(encode(Request::Get { key: format!("k{i}").as_bytes() }));
+        batch.extend(encode(Request::Get {
+            key: format!("k{i}").as_bytes(),
+        }));
     }
     c.stream.write_all(&batch).unwrap();
+    let mut responses = Responses::new();
     for _ in 0..500 {
-        assert_eq!(read_response(&mut c.stream).0, Status::Success);
+        assert_eq!(responses.next(&mut c.stream).0, Status::Success);
     }
     for i in 0..500u32 {
-        assert_eq!(read_response(&mut c.stream), (Status::Success, i.to_be_bytes().to_vec()));
+        assert_eq!(
+            responses.next(&mut c.stream),
+            (Status::Success, i.to_be_bytes().to_vec())
+        );
     }
 }
 

@@ -7,15 +7,39 @@ use crate::TestServer;
 fn each_protocol_error_is_answered_then_the_connection_closes() {
     let s = TestServer::start();
     let mut bystander = s.connect();
-    bystander.expect(b"*3\r\n$3\r\nSET\r\n$4\r\nkeep\r\n$4\r\nsafe\r\n", b"+OK\r\n");
+    bystander.expect(
+        b"*3\r\n$3\r\nSET\r\n$4\r\nkeep\r\n$4\r\nsafe\r\n",
+        b"+OK\r\n",
+    );
     let cases: &[(&[u8], &[u8])] = &[
-        (b"*1\r\n$x\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
-        (b"*abc\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"*99999999999\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"*1\r\n:1\r\n", b"-ERR Protocol error: expected '$', got ':'\r\n"),
-        (b"*1\r\n$-5\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
-        (b"*1\r\n$99999999999999999999\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
-        (b"*1\r\n$4\r\nPINGxx", b"-ERR Protocol error: expected '\\r\\n' after bulk string\r\n"),
+        (
+            b"*1\r\n$x\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*abc\r\n",
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*99999999999\r\n",
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n:1\r\n",
+            b"-ERR Protocol error: expected '$', got ':'\r\n",
+        ),
+        (
+            b"*1\r\n$-5\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n$99999999999999999999\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n$4\r\nPINGxx",
+            b"-ERR Protocol error: expected '\\r\\n' after bulk string\r\n",
+        ),
     ];
     for &(bad, reply) in cases {
         let mut c = s.connect();
