@@ -168,7 +168,7 @@ pub enum When {
 }
 
 /// Receives the value a key held before a put, or `None` if it was absent.
-type OldValue<'a> = &'a mut dyn FnMut(Option<&[u8]>);
+pub type OldValue<'a> = &'a mut dyn FnMut(Option<&[u8]>);
 
 /// Where a key may live.
 #[derive(Clone, Copy)]
@@ -318,19 +318,19 @@ where
 
     /// Inserts or overwrites `key`, reporting which it did.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<Put, Error> {
-        self.put_inner(key, value, When::Always, None, Wait::Block)
+        self.put_inner(key, value, When::Always, None, None, Wait::Block)
             .map(|p| p.unwrap_or(Put::Replaced))
     }
 
     /// [`Table::put`] that never waits: [`Error::Busy`] if a bucket it needs is locked.
     pub fn try_put(&self, key: &[u8], value: &[u8]) -> Result<Put, Error> {
-        self.put_inner(key, value, When::Always, None, Wait::Try)
+        self.put_inner(key, value, When::Always, None, None, Wait::Try)
             .map(|p| p.unwrap_or(Put::Replaced))
     }
 
     /// Writes `key` only `when` its presence allows; `Ok(None)` when it did not write.
     pub fn put_if(&self, key: &[u8], value: &[u8], when: When) -> Result<Option<Put>, Error> {
-        self.put_inner(key, value, when, None, Wait::Block)
+        self.put_inner(key, value, when, None, None, Wait::Block)
     }
 
     /// [`Table::put_if`] that also hands `old` the value the key held before the call (or `None`),
@@ -342,7 +342,22 @@ where
         when: When,
         old: &mut dyn FnMut(Option<&[u8]>),
     ) -> Result<Option<Put>, Error> {
-        self.put_inner(key, value, when, Some(old), Wait::Block)
+        self.put_inner(key, value, when, Some(old), None, Wait::Block)
+    }
+
+    /// [`Table::put_if_with_old`] that also calls `then` after writing, while the key's buckets
+    /// are still locked: every write to one key runs its `then` in the order the writes took
+    /// effect, which is what an append-only log needs. `then` should be short (it delays other
+    /// writers of those buckets) and must not use this table. `old` is optional here.
+    pub fn put_if_then(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        when: When,
+        old: Option<OldValue<'_>>,
+        then: &mut dyn FnMut(),
+    ) -> Result<Option<Put>, Error> {
+        self.put_inner(key, value, when, old, Some(then), Wait::Block)
     }
 
     /// Copies `key`'s value into `out`, returning its length, or `None` if the key is absent.
@@ -389,25 +404,43 @@ where
 
     /// Removes `key`, reporting whether it was present.
     pub fn delete(&self, key: &[u8]) -> Result<bool, Error> {
-        self.delete_inner(key, Wait::Block)
+        self.delete_inner(key, None, Wait::Block)
+    }
+
+    /// [`Table::delete`] that calls `then`, if the key was present, while its buckets are still
+    /// locked (see [`Table::put_if_then`]).
+    pub fn delete_then(&self, key: &[u8], then: &mut dyn FnMut()) -> Result<bool, Error> {
+        self.delete_inner(key, Some(then), Wait::Block)
     }
 
     /// [`Table::delete`] that never waits.
     pub fn try_delete(&self, key: &[u8]) -> Result<bool, Error> {
-        self.delete_inner(key, Wait::Try)
+        self.delete_inner(key, None, Wait::Try)
     }
 
     /// Removes every entry, bucket by bucket; returns how many it removed. Writes that run
     /// concurrently may land before or after their bucket is cleared.
     pub fn clear(&self) -> usize {
+        self.clear_then(&mut |_| {})
+    }
+
+    /// [`Table::clear`] that calls `then(key)` for each entry it removes, while that entry's
+    /// bucket is still locked (see [`Table::put_if_then`]).
+    pub fn clear_then(&self, then: &mut dyn FnMut(&[u8])) -> usize {
         let mut removed = 0;
         for b in self.buckets.as_ref() {
             let _guard = b.lock.lock();
             let v = b.begin_write();
-            for m in &b.meta {
-                if is_occupied(m.load(Ordering::Relaxed)) {
+            for (m, slot) in b.meta.iter().zip(&b.slots) {
+                let meta = m.load(Ordering::Relaxed);
+                if is_occupied(meta) {
                     m.store(0, Ordering::Relaxed);
                     removed += 1;
+                    let mut key = [0usize; KW];
+                    for (k, a) in key.iter_mut().zip(&slot.key) {
+                        *k = a.load(Ordering::Relaxed);
+                    }
+                    then(&as_bytes(&key)[..klen_of(meta).min(Self::MAX_KEY)]);
                 }
             }
             b.end_write(v);
@@ -672,6 +705,7 @@ where
         value: &[u8],
         when: When,
         mut old: Option<OldValue<'_>>,
+        mut then: Option<&mut dyn FnMut()>,
         wait: Wait,
     ) -> Result<Option<Put>, Error> {
         Self::check_key(key)?;
@@ -695,6 +729,9 @@ where
                 b.slots[i].vlen.store(value.len(), Ordering::Relaxed);
                 store_bytes(&b.slots[i].value, value);
                 b.end_write(v);
+                if let Some(then) = then.as_mut() {
+                    then();
+                }
                 return Ok(Some(Put::Replaced));
             }
             if let Some(old) = old.as_mut() {
@@ -715,6 +752,9 @@ where
                 b.meta[i].store(meta(loc.tag, key.len()), Ordering::Relaxed);
                 b.end_write(v);
                 self.len.fetch_add(1, Ordering::Relaxed);
+                if let Some(then) = then.as_mut() {
+                    then();
+                }
                 return Ok(Some(Put::Inserted));
             }
             drop(guards);
@@ -726,7 +766,12 @@ where
         }
     }
 
-    fn delete_inner(&self, key: &[u8], wait: Wait) -> Result<bool, Error> {
+    fn delete_inner(
+        &self,
+        key: &[u8],
+        then: Option<&mut dyn FnMut()>,
+        wait: Wait,
+    ) -> Result<bool, Error> {
         Self::check_key(key)?;
         let loc = self.locate(key);
         let kw: [usize; KW] = pack(key);
@@ -738,6 +783,9 @@ where
                 b.meta[i].store(0, Ordering::Relaxed);
                 b.end_write(v);
                 self.len.fetch_sub(1, Ordering::Relaxed);
+                if let Some(then) = then {
+                    then();
+                }
                 return Ok(true);
             }
         }

@@ -1,7 +1,11 @@
 //! The server's command-line flags, and the validated configuration they become.
 
+use crate::persist::aof::Fsync;
+use crate::persist::{default_aof, Options};
 use clap::Parser;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// The port kv listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7878;
@@ -35,6 +39,34 @@ pub struct Args {
     #[arg(long, default_value_t = 10_000)]
     pub max_clients: usize,
 
+    /// The backup file (snapshots), loaded at start.
+    #[arg(long, default_value = "kv-backup.txt")]
+    pub backup: PathBuf,
+
+    /// The append-only log; its segments are PATH.0, PATH.1, ... [default: the backup file's
+    /// path with the extension .aof]
+    #[arg(long)]
+    pub aof: Option<PathBuf>,
+
+    /// When the log reaches the disk: always (before each write is acknowledged; nothing
+    /// acknowledged is lost), everysec (a crash may lose about a second), no (the OS decides).
+    #[arg(long, value_enum, default_value_t = Fsync::Always)]
+    pub fsync: Fsync,
+
+    /// Take a snapshot every SECS seconds when there were writes (0: only on SAVE, BGSAVE and
+    /// shutdown).
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub save_interval: u64,
+
+    /// Keep nothing on disk: no backup file, no log.
+    #[arg(long)]
+    pub no_persist: bool,
+
+    /// Start empty even when the backup and log on disk cannot be loaded (their data is then
+    /// overwritten by the next snapshot).
+    #[arg(long)]
+    pub force_empty: bool,
+
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     pub log_level: log::LevelFilter,
@@ -51,6 +83,8 @@ pub struct Config {
     pub buckets: usize,
     /// Most connections at once.
     pub max_clients: usize,
+    /// Where and how to persist; `None` keeps everything in memory only.
+    pub persist: Option<Options>,
 }
 
 /// Why flags do not make a configuration.
@@ -100,16 +134,29 @@ impl Config {
             threads,
             buckets: args.capacity.div_ceil(SLOTS_PER_BUCKET).next_power_of_two(),
             max_clients: args.max_clients,
+            persist: (!args.no_persist).then(|| Options {
+                aof: args
+                    .aof
+                    .clone()
+                    .unwrap_or_else(|| default_aof(&args.backup)),
+                backup: args.backup.clone(),
+                fsync: args.fsync,
+                save_interval: (args.save_interval > 0)
+                    .then(|| Duration::from_secs(args.save_interval)),
+                force_empty: args.force_empty,
+            }),
         })
     }
 
-    /// A configuration for tests and embedding: loopback, a free port, 2 threads, 2^16 slots.
+    /// A configuration for tests and embedding: loopback, a free port, 2 threads, 2^16 slots,
+    /// nothing kept on disk.
     pub fn local() -> Self {
         Self {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             threads: 2,
             buckets: (1 << 16) / SLOTS_PER_BUCKET,
             max_clients: 10_000,
+            persist: None,
         }
     }
 }
@@ -130,6 +177,12 @@ mod tests {
         assert_eq!(c.addr, "127.0.0.1:7878".parse().unwrap());
         assert!(c.threads >= 1);
         assert_eq!(c.buckets * SLOTS_PER_BUCKET, 1 << 20);
+        let p = c.persist.expect("persistence on by default");
+        assert_eq!(p.backup, PathBuf::from("kv-backup.txt"));
+        assert_eq!(p.aof, PathBuf::from("kv-backup.aof"));
+        assert_eq!(p.fsync, Fsync::Always);
+        assert_eq!(p.save_interval, Some(Duration::from_secs(60)));
+        assert!(parse(&["--no-persist"]).unwrap().persist.is_none());
     }
 
     #[test]

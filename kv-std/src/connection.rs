@@ -9,6 +9,7 @@
 use crate::cmd::{self, Client, Flow};
 use crate::db::{Db, MAX_KEY, MAX_VALUE};
 use crate::native_cmd;
+use crate::persist::aof::Durability;
 use kv_nostd::{native, resp};
 use mio::net::TcpStream;
 use std::io::{self, Read, Write};
@@ -48,6 +49,8 @@ pub enum Next {
     Again,
     /// Close it.
     Close,
+    /// Keep it; its replies wait for the log to be durable. Serve it again when the log moves.
+    Held,
 }
 
 /// A client connection.
@@ -107,6 +110,9 @@ impl Connection {
     pub fn serve(&mut self, db: &Db) -> Next {
         let mut frames = 0;
         loop {
+            if self.held(db) {
+                return Next::Held;
+            }
             if let Err(e) = self.flush() {
                 log::debug!("{}: write failed: {e}", self.peer);
                 return Next::Close;
@@ -148,6 +154,54 @@ impl Connection {
         }
     }
 
+    /// Whether replies must wait for the log: a write was logged and is not durable yet. Once
+    /// the log is durable they go; if the log failed, the write replies become errors first.
+    fn held(&mut self, db: &Db) -> bool {
+        let lsn = self.client.wait_lsn;
+        if lsn == 0 {
+            return false;
+        }
+        let Some(p) = &db.persist else {
+            self.client.wait_lsn = 0;
+            return false;
+        };
+        match p.log().status(lsn) {
+            Durability::Pending => return true,
+            Durability::Durable => {}
+            Durability::Failed => {
+                let why = p.log().failure().unwrap_or_else(|| "write failed".into());
+                self.fail_writes(&why);
+            }
+        }
+        self.client.wait_lsn = 0;
+        self.client.write_replies.clear();
+        false
+    }
+
+    /// Replaces each held write reply with an error: the write was applied in memory but could
+    /// not be made durable, so it must not be acknowledged.
+    fn fail_writes(&mut self, why: &str) {
+        let mut rebuilt = Vec::with_capacity(self.output.len());
+        let mut at = 0;
+        for &(start, end) in &self.client.write_replies {
+            rebuilt.extend_from_slice(&self.output[at..start]);
+            match self.protocol {
+                Protocol::Native => native_cmd::error(
+                    &mut rebuilt,
+                    native::Status::ServerError,
+                    &format!("write not durable: {why}"),
+                ),
+                _ => crate::reply::error_fmt(
+                    &mut rebuilt,
+                    format_args!("MISCONF Errors writing to the AOF file: {why}"),
+                ),
+            }
+            at = end;
+        }
+        rebuilt.extend_from_slice(&self.output[at..]);
+        self.output = rebuilt;
+    }
+
     /// On shutdown: answers every complete request already received and writes the answers,
     /// waiting at most a second for a slow reader.
     pub fn finish(&mut self, db: &Db) {
@@ -156,6 +210,15 @@ impl Connection {
             let _ = self.fill(db);
         }
         while self.answer(db, FRAMES_PER_TURN) > 0 {}
+        // Acknowledge nothing the log has not made durable; the log writer runs until the
+        // workers are done.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.held(db) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if self.client.wait_lsn != 0 {
+            return;
+        }
         let sock = socket2::SockRef::from(&self.stream);
         let blocking = sock
             .set_nonblocking(false)

@@ -32,6 +32,10 @@ pub struct Db {
     pub started_at: SystemTime,
     /// The port the server listens on, for INFO.
     pub port: u16,
+    /// The backup file and log, unless the server keeps nothing on disk.
+    pub persist: Option<std::sync::Arc<crate::persist::Persistence>>,
+    /// This database's own shared handle, for work handed to other threads (BGSAVE).
+    pub me: std::sync::Weak<Db>,
 }
 
 /// Counters for INFO; all `Relaxed`, they order nothing.
@@ -57,6 +61,22 @@ impl Stats {
 }
 
 impl Db {
+    /// Logs that `key` now holds `value` (call under the key's bucket lock, from a table
+    /// `then` hook); returns the log position a reply must wait for, 0 for none.
+    pub fn log_set(&self, key: &[u8], value: &[u8]) -> u64 {
+        self.persist.as_ref().map_or(0, |p| p.log_set(key, value))
+    }
+
+    /// A shared handle to this database, once it is shared.
+    pub fn shared(&self) -> Option<std::sync::Arc<Db>> {
+        self.me.upgrade()
+    }
+
+    /// Logs that `key` was removed; see [`Db::log_set`].
+    pub fn log_del(&self, key: &[u8]) -> u64 {
+        self.persist.as_ref().map_or(0, |p| p.log_del(key))
+    }
+
     /// A database of `buckets` 8-slot buckets (a power of two), keyed with `hash_key`.
     pub fn new(buckets: usize, hash_key: HashKey) -> Result<Self, kv_nostd::LayoutError> {
         let storage: Box<[Bucket<KW, VW>]> = (0..buckets).map(|_| Bucket::new()).collect();
@@ -68,6 +88,8 @@ impl Db {
             started: Instant::now(),
             started_at: SystemTime::now(),
             port: 0,
+            persist: None,
+            me: std::sync::Weak::new(),
         })
     }
 }

@@ -8,6 +8,8 @@
 //! - [`cmd`]: the Redis commands, one file per family.
 //! - [`native_cmd`]: answers to the native protocol.
 //! - [`db`]: the shared table and statistics.
+//! - [`persist`]: snapshots to the backup file and the append-only log; [`backup_format`] is
+//!   the file format itself.
 //! - [`reply`], [`pattern`]: RESP reply writing, and glob matching for `KEYS`/`SCAN`.
 //!
 //! # Example
@@ -24,12 +26,14 @@
 //! ```
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+pub mod backup_format;
 pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod db;
 pub mod native_cmd;
 pub mod pattern;
+pub mod persist;
 pub mod reply;
 pub mod server;
 pub mod worker;

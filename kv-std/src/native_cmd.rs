@@ -30,7 +30,9 @@ fn table_error(e: Error, out: &mut Vec<u8>) {
 }
 
 /// Runs one native request, appending its response to `out`.
-pub fn execute(request: &Request<'_>, _client: &mut Client, db: &Db, out: &mut Vec<u8>) {
+pub fn execute(request: &Request<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>) {
+    let start = out.len();
+    let mut lsn = 0;
     match *request {
         Request::Ping => push(out, Response::ok()),
         Request::Get { key } => match db.table.get_with(key, |v| push(out, Response::value(v))) {
@@ -38,11 +40,17 @@ pub fn execute(request: &Request<'_>, _client: &mut Client, db: &Db, out: &mut V
             Ok(None) => push(out, Response::status(Status::NotFound)),
             Err(e) => table_error(e, out),
         },
-        Request::Put { key, value } => match db.table.put(key, value) {
-            Ok(_) => push(out, Response::ok()),
-            Err(e) => table_error(e, out),
-        },
-        Request::Delete { key } => match db.table.delete(key) {
+        Request::Put { key, value } => {
+            let logged = &mut || lsn = db.log_set(key, value);
+            match db
+                .table
+                .put_if_then(key, value, kv_nostd::When::Always, None, logged)
+            {
+                Ok(_) => push(out, Response::ok()),
+                Err(e) => table_error(e, out),
+            }
+        }
+        Request::Delete { key } => match db.table.delete_then(key, &mut || lsn = db.log_del(key)) {
             Ok(true) => push(out, Response::ok()),
             Ok(false) => push(out, Response::status(Status::NotFound)),
             Err(e) => table_error(e, out),
@@ -58,4 +66,5 @@ pub fn execute(request: &Request<'_>, _client: &mut Client, db: &Db, out: &mut V
             "AUTH called without any password configured",
         ),
     }
+    client.logged(lsn, start, out);
 }

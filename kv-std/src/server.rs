@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::db::{random_hash_key, Db};
+use crate::persist::Persistence;
 use crate::worker::Worker;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -46,6 +47,13 @@ impl Server {
     /// Binds the listener and builds the table.
     pub fn bind(config: Config) -> io::Result<Self> {
         raise_open_file_limit(config.max_clients as u64 + 64);
+        // Load before listening: a client that can connect can also read the data.
+        let mut db = Db::new(config.buckets, random_hash_key()?)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        if let Some(opts) = &config.persist {
+            let p = Persistence::open(opts.clone(), &db.table).map_err(io::Error::other)?;
+            db.persist = Some(Arc::new(p));
+        }
         let socket = Socket::new(
             Domain::for_address(config.addr),
             Type::STREAM,
@@ -60,14 +68,16 @@ impl Server {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let mut db = Db::new(config.buckets, random_hash_key()?)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         db.port = listener.local_addr()?.port();
+        let db = Arc::new_cyclic(|me| {
+            db.me = me.clone();
+            db
+        });
         Ok(Self {
             config,
             listener,
             poll,
-            db: Arc::new(db),
+            db,
             stop: Arc::new(AtomicBool::new(false)),
             waker,
         })
@@ -100,6 +110,21 @@ impl Server {
             self.db.table.capacity(),
             self.db.table_bytes as f64 / (1024.0 * 1024.0),
         );
+        let writer = self.db.persist.as_ref().map(|p| {
+            let log = Arc::clone(p.log());
+            std::thread::Builder::new()
+                .name("kv-log".into())
+                .spawn(move || log.run_writer())
+        });
+        let writer = writer.transpose()?;
+        let saver = match &self.db.persist {
+            Some(p) => Some(spawn_saver(
+                Arc::clone(p),
+                Arc::clone(&self.db),
+                Arc::clone(&self.stop),
+            )?),
+            None => None,
+        };
         let mut workers = (0..self.config.threads)
             .map(|i| Worker::spawn(i, Arc::clone(&self.db), Arc::clone(&self.stop)))
             .collect::<io::Result<Vec<_>>>()?;
@@ -152,8 +177,21 @@ impl Server {
         for w in &mut workers {
             w.join();
         }
+        if let Some(saver) = saver {
+            let _ = saver.join();
+        }
+        let mut result = Ok(());
+        if let Some(p) = &self.db.persist {
+            if let Err(e) = p.save(&self.db.table) {
+                result = Err(e);
+            }
+            p.log().stop();
+        }
+        if let Some(writer) = writer {
+            let _ = writer.join();
+        }
         log::info!("stopped");
-        Ok(())
+        result
     }
 }
 
@@ -188,4 +226,30 @@ fn raise_open_file_limit(wanted: u64) {
     } else if target < wanted {
         log::warn!("open-file limit is {target}: fewer than --max-clients connections fit");
     }
+}
+
+/// Starts the thread that takes a snapshot every save interval when there were writes.
+fn spawn_saver(
+    p: Arc<Persistence>,
+    db: Arc<Db>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("kv-saver".into())
+        .spawn(move || {
+            let Some(interval) = p.save_interval() else {
+                return;
+            };
+            let mut last = std::time::Instant::now();
+            while !stop.load(Ordering::Acquire) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                if last.elapsed() >= interval {
+                    last = std::time::Instant::now();
+                    if p.dirty() > 0 {
+                        // Errors are logged by `save`; the next interval tries again.
+                        let _ = p.save(&db.table);
+                    }
+                }
+            }
+        })
 }

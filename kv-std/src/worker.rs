@@ -28,6 +28,9 @@ impl Worker {
     pub fn spawn(index: usize, db: Arc<Db>, stop: Arc<AtomicBool>) -> io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        if let Some(p) = &db.persist {
+            p.log().add_waiter(Arc::clone(&waker));
+        }
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name(format!("kv-worker-{index}"))
@@ -73,6 +76,8 @@ struct Loop {
     free: Vec<usize>,
     /// Connections with buffered work left over from their last turn.
     again: Vec<usize>,
+    /// Connections whose replies wait for the log to be durable.
+    held: Vec<usize>,
 }
 
 impl Loop {
@@ -85,6 +90,7 @@ impl Loop {
             conns: Vec::new(),
             free: Vec::new(),
             again: Vec::new(),
+            held: Vec::new(),
         }
     }
 
@@ -99,7 +105,16 @@ impl Loop {
             }
             for event in &events {
                 match event.token() {
-                    WAKER => self.adopt(),
+                    WAKER => {
+                        // New connections, or the log moved: release what waits on it.
+                        self.adopt();
+                        let mut held = std::mem::take(&mut self.held);
+                        held.sort_unstable();
+                        held.dedup();
+                        for i in held {
+                            self.serve(i);
+                        }
+                    }
                     Token(i) => self.serve(i),
                 }
             }
@@ -149,6 +164,7 @@ impl Loop {
         match conn.serve(&self.db) {
             Next::Wait => {}
             Next::Again => self.again.push(index),
+            Next::Held => self.held.push(index),
             Next::Close => self.close(index),
         }
     }

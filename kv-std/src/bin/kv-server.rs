@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     let server = match Server::bind(config) {
         Ok(s) => s,
         Err(e) => {
-            log::error!("cannot listen on {addr}: {e}");
+            log::error!("cannot start on {addr}: {e}");
             return ExitCode::FAILURE;
         }
     };

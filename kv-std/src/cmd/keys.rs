@@ -1,6 +1,6 @@
 //! DBSIZE, FLUSHDB, FLUSHALL, KEYS, SCAN.
 
-use super::{parse_int, NOT_AN_INTEGER, SYNTAX_ERROR};
+use super::{parse_int, Client, NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::db::Db;
 use crate::pattern;
 use crate::reply;
@@ -13,7 +13,7 @@ pub fn dbsize(db: &Db, out: &mut Vec<u8>) {
 }
 
 /// `FLUSHDB [ASYNC|SYNC]`, `FLUSHALL [ASYNC|SYNC]`: both empty the one database.
-pub fn flush(mut args: Args<'_>, _name: &str, db: &Db, out: &mut Vec<u8>) {
+pub fn flush(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>) {
     match (args.next(), args.next()) {
         (None, _) => {}
         (Some(mode), None)
@@ -23,8 +23,13 @@ pub fn flush(mut args: Args<'_>, _name: &str, db: &Db, out: &mut Vec<u8>) {
             return;
         }
     }
-    db.table.clear();
+    // Each removal is logged under its bucket's lock, so a write racing the flush replays in
+    // the order it took effect.
+    let mut lsn = 0;
+    db.table.clear_then(&mut |k| lsn = db.log_del(k));
+    let start = out.len();
     reply::ok(out);
+    client.logged(lsn, start, out);
 }
 
 /// `KEYS pattern`: every matching key, in one array.

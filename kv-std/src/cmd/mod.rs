@@ -22,6 +22,12 @@ pub struct Client {
     pub name: Option<Vec<u8>>,
     /// Where the client connects from.
     pub peer: SocketAddr,
+    /// The log position this client's latest logged write ends at; its replies wait until the
+    /// log is durable that far (with `--fsync always`).
+    pub wait_lsn: u64,
+    /// Where in the output buffer the replies to those writes are, so they can be turned into
+    /// errors if the log fails before they are durable.
+    pub write_replies: Vec<(usize, usize)>,
 }
 
 impl Client {
@@ -31,6 +37,17 @@ impl Client {
             id,
             name: None,
             peer,
+            wait_lsn: 0,
+            write_replies: Vec::new(),
+        }
+    }
+
+    /// Notes that the reply in `out[start..]` answers a write logged up to `lsn` (0: nothing to
+    /// wait for).
+    pub fn logged(&mut self, lsn: u64, start: usize, out: &[u8]) {
+        if lsn > 0 {
+            self.wait_lsn = self.wait_lsn.max(lsn);
+            self.write_replies.push((start, out.len()));
         }
     }
 }
@@ -162,13 +179,13 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8
     args.next();
     match command {
         Command::Get => strings::get(args, db, out),
-        Command::Set => strings::set(args, db, out),
-        Command::Del => strings::del(args, db, out),
+        Command::Set => strings::set(args, client, db, out),
+        Command::Del => strings::del(args, client, db, out),
         Command::Exists => strings::exists(args, db, out),
         Command::Mget => strings::mget(args, argc - 1, db, out),
-        Command::Mset => strings::mset(args, argc - 1, db, out),
+        Command::Mset => strings::mset(args, argc - 1, client, db, out),
         Command::Dbsize => keys::dbsize(db, out),
-        Command::Flushdb | Command::Flushall => keys::flush(args, canonical, db, out),
+        Command::Flushdb | Command::Flushall => keys::flush(args, client, db, out),
         Command::Keys => keys::keys(args, db, out),
         Command::Scan => keys::scan(args, db, out),
         Command::Ping => connection::ping(args, argc - 1, out),
@@ -184,9 +201,9 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8
         Command::Info => server::info(args, db, out),
         Command::Command => server::command(args, out),
         Command::Config => server::config(args, out),
-        Command::Save | Command::Bgsave | Command::Lastsave => {
-            server::persistence(canonical, db, out)
-        }
+        Command::Save => server::save(db, out),
+        Command::Bgsave => server::bgsave(args, db, out),
+        Command::Lastsave => server::lastsave(db, out),
     }
     Flow::Continue
 }

@@ -70,12 +70,26 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
             db.table.capacity(),
         ),
     );
-    section(
-        "Persistence",
-        "loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n\
-         aof_enabled:0\r\n"
+    let persistence = match &db.persist {
+        None => "loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n\
+                 aof_enabled:0\r\n"
             .to_string(),
-    );
+        Some(p) => format!(
+            "loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
+             rdb_last_save_time:{}\r\naof_enabled:1\r\naof_fsync:{}\r\n\
+             aof_last_write_status:{}\r\n",
+            p.dirty(),
+            u8::from(p.bgsave_running()),
+            p.lastsave(),
+            p.options().fsync.name(),
+            if p.log().failure().is_some() {
+                "err"
+            } else {
+                "ok"
+            },
+        ),
+    };
+    section("Persistence", persistence);
     section(
         "Stats",
         format!(
@@ -168,15 +182,43 @@ pub fn config(mut args: Args<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// `SAVE`, `BGSAVE`, `LASTSAVE` until the server persists anything.
-pub fn persistence(name: &str, db: &Db, out: &mut Vec<u8>) {
-    if name == "lastsave" {
-        let started = db
+const NO_PERSISTENCE: &str = "ERR persistence is disabled on this server (--no-persist)";
+
+/// `SAVE`: a snapshot now; the reply waits for it.
+pub fn save(db: &Db, out: &mut Vec<u8>) {
+    match &db.persist {
+        None => reply::error(out, NO_PERSISTENCE),
+        Some(p) => match p.save(&db.table) {
+            Ok(_) => reply::ok(out),
+            Err(e) => reply::error_fmt(out, format_args!("ERR snapshot failed: {e}")),
+        },
+    }
+}
+
+/// `BGSAVE [SCHEDULE]`: a snapshot on its own thread.
+pub fn bgsave(_args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
+    let (Some(p), Some(shared)) = (&db.persist, db.shared()) else {
+        reply::error(out, NO_PERSISTENCE);
+        return;
+    };
+    if p.bgsave(&shared) {
+        reply::push(
+            out,
+            kv_nostd::resp::Reply::Simple(b"Background saving started"),
+        );
+    } else {
+        reply::error(out, "ERR Background save already in progress");
+    }
+}
+
+/// `LASTSAVE`: when the last snapshot succeeded (or the server started), in Unix seconds.
+pub fn lastsave(db: &Db, out: &mut Vec<u8>) {
+    let when = match &db.persist {
+        Some(p) => p.lastsave(),
+        None => db
             .started_at
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        reply::int(out, started as i64);
-    } else {
-        reply::error(out, "ERR persistence is disabled on this server");
-    }
+            .map_or(0, |d| d.as_secs()),
+    };
+    reply::int(out, when as i64);
 }

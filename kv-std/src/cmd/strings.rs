@@ -1,6 +1,6 @@
 //! GET, SET, DEL, EXISTS, MGET, MSET.
 
-use super::SYNTAX_ERROR;
+use super::{Client, SYNTAX_ERROR};
 use crate::db::Db;
 use crate::reply;
 use kv_nostd::resp::Args;
@@ -30,7 +30,7 @@ pub fn get(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
 }
 
 /// `SET key value [NX|XX] [GET] [KEEPTTL]`.
-pub fn set(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
+pub fn set(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>) {
     let key = args.next().unwrap_or_default();
     let value = args.next().unwrap_or_default();
     let mut when = When::Always;
@@ -58,31 +58,35 @@ pub fn set(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
             return;
         }
     }
-    if get {
-        let mut old_reply = Vec::new();
-        let result = db
-            .table
-            .put_if_with_old(key, value, when, &mut |old| match old {
-                Some(v) => reply::bulk(&mut old_reply, v),
-                None => reply::null(&mut old_reply),
-            });
-        match result {
-            Ok(_) => out.extend_from_slice(&old_reply),
-            Err(e) => table_error(e, db, out),
-        }
-        return;
-    }
-    match db.table.put_if(key, value, when) {
+    let start = out.len();
+    let mut lsn = 0;
+    let mut old_reply = Vec::new();
+    let mut keep_old = |old: Option<&[u8]>| match old {
+        Some(v) => reply::bulk(&mut old_reply, v),
+        None => reply::null(&mut old_reply),
+    };
+    let old: Option<kv_nostd::table::OldValue<'_>> = if get { Some(&mut keep_old) } else { None };
+    let result = db
+        .table
+        .put_if_then(key, value, when, old, &mut || lsn = db.log_set(key, value));
+    match result {
+        Ok(_) if get => out.extend_from_slice(&old_reply),
         Ok(Some(_)) => reply::ok(out),
         Ok(None) => reply::null(out),
         Err(e) => table_error(e, db, out),
     }
+    client.logged(lsn, start, out);
 }
 
 /// `DEL key [key ...]`: how many existed.
-pub fn del(args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
-    let removed = args.filter(|k| db.table.delete(k) == Ok(true)).count();
+pub fn del(args: Args<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>) {
+    let mut lsn = 0;
+    let removed = args
+        .filter(|k| db.table.delete_then(k, &mut || lsn = db.log_del(k)) == Ok(true))
+        .count();
+    let start = out.len();
     reply::int(out, removed as i64);
+    client.logged(lsn, start, out);
 }
 
 /// `EXISTS key [key ...]`: how many of the named keys exist, counting repeats.
@@ -104,7 +108,7 @@ pub fn mget(args: Args<'_>, count: usize, db: &Db, out: &mut Vec<u8>) {
 
 /// `MSET key value [key value ...]`. Every length is checked before anything is written; a
 /// table that fills part-way stops it with an error saying how many pairs were set.
-pub fn mset(args: Args<'_>, count: usize, db: &Db, out: &mut Vec<u8>) {
+pub fn mset(args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mut Vec<u8>) {
     if !count.is_multiple_of(2) {
         reply::error(out, "ERR wrong number of arguments for 'mset' command");
         return;
@@ -131,15 +135,23 @@ pub fn mset(args: Args<'_>, count: usize, db: &Db, out: &mut Vec<u8>) {
     }
     let mut pairs = args;
     let mut set = 0;
+    let mut lsn = 0;
+    let start = out.len();
     while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
-        if let Err(e) = db.table.put(k, v) {
+        if let Err(e) = db
+            .table
+            .put_if_then(k, v, When::Always, None, &mut || lsn = db.log_set(k, v))
+        {
+            let code = if e == Error::NoSpace { "OOM" } else { "ERR" };
             reply::error_fmt(
                 out,
-                format_args!("ERR {e} ({set} of {} pairs were set)", count / 2),
+                format_args!("{code} {e} ({set} of {} pairs were set)", count / 2),
             );
+            client.logged(lsn, start, out);
             return;
         }
         set += 1;
     }
     reply::ok(out);
+    client.logged(lsn, start, out);
 }

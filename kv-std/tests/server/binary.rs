@@ -42,7 +42,15 @@ fn bad_flags_exit_2_with_a_message() {
 #[test]
 fn sigterm_answers_what_was_sent_and_exits_0() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kv-server"))
-        .args(["--port", "0", "--capacity", "1024", "--log-level", "info"])
+        .args([
+            "--port",
+            "0",
+            "--capacity",
+            "1024",
+            "--log-level",
+            "info",
+            "--no-persist",
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

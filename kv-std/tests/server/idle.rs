@@ -56,7 +56,13 @@ fn ten_thousand_idle_connections_and_a_new_client_is_served() {
                     "--capacity",
                     "1024",
                 ])
-                .args(["--max-clients", "10100", "--log-level", "warn"])
+                .args([
+                    "--max-clients",
+                    "10100",
+                    "--log-level",
+                    "warn",
+                    "--no-persist",
+                ])
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("start kv-server"),
