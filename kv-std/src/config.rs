@@ -67,9 +67,39 @@ pub struct Args {
     #[arg(long)]
     pub force_empty: bool,
 
+    /// Require clients to AUTH with this password. Prefer --requirepass-file or the
+    /// KV_REQUIREPASS environment variable, which keep it out of the process list.
+    #[arg(
+        long,
+        env = "KV_REQUIREPASS",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub requirepass: Option<String>,
+
+    /// Read the password from the first line of this file.
+    #[arg(long, value_name = "PATH", conflicts_with = "requirepass")]
+    pub requirepass_file: Option<PathBuf>,
+
+    /// With no password set, refuse clients that do not connect over loopback.
+    #[arg(long, default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set, value_name = "yes|no")]
+    pub protected_mode: bool,
+
+    /// Close a connection idle for this many seconds (0: never).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    pub timeout: u64,
+
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     pub log_level: log::LevelFilter,
+}
+
+fn parse_yes_no(s: &str) -> Result<bool, String> {
+    match s {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        other => Err(format!("expected yes or no, got '{other}'")),
+    }
 }
 
 /// A configuration the server can run with.
@@ -85,6 +115,12 @@ pub struct Config {
     pub max_clients: usize,
     /// Where and how to persist; `None` keeps everything in memory only.
     pub persist: Option<Options>,
+    /// The password clients must AUTH with, if any.
+    pub password: Option<Vec<u8>>,
+    /// Refuse non-loopback clients while no password is set.
+    pub protected_mode: bool,
+    /// Close connections idle this long.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Why flags do not make a configuration.
@@ -96,6 +132,8 @@ pub enum ConfigError {
     Capacity(usize),
     /// `--max-clients 0`.
     NoClients,
+    /// The password file cannot be read, or the password is empty.
+    Password(String),
 }
 
 impl std::fmt::Display for ConfigError {
@@ -106,6 +144,7 @@ impl std::fmt::Display for ConfigError {
                 write!(f, "--capacity {n} is out of range (1 to 2^35 slots)")
             }
             ConfigError::NoClients => f.write_str("--max-clients must be at least 1"),
+            ConfigError::Password(why) => write!(f, "password: {why}"),
         }
     }
 }
@@ -129,6 +168,18 @@ impl Config {
         if args.max_clients == 0 {
             return Err(ConfigError::NoClients);
         }
+        let password = match (&args.requirepass, &args.requirepass_file) {
+            (Some(p), _) => Some(p.as_bytes().to_vec()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::Password(format!("{}: {e}", path.display())))?;
+                Some(text.lines().next().unwrap_or_default().as_bytes().to_vec())
+            }
+            (None, None) => None,
+        };
+        if password.as_ref().is_some_and(|p| p.is_empty()) {
+            return Err(ConfigError::Password("the password is empty".into()));
+        }
         Ok(Self {
             addr: SocketAddr::new(args.bind, args.port),
             threads,
@@ -145,6 +196,9 @@ impl Config {
                     .then(|| Duration::from_secs(args.save_interval)),
                 force_empty: args.force_empty,
             }),
+            password,
+            protected_mode: args.protected_mode,
+            idle_timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
         })
     }
 
@@ -157,6 +211,9 @@ impl Config {
             buckets: (1 << 16) / SLOTS_PER_BUCKET,
             max_clients: 10_000,
             persist: None,
+            password: None,
+            protected_mode: true,
+            idle_timeout: None,
         }
     }
 }
@@ -183,6 +240,25 @@ mod tests {
         assert_eq!(p.fsync, Fsync::Always);
         assert_eq!(p.save_interval, Some(Duration::from_secs(60)));
         assert!(parse(&["--no-persist"]).unwrap().persist.is_none());
+        assert!(c.protected_mode && c.password.is_none() && c.idle_timeout.is_none());
+    }
+
+    #[test]
+    fn the_password_comes_from_a_flag_or_a_file() {
+        assert_eq!(
+            parse(&["--requirepass", "s3cret"]).unwrap().password,
+            Some(b"s3cret".to_vec())
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "from file\nignored\n").unwrap();
+        let c = parse(&["--requirepass-file", file.to_str().unwrap()]).unwrap();
+        assert_eq!(c.password, Some(b"from file".to_vec()));
+        assert!(matches!(
+            parse(&["--requirepass", ""]),
+            Err(ConfigError::Password(_))
+        ));
+        assert!(!parse(&["--protected-mode", "no"]).unwrap().protected_mode);
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub const INPUT_CAP: usize = 1024 * 1024 + 64 * 1024;
 /// Pending output past which the connection is not read until its client drains it, so a client
 /// that pipelines without reading cannot make the server buffer without bound.
 pub const OUTPUT_SOFT_CAP: usize = 1024 * 1024;
+/// Pending output past which the connection is dropped: only a reply too large to pause for
+/// (a `KEYS` of a huge table, say) gets there.
+pub const OUTPUT_HARD_CAP: usize = 256 * 1024 * 1024;
 /// Frames answered per turn before other connections on the worker get theirs.
 const FRAMES_PER_TURN: usize = 4096;
 
@@ -71,11 +74,15 @@ pub struct Connection {
     /// The peer closed its side: answer what was read, then close.
     eof: bool,
     client: Client,
+    /// When the client last sent anything.
+    last_active: std::time::Instant,
 }
 
 impl Connection {
     /// A connection over an accepted, non-blocking stream.
-    pub fn new(stream: TcpStream, peer: SocketAddr, id: u64) -> Self {
+    pub fn new(stream: TcpStream, peer: SocketAddr, id: u64, authenticated: bool) -> Self {
+        let mut client = Client::new(id, peer);
+        client.authenticated = authenticated;
         Self {
             stream,
             peer,
@@ -88,8 +95,19 @@ impl Connection {
             written: 0,
             closing: false,
             eof: false,
-            client: Client::new(id, peer),
+            client,
+            last_active: std::time::Instant::now(),
         }
+    }
+
+    /// How long since the client last sent anything.
+    pub fn idle_for(&self) -> std::time::Duration {
+        self.last_active.elapsed()
+    }
+
+    /// Whether replies are waiting for the log.
+    pub fn waiting_on_log(&self) -> bool {
+        self.client.wait_lsn != 0
     }
 
     /// The socket, for registering with the poller.
@@ -123,6 +141,14 @@ impl Connection {
                 } else {
                     Next::Wait
                 };
+            }
+            if self.pending_output() >= OUTPUT_HARD_CAP {
+                log::warn!(
+                    "{}: dropped: {} bytes of replies unread",
+                    self.peer,
+                    self.pending_output()
+                );
+                return Next::Close;
             }
             if self.pending_output() >= OUTPUT_SOFT_CAP {
                 // Resumed when the socket becomes writable and the output drains.
@@ -247,6 +273,7 @@ impl Connection {
         }
         let n = self.stream.read(&mut self.input[self.filled..])?;
         self.filled += n;
+        self.last_active = std::time::Instant::now();
         crate::db::Stats::add(&db.stats.net_input_bytes, n as u64);
         Ok(n)
     }
@@ -284,7 +311,12 @@ impl Connection {
 
     fn answer_resp(&mut self, db: &Db) -> bool {
         let input = &self.input[self.start..self.filled];
-        match resp::decode_request(input, &RESP_LIMITS) {
+        let limits = if self.client.authenticated {
+            RESP_LIMITS
+        } else {
+            resp::Limits::UNAUTHENTICATED
+        };
+        match resp::decode_request(input, &limits) {
             Ok(None) => false,
             Ok(Some((request, used))) => {
                 self.start += used;

@@ -36,6 +36,8 @@ pub struct Db {
     pub persist: Option<std::sync::Arc<crate::persist::Persistence>>,
     /// This database's own shared handle, for work handed to other threads (BGSAVE).
     pub me: std::sync::Weak<Db>,
+    /// The password clients must AUTH with, if any.
+    pub password: Option<Vec<u8>>,
 }
 
 /// Counters for INFO; all `Relaxed`, they order nothing.
@@ -90,6 +92,7 @@ impl Db {
             port: 0,
             persist: None,
             me: std::sync::Weak::new(),
+            password: None,
         })
     }
 }

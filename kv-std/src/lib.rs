@@ -8,6 +8,7 @@
 //! - [`cmd`]: the Redis commands, one file per family.
 //! - [`native_cmd`]: answers to the native protocol.
 //! - [`db`]: the shared table and statistics.
+//! - [`auth`]: protected mode, passwords and `AUTH`.
 //! - [`persist`]: snapshots to the backup file and the append-only log; [`backup_format`] is
 //!   the file format itself.
 //! - [`reply`], [`pattern`]: RESP reply writing, and glob matching for `KEYS`/`SCAN`.
@@ -26,6 +27,7 @@
 //! ```
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+pub mod auth;
 pub mod backup_format;
 pub mod cmd;
 pub mod config;

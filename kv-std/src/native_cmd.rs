@@ -33,6 +33,10 @@ fn table_error(e: Error, out: &mut Vec<u8>) {
 pub fn execute(request: &Request<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>) {
     let start = out.len();
     let mut lsn = 0;
+    if !client.authenticated && !matches!(request, Request::Auth { .. }) {
+        error(out, Status::AuthRequired, crate::auth::NOAUTH);
+        return;
+    }
     match *request {
         Request::Ping => push(out, Response::ok()),
         Request::Get { key } => match db.table.get_with(key, |v| push(out, Response::value(v))) {
@@ -60,11 +64,16 @@ pub fn execute(request: &Request<'_>, client: &mut Client, db: &Db, out: &mut Ve
             Status::ServerError,
             "persistence is disabled on this server",
         ),
-        Request::Auth { .. } => error(
-            out,
-            Status::AuthFailed,
-            "AUTH called without any password configured",
-        ),
+        Request::Auth { user, password } => {
+            let user = (!user.is_empty()).then_some(user);
+            if crate::auth::check(db.password.as_deref(), user, password) {
+                client.authenticated = true;
+                push(out, Response::ok());
+            } else {
+                log::warn!("{}: AUTH failed", client.peer);
+                error(out, Status::AuthFailed, crate::auth::WRONGPASS);
+            }
+        }
     }
     client.logged(lsn, start, out);
 }

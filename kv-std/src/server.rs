@@ -69,6 +69,7 @@ impl Server {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         db.port = listener.local_addr()?.port();
+        db.password = config.password.clone();
         let db = Arc::new_cyclic(|me| {
             db.me = me.clone();
             db
@@ -125,8 +126,9 @@ impl Server {
             )?),
             None => None,
         };
+        let idle = self.config.idle_timeout;
         let mut workers = (0..self.config.threads)
-            .map(|i| Worker::spawn(i, Arc::clone(&self.db), Arc::clone(&self.stop)))
+            .map(|i| Worker::spawn(i, Arc::clone(&self.db), Arc::clone(&self.stop), idle))
             .collect::<io::Result<Vec<_>>>()?;
         let next_id = AtomicU64::new(1);
         let mut turn = 0;
@@ -156,6 +158,16 @@ impl Server {
                 if stats.connected_clients.load(Ordering::Relaxed) >= self.config.max_clients {
                     crate::db::Stats::add(&stats.rejected_connections, 1);
                     refuse(stream, b"-ERR max number of clients reached\r\n");
+                    continue;
+                }
+                if !crate::auth::admits(
+                    self.config.protected_mode,
+                    self.db.password.as_deref(),
+                    peer,
+                ) {
+                    log::warn!("{peer}: refused by protected mode (no password is set)");
+                    let denied = format!("-{}\r\n", crate::auth::DENIED);
+                    refuse(stream, denied.as_bytes());
                     continue;
                 }
                 if let Err(e) = SockRef::from(&stream).set_tcp_nodelay(true) {

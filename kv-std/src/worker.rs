@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 const WAKER: Token = Token(usize::MAX);
 
@@ -25,7 +26,12 @@ pub struct Worker {
 
 impl Worker {
     /// Starts worker `index` serving connections against `db` until `stop` is set.
-    pub fn spawn(index: usize, db: Arc<Db>, stop: Arc<AtomicBool>) -> io::Result<Self> {
+    pub fn spawn(
+        index: usize,
+        db: Arc<Db>,
+        stop: Arc<AtomicBool>,
+        idle_timeout: Option<Duration>,
+    ) -> io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         if let Some(p) = &db.persist {
@@ -35,7 +41,7 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name(format!("kv-worker-{index}"))
             .spawn(move || {
-                if let Err(e) = Loop::new(poll, receiver, db, stop).run() {
+                if let Err(e) = Loop::new(poll, receiver, db, stop, idle_timeout).run() {
                     log::error!("worker {index} stopped: {e}");
                 }
             })?;
@@ -78,10 +84,19 @@ struct Loop {
     again: Vec<usize>,
     /// Connections whose replies wait for the log to be durable.
     held: Vec<usize>,
+    /// Close connections idle this long.
+    idle_timeout: Option<Duration>,
+    last_sweep: Instant,
 }
 
 impl Loop {
-    fn new(poll: Poll, receiver: Receiver<Handoff>, db: Arc<Db>, stop: Arc<AtomicBool>) -> Self {
+    fn new(
+        poll: Poll,
+        receiver: Receiver<Handoff>,
+        db: Arc<Db>,
+        stop: Arc<AtomicBool>,
+        idle_timeout: Option<Duration>,
+    ) -> Self {
         Self {
             poll,
             receiver,
@@ -91,13 +106,20 @@ impl Loop {
             free: Vec::new(),
             again: Vec::new(),
             held: Vec::new(),
+            idle_timeout,
+            last_sweep: Instant::now(),
         }
     }
 
     fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
-            let timeout = (!self.again.is_empty()).then_some(std::time::Duration::ZERO);
+            let timeout = if !self.again.is_empty() {
+                Some(Duration::ZERO)
+            } else {
+                // Wake now and then to close idle connections.
+                self.idle_timeout.map(|_| Duration::from_secs(1))
+            };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -125,6 +147,12 @@ impl Loop {
                 self.finish();
                 return Ok(());
             }
+            if let Some(limit) = self.idle_timeout {
+                if self.last_sweep.elapsed() >= Duration::from_secs(1) {
+                    self.last_sweep = Instant::now();
+                    self.close_idle(limit);
+                }
+            }
         }
     }
 
@@ -135,7 +163,8 @@ impl Loop {
                 self.conns.push(None);
                 self.conns.len() - 1
             });
-            let mut conn = Connection::new(stream, peer, id);
+            let authenticated = self.db.password.is_none();
+            let mut conn = Connection::new(stream, peer, id, authenticated);
             let registered = self.poll.registry().register(
                 conn.stream(),
                 Token(index),
@@ -166,6 +195,19 @@ impl Loop {
             Next::Again => self.again.push(index),
             Next::Held => self.held.push(index),
             Next::Close => self.close(index),
+        }
+    }
+
+    /// Closes connections that have sent nothing for `limit`, as Redis's `timeout` does.
+    fn close_idle(&mut self, limit: Duration) {
+        for index in 0..self.conns.len() {
+            let idle = self.conns[index]
+                .as_ref()
+                .is_some_and(|c| c.idle_for() >= limit && !c.waiting_on_log());
+            if idle {
+                log::debug!("closing a connection idle for {}s", limit.as_secs());
+                self.close(index);
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! PING, ECHO, SELECT, HELLO, CLIENT, AUTH: commands about the connection itself.
 
 use super::{parse_int, Client, NOT_AN_INTEGER};
+use crate::db::Db;
 use crate::reply;
 use kv_nostd::resp::Args;
 
@@ -27,8 +28,9 @@ pub fn select(mut args: Args<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// `HELLO [protover ...]`: RESP2 only, so `HELLO 3` is refused and clients fall back.
-pub fn hello(mut args: Args<'_>, client: &Client, out: &mut Vec<u8>) {
+/// `HELLO [protover [AUTH username password] [SETNAME name]]`: RESP2 only, so `HELLO 3` is
+/// refused and clients fall back.
+pub fn hello(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>) {
     if let Some(ver) = args.next() {
         match parse_int(ver) {
             None => {
@@ -44,6 +46,42 @@ pub fn hello(mut args: Args<'_>, client: &Client, out: &mut Vec<u8>) {
                 return;
             }
         }
+    }
+    let mut name = None;
+    while let Some(opt) = args.next() {
+        if opt.eq_ignore_ascii_case(b"auth") {
+            let (Some(user), Some(pass)) = (args.next(), args.next()) else {
+                reply::error(out, super::SYNTAX_ERROR);
+                return;
+            };
+            if !crate::auth::check(db.password.as_deref(), Some(user), pass) {
+                reply::error(out, crate::auth::WRONGPASS);
+                return;
+            }
+            client.authenticated = true;
+        } else if opt.eq_ignore_ascii_case(b"setname") {
+            let Some(n) = args.next() else {
+                reply::error(out, super::SYNTAX_ERROR);
+                return;
+            };
+            name = Some(n.to_vec());
+        } else {
+            reply::error_fmt(
+                out,
+                format_args!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(opt)
+                ),
+            );
+            return;
+        }
+    }
+    if !client.authenticated {
+        reply::error(out, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return;
+    }
+    if name.is_some() {
+        client.name = name;
     }
     // In RESP2 the map is a flat array of field, value pairs.
     reply::array(out, 14);
@@ -125,11 +163,29 @@ pub fn client(mut args: Args<'_>, client: &mut Client, out: &mut Vec<u8>) {
     }
 }
 
-/// `AUTH`: no password is configured, which Redis answers with this error.
-pub fn auth(out: &mut Vec<u8>) {
-    reply::error(
-        out,
-        "ERR AUTH <password> called without any password configured for the default user. \
-         Are you sure your configuration is correct?",
-    );
+/// `AUTH password` or `AUTH username password`.
+pub fn auth(mut args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mut Vec<u8>) {
+    let (user, pass) = match (count, args.next(), args.next()) {
+        (1, Some(pass), _) => (None, pass),
+        (2, Some(user), Some(pass)) => (Some(user), pass),
+        _ => {
+            reply::error(out, super::SYNTAX_ERROR);
+            return;
+        }
+    };
+    if db.password.is_none() && user.is_none() {
+        reply::error(
+            out,
+            "ERR AUTH <password> called without any password configured for the default user. \
+             Are you sure your configuration is correct?",
+        );
+        return;
+    }
+    if crate::auth::check(db.password.as_deref(), user, pass) {
+        client.authenticated = true;
+        reply::ok(out);
+    } else {
+        log::warn!("{}: AUTH failed", client.peer);
+        reply::error(out, crate::auth::WRONGPASS);
+    }
 }

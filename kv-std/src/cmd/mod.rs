@@ -28,6 +28,8 @@ pub struct Client {
     /// Where in the output buffer the replies to those writes are, so they can be turned into
     /// errors if the log fails before they are durable.
     pub write_replies: Vec<(usize, usize)>,
+    /// Whether the client may run commands: it has AUTHed, or no password is set.
+    pub authenticated: bool,
 }
 
 impl Client {
@@ -39,6 +41,7 @@ impl Client {
             peer,
             wait_lsn: 0,
             write_replies: Vec::new(),
+            authenticated: true,
         }
     }
 
@@ -175,6 +178,10 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8
         );
         return Flow::Continue;
     }
+    if !client.authenticated && !matches!(command, Command::Auth | Command::Hello | Command::Quit) {
+        reply::error(out, crate::auth::NOAUTH);
+        return Flow::Continue;
+    }
     let mut args = req.args();
     args.next();
     match command {
@@ -195,9 +202,9 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8
             return Flow::Close;
         }
         Command::Select => connection::select(args, out),
-        Command::Hello => connection::hello(args, client, out),
+        Command::Hello => connection::hello(args, client, db, out),
         Command::Client => connection::client(args, client, out),
-        Command::Auth => connection::auth(out),
+        Command::Auth => connection::auth(args, argc - 1, client, db, out),
         Command::Info => server::info(args, db, out),
         Command::Command => server::command(args, out),
         Command::Config => server::config(args, out),

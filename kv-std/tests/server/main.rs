@@ -1,11 +1,14 @@
 //! The server over real sockets, one module per area.
 #![allow(missing_docs)]
 
+mod abuse;
+mod auth;
 mod binary;
 mod clients;
 mod concurrency;
 mod idle;
 mod native;
+mod protected;
 mod protocol_errors;
 mod resp;
 
