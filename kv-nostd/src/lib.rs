@@ -11,6 +11,7 @@
 //! - [`error`]: why an operation did nothing ([`Error`]).
 //! - [`native`]: kv's own length-prefixed binary protocol, sans-IO (requests and responses).
 //! - [`resp`]: the Redis protocol (RESP2), sans-IO: request decoder, reply encoders and decoder.
+//! - [`interrupts`]: which calls an interrupt handler may make (the `try_` ones), and why.
 //! - `sync` (private): atomics, fences, locks and spin hints, switched to loom's under
 //!   `--cfg kv_loom`.
 //!
@@ -45,6 +46,8 @@
 pub mod bucket;
 pub mod error;
 pub mod hash;
+#[doc = include_str!("interrupts.md")]
+pub mod interrupts {}
 pub mod native;
 pub mod resp;
 mod sync;

@@ -1,0 +1,373 @@
+//! kv-nostd on a Cortex-M4: a `static` table written from the main loop while the SysTick
+//! handler reads and writes it with the non-blocking `try_` calls, plus native-protocol requests
+//! decoded, applied and answered. Every result is checked; the summary and the exit status travel
+//! over semihosting.
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::{entry, exception};
+use cortex_m_semihosting::hprintln;
+use panic_semihosting as _;
+
+use kv_firmware::checks::Checks;
+use kv_firmware::data::{
+    churn_key, fill_key, fill_value, hundredths_percent, is_shared_value, shared_key, shared_value,
+    CHURN_KEYS, KEY_MAX, SHARED_KEYS, VALUE_MAX,
+};
+#[cfg(feature = "native")]
+use kv_firmware::protocol;
+use kv_firmware::stack;
+use kv_firmware::tick::{self, Counters, Outcome};
+use kv_nostd::{words, Bucket, Error, HashKey, Put, Table};
+
+/// 64 buckets of 8 slots: 512 entries of keys and values up to 16 bytes each.
+const BUCKETS: usize = 64;
+const KW: usize = words(KEY_MAX);
+const VW: usize = words(VALUE_MAX);
+type Store = Table<[Bucket<KW, VW>; BUCKETS], KW, VW>;
+
+/// A fixed hash key keeps runs reproducible; a device would take one from its random number
+/// generator or unique ID, so that no peer can aim keys at one bucket.
+static TABLE: Store = Table::from_array(
+    [const { Bucket::new() }; BUCKETS],
+    HashKey(*b"kv-firmware-key!"),
+);
+
+static IRQ: Counters = Counters::new();
+
+/// Interrupts the main loop must have seen pre-empting its writes before it moves on.
+const STRESS_TICKS: u32 = 3_000;
+
+#[entry]
+fn main() -> ! {
+    stack::paint_run();
+    let mut core = cortex_m::Peripherals::take().expect("first and only take");
+    let mut checks = Checks::new();
+    hprintln!(
+        "kv-firmware: table of {} slots ({} buckets), {} bytes",
+        TABLE.capacity(),
+        BUCKETS,
+        core::mem::size_of::<Store>()
+    );
+
+    basics(&mut checks);
+    #[cfg(feature = "native")]
+    protocol::run(&TABLE, &mut checks);
+
+    for i in 0..SHARED_KEYS {
+        checks.eq(
+            TABLE.put(shared_key(i).as_slice(), shared_value(0).as_slice()),
+            Ok(Put::Inserted),
+            "put a key shared with the interrupt",
+        );
+    }
+    tick::start(&mut core.SYST);
+    stress(&mut checks);
+    let peak_put = fill(&mut checks);
+    visit(&mut checks);
+    tick::stop(&mut core.SYST);
+
+    hprintln!(
+        "interrupt: {} ticks, {} calls completed, {} found the bucket busy, {} wrong",
+        IRQ.ticks(),
+        IRQ.completed(),
+        IRQ.busy(),
+        IRQ.wrong()
+    );
+    checks.eq(IRQ.wrong(), 0, "interrupt-time calls with a wrong result");
+    checks.check(
+        IRQ.completed() + IRQ.busy() == IRQ.ticks(),
+        "every interrupt-time call completed or found the bucket busy",
+    );
+    checks.check(IRQ.completed() > 0, "interrupt-time calls completed");
+    checks.check(
+        IRQ.busy() > 0,
+        "interrupt-time calls pre-empted a write and answered busy",
+    );
+    hprintln!(
+        "stack: put at most {} bytes; whole run at most {} bytes",
+        peak_put,
+        stack::run_peak()
+    );
+    checks.finish("kv-firmware")
+}
+
+/// Each SysTick reads, tests or overwrites one of the shared keys, never waiting: a call that
+/// finds its bucket locked or mid-write by the code it pre-empted answers `Busy`.
+#[exception]
+fn SysTick() {
+    let n = IRQ.tick();
+    let key = shared_key(n);
+    let key = key.as_slice();
+    let outcome = match n % 3 {
+        0 => {
+            let mut buf = [0u8; VALUE_MAX];
+            match TABLE.try_get_into(key, &mut buf) {
+                Ok(Some(len)) if is_shared_value(&buf[..len]) => Ok(()),
+                Ok(_) => Err(Outcome::Wrong),
+                Err(e) => Err(outcome_of(e)),
+            }
+        }
+        1 => match TABLE.try_contains(key) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Outcome::Wrong),
+            Err(e) => Err(outcome_of(e)),
+        },
+        _ => match TABLE.try_put(key, shared_value(n).as_slice()) {
+            Ok(Put::Replaced) => Ok(()),
+            Ok(Put::Inserted) => Err(Outcome::Wrong),
+            Err(e) => Err(outcome_of(e)),
+        },
+    };
+    IRQ.record(outcome.err().unwrap_or(Outcome::Completed));
+}
+
+fn outcome_of(e: Error) -> Outcome {
+    match e {
+        Error::Busy => Outcome::Busy,
+        _ => Outcome::Wrong,
+    }
+}
+
+/// Insert, read, overwrite, delete and the length errors, on an empty table.
+fn basics(checks: &mut Checks) {
+    let mut buf = [0u8; VALUE_MAX];
+    checks.eq(TABLE.put(b"user1", b"John"), Ok(Put::Inserted), "insert");
+    checks.eq(TABLE.get_into(b"user1", &mut buf), Ok(Some(4)), "get");
+    checks.eq(&buf[..4], b"John", "get's value");
+    checks.eq(
+        TABLE.put(b"user1", b"John Doe"),
+        Ok(Put::Replaced),
+        "overwrite",
+    );
+    checks.eq(
+        TABLE.get_into(b"user1", &mut buf),
+        Ok(Some(8)),
+        "get after overwrite",
+    );
+    checks.eq(&buf[..8], b"John Doe", "overwritten value");
+    checks.eq(TABLE.contains(b"user1"), Ok(true), "contains");
+    checks.eq(TABLE.len(), 1, "len");
+    checks.eq(TABLE.delete(b"user1"), Ok(true), "delete");
+    checks.eq(
+        TABLE.get_into(b"user1", &mut buf),
+        Ok(None),
+        "get after delete",
+    );
+    checks.eq(TABLE.delete(b"user1"), Ok(false), "delete of an absent key");
+    checks.eq(TABLE.is_empty(), true, "empty again");
+
+    checks.eq(
+        TABLE.put(&[b'k'; KEY_MAX + 1], b"v"),
+        Err(Error::KeyTooLong {
+            len: KEY_MAX + 1,
+            max: KEY_MAX,
+        }),
+        "key too long",
+    );
+    checks.eq(
+        TABLE.put(b"k", &[b'v'; VALUE_MAX + 1]),
+        Err(Error::ValueTooLong {
+            len: VALUE_MAX + 1,
+            max: VALUE_MAX,
+        }),
+        "value too long",
+    );
+    checks.eq(
+        TABLE.put(b"k", &[b'v'; VALUE_MAX]),
+        Ok(Put::Inserted),
+        "longest value",
+    );
+    checks.eq(
+        TABLE.get_into(b"k", &mut [0u8; 4]),
+        Err(Error::BufferTooSmall {
+            needed: VALUE_MAX,
+            len: 4,
+        }),
+        "buffer too small",
+    );
+    checks.eq(TABLE.try_put(b"k", b"w"), Ok(Put::Replaced), "try_put");
+    checks.eq(
+        TABLE.try_get_into(b"k", &mut buf),
+        Ok(Some(1)),
+        "try_get_into",
+    );
+    checks.eq(TABLE.try_delete(b"k"), Ok(true), "try_delete");
+    checks.eq(TABLE.is_empty(), true, "empty after the basics");
+}
+
+/// The main loop overwrites the shared keys, and inserts and deletes keys beside them, while
+/// SysTick pre-empts it; its own reads must see whole values too.
+fn stress(checks: &mut Checks) {
+    let mut buf = [0u8; VALUE_MAX];
+    let mut torn = 0u32;
+    let mut round = 0u32;
+    // Until enough interrupts have landed and at least one found a write in progress (the
+    // round limit ends a run whose timer does not fire, rather than hanging it).
+    while IRQ.ticks() < STRESS_TICKS || IRQ.busy() == 0 {
+        let key = shared_key(round);
+        TABLE
+            .put(key.as_slice(), shared_value(round).as_slice())
+            .expect("overwrite a shared key");
+        match TABLE.get_into(key.as_slice(), &mut buf) {
+            Ok(Some(len)) if is_shared_value(&buf[..len]) => {}
+            _ => torn += 1,
+        }
+        let churn = churn_key(round);
+        if round % (2 * CHURN_KEYS) < CHURN_KEYS {
+            TABLE
+                .put(churn.as_slice(), fill_value(round).as_slice())
+                .expect("insert beside the shared keys");
+        } else {
+            TABLE.delete(churn.as_slice()).expect("delete beside them");
+        }
+        round += 1;
+        if round == 2_000_000 {
+            break;
+        }
+    }
+    hprintln!(
+        "stress: {} main-loop rounds under {} interrupts",
+        round,
+        IRQ.ticks()
+    );
+    checks.check(
+        IRQ.ticks() >= STRESS_TICKS,
+        "SysTick pre-empted the main loop",
+    );
+    checks.eq(torn, 0, "main-loop reads of shared keys that were torn");
+    for n in 0..CHURN_KEYS {
+        TABLE
+            .delete(churn_key(n).as_slice())
+            .expect("delete a churn key");
+    }
+    checks.eq(
+        TABLE.len(),
+        SHARED_KEYS as usize,
+        "only the shared keys are left",
+    );
+}
+
+/// Fills the table until "no space", measuring each put's stack, and checks that the refused
+/// put changed nothing. Returns the deepest stack a put used.
+fn fill(checks: &mut Checks) -> usize {
+    let mut deepest = 0;
+    let mut n = 0u32;
+    let refused = loop {
+        let (key, value) = (fill_key(n), fill_value(n));
+        let (result, used) = stack::measure(|| TABLE.put(key.as_slice(), value.as_slice()));
+        deepest = deepest.max(used);
+        match result {
+            Ok(Put::Inserted) => n += 1,
+            other => break other,
+        }
+    };
+    checks.eq(
+        refused,
+        Err(Error::NoSpace),
+        "a full table answers no space",
+    );
+    let len = TABLE.len();
+    let occupancy = hundredths_percent(len, TABLE.capacity());
+    hprintln!(
+        "fill: {} of {} slots used at the first \"no space\" ({}.{:02}%)",
+        len,
+        TABLE.capacity(),
+        occupancy / 100,
+        occupancy % 100
+    );
+    checks.check(
+        occupancy >= 9_000,
+        "occupancy at the first no space is 90% or more",
+    );
+
+    let mut buf = [0u8; VALUE_MAX];
+    let missing = fill_key(n);
+    checks.eq(
+        TABLE.get_into(missing.as_slice(), &mut buf),
+        Ok(None),
+        "the refused key is absent",
+    );
+    checks.eq(TABLE.len(), len, "no space changed nothing");
+    let (again, used) = stack::measure(|| TABLE.put(missing.as_slice(), b"x"));
+    deepest = deepest.max(used);
+    checks.eq(again, Err(Error::NoSpace), "no space again");
+    hprintln!("stack: a put that answers no space uses {} bytes", used);
+
+    checks.eq(
+        TABLE.put(fill_key(0).as_slice(), b"new"),
+        Ok(Put::Replaced),
+        "overwrite in a full table",
+    );
+    checks.eq(
+        TABLE.get_into(fill_key(0).as_slice(), &mut buf),
+        Ok(Some(3)),
+        "read it back",
+    );
+    checks.eq(&buf[..3], b"new", "its new value");
+    checks.eq(
+        TABLE.delete(fill_key(1).as_slice()),
+        Ok(true),
+        "delete in a full table",
+    );
+    checks.eq(
+        TABLE.put(fill_key(1).as_slice(), fill_value(1).as_slice()),
+        Ok(Put::Inserted),
+        "the freed slot takes its key again",
+    );
+    checks.eq(TABLE.len(), len, "len after delete and insert");
+    deepest
+}
+
+/// Visits every entry while SysTick keeps writing, then deletes the fill keys.
+fn visit(checks: &mut Checks) {
+    let mut entries = 0usize;
+    let mut fill_seen = 0usize;
+    let mut wrong = 0usize;
+    TABLE.visit(|key, value| {
+        entries += 1;
+        if let Some(n) = key.strip_prefix(b"fill-").and_then(parse_decimal) {
+            fill_seen += 1;
+            let whole = if n == 0 {
+                value == b"new"
+            } else {
+                value == fill_value(n).as_slice()
+            };
+            if !whole {
+                wrong += 1;
+            }
+        } else if !(key.starts_with(b"shared-") && is_shared_value(value)) {
+            wrong += 1;
+        }
+    });
+    hprintln!("visit: {} entries", entries);
+    checks.eq(entries, TABLE.len(), "visit saw every entry once");
+    checks.eq(
+        fill_seen + SHARED_KEYS as usize,
+        entries,
+        "visit saw the fill keys",
+    );
+    checks.eq(wrong, 0, "visited pairs that do not match");
+
+    let mut deleted = 0;
+    for n in 0..entries as u32 {
+        if TABLE.delete(fill_key(n).as_slice()) == Ok(true) {
+            deleted += 1;
+        }
+    }
+    checks.eq(deleted, fill_seen, "every fill key deleted");
+    checks.eq(
+        TABLE.len(),
+        SHARED_KEYS as usize,
+        "only the shared keys are left",
+    );
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |acc, &d| {
+        d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+    })
+}
