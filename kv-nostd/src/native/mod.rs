@@ -198,8 +198,8 @@ fn be_u32(bytes: &[u8]) -> usize {
 /// Errors detected from a complete header carry `frame_len`, the whole frame's length (`None` if
 /// it overflows `usize`): a server may skip that many bytes and answer with [`DecodeError::status`]
 /// instead of closing the connection. [`BadMagic`](DecodeError::BadMagic) and
-/// [`UnsupportedVersion`](DecodeError::UnsupportedVersion) leave the stream without framing; the
-/// only answer is to close it.
+/// [`UnsupportedVersion`](DecodeError::UnsupportedVersion) leave the stream without framing: a
+/// server closes the connection, after answering `BAD_REQUEST` to an unsupported version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecodeError {
     /// The first byte is not a native protocol magic byte.
