@@ -11,6 +11,10 @@
 //! response: magic(1) status(1) len(u32)                    payload
 //! ```
 //!
+//! `SCAN` walks every entry a step at a time: its request's value is a cursor, and its
+//! response's payload the next cursor followed by `(key_len u16, key, value_len u32, value)`
+//! entries ([`decode_scan_payload`]).
+//!
 //! Decoding borrows from the input and allocates nothing; encoding writes into a caller's buffer
 //! and writes nothing when the frame does not fit.
 //!
@@ -88,6 +92,8 @@ pub enum Op {
     Save = 0x05,
     /// Authenticate: the key is the user name (empty for the default user), the value the password.
     Auth = 0x06,
+    /// One step of a scan over every entry: no key; the value is the cursor, 8 bytes big-endian.
+    Scan = 0x07,
 }
 
 impl Op {
@@ -100,6 +106,7 @@ impl Op {
             0x04 => Op::Delete,
             0x05 => Op::Save,
             0x06 => Op::Auth,
+            0x07 => Op::Scan,
             _ => return None,
         })
     }
@@ -111,7 +118,7 @@ impl Op {
 
     /// Whether requests of this op carry a value.
     const fn has_value(self) -> bool {
-        matches!(self, Op::Put | Op::Auth)
+        matches!(self, Op::Put | Op::Auth | Op::Scan)
     }
 }
 
@@ -200,6 +207,11 @@ pub enum Request<'a> {
         /// The password.
         password: &'a [u8],
     },
+    /// [`Op::Scan`].
+    Scan {
+        /// Where the scan stands: 0 starts one; each response names the next.
+        cursor: u64,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -212,30 +224,41 @@ impl<'a> Request<'a> {
             Request::Delete { .. } => Op::Delete,
             Request::Save => Op::Save,
             Request::Auth { .. } => Op::Auth,
+            Request::Scan { .. } => Op::Scan,
         }
     }
 
     /// The key field and value field as they travel on the wire (empty when the op has none).
-    const fn parts(&self) -> (&'a [u8], &'a [u8]) {
+    /// A scan's cursor is not borrowed, so its bytes are written into `cursor` and lent from there.
+    fn parts<'s>(&'s self, cursor: &'s mut [u8; SCAN_CURSOR_LEN]) -> (&'s [u8], &'s [u8]) {
         match *self {
             Request::Ping | Request::Save => (&[], &[]),
             Request::Get { key } | Request::Delete { key } => (key, &[]),
             Request::Put { key, value } => (key, value),
             Request::Auth { user, password } => (user, password),
+            Request::Scan { cursor: c } => {
+                *cursor = c.to_be_bytes();
+                (&[], cursor)
+            }
         }
     }
 
     /// The encoded frame's length in bytes (saturating at `usize::MAX`, which no buffer holds).
     pub const fn encoded_len(&self) -> usize {
-        let (key, value) = self.parts();
-        REQUEST_HEADER_LEN
-            .saturating_add(key.len())
-            .saturating_add(value.len())
+        let (key, value) = match *self {
+            Request::Ping | Request::Save => (0, 0),
+            Request::Get { key } | Request::Delete { key } => (key.len(), 0),
+            Request::Put { key, value } => (key.len(), value.len()),
+            Request::Auth { user, password } => (user.len(), password.len()),
+            Request::Scan { .. } => (0, SCAN_CURSOR_LEN),
+        };
+        REQUEST_HEADER_LEN.saturating_add(key).saturating_add(value)
     }
 
     /// Writes the frame to the start of `out` and returns its length; writes nothing on error.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        let (key, value) = self.parts();
+        let mut cursor = [0u8; SCAN_CURSOR_LEN];
+        let (key, value) = self.parts(&mut cursor);
         let key_len = u16::try_from(key.len()).map_err(|_| EncodeError::KeyTooLong {
             len: key.len(),
             max: u16::MAX as usize,
@@ -362,6 +385,124 @@ pub fn encode_response_header(
     Ok(RESPONSE_HEADER_LEN)
 }
 
+/// Bytes of a scan cursor: a `SCAN` request's whole value, and the start of its `SUCCESS` payload.
+pub const SCAN_CURSOR_LEN: usize = 8;
+
+/// Bytes before each entry's key in a `SCAN` payload: key length (u16) and value length (u32).
+pub const SCAN_ENTRY_HEADER_LEN: usize = 6;
+
+/// The longest `SUCCESS` payload a server sends in answer to `SCAN`. A client that scans decodes
+/// responses with a `max_value` of at least this; every other answer stays within the table's
+/// value size.
+pub const MAX_SCAN_PAYLOAD: usize = 1 << 20;
+
+/// The length of one entry in a `SCAN` payload (saturating at `usize::MAX`).
+pub const fn scan_entry_len(key_len: usize, value_len: usize) -> usize {
+    SCAN_ENTRY_HEADER_LEN
+        .saturating_add(key_len)
+        .saturating_add(value_len)
+}
+
+/// Writes one `SCAN` payload entry (`key_len` u16, key, `value_len` u32, value) to the start of
+/// `out` and returns its length; writes nothing on error.
+///
+/// A payload is [`SCAN_CURSOR_LEN`] bytes of next cursor followed by any number of entries.
+pub fn encode_scan_entry(key: &[u8], value: &[u8], out: &mut [u8]) -> Result<usize, EncodeError> {
+    let key_len = u16::try_from(key.len()).map_err(|_| EncodeError::KeyTooLong {
+        len: key.len(),
+        max: u16::MAX as usize,
+    })?;
+    let value_len = u32::try_from(value.len()).map_err(|_| EncodeError::ValueTooLong {
+        len: value.len(),
+        max: u32::MAX as usize,
+    })?;
+    let needed = scan_entry_len(key.len(), value.len());
+    let Some(entry) = out.get_mut(..needed) else {
+        return Err(EncodeError::BufferTooSmall {
+            needed,
+            len: out.len(),
+        });
+    };
+    let (key_field, rest) = entry.split_at_mut(2 + key.len());
+    key_field[..2].copy_from_slice(&key_len.to_be_bytes());
+    key_field[2..].copy_from_slice(key);
+    rest[..4].copy_from_slice(&value_len.to_be_bytes());
+    rest[4..].copy_from_slice(value);
+    Ok(needed)
+}
+
+/// Splits a `SCAN` response's `SUCCESS` payload into the next cursor (0 when the scan is done)
+/// and its entries. Every entry is checked here, so iterating cannot fail.
+pub fn decode_scan_payload(payload: &[u8]) -> Result<(u64, ScanEntries<'_>), ScanPayloadError> {
+    let Some((cursor, entries)) = payload.split_first_chunk::<SCAN_CURSOR_LEN>() else {
+        return Err(ScanPayloadError::NoCursor { len: payload.len() });
+    };
+    let mut check = ScanEntries { rest: entries };
+    while !check.rest.is_empty() {
+        let offset = payload.len() - check.rest.len();
+        if check.split().is_none() {
+            return Err(ScanPayloadError::TruncatedEntry { offset });
+        }
+    }
+    Ok((u64::from_be_bytes(*cursor), ScanEntries { rest: entries }))
+}
+
+/// The `(key, value)` entries of a `SCAN` payload, borrowed from it.
+#[derive(Clone, Debug)]
+pub struct ScanEntries<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> ScanEntries<'a> {
+    /// Takes the first entry off `rest`; `None` (and `rest` unchanged) if it is incomplete.
+    fn split(&mut self) -> Option<(&'a [u8], &'a [u8])> {
+        let (key_len, after) = self.rest.split_first_chunk::<2>()?;
+        let (key, after) = after.split_at_checked(usize::from(u16::from_be_bytes(*key_len)))?;
+        let (value_len, after) = after.split_first_chunk::<4>()?;
+        let (value, after) = after.split_at_checked(be_u32(value_len))?;
+        self.rest = after;
+        Some((key, value))
+    }
+}
+
+impl<'a> Iterator for ScanEntries<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.split()
+    }
+}
+
+/// Why a `SCAN` payload does not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanPayloadError {
+    /// The payload is shorter than a cursor.
+    NoCursor {
+        /// The payload's length.
+        len: usize,
+    },
+    /// An entry runs past the end of the payload.
+    TruncatedEntry {
+        /// Where the entry starts in the payload.
+        offset: usize,
+    },
+}
+
+impl fmt::Display for ScanPayloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ScanPayloadError::NoCursor { len } => {
+                write!(f, "scan payload of {len} bytes has no 8-byte cursor")
+            }
+            ScanPayloadError::TruncatedEntry { offset } => {
+                write!(f, "scan entry at payload offset {offset} is truncated")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ScanPayloadError {}
+
 /// Decodes one request from the start of `input`.
 ///
 /// `Ok(None)` means `input` is a valid prefix and more bytes are needed; `Ok(Some((request,
@@ -386,7 +527,10 @@ pub fn decode_request<'a>(
             frame_len,
         });
     };
-    if (key_len > 0 && !op.has_key()) || (value_len > 0 && !op.has_value()) {
+    if (key_len > 0 && !op.has_key())
+        || (value_len > 0 && !op.has_value())
+        || (op == Op::Scan && value_len != SCAN_CURSOR_LEN)
+    {
         return Err(DecodeError::Malformed { op, frame_len });
     }
     if key_len > limits.max_key {
@@ -426,6 +570,13 @@ pub fn decode_request<'a>(
             user: key,
             password: value,
         },
+        Op::Scan => {
+            let mut cursor = [0u8; SCAN_CURSOR_LEN];
+            cursor.copy_from_slice(value);
+            Request::Scan {
+                cursor: u64::from_be_bytes(cursor),
+            }
+        }
     };
     Ok(Some((request, frame_len)))
 }
@@ -709,7 +860,7 @@ mod tests {
 
     fn request_parts() -> impl Strategy<Value = (u8, Vec<u8>, Vec<u8>)> {
         (
-            1u8..=6,
+            1u8..=7,
             proptest::collection::vec(any::<u8>(), 0..=64),
             proptest::collection::vec(any::<u8>(), 0..=300),
         )
@@ -725,6 +876,11 @@ mod tests {
             Op::Auth => Request::Auth {
                 user: key,
                 password: value,
+            },
+            Op::Scan => Request::Scan {
+                cursor: value
+                    .iter()
+                    .fold(0u64, |c, &b| c.rotate_left(8) ^ u64::from(b)),
             },
         }
     }
@@ -795,6 +951,71 @@ mod tests {
     }
 
     #[test]
+    fn scan_requests_carry_exactly_an_eight_byte_cursor() {
+        let request = Request::Scan {
+            cursor: 0x0102_0304_0506_0708,
+        };
+        let bytes = b"\xA1\x07\x00\x00\x00\x00\x00\x08\x01\x02\x03\x04\x05\x06\x07\x08";
+        assert_eq!(request.encoded_len(), bytes.len());
+        assert_eq!(encode_request(&request), bytes);
+        assert_incremental_request(bytes, &request);
+        for (input, frame_len) in [
+            (&b"\xA1\x07\x00\x00\x00\x00\x00\x00"[..], 8),
+            (b"\xA1\x07\x00\x00\x00\x00\x00\x07", 15),
+            (b"\xA1\x07\x00\x01\x00\x00\x00\x08", 17),
+        ] {
+            assert_eq!(
+                decode_request(input, &LIMITS),
+                Err(DecodeError::Malformed {
+                    op: Op::Scan,
+                    frame_len: Some(frame_len)
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn scan_payloads_round_trip() {
+        let entries: [(&[u8], &[u8]); 3] = [(b"k", b"vv"), (b"", b""), (b"key", "é,\n".as_bytes())];
+        let mut payload = std::vec![0u8; SCAN_CURSOR_LEN];
+        payload.copy_from_slice(&42u64.to_be_bytes());
+        for (key, value) in entries {
+            let start = payload.len();
+            payload.resize(start + scan_entry_len(key.len(), value.len()), 0);
+            let n = encode_scan_entry(key, value, &mut payload[start..]).expect("fits");
+            assert_eq!(start + n, payload.len());
+        }
+        assert_eq!(
+            &payload[8..17],
+            b"\x00\x01k\x00\x00\x00\x02vv",
+            "key_len u16, key, value_len u32, value"
+        );
+        let (cursor, decoded) = decode_scan_payload(&payload).expect("valid");
+        assert_eq!(cursor, 42);
+        assert!(decoded.eq(entries));
+        for end in 9..payload.len() {
+            if let Ok((_, mut it)) = decode_scan_payload(&payload[..end]) {
+                // A cut that falls between entries is a shorter valid payload.
+                assert!(it.all(|e| entries.contains(&e)));
+            }
+        }
+        assert_eq!(
+            decode_scan_payload(&payload[..12]).err(),
+            Some(ScanPayloadError::TruncatedEntry { offset: 8 })
+        );
+        assert_eq!(
+            decode_scan_payload(&payload[..7]).err(),
+            Some(ScanPayloadError::NoCursor { len: 7 })
+        );
+        let mut small = [0xEEu8; 8];
+        assert_eq!(
+            encode_scan_entry(b"k", b"vv", &mut small),
+            Err(EncodeError::BufferTooSmall { needed: 9, len: 8 })
+        );
+        assert_eq!(small, [0xEE; 8]);
+    }
+
+    #[test]
     fn golden_response_bytes() {
         assert_eq!(
             encode_response(&Response::ok()),
@@ -828,9 +1049,9 @@ mod tests {
                 },
             ),
             (
-                b"\xA1\x07\x00\x01\x00\x00\x00\x01",
+                b"\xA1\x08\x00\x01\x00\x00\x00\x01",
                 DecodeError::UnknownOp {
-                    op: 7,
+                    op: 8,
                     frame_len: Some(10),
                 },
             ),
