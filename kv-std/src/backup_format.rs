@@ -1,0 +1,743 @@
+//! The backup file format, read and written: a small pure module that import, export and the
+//! server's persistence all share.
+//!
+//! A backup is text, one entry a line, so a person can read and edit one:
+//!
+//! ```text
+//! version:1
+//! instance:1
+//! ---
+//! user1,John Doe
+//! a\,b,c, d\nsecond line
+//! #end entries=2 crc32c=<8 hex digits>
+//! ```
+//!
+//! - The header is `version:1`, `instance:<n>` and `---`. A file without it (plain `key,value`
+//!   lines, the seed's format) loads too.
+//! - An entry is `key,value`: the first unescaped comma splits, so values may hold raw commas.
+//! - Escapes keep every byte sequence on one line and make it round-trip: `\\` for a backslash,
+//!   `\,` for a comma in a key, `\n` and `\r` for newline and carriage return, and `\xHH` for
+//!   other control bytes, bytes that are not UTF-8, and a `#` that would begin a key (lines
+//!   beginning with `#` are the trailer's). Everything else, non-ASCII text included, is written
+//!   as it is.
+//! - The trailer `#end entries=<n> crc32c=<hex8>` holds the number of entry lines and the CRC32C
+//!   of every byte before it, so truncation and corruption are detected. [`BackupWriter`] always
+//!   writes it; [`BackupReader`] checks it when present and accepts files without one.
+//!
+//! # Example
+//! ```
+//! use kv_std::backup_format::{write_backup, BackupReader, Trailer};
+//!
+//! let mut file = Vec::new();
+//! write_backup(&mut file, 1, [(&b"user1"[..], &b"John Doe"[..]), (b"k,1", b"a\nb")])?;
+//! let mut reader = BackupReader::new(&file[..]);
+//! let entries: Vec<_> = reader.by_ref().map(|(_, entry)| entry.unwrap()).collect();
+//! assert_eq!(entries[1], (b"k,1".to_vec(), b"a\nb".to_vec()));
+//! assert!(matches!(reader.trailer(), Some(Trailer::Verified { entries: 2 })));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::fmt;
+use std::io::{self, BufRead, Write};
+
+/// The first header line.
+pub const VERSION_LINE: &str = "version:1";
+/// The line that ends the header.
+pub const HEADER_END: &str = "---";
+/// How the trailer line begins.
+pub const TRAILER_PREFIX: &str = "#end ";
+
+/// CRC32C (Castagnoli, reflected polynomial `0x82F63B78`), computed eight bytes at a time.
+#[derive(Clone, Copy, Debug)]
+pub struct Crc32c(u32);
+
+/// `TABLES[k][b]`: the CRC of byte `b` followed by `k` zero bytes (slicing-by-8).
+static TABLES: [[u32; 256]; 8] = crc_tables();
+
+const fn crc_tables() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    let mut b = 0;
+    while b < 256 {
+        let mut crc = b as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+            bit += 1;
+        }
+        t[0][b] = crc;
+        b += 1;
+    }
+    let mut k = 1;
+    while k < 8 {
+        let mut b = 0;
+        while b < 256 {
+            let prev = t[k - 1][b];
+            t[k][b] = (prev >> 8) ^ t[0][(prev & 0xFF) as usize];
+            b += 1;
+        }
+        k += 1;
+    }
+    t
+}
+
+impl Crc32c {
+    /// The CRC of no bytes.
+    pub const fn new() -> Self {
+        Self(!0)
+    }
+
+    /// Adds `bytes` to the checksum.
+    pub fn update(&mut self, bytes: &[u8]) {
+        let mut crc = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let lo = crc ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            crc = TABLES[7][(lo & 0xFF) as usize]
+                ^ TABLES[6][((lo >> 8) & 0xFF) as usize]
+                ^ TABLES[5][((lo >> 16) & 0xFF) as usize]
+                ^ TABLES[4][(lo >> 24) as usize]
+                ^ TABLES[3][usize::from(c[4])]
+                ^ TABLES[2][usize::from(c[5])]
+                ^ TABLES[1][usize::from(c[6])]
+                ^ TABLES[0][usize::from(c[7])];
+        }
+        for &b in chunks.remainder() {
+            crc = (crc >> 8) ^ TABLES[0][((crc ^ u32::from(b)) & 0xFF) as usize];
+        }
+        self.0 = crc;
+    }
+
+    /// The checksum of everything added so far.
+    pub const fn value(&self) -> u32 {
+        !self.0
+    }
+}
+
+impl Default for Crc32c {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The CRC32C of `bytes`.
+pub fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = Crc32c::new();
+    crc.update(bytes);
+    crc.value()
+}
+
+/// Appends `key`, escaped for the key field, to `out`.
+pub fn escape_key(key: &[u8], out: &mut Vec<u8>) {
+    escape(key, true, out);
+}
+
+/// Appends `value`, escaped for the value field, to `out`.
+pub fn escape_value(value: &[u8], out: &mut Vec<u8>) {
+    escape(value, false, out);
+}
+
+fn escape(bytes: &[u8], is_key: bool, out: &mut Vec<u8>) {
+    let hex = |b: u8, out: &mut Vec<u8>| {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        out.extend_from_slice(&[
+            b'\\',
+            b'x',
+            DIGITS[usize::from(b >> 4)],
+            DIGITS[usize::from(b & 0xF)],
+        ]);
+    };
+    let mut first = true;
+    for chunk in bytes.utf8_chunks() {
+        for &b in chunk.valid().as_bytes() {
+            match b {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b',' if is_key => out.extend_from_slice(b"\\,"),
+                b'#' if is_key && first => hex(b, out),
+                0..=0x1F | 0x7F => hex(b, out),
+                _ => out.push(b),
+            }
+            first = false;
+        }
+        for &b in chunk.invalid() {
+            hex(b, out);
+            first = false;
+        }
+    }
+}
+
+/// Why one line is not an entry. Only [`LineError::is_fatal`] errors end the file.
+#[derive(Debug)]
+pub enum LineError {
+    /// No unescaped comma separates key and value.
+    NoComma,
+    /// A backslash not followed by `\`, `,`, `n`, `r` or `xHH`.
+    BadEscape {
+        /// The byte offset of the backslash in the line.
+        column: usize,
+    },
+    /// The first line says `version:` with a version this reader does not know.
+    UnsupportedVersion(String),
+    /// The header is not `version:1`, `instance:<n>`, `---`.
+    BadHeader {
+        /// What the header line should have been.
+        expected: &'static str,
+    },
+    /// A line beginning with `#` that is not a well-formed trailer.
+    BadTrailer,
+    /// The trailer's entry count differs from the entry lines read.
+    CountMismatch {
+        /// The trailer's count.
+        trailer: u64,
+        /// Entry lines read.
+        read: u64,
+    },
+    /// The trailer's CRC differs from the bytes read: the file is corrupt.
+    CrcMismatch {
+        /// The trailer's CRC.
+        trailer: u32,
+        /// The CRC of the bytes read.
+        computed: u32,
+    },
+    /// Bytes follow the trailer.
+    AfterTrailer,
+    /// Reading failed.
+    Io(io::Error),
+}
+
+impl LineError {
+    /// Whether the rest of the file cannot be trusted (or read): the reader stops after it.
+    /// The others concern one entry line, which a loader skips.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, LineError::NoComma | LineError::BadEscape { .. })
+    }
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineError::NoComma => f.write_str("no comma between key and value"),
+            LineError::BadEscape { column } => write!(
+                f,
+                "bad escape at column {} (expected \\\\, \\, \\n, \\r or \\xHH)",
+                column + 1
+            ),
+            LineError::UnsupportedVersion(v) => write!(f, "unsupported backup version {v:?}"),
+            LineError::BadHeader { expected } => write!(f, "bad header: expected {expected}"),
+            LineError::BadTrailer => f.write_str(
+                "malformed trailer (expected #end entries=<n> crc32c=<hex8>): truncated or corrupt",
+            ),
+            LineError::CountMismatch { trailer, read } => write!(
+                f,
+                "trailer counts {trailer} entries but {read} were read: the file is corrupt"
+            ),
+            LineError::CrcMismatch { trailer, computed } => write!(
+                f,
+                "checksum mismatch (trailer {trailer:08x}, file {computed:08x}): the file is corrupt"
+            ),
+            LineError::AfterTrailer => f.write_str("data after the trailer"),
+            LineError::Io(e) => write!(f, "read failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LineError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What the end of a file said, once a [`BackupReader`] has read it all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trailer {
+    /// The trailer was present and matched the entry count and the checksum.
+    Verified {
+        /// Entry lines in the file.
+        entries: u64,
+    },
+    /// There was no trailer (a seed or hand-written file): nothing could be checked.
+    Absent {
+        /// Whether the file began with the `version:1` header.
+        had_header: bool,
+    },
+}
+
+/// Where the reader stands in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Before the first line: a header or a first entry may come.
+    Start,
+    /// After `version:1`, expecting `instance:<n>`.
+    Instance,
+    /// After `instance:<n>`, expecting `---`.
+    HeaderEnd,
+    /// Reading entries.
+    Entries,
+    /// After a valid trailer; nothing more may come.
+    Trailer,
+    /// After the end of the input or a fatal error.
+    Done,
+}
+
+/// A streaming parser over a backup, one line at a time.
+///
+/// [`BackupReader::next_entry`] lends each entry from buffers the reader reuses, for loading
+/// millions of lines without an allocation each; the [`Iterator`] implementation copies them.
+/// Line numbers count from 1 and include the header.
+pub struct BackupReader<R> {
+    input: R,
+    line: Vec<u8>,
+    key: Vec<u8>,
+    value: Vec<u8>,
+    line_number: u64,
+    crc: Crc32c,
+    entries: u64,
+    had_header: bool,
+    state: State,
+    verified: Option<u64>,
+    failed: bool,
+}
+
+impl<R: BufRead> BackupReader<R> {
+    /// A reader over `input`.
+    pub fn new(input: R) -> Self {
+        Self {
+            input,
+            line: Vec::new(),
+            key: Vec::new(),
+            value: Vec::new(),
+            line_number: 0,
+            crc: Crc32c::new(),
+            entries: 0,
+            had_header: false,
+            state: State::Start,
+            verified: None,
+            failed: false,
+        }
+    }
+
+    /// The next entry line: its number and its `(key, value)` or why it is not one. `None` at the
+    /// end of the input and after a fatal error.
+    #[allow(clippy::type_complexity)]
+    pub fn next_entry(&mut self) -> Option<(u64, Result<(&[u8], &[u8]), LineError>)> {
+        loop {
+            if self.state == State::Done {
+                return None;
+            }
+            self.line.clear();
+            let n = match self.input.read_until(b'\n', &mut self.line) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.state = State::Done;
+                    self.failed = true;
+                    return Some((self.line_number + 1, Err(LineError::Io(e))));
+                }
+            };
+            if n == 0 {
+                self.state = State::Done;
+                return None;
+            }
+            self.line_number += 1;
+            let number = self.line_number;
+            let crc_before = self.crc.value();
+            self.crc.update(&self.line);
+            let mut text = &self.line[..];
+            text = text.strip_suffix(b"\n").unwrap_or(text);
+            text = text.strip_suffix(b"\r").unwrap_or(text);
+            let fail = |this: &mut Self, e: LineError| {
+                this.state = State::Done;
+                this.failed = true;
+                Some((number, Err(e)))
+            };
+            match self.state {
+                State::Start if text.starts_with(b"version:") => {
+                    if text != VERSION_LINE.as_bytes() {
+                        let v = String::from_utf8_lossy(&text[8..]).into_owned();
+                        return fail(self, LineError::UnsupportedVersion(v));
+                    }
+                    self.had_header = true;
+                    self.state = State::Instance;
+                    continue;
+                }
+                State::Instance => {
+                    let ok = text
+                        .strip_prefix(b"instance:")
+                        .and_then(|n| std::str::from_utf8(n).ok())
+                        .is_some_and(|n| n.parse::<u64>().is_ok());
+                    if !ok {
+                        let expected = "instance:<n>";
+                        return fail(self, LineError::BadHeader { expected });
+                    }
+                    self.state = State::HeaderEnd;
+                    continue;
+                }
+                State::HeaderEnd => {
+                    if text != HEADER_END.as_bytes() {
+                        let expected = HEADER_END;
+                        return fail(self, LineError::BadHeader { expected });
+                    }
+                    self.state = State::Entries;
+                    continue;
+                }
+                State::Trailer => return fail(self, LineError::AfterTrailer),
+                State::Start | State::Entries | State::Done => {}
+            }
+            self.state = State::Entries;
+            if text.first() == Some(&b'#') {
+                let Some((entries, crc)) = parse_trailer(text) else {
+                    return fail(self, LineError::BadTrailer);
+                };
+                if !self.line.ends_with(b"\n") {
+                    return fail(self, LineError::BadTrailer);
+                }
+                if crc != crc_before {
+                    let e = LineError::CrcMismatch {
+                        trailer: crc,
+                        computed: crc_before,
+                    };
+                    return fail(self, e);
+                }
+                if entries != self.entries {
+                    let e = LineError::CountMismatch {
+                        trailer: entries,
+                        read: self.entries,
+                    };
+                    return fail(self, e);
+                }
+                self.verified = Some(entries);
+                self.state = State::Trailer;
+                continue;
+            }
+            if text.is_empty() {
+                continue;
+            }
+            self.entries += 1;
+            let result = split_entry(text, &mut self.key, &mut self.value)
+                .map(|()| (&self.key[..], &self.value[..]));
+            return Some((number, result));
+        }
+    }
+
+    /// After the whole input was read without a fatal error: whether a trailer vouched for it.
+    /// `None` while reading, and after a fatal error.
+    pub fn trailer(&self) -> Option<Trailer> {
+        if self.state != State::Done || self.failed {
+            return None;
+        }
+        Some(match self.verified {
+            Some(entries) => Trailer::Verified { entries },
+            None => Trailer::Absent {
+                had_header: self.had_header,
+            },
+        })
+    }
+}
+
+impl<R: BufRead> Iterator for BackupReader<R> {
+    type Item = (u64, Result<(Vec<u8>, Vec<u8>), LineError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (n, r) = self.next_entry()?;
+        Some((n, r.map(|(k, v)| (k.to_vec(), v.to_vec()))))
+    }
+}
+
+/// `#end entries=<n> crc32c=<hex8>`, parsed.
+fn parse_trailer(line: &[u8]) -> Option<(u64, u32)> {
+    let rest = std::str::from_utf8(line).ok()?.strip_prefix(TRAILER_PREFIX)?;
+    let (entries, crc) = rest.split_once(' ')?;
+    let entries = entries.strip_prefix("entries=")?.parse().ok()?;
+    let crc = crc.strip_prefix("crc32c=")?;
+    if crc.len() != 8 {
+        return None;
+    }
+    Some((entries, u32::from_str_radix(crc, 16).ok()?))
+}
+
+/// Splits an entry line at its first unescaped comma and unescapes both sides into `key` and
+/// `value`.
+fn split_entry(line: &[u8], key: &mut Vec<u8>, value: &mut Vec<u8>) -> Result<(), LineError> {
+    let mut i = 0;
+    let comma = loop {
+        match line.get(i) {
+            None => return Err(LineError::NoComma),
+            Some(b',') => break i,
+            Some(b'\\') => i += 2,
+            Some(_) => i += 1,
+        }
+    };
+    unescape(&line[..comma], 0, key)?;
+    unescape(&line[comma + 1..], comma + 1, value)
+}
+
+/// Unescapes `field` (which starts at `offset` in its line) into `out`.
+fn unescape(field: &[u8], offset: usize, out: &mut Vec<u8>) -> Result<(), LineError> {
+    out.clear();
+    let mut i = 0;
+    while i < field.len() {
+        let Some(at) = field[i..].iter().position(|&b| b == b'\\') else {
+            out.extend_from_slice(&field[i..]);
+            break;
+        };
+        out.extend_from_slice(&field[i..i + at]);
+        i += at;
+        let (byte, len) = match field.get(i + 1) {
+            Some(b'\\') => (b'\\', 2),
+            Some(b',') => (b',', 2),
+            Some(b'n') => (b'\n', 2),
+            Some(b'r') => (b'\r', 2),
+            Some(b'x') => match field.get(i + 2..i + 4).and_then(hex_byte) {
+                Some(b) => (b, 4),
+                None => return Err(LineError::BadEscape { column: offset + i }),
+            },
+            _ => return Err(LineError::BadEscape { column: offset + i }),
+        };
+        out.push(byte);
+        i += len;
+    }
+    Ok(())
+}
+
+/// The byte two hex digits spell.
+fn hex_byte(digits: &[u8]) -> Option<u8> {
+    let digit = |d: u8| char::from(d).to_digit(16);
+    Some((digit(digits[0])? * 16 + digit(digits[1])?) as u8)
+}
+
+/// Writes a backup one entry at a time, checksumming as it goes; [`BackupWriter::finish`] writes
+/// the trailer.
+pub struct BackupWriter<W: Write> {
+    out: W,
+    crc: Crc32c,
+    entries: u64,
+    line: Vec<u8>,
+}
+
+impl<W: Write> BackupWriter<W> {
+    /// Writes the header for `instance` to `out`.
+    pub fn new(out: W, instance: u64) -> io::Result<Self> {
+        let mut w = Self {
+            out,
+            crc: Crc32c::new(),
+            entries: 0,
+            line: Vec::with_capacity(128),
+        };
+        let header = format!("{VERSION_LINE}\ninstance:{instance}\n{HEADER_END}\n");
+        w.line.extend_from_slice(header.as_bytes());
+        w.flush_line()?;
+        Ok(w)
+    }
+
+    /// Writes one entry line.
+    pub fn entry(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        escape_key(key, &mut self.line);
+        self.line.push(b',');
+        escape_value(value, &mut self.line);
+        self.line.push(b'\n');
+        self.entries += 1;
+        self.flush_line()
+    }
+
+    fn flush_line(&mut self) -> io::Result<()> {
+        self.crc.update(&self.line);
+        let r = self.out.write_all(&self.line);
+        self.line.clear();
+        r
+    }
+
+    /// Entry lines written so far.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// Writes the trailer, flushes, and returns the output and the number of entries.
+    pub fn finish(mut self) -> io::Result<(W, u64)> {
+        let trailer = format!(
+            "{TRAILER_PREFIX}entries={} crc32c={:08x}\n",
+            self.entries,
+            self.crc.value()
+        );
+        self.out.write_all(trailer.as_bytes())?;
+        self.out.flush()?;
+        Ok((self.out, self.entries))
+    }
+}
+
+/// Writes a whole backup of `entries` for `instance` to `out`, trailer included; returns the
+/// number of entries.
+pub fn write_backup<W, I, K, V>(out: W, instance: u64, entries: I) -> io::Result<u64>
+where
+    W: Write,
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    let mut w = BackupWriter::new(out, instance)?;
+    for (k, v) in entries {
+        w.entry(k.as_ref(), v.as_ref())?;
+    }
+    Ok(w.finish()?.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn read_all(bytes: &[u8]) -> (Vec<(u64, Result<(Vec<u8>, Vec<u8>), String>)>, Option<Trailer>) {
+        let mut r = BackupReader::new(bytes);
+        let lines = r
+            .by_ref()
+            .map(|(n, e)| (n, e.map_err(|e| e.to_string())))
+            .collect();
+        (lines, r.trailer())
+    }
+
+    #[test]
+    fn crc32c_check_value() {
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(crc32c(b""), 0);
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let mut split = Crc32c::new();
+        split.update(&data[..13]);
+        split.update(&data[13..]);
+        assert_eq!(split.value(), crc32c(&data));
+    }
+
+    #[test]
+    fn writes_the_documented_bytes() {
+        let mut out = Vec::new();
+        let n = write_backup(
+            &mut out,
+            1,
+            [
+                (&b"user1"[..], &b"John Doe"[..]),
+                (b"a,b\\", b"x,y\nz\r"),
+                (b"#k\x00", b"\xff\xc3\xa9\x7f\t"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(n, 3);
+        let body = "version:1\ninstance:1\n---\nuser1,John Doe\na\\,b\\\\,x,y\\nz\\r\n\
+                    \\x23k\\x00,\\xffé\\x7f\\x09\n";
+        let crc = crc32c(body.as_bytes());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{body}#end entries=3 crc32c={crc:08x}\n")
+        );
+    }
+
+    #[test]
+    fn seed_files_and_plain_lines_load() {
+        let (lines, trailer) = read_all(b"version:1\ninstance:1\n---\nuser1,John Doe\n");
+        assert_eq!(
+            lines,
+            vec![(4, Ok((b"user1".to_vec(), b"John Doe".to_vec())))]
+        );
+        assert_eq!(trailer, Some(Trailer::Absent { had_header: true }));
+        let (lines, trailer) = read_all(b"a,1,2\r\n\nb,\n");
+        assert_eq!(
+            lines,
+            vec![
+                (1, Ok((b"a".to_vec(), b"1,2".to_vec()))),
+                (3, Ok((b"b".to_vec(), b"".to_vec())))
+            ]
+        );
+        assert_eq!(trailer, Some(Trailer::Absent { had_header: false }));
+    }
+
+    #[test]
+    fn bad_lines_are_reported_and_reading_goes_on() {
+        let (lines, trailer) = read_all(b"ok,1\nnocomma\nbad\\q,1\nv,\\x4\nlast,2");
+        let errors: Vec<_> = lines
+            .iter()
+            .map(|(n, e)| (*n, e.as_ref().err().cloned()))
+            .collect();
+        assert_eq!(
+            errors,
+            vec![
+                (1, None),
+                (2, Some("no comma between key and value".into())),
+                (
+                    3,
+                    Some("bad escape at column 4 (expected \\\\, \\, \\n, \\r or \\xHH)".into())
+                ),
+                (
+                    4,
+                    Some("bad escape at column 3 (expected \\\\, \\, \\n, \\r or \\xHH)".into())
+                ),
+                (5, None),
+            ]
+        );
+        assert_eq!(trailer, Some(Trailer::Absent { had_header: false }));
+    }
+
+    #[test]
+    fn truncation_and_corruption_are_detected() {
+        let mut file = Vec::new();
+        write_backup(&mut file, 7, [(b"k1", b"v1"), (b"k2", b"v2")]).unwrap();
+        let (lines, trailer) = read_all(&file);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(trailer, Some(Trailer::Verified { entries: 2 }));
+
+        // Cut inside the trailer: a malformed trailer.
+        let (lines, trailer) = read_all(&file[..file.len() - 4]);
+        assert_eq!(lines.last().unwrap().1.as_ref().unwrap_err(), &LineError::BadTrailer.to_string());
+        assert_eq!(trailer, None);
+
+        // A flipped byte in an entry: the checksum disagrees.
+        let mut bad = file.clone();
+        bad[26] ^= 1;
+        let (lines, trailer) = read_all(&bad);
+        assert!(lines.last().unwrap().1.as_ref().unwrap_err().contains("checksum mismatch"));
+        assert_eq!(trailer, None);
+
+        // A line dropped: the count disagrees (and so does the checksum, checked first).
+        let text = String::from_utf8(file.clone()).unwrap().replace("k1,v1\n", "");
+        let (lines, _) = read_all(text.as_bytes());
+        assert!(lines.last().unwrap().1.as_ref().unwrap_err().contains("corrupt"));
+
+        // Data after the trailer.
+        let mut more = file.clone();
+        more.extend_from_slice(b"k3,v3\n");
+        let (lines, trailer) = read_all(&more);
+        assert_eq!(lines.last().unwrap().1.as_ref().unwrap_err(), "data after the trailer");
+        assert_eq!(trailer, None);
+    }
+
+    #[test]
+    fn bad_headers_are_fatal() {
+        let (lines, trailer) = read_all(b"version:2\ninstance:1\n---\n");
+        assert_eq!(lines[0].1.as_ref().unwrap_err(), "unsupported backup version \"2\"");
+        assert_eq!(trailer, None);
+        let (lines, _) = read_all(b"version:1\ninstance:x\n---\n");
+        assert_eq!((lines[0].0, lines.len()), (2, 1));
+    }
+
+    proptest! {
+        #[test]
+        fn every_byte_string_round_trips(
+            entries in proptest::collection::vec(
+                (proptest::collection::vec(any::<u8>(), 0..20),
+                 proptest::collection::vec(any::<u8>(), 0..40)),
+                0..20,
+            )
+        ) {
+            let mut file = Vec::new();
+            write_backup(&mut file, 1, entries.iter().map(|(k, v)| (k, v))).unwrap();
+            let (lines, trailer) = read_all(&file);
+            let read: Vec<_> = lines.into_iter().map(|(_, e)| e.unwrap()).collect();
+            // An empty key with an empty value is the line ",", still an entry.
+            prop_assert_eq!(read, entries.clone());
+            prop_assert_eq!(trailer, Some(Trailer::Verified { entries: entries.len() as u64 }));
+        }
+    }
+}
