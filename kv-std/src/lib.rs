@@ -9,6 +9,8 @@
 //! - [`native_cmd`]: answers to the native protocol.
 //! - [`db`]: the shared table and statistics.
 //! - [`reply`], [`pattern`]: RESP reply writing, and glob matching for `KEYS`/`SCAN`.
+//! - [`client`]: a client over the native protocol, with reconnects, retries and pipelining.
+//! - [`backup_format`]: the backup file format, read and written (import, export, persistence).
 //!
 //! # Example
 //! ```no_run
@@ -24,6 +26,8 @@
 //! ```
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+pub mod backup_format;
+pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod connection;
