@@ -426,6 +426,11 @@ impl<R: BufRead> BackupReader<R> {
         }
     }
 
+    /// The input, as far as it has not been read (for `&[u8]`, the bytes still to come).
+    pub fn get_ref(&self) -> &R {
+        &self.input
+    }
+
     /// After the whole input was read without a fatal error: whether a trailer vouched for it.
     /// `None` while reading, and after a fatal error.
     pub fn trailer(&self) -> Option<Trailer> {
@@ -448,6 +453,29 @@ impl<R: BufRead> Iterator for BackupReader<R> {
         let (n, r) = self.next_entry()?;
         Some((n, r.map(|(k, v)| (k.to_vec(), v.to_vec()))))
     }
+}
+
+/// Checks the trailer of a whole backup held in memory, before any of it is applied: `Ok(None)`
+/// if the last line is not a trailer, `Ok(Some(entries))` if it is and the checksum of every byte
+/// before it matches. The entry count is checked when the lines are read.
+pub fn check_trailer(data: &[u8]) -> Result<Option<u64>, LineError> {
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    let last_start = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let last = &body[last_start..];
+    if !last.starts_with(b"#") {
+        return Ok(None);
+    }
+    let Some((entries, crc)) = parse_trailer(last).filter(|_| body.len() < data.len()) else {
+        return Err(LineError::BadTrailer);
+    };
+    let computed = crc32c(&data[..last_start]);
+    if crc != computed {
+        return Err(LineError::CrcMismatch {
+            trailer: crc,
+            computed,
+        });
+    }
+    Ok(Some(entries))
 }
 
 /// `#end entries=<n> crc32c=<hex8>`, parsed.
@@ -699,6 +727,11 @@ mod tests {
         let (lines, trailer) = read_all(&bad);
         assert!(lines.last().unwrap().1.as_ref().unwrap_err().contains("checksum mismatch"));
         assert_eq!(trailer, None);
+
+        assert_eq!(check_trailer(&file).unwrap(), Some(2));
+        assert!(matches!(check_trailer(&bad), Err(LineError::CrcMismatch { .. })));
+        assert!(matches!(check_trailer(&file[..file.len() - 4]), Err(LineError::BadTrailer)));
+        assert_eq!(check_trailer(b"a,b\n").unwrap(), None);
 
         // A line dropped: the count disagrees (and so does the checksum, checked first).
         let text = String::from_utf8(file.clone()).unwrap().replace("k1,v1\n", "");
