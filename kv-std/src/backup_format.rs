@@ -480,7 +480,9 @@ pub fn check_trailer(data: &[u8]) -> Result<Option<u64>, LineError> {
 
 /// `#end entries=<n> crc32c=<hex8>`, parsed.
 fn parse_trailer(line: &[u8]) -> Option<(u64, u32)> {
-    let rest = std::str::from_utf8(line).ok()?.strip_prefix(TRAILER_PREFIX)?;
+    let rest = std::str::from_utf8(line)
+        .ok()?
+        .strip_prefix(TRAILER_PREFIX)?;
     let (entries, crc) = rest.split_once(' ')?;
     let entries = entries.strip_prefix("entries=")?.parse().ok()?;
     let crc = crc.strip_prefix("crc32c=")?;
@@ -620,7 +622,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn read_all(bytes: &[u8]) -> (Vec<(u64, Result<(Vec<u8>, Vec<u8>), String>)>, Option<Trailer>) {
+    fn read_all(
+        bytes: &[u8],
+    ) -> (
+        Vec<(u64, Result<(Vec<u8>, Vec<u8>), String>)>,
+        Option<Trailer>,
+    ) {
         let mut r = BackupReader::new(bytes);
         let lines = r
             .by_ref()
@@ -718,38 +725,67 @@ mod tests {
 
         // Cut inside the trailer: a malformed trailer.
         let (lines, trailer) = read_all(&file[..file.len() - 4]);
-        assert_eq!(lines.last().unwrap().1.as_ref().unwrap_err(), &LineError::BadTrailer.to_string());
+        assert_eq!(
+            lines.last().unwrap().1.as_ref().unwrap_err(),
+            &LineError::BadTrailer.to_string()
+        );
         assert_eq!(trailer, None);
 
         // A flipped byte in an entry: the checksum disagrees.
         let mut bad = file.clone();
         bad[26] ^= 1;
         let (lines, trailer) = read_all(&bad);
-        assert!(lines.last().unwrap().1.as_ref().unwrap_err().contains("checksum mismatch"));
+        assert!(lines
+            .last()
+            .unwrap()
+            .1
+            .as_ref()
+            .unwrap_err()
+            .contains("checksum mismatch"));
         assert_eq!(trailer, None);
 
         assert_eq!(check_trailer(&file).unwrap(), Some(2));
-        assert!(matches!(check_trailer(&bad), Err(LineError::CrcMismatch { .. })));
-        assert!(matches!(check_trailer(&file[..file.len() - 4]), Err(LineError::BadTrailer)));
+        assert!(matches!(
+            check_trailer(&bad),
+            Err(LineError::CrcMismatch { .. })
+        ));
+        assert!(matches!(
+            check_trailer(&file[..file.len() - 4]),
+            Err(LineError::BadTrailer)
+        ));
         assert_eq!(check_trailer(b"a,b\n").unwrap(), None);
 
         // A line dropped: the count disagrees (and so does the checksum, checked first).
-        let text = String::from_utf8(file.clone()).unwrap().replace("k1,v1\n", "");
+        let text = String::from_utf8(file.clone())
+            .unwrap()
+            .replace("k1,v1\n", "");
         let (lines, _) = read_all(text.as_bytes());
-        assert!(lines.last().unwrap().1.as_ref().unwrap_err().contains("corrupt"));
+        assert!(lines
+            .last()
+            .unwrap()
+            .1
+            .as_ref()
+            .unwrap_err()
+            .contains("corrupt"));
 
         // Data after the trailer.
         let mut more = file.clone();
         more.extend_from_slice(b"k3,v3\n");
         let (lines, trailer) = read_all(&more);
-        assert_eq!(lines.last().unwrap().1.as_ref().unwrap_err(), "data after the trailer");
+        assert_eq!(
+            lines.last().unwrap().1.as_ref().unwrap_err(),
+            "data after the trailer"
+        );
         assert_eq!(trailer, None);
     }
 
     #[test]
     fn bad_headers_are_fatal() {
         let (lines, trailer) = read_all(b"version:2\ninstance:1\n---\n");
-        assert_eq!(lines[0].1.as_ref().unwrap_err(), "unsupported backup version \"2\"");
+        assert_eq!(
+            lines[0].1.as_ref().unwrap_err(),
+            "unsupported backup version \"2\""
+        );
         assert_eq!(trailer, None);
         let (lines, _) = read_all(b"version:1\ninstance:x\n---\n");
         assert_eq!((lines[0].0, lines.len()), (2, 1));

@@ -213,7 +213,11 @@ fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
     let mut stderr = io::stderr();
     let mut report = |line: u64, why: &dyn std::fmt::Display| {
         skipped += 1;
-        let _ = writeln!(stderr, "kv-client: {}:{line}: {why}; skipped", path.display());
+        let _ = writeln!(
+            stderr,
+            "kv-client: {}:{line}: {why}; skipped",
+            path.display()
+        );
     };
     let mut fatal = None;
     let mut flush = |batch: &mut Batch,
@@ -239,7 +243,10 @@ fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
         match entry {
             Ok((key, _)) if key.len() > MAX_KEY => report(
                 number,
-                &format!("key of {} bytes exceeds the maximum of {MAX_KEY}", key.len()),
+                &format!(
+                    "key of {} bytes exceeds the maximum of {MAX_KEY}",
+                    key.len()
+                ),
             ),
             Ok((_, value)) if value.len() > MAX_VALUE => report(
                 number,
@@ -309,8 +316,7 @@ fn export(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
     let mut sorted: Vec<_> = entries.into_iter().collect();
     sorted.sort_unstable();
     let file = std::fs::File::create(path).map_err(|e| Exit::file(path, e))?;
-    let mut writer =
-        BackupWriter::new(BufWriter::new(file), 1).map_err(|e| Exit::file(path, e))?;
+    let mut writer = BackupWriter::new(BufWriter::new(file), 1).map_err(|e| Exit::file(path, e))?;
     for (k, v) in &sorted {
         writer.entry(k, v).map_err(|e| Exit::file(path, e))?;
     }

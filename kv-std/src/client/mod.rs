@@ -165,7 +165,10 @@ impl Client {
         }
     }
 
-    fn call<T>(&mut self, attempt: impl FnMut(&mut Conn) -> Result<T, Failure>) -> Result<T, Error> {
+    fn call<T>(
+        &mut self,
+        attempt: impl FnMut(&mut Conn) -> Result<T, Failure>,
+    ) -> Result<T, Error> {
         self.call_with(attempt, || false)
     }
 
@@ -221,7 +224,10 @@ impl Client {
             Status::Success => {
                 let (next, entries) = native::decode_scan_payload(r.payload)
                     .map_err(|e| Error::Protocol(ProtocolError::ScanPayload(e)))?;
-                Ok((next, entries.map(|(k, v)| (k.to_vec(), v.to_vec())).collect()))
+                Ok((
+                    next,
+                    entries.map(|(k, v)| (k.to_vec(), v.to_vec())).collect(),
+                ))
             }
             s => Err(refusal(s, r.payload)),
         })
@@ -279,8 +285,7 @@ impl Client {
                     while answered.get() < until {
                         let i = answered.get();
                         let response = conn.receive()?;
-                        let reply =
-                            read_reply(batch.kinds[i], response).map_err(Failure::Final)?;
+                        let reply = read_reply(batch.kinds[i], response).map_err(Failure::Final)?;
                         answered.set(i + 1);
                         f(i, reply);
                     }
@@ -352,7 +357,10 @@ impl Conn {
             }
         }
         Err(last.unwrap_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, "the host name resolves to no address")
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "the host name resolves to no address",
+            )
         }))
     }
 
@@ -413,7 +421,10 @@ impl Conn {
 
 /// A read timeout surfaces as `WouldBlock` on Unix; say what it means.
 fn timeout_named(e: io::Error) -> io::Error {
-    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) {
         io::Error::new(io::ErrorKind::TimedOut, "no answer within the timeout")
     } else {
         e
