@@ -622,12 +622,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn read_all(
-        bytes: &[u8],
-    ) -> (
-        Vec<(u64, Result<(Vec<u8>, Vec<u8>), String>)>,
-        Option<Trailer>,
-    ) {
+    type Lines = Vec<(u64, Result<(Vec<u8>, Vec<u8>), String>)>;
+
+    fn read_all(bytes: &[u8]) -> (Lines, Option<Trailer>) {
         let mut r = BackupReader::new(bytes);
         let lines = r
             .by_ref()

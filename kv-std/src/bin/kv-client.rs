@@ -236,10 +236,7 @@ fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
         lines.clear();
         Ok(done)
     };
-    loop {
-        let Some((number, entry)) = reader.next_entry() else {
-            break;
-        };
+    while let Some((number, entry)) = reader.next_entry() {
         match entry {
             Ok((key, _)) if key.len() > MAX_KEY => report(
                 number,
