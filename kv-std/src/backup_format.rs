@@ -1,333 +1,575 @@
-//! The backup file format: the original design's `version:1`, `instance:<n>`, `---`, then one
-//! `key,value` line per entry, made byte-exact and checkable.
+//! The backup file format, read and written: a small pure module that import, export and the
+//! server's persistence all share.
 //!
-//! - Escapes, so any bytes round-trip: `\\` for a backslash, `\n` and `\r` for line breaks,
-//!   `\,` for a comma in a key (a value's commas stay raw: the first unescaped comma ends the
-//!   key), `\xHH` for other control bytes, bytes that are not UTF-8, and a `#` that would start
-//!   a key.
-//! - A trailer line `#end entries=<n> crc32c=<8 hex digits>`: the entry count and the CRC32C of
-//!   every byte before the trailer. A file with a trailer is checked; a file without one (as the
-//!   original design writes them) still loads, and the caller is told so.
+//! A backup is text, one entry a line, so a person can read and edit one:
+//!
+//! ```text
+//! version:1
+//! instance:1
+//! ---
+//! user1,John Doe
+//! a\,b,c, d\nsecond line
+//! #end entries=2 crc32c=<8 hex digits>
+//! ```
+//!
+//! - The header is `version:1`, `instance:<n>` and `---`. A file without it (plain `key,value`
+//!   lines, the seed's format) loads too.
+//! - An entry is `key,value`: the first unescaped comma splits, so values may hold raw commas.
+//! - Escapes keep every byte sequence on one line and make it round-trip: `\\` for a backslash,
+//!   `\,` for a comma in a key, `\n` and `\r` for newline and carriage return, and `\xHH` for
+//!   other control bytes, bytes that are not UTF-8, and a `#` that would begin a key (lines
+//!   beginning with `#` are the trailer's). Everything else, non-ASCII text included, is written
+//!   as it is.
+//! - The trailer `#end entries=<n> crc32c=<hex8>` holds the number of entry lines and the CRC32C
+//!   of every byte before it, so truncation and corruption are detected. [`BackupWriter`] always
+//!   writes it; [`BackupReader`] checks it when present and accepts files without one.
+//!
+//! # Example
+//! ```
+//! use kv_std::backup_format::{write_backup, BackupReader, Trailer};
+//!
+//! let mut file = Vec::new();
+//! write_backup(&mut file, 1, [(&b"user1"[..], &b"John Doe"[..]), (b"k,1", b"a\nb")])?;
+//! let mut reader = BackupReader::new(&file[..]);
+//! let entries: Vec<_> = reader.by_ref().map(|(_, entry)| entry.unwrap()).collect();
+//! assert_eq!(entries[1], (b"k,1".to_vec(), b"a\nb".to_vec()));
+//! assert!(matches!(reader.trailer(), Some(Trailer::Verified { entries: 2 })));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 
-/// The only format version.
-pub const VERSION: u32 = 1;
+/// The first header line.
+pub const VERSION_LINE: &str = "version:1";
+/// The line that ends the header.
+pub const HEADER_END: &str = "---";
+/// How the trailer line begins.
+pub const TRAILER_PREFIX: &str = "#end ";
 
-/// Appends `bytes` to `out` escaped; `key` also escapes commas and a leading `#`.
-pub fn escape(bytes: &[u8], key: bool, out: &mut Vec<u8>) {
-    let mut rest = bytes;
+/// A running CRC32C (Castagnoli), over the `crc32c` crate, which uses the CPU's CRC32
+/// instruction where there is one.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Crc32c(u32);
+
+impl Crc32c {
+    /// The CRC of no bytes.
+    pub const fn new() -> Self {
+        Self(0)
+    }
+
+    /// Adds `bytes` to the checksum.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0 = crc32c::crc32c_append(self.0, bytes);
+    }
+
+    /// The checksum of everything added so far.
+    pub const fn value(&self) -> u32 {
+        self.0
+    }
+}
+
+/// The CRC32C of `bytes`.
+pub fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = Crc32c::new();
+    crc.update(bytes);
+    crc.value()
+}
+
+/// Appends `key`, escaped for the key field, to `out`.
+pub fn escape_key(key: &[u8], out: &mut Vec<u8>) {
+    escape(key, true, out);
+}
+
+/// Appends `value`, escaped for the value field, to `out`.
+pub fn escape_value(value: &[u8], out: &mut Vec<u8>) {
+    escape(value, false, out);
+}
+
+fn escape(bytes: &[u8], is_key: bool, out: &mut Vec<u8>) {
+    let hex = |b: u8, out: &mut Vec<u8>| {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        out.extend_from_slice(&[
+            b'\\',
+            b'x',
+            DIGITS[usize::from(b >> 4)],
+            DIGITS[usize::from(b & 0xF)],
+        ]);
+    };
     let mut first = true;
-    while !rest.is_empty() {
-        let (valid, bad) = match std::str::from_utf8(rest) {
-            Ok(s) => (s, &[][..]),
-            Err(e) => {
-                let (ok, bad) = rest.split_at(e.valid_up_to());
-                // The prefix up to `valid_up_to` is UTF-8 by definition.
-                (std::str::from_utf8(ok).unwrap_or_default(), bad)
-            }
-        };
-        for c in valid.chars() {
-            match c {
-                '\\' => out.extend_from_slice(b"\\\\"),
-                '\n' => out.extend_from_slice(b"\\n"),
-                '\r' => out.extend_from_slice(b"\\r"),
-                ',' if key => out.extend_from_slice(b"\\,"),
-                '#' if key && first => out.extend_from_slice(b"\\x23"),
-                c if c.is_control() && c.is_ascii() => hex(c as u8, out),
-                c => {
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
+    for chunk in bytes.utf8_chunks() {
+        for &b in chunk.valid().as_bytes() {
+            match b {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b',' if is_key => out.extend_from_slice(b"\\,"),
+                b'#' if is_key && first => hex(b, out),
+                0..=0x1F | 0x7F => hex(b, out),
+                _ => out.push(b),
             }
             first = false;
         }
-        match bad.first() {
-            Some(&b) => {
-                hex(b, out);
-                first = false;
-                rest = &bad[1..];
-            }
-            None => rest = &[],
+        for &b in chunk.invalid() {
+            hex(b, out);
+            first = false;
         }
     }
 }
 
-fn hex(b: u8, out: &mut Vec<u8>) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.extend_from_slice(&[
-        b'\\',
-        b'x',
-        DIGITS[usize::from(b >> 4)],
-        DIGITS[usize::from(b & 15)],
-    ]);
-}
-
-/// Why a line or a file does not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FormatError {
-    /// The first lines are not `version:1`, `instance:<n>`, `---`.
-    Header(String),
-    /// An entry line has no unescaped comma.
+/// Why one line is not an entry. Only [`LineError::is_fatal`] errors end the file.
+#[derive(Debug)]
+pub enum LineError {
+    /// No unescaped comma separates key and value.
     NoComma,
-    /// A backslash escape is unknown or cut short.
-    BadEscape,
-    /// The trailer's fields do not parse.
-    BadTrailer,
-    /// The trailer counts a different number of entries than the file holds.
-    CountMismatch {
-        /// Entries the trailer announces.
-        trailer: u64,
-        /// Entries found.
-        found: u64,
+    /// A backslash not followed by `\`, `,`, `n`, `r` or `xHH`.
+    BadEscape {
+        /// The byte offset of the backslash in the line.
+        column: usize,
     },
-    /// The checksum does not match: the file was changed or damaged.
-    ChecksumMismatch {
-        /// The checksum in the trailer.
+    /// The first line says `version:` with a version this reader does not know.
+    UnsupportedVersion(String),
+    /// The header is not `version:1`, `instance:<n>`, `---`.
+    BadHeader {
+        /// What the header line should have been.
+        expected: &'static str,
+    },
+    /// A line beginning with `#` that is not a well-formed trailer.
+    BadTrailer,
+    /// The trailer's entry count differs from the entry lines read.
+    CountMismatch {
+        /// The trailer's count.
+        trailer: u64,
+        /// Entry lines read.
+        read: u64,
+    },
+    /// The trailer's CRC differs from the bytes read: the file is corrupt.
+    CrcMismatch {
+        /// The trailer's CRC.
         trailer: u32,
-        /// The checksum of the bytes.
+        /// The CRC of the bytes read.
         computed: u32,
     },
     /// Bytes follow the trailer.
     AfterTrailer,
-    /// The file ends inside a line: it was cut short.
-    Truncated,
+    /// Reading failed.
+    Io(io::Error),
 }
 
-impl fmt::Display for FormatError {
+impl LineError {
+    /// Whether the rest of the file cannot be trusted (or read): the reader stops after it.
+    /// The others concern one entry line, which a loader skips.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, LineError::NoComma | LineError::BadEscape { .. })
+    }
+}
+
+impl fmt::Display for LineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FormatError::Header(why) => write!(f, "bad header: {why}"),
-            FormatError::NoComma => f.write_str("entry has no ',' between key and value"),
-            FormatError::BadEscape => f.write_str("bad backslash escape"),
-            FormatError::BadTrailer => f.write_str("bad '#end' trailer"),
-            FormatError::CountMismatch { trailer, found } => {
-                write!(
-                    f,
-                    "trailer counts {trailer} entries but the file holds {found}"
-                )
-            }
-            FormatError::ChecksumMismatch { trailer, computed } => write!(
+            LineError::NoComma => f.write_str("no comma between key and value"),
+            LineError::BadEscape { column } => write!(
                 f,
-                "checksum mismatch: trailer says {trailer:08x}, contents give {computed:08x}"
+                "bad escape at column {} (expected \\\\, \\, \\n, \\r or \\xHH)",
+                column + 1
             ),
-            FormatError::AfterTrailer => f.write_str("data after the '#end' trailer"),
-            FormatError::Truncated => f.write_str("file ends in the middle of a line"),
+            LineError::UnsupportedVersion(v) => write!(f, "unsupported backup version {v:?}"),
+            LineError::BadHeader { expected } => write!(f, "bad header: expected {expected}"),
+            LineError::BadTrailer => f.write_str(
+                "malformed trailer (expected #end entries=<n> crc32c=<hex8>): truncated or corrupt",
+            ),
+            LineError::CountMismatch { trailer, read } => write!(
+                f,
+                "trailer counts {trailer} entries but {read} were read: the file is corrupt"
+            ),
+            LineError::CrcMismatch { trailer, computed } => write!(
+                f,
+                "checksum mismatch (trailer {trailer:08x}, file {computed:08x}): the file is corrupt"
+            ),
+            LineError::AfterTrailer => f.write_str("data after the trailer"),
+            LineError::Io(e) => write!(f, "read failed: {e}"),
         }
     }
 }
 
-impl std::error::Error for FormatError {}
-
-/// Undoes [`escape`].
-pub fn unescape(text: &[u8]) -> Result<Vec<u8>, FormatError> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        if text[i] != b'\\' {
-            out.push(text[i]);
-            i += 1;
-            continue;
+impl std::error::Error for LineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LineError::Io(e) => Some(e),
+            _ => None,
         }
-        match text.get(i + 1) {
-            Some(b'\\') => out.push(b'\\'),
-            Some(b'n') => out.push(b'\n'),
-            Some(b'r') => out.push(b'\r'),
-            Some(b',') => out.push(b','),
-            Some(b'x') => {
-                let digits = text.get(i + 2..i + 4).ok_or(FormatError::BadEscape)?;
-                let s = std::str::from_utf8(digits).map_err(|_| FormatError::BadEscape)?;
-                out.push(u8::from_str_radix(s, 16).map_err(|_| FormatError::BadEscape)?);
-                i += 4;
+    }
+}
+
+/// What the end of a file said, once a [`BackupReader`] has read it all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trailer {
+    /// The trailer was present and matched the entry count and the checksum.
+    Verified {
+        /// Entry lines in the file.
+        entries: u64,
+    },
+    /// There was no trailer (a seed or hand-written file): nothing could be checked.
+    Absent {
+        /// Whether the file began with the `version:1` header.
+        had_header: bool,
+    },
+}
+
+/// Where the reader stands in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Before the first line: a header or a first entry may come.
+    Start,
+    /// After `version:1`, expecting `instance:<n>`.
+    Instance,
+    /// After `instance:<n>`, expecting `---`.
+    HeaderEnd,
+    /// Reading entries.
+    Entries,
+    /// After a valid trailer; nothing more may come.
+    Trailer,
+    /// After the end of the input or a fatal error.
+    Done,
+}
+
+/// A streaming parser over a backup, one line at a time.
+///
+/// [`BackupReader::next_entry`] lends each entry from buffers the reader reuses, for loading
+/// millions of lines without an allocation each; the [`Iterator`] implementation copies them.
+/// Line numbers count from 1 and include the header.
+pub struct BackupReader<R> {
+    input: R,
+    line: Vec<u8>,
+    key: Vec<u8>,
+    value: Vec<u8>,
+    line_number: u64,
+    crc: Crc32c,
+    entries: u64,
+    had_header: bool,
+    state: State,
+    verified: Option<u64>,
+    failed: bool,
+    instance: Option<u64>,
+}
+
+impl<R: BufRead> BackupReader<R> {
+    /// A reader over `input`.
+    pub fn new(input: R) -> Self {
+        Self {
+            input,
+            line: Vec::new(),
+            key: Vec::new(),
+            value: Vec::new(),
+            line_number: 0,
+            crc: Crc32c::new(),
+            entries: 0,
+            had_header: false,
+            state: State::Start,
+            verified: None,
+            failed: false,
+            instance: None,
+        }
+    }
+
+    /// The next entry line: its number and its `(key, value)` or why it is not one. `None` at the
+    /// end of the input and after a fatal error.
+    #[allow(clippy::type_complexity)]
+    pub fn next_entry(&mut self) -> Option<(u64, Result<(&[u8], &[u8]), LineError>)> {
+        loop {
+            if self.state == State::Done {
+                return None;
+            }
+            self.line.clear();
+            let n = match self.input.read_until(b'\n', &mut self.line) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.state = State::Done;
+                    self.failed = true;
+                    return Some((self.line_number + 1, Err(LineError::Io(e))));
+                }
+            };
+            if n == 0 {
+                self.state = State::Done;
+                return None;
+            }
+            self.line_number += 1;
+            let number = self.line_number;
+            let crc_before = self.crc.value();
+            self.crc.update(&self.line);
+            let mut text = &self.line[..];
+            text = text.strip_suffix(b"\n").unwrap_or(text);
+            text = text.strip_suffix(b"\r").unwrap_or(text);
+            let fail = |this: &mut Self, e: LineError| {
+                this.state = State::Done;
+                this.failed = true;
+                Some((number, Err(e)))
+            };
+            match self.state {
+                State::Start if text.starts_with(b"version:") => {
+                    if text != VERSION_LINE.as_bytes() {
+                        let v = String::from_utf8_lossy(&text[8..]).into_owned();
+                        return fail(self, LineError::UnsupportedVersion(v));
+                    }
+                    self.had_header = true;
+                    self.state = State::Instance;
+                    continue;
+                }
+                State::Instance => {
+                    let instance = text
+                        .strip_prefix(b"instance:")
+                        .and_then(|n| std::str::from_utf8(n).ok())
+                        .and_then(|n| n.parse::<u64>().ok());
+                    if instance.is_none() {
+                        let expected = "instance:<n>";
+                        return fail(self, LineError::BadHeader { expected });
+                    }
+                    self.instance = instance;
+                    self.state = State::HeaderEnd;
+                    continue;
+                }
+                State::HeaderEnd => {
+                    if text != HEADER_END.as_bytes() {
+                        let expected = HEADER_END;
+                        return fail(self, LineError::BadHeader { expected });
+                    }
+                    self.state = State::Entries;
+                    continue;
+                }
+                State::Trailer => return fail(self, LineError::AfterTrailer),
+                State::Start | State::Entries | State::Done => {}
+            }
+            self.state = State::Entries;
+            if text.first() == Some(&b'#') {
+                let Some((entries, crc)) = parse_trailer(text) else {
+                    return fail(self, LineError::BadTrailer);
+                };
+                if !self.line.ends_with(b"\n") {
+                    return fail(self, LineError::BadTrailer);
+                }
+                if crc != crc_before {
+                    let e = LineError::CrcMismatch {
+                        trailer: crc,
+                        computed: crc_before,
+                    };
+                    return fail(self, e);
+                }
+                if entries != self.entries {
+                    let e = LineError::CountMismatch {
+                        trailer: entries,
+                        read: self.entries,
+                    };
+                    return fail(self, e);
+                }
+                self.verified = Some(entries);
+                self.state = State::Trailer;
                 continue;
             }
-            _ => return Err(FormatError::BadEscape),
+            if text.is_empty() {
+                continue;
+            }
+            self.entries += 1;
+            let result = split_entry(text, &mut self.key, &mut self.value)
+                .map(|()| (&self.key[..], &self.value[..]));
+            return Some((number, result));
         }
-        i += 2;
     }
-    Ok(out)
+
+    /// The input, as far as it has not been read (for `&[u8]`, the bytes still to come).
+    pub fn get_ref(&self) -> &R {
+        &self.input
+    }
+
+    /// The header's `instance:` number (a snapshot's generation), once the header is read; `None`
+    /// for a file without a header.
+    pub fn instance(&self) -> Option<u64> {
+        self.instance
+    }
+
+    /// After the whole input was read without a fatal error: whether a trailer vouched for it.
+    /// `None` while reading, and after a fatal error.
+    pub fn trailer(&self) -> Option<Trailer> {
+        if self.state != State::Done || self.failed {
+            return None;
+        }
+        Some(match self.verified {
+            Some(entries) => Trailer::Verified { entries },
+            None => Trailer::Absent {
+                had_header: self.had_header,
+            },
+        })
+    }
 }
 
-/// Splits an entry line (without its line ending) into key and value.
-pub fn parse_entry(line: &[u8]) -> Result<(Vec<u8>, Vec<u8>), FormatError> {
+impl<R: BufRead> Iterator for BackupReader<R> {
+    type Item = (u64, Result<(Vec<u8>, Vec<u8>), LineError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (n, r) = self.next_entry()?;
+        Some((n, r.map(|(k, v)| (k.to_vec(), v.to_vec()))))
+    }
+}
+
+/// Checks the trailer of a whole backup held in memory, before any of it is applied: `Ok(None)`
+/// if the last line is not a trailer, `Ok(Some(entries))` if it is and the checksum of every byte
+/// before it matches. The entry count is checked when the lines are read.
+pub fn check_trailer(data: &[u8]) -> Result<Option<u64>, LineError> {
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    let last_start = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let last = &body[last_start..];
+    if !last.starts_with(b"#") {
+        return Ok(None);
+    }
+    let Some((entries, crc)) = parse_trailer(last).filter(|_| body.len() < data.len()) else {
+        return Err(LineError::BadTrailer);
+    };
+    let computed = crc32c(&data[..last_start]);
+    if crc != computed {
+        return Err(LineError::CrcMismatch {
+            trailer: crc,
+            computed,
+        });
+    }
+    Ok(Some(entries))
+}
+
+/// `#end entries=<n> crc32c=<hex8>`, parsed.
+fn parse_trailer(line: &[u8]) -> Option<(u64, u32)> {
+    let rest = std::str::from_utf8(line)
+        .ok()?
+        .strip_prefix(TRAILER_PREFIX)?;
+    let (entries, crc) = rest.split_once(' ')?;
+    let entries = entries.strip_prefix("entries=")?.parse().ok()?;
+    let crc = crc.strip_prefix("crc32c=")?;
+    if crc.len() != 8 {
+        return None;
+    }
+    Some((entries, u32::from_str_radix(crc, 16).ok()?))
+}
+
+/// Splits an entry line at its first unescaped comma and unescapes both sides into `key` and
+/// `value`.
+fn split_entry(line: &[u8], key: &mut Vec<u8>, value: &mut Vec<u8>) -> Result<(), LineError> {
     let mut i = 0;
-    while i < line.len() {
-        match line[i] {
-            b'\\' => i += 2,
-            b',' => return Ok((unescape(&line[..i])?, unescape(&line[i + 1..])?)),
-            _ => i += 1,
+    let comma = loop {
+        match line.get(i) {
+            None => return Err(LineError::NoComma),
+            Some(b',') => break i,
+            Some(b'\\') => i += 2,
+            Some(_) => i += 1,
         }
-    }
-    Err(FormatError::NoComma)
+    };
+    unescape(&line[..comma], 0, key)?;
+    unescape(&line[comma + 1..], comma + 1, value)
 }
 
-/// Writes a backup file: header, entries, trailer. Returns the number of entries written.
-pub struct Writer<W: Write> {
+/// Unescapes `field` (which starts at `offset` in its line) into `out`.
+fn unescape(field: &[u8], offset: usize, out: &mut Vec<u8>) -> Result<(), LineError> {
+    out.clear();
+    let mut i = 0;
+    while i < field.len() {
+        let Some(at) = field[i..].iter().position(|&b| b == b'\\') else {
+            out.extend_from_slice(&field[i..]);
+            break;
+        };
+        out.extend_from_slice(&field[i..i + at]);
+        i += at;
+        let (byte, len) = match field.get(i + 1) {
+            Some(b'\\') => (b'\\', 2),
+            Some(b',') => (b',', 2),
+            Some(b'n') => (b'\n', 2),
+            Some(b'r') => (b'\r', 2),
+            Some(b'x') => match field.get(i + 2..i + 4).and_then(hex_byte) {
+                Some(b) => (b, 4),
+                None => return Err(LineError::BadEscape { column: offset + i }),
+            },
+            _ => return Err(LineError::BadEscape { column: offset + i }),
+        };
+        out.push(byte);
+        i += len;
+    }
+    Ok(())
+}
+
+/// The byte two hex digits spell.
+fn hex_byte(digits: &[u8]) -> Option<u8> {
+    let digit = |d: u8| char::from(d).to_digit(16);
+    Some((digit(digits[0])? * 16 + digit(digits[1])?) as u8)
+}
+
+/// Writes a backup one entry at a time, checksumming as it goes; [`BackupWriter::finish`] writes
+/// the trailer.
+pub struct BackupWriter<W: Write> {
     out: W,
-    crc: u32,
+    crc: Crc32c,
     entries: u64,
     line: Vec<u8>,
 }
 
-impl<W: Write> Writer<W> {
-    /// Starts a file for `instance`.
+impl<W: Write> BackupWriter<W> {
+    /// Writes the header for `instance` to `out`.
     pub fn new(out: W, instance: u64) -> io::Result<Self> {
         let mut w = Self {
             out,
-            crc: 0,
+            crc: Crc32c::new(),
             entries: 0,
-            line: Vec::with_capacity(512),
+            line: Vec::with_capacity(128),
         };
-        let header = format!("version:{VERSION}\ninstance:{instance}\n---\n");
-        w.put(header.as_bytes())?;
+        let header = format!("{VERSION_LINE}\ninstance:{instance}\n{HEADER_END}\n");
+        w.line.extend_from_slice(header.as_bytes());
+        w.flush_line()?;
         Ok(w)
     }
 
-    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.crc = crc32c::crc32c_append(self.crc, bytes);
-        self.out.write_all(bytes)
+    /// Writes one entry line.
+    pub fn entry(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        escape_key(key, &mut self.line);
+        self.line.push(b',');
+        escape_value(value, &mut self.line);
+        self.line.push(b'\n');
+        self.entries += 1;
+        self.flush_line()
     }
 
-    /// Adds one entry.
-    pub fn entry(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
-        escape(key, true, &mut line);
-        line.push(b',');
-        escape(value, false, &mut line);
-        line.push(b'\n');
-        let r = self.put(&line);
-        self.line = line;
-        self.entries += 1;
+    fn flush_line(&mut self) -> io::Result<()> {
+        self.crc.update(&self.line);
+        let r = self.out.write_all(&self.line);
+        self.line.clear();
         r
     }
 
-    /// Writes the trailer and returns the underlying writer and the entry count.
+    /// Entry lines written so far.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// Writes the trailer, flushes, and returns the output and the number of entries.
     pub fn finish(mut self) -> io::Result<(W, u64)> {
-        let trailer = format!("#end entries={} crc32c={:08x}\n", self.entries, self.crc);
+        let trailer = format!(
+            "{TRAILER_PREFIX}entries={} crc32c={:08x}\n",
+            self.entries,
+            self.crc.value()
+        );
         self.out.write_all(trailer.as_bytes())?;
         self.out.flush()?;
         Ok((self.out, self.entries))
     }
 }
 
-/// What reading a backup file found, besides its entries.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Summary {
-    /// The `instance:` number (the snapshot generation).
-    pub instance: u64,
-    /// Entries read.
-    pub entries: u64,
-    /// Whether a trailer was present and checked.
-    pub checked: bool,
-}
-
-/// Reads a complete backup file held in memory, passing each entry to `entry` in file order.
-/// Damage is an error naming the line; entries before it have been passed already, so a caller
-/// that must not half-load collects them or discards what it loaded.
-pub fn read(
-    bytes: &[u8],
-    mut entry: impl FnMut(&[u8], &[u8]),
-) -> Result<Summary, (usize, FormatError)> {
-    let mut crc = 0u32;
-    let mut lines = bytes.split_inclusive(|&b| b == b'\n').enumerate();
-    let mut header = |want: &str| -> Result<Vec<u8>, (usize, FormatError)> {
-        let (n, line) = lines
-            .next()
-            .ok_or((1, FormatError::Header(format!("missing '{want}' line"))))?;
-        crc = crc32c::crc32c_append(crc, line);
-        let text = line
-            .strip_suffix(b"\n")
-            .ok_or((n + 1, FormatError::Truncated))?;
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        Ok(text.to_vec())
-    };
-    let version = header("version:1")?;
-    if version != format!("version:{VERSION}").as_bytes() {
-        let shown = String::from_utf8_lossy(&version).into_owned();
-        return Err((1, FormatError::Header(format!("unsupported '{shown}'"))));
+/// Writes a whole backup of `entries` for `instance` to `out`, trailer included; returns the
+/// number of entries.
+pub fn write_backup<W, I, K, V>(out: W, instance: u64, entries: I) -> io::Result<u64>
+where
+    W: Write,
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    let mut w = BackupWriter::new(out, instance)?;
+    for (k, v) in entries {
+        w.entry(k.as_ref(), v.as_ref())?;
     }
-    let instance = header("instance:<n>")?;
-    let instance = instance
-        .strip_prefix(b"instance:")
-        .and_then(|n| std::str::from_utf8(n).ok()?.parse::<u64>().ok())
-        .ok_or((
-            2,
-            FormatError::Header("expected 'instance:<number>'".into()),
-        ))?;
-    if header("---")? != b"---" {
-        return Err((3, FormatError::Header("expected '---'".into())));
-    }
-    let mut count = 0u64;
-    let mut checked = false;
-    for (n, line) in lines {
-        let number = n + 1;
-        if checked {
-            return Err((number, FormatError::AfterTrailer));
-        }
-        let text = line
-            .strip_suffix(b"\n")
-            .ok_or((number, FormatError::Truncated))?;
-        if let Some(trailer) = text.strip_prefix(b"#end ") {
-            let (expected, sum) =
-                parse_trailer(trailer).ok_or((number, FormatError::BadTrailer))?;
-            if expected != count {
-                let e = FormatError::CountMismatch {
-                    trailer: expected,
-                    found: count,
-                };
-                return Err((number, e));
-            }
-            if sum != crc {
-                let e = FormatError::ChecksumMismatch {
-                    trailer: sum,
-                    computed: crc,
-                };
-                return Err((number, e));
-            }
-            checked = true;
-            continue;
-        }
-        crc = crc32c::crc32c_append(crc, line);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        let (k, v) = parse_entry(text).map_err(|e| (number, e))?;
-        entry(&k, &v);
-        count += 1;
-    }
-    Ok(Summary {
-        instance,
-        entries: count,
-        checked,
-    })
-}
-
-/// The `instance:` number of a backup file, from its first lines alone.
-pub fn instance_of(bytes: &[u8]) -> Option<u64> {
-    let mut lines = bytes.split(|&b| b == b'\n');
-    if lines.next()? != format!("version:{VERSION}").as_bytes() {
-        return None;
-    }
-    std::str::from_utf8(lines.next()?.strip_prefix(b"instance:")?)
-        .ok()?
-        .parse()
-        .ok()
-}
-
-fn parse_trailer(fields: &[u8]) -> Option<(u64, u32)> {
-    let text = std::str::from_utf8(fields).ok()?;
-    let mut count = None;
-    let mut sum = None;
-    for field in text.split(' ') {
-        if let Some(n) = field.strip_prefix("entries=") {
-            count = n.parse().ok();
-        } else if let Some(h) = field.strip_prefix("crc32c=") {
-            sum = u32::from_str_radix(h, 16).ok();
-        } else {
-            return None;
-        }
-    }
-    Some((count?, sum?))
+    Ok(w.finish()?.1)
 }
 
 #[cfg(test)]
@@ -335,108 +577,188 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Reads a whole file into a list, for checking.
-    type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+    type Lines = Vec<(u64, Result<(Vec<u8>, Vec<u8>), String>)>;
 
-    fn read_all(bytes: &[u8]) -> Result<(Summary, Entries), (usize, FormatError)> {
-        let mut entries = Vec::new();
-        let summary = read(bytes, |k, v| entries.push((k.to_vec(), v.to_vec())))?;
-        Ok((summary, entries))
-    }
-
-    fn write_file(instance: u64, entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
-        let mut w = Writer::new(Vec::new(), instance).unwrap();
-        for (k, v) in entries {
-            w.entry(k, v).unwrap();
-        }
-        w.finish().unwrap().0
+    fn read_all(bytes: &[u8]) -> (Lines, Option<Trailer>) {
+        let mut r = BackupReader::new(bytes);
+        let lines = r
+            .by_ref()
+            .map(|(n, e)| (n, e.map_err(|e| e.to_string())))
+            .collect();
+        (lines, r.trailer())
     }
 
     #[test]
-    fn the_original_designs_file_loads() {
-        let seed = b"version:1\ninstance:1\n---\nkey1,value1\nkey2,value2\nuser1,John Doe\n";
-        let (c, entries) = read_all(seed).unwrap();
-        assert_eq!(c.instance, 1);
-        assert!(!c.checked);
-        assert_eq!(instance_of(seed), Some(1));
+    fn crc32c_check_value() {
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(crc32c(b""), 0);
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let mut split = Crc32c::new();
+        split.update(&data[..13]);
+        split.update(&data[13..]);
+        assert_eq!(split.value(), crc32c(&data));
+    }
+
+    #[test]
+    fn writes_the_documented_bytes() {
+        let mut out = Vec::new();
+        let n = write_backup(
+            &mut out,
+            1,
+            [
+                (&b"user1"[..], &b"John Doe"[..]),
+                (b"a,b\\", b"x,y\nz\r"),
+                (b"#k\x00", b"\xff\xc3\xa9\x7f\t"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(n, 3);
+        let body = "version:1\ninstance:1\n---\nuser1,John Doe\na\\,b\\\\,x,y\\nz\\r\n\
+                    \\x23k\\x00,\\xffé\\x7f\\x09\n";
+        let crc = crc32c(body.as_bytes());
         assert_eq!(
-            entries,
+            String::from_utf8(out).unwrap(),
+            format!("{body}#end entries=3 crc32c={crc:08x}\n")
+        );
+    }
+
+    #[test]
+    fn seed_files_and_plain_lines_load() {
+        let (lines, trailer) = read_all(b"version:1\ninstance:1\n---\nuser1,John Doe\n");
+        assert_eq!(
+            lines,
+            vec![(4, Ok((b"user1".to_vec(), b"John Doe".to_vec())))]
+        );
+        assert_eq!(trailer, Some(Trailer::Absent { had_header: true }));
+        let (lines, trailer) = read_all(b"a,1,2\r\n\nb,\n");
+        assert_eq!(
+            lines,
             vec![
-                (b"key1".to_vec(), b"value1".to_vec()),
-                (b"key2".to_vec(), b"value2".to_vec()),
-                (b"user1".to_vec(), b"John Doe".to_vec())
+                (1, Ok((b"a".to_vec(), b"1,2".to_vec()))),
+                (3, Ok((b"b".to_vec(), b"".to_vec())))
             ]
         );
+        assert_eq!(trailer, Some(Trailer::Absent { had_header: false }));
     }
 
     #[test]
-    fn awkward_bytes_round_trip_and_stay_one_line_each() {
-        let entries = vec![
-            (b"a,b".to_vec(), b"x,y,z".to_vec()),
-            (b"#end".to_vec(), b"#end entries=0".to_vec()),
-            (b"line\nbreak\r".to_vec(), b"back\\slash\n".to_vec()),
-            (vec![0, 0xff, 0xfe, b'\\', b'x'], vec![0x80, b',', 0x7f]),
-            (
-                "caf\u{e9} \u{2713}".as_bytes().to_vec(),
-                "\u{1f600}".as_bytes().to_vec(),
-            ),
-            (Vec::new(), Vec::new()),
-        ];
-        let file = write_file(7, &entries);
+    fn bad_lines_are_reported_and_reading_goes_on() {
+        let (lines, trailer) = read_all(b"ok,1\nnocomma\nbad\\q,1\nv,\\x4\nlast,2");
+        let errors: Vec<_> = lines
+            .iter()
+            .map(|(n, e)| (*n, e.as_ref().err().cloned()))
+            .collect();
         assert_eq!(
-            file.iter().filter(|&&b| b == b'\n').count(),
-            3 + entries.len() + 1
+            errors,
+            vec![
+                (1, None),
+                (2, Some("no comma between key and value".into())),
+                (
+                    3,
+                    Some("bad escape at column 4 (expected \\\\, \\, \\n, \\r or \\xHH)".into())
+                ),
+                (
+                    4,
+                    Some("bad escape at column 3 (expected \\\\, \\, \\n, \\r or \\xHH)".into())
+                ),
+                (5, None),
+            ]
         );
-        let (c, read_back) = read_all(&file).unwrap();
-        assert!(c.checked);
-        assert_eq!(c.instance, 7);
-        assert_eq!(read_back, entries);
+        assert_eq!(trailer, Some(Trailer::Absent { had_header: false }));
     }
 
     #[test]
     fn truncation_and_corruption_are_detected() {
-        let entries: Vec<_> = (0..20)
-            .map(|i| (format!("k{i}").into_bytes(), format!("v{i}").into_bytes()))
-            .collect();
-        let file = write_file(3, &entries);
-        // Cut inside the last line: truncated.
-        let cut = &file[..file.len() - 5];
-        assert_eq!(read_all(cut).unwrap_err().1, FormatError::Truncated);
-        // One flipped byte in an entry: the checksum catches it.
-        let mut flipped = file.clone();
-        flipped[40] ^= 0x01;
+        let mut file = Vec::new();
+        write_backup(&mut file, 7, [(b"k1", b"v1"), (b"k2", b"v2")]).unwrap();
+        let (lines, trailer) = read_all(&file);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(trailer, Some(Trailer::Verified { entries: 2 }));
+
+        // Cut inside the trailer: a malformed trailer.
+        let (lines, trailer) = read_all(&file[..file.len() - 4]);
+        assert_eq!(
+            lines.last().unwrap().1.as_ref().unwrap_err(),
+            &LineError::BadTrailer.to_string()
+        );
+        assert_eq!(trailer, None);
+
+        // A flipped byte in an entry: the checksum disagrees.
+        let mut bad = file.clone();
+        bad[26] ^= 1;
+        let (lines, trailer) = read_all(&bad);
+        assert!(lines
+            .last()
+            .unwrap()
+            .1
+            .as_ref()
+            .unwrap_err()
+            .contains("checksum mismatch"));
+        assert_eq!(trailer, None);
+
+        assert_eq!(check_trailer(&file).unwrap(), Some(2));
         assert!(matches!(
-            read_all(&flipped).unwrap_err().1,
-            FormatError::ChecksumMismatch { .. } | FormatError::NoComma | FormatError::BadEscape
+            check_trailer(&bad),
+            Err(LineError::CrcMismatch { .. })
         ));
-        // A dropped entry line: the count catches it.
-        let text = String::from_utf8(file.clone()).unwrap();
-        let dropped = text.replacen("k5,v5\n", "", 1);
         assert!(matches!(
-            read_all(dropped.as_bytes()).unwrap_err().1,
-            FormatError::CountMismatch {
-                trailer: 20,
-                found: 19
-            }
+            check_trailer(&file[..file.len() - 4]),
+            Err(LineError::BadTrailer)
         ));
-        // Garbage after the trailer.
-        let mut extra = file;
-        extra.extend_from_slice(b"k,v\n");
-        assert_eq!(read_all(&extra).unwrap_err().1, FormatError::AfterTrailer);
+        assert_eq!(check_trailer(b"a,b\n").unwrap(), None);
+
+        // A line dropped: the count disagrees (and so does the checksum, checked first).
+        let text = String::from_utf8(file.clone())
+            .unwrap()
+            .replace("k1,v1\n", "");
+        let (lines, _) = read_all(text.as_bytes());
+        assert!(lines
+            .last()
+            .unwrap()
+            .1
+            .as_ref()
+            .unwrap_err()
+            .contains("corrupt"));
+
+        // Data after the trailer.
+        let mut more = file.clone();
+        more.extend_from_slice(b"k3,v3\n");
+        let (lines, trailer) = read_all(&more);
+        assert_eq!(
+            lines.last().unwrap().1.as_ref().unwrap_err(),
+            "data after the trailer"
+        );
+        assert_eq!(trailer, None);
     }
 
     #[test]
-    fn crc32c_is_castagnoli() {
-        assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
+    fn bad_headers_are_fatal() {
+        let (lines, trailer) = read_all(b"version:2\ninstance:1\n---\n");
+        assert_eq!(
+            lines[0].1.as_ref().unwrap_err(),
+            "unsupported backup version \"2\""
+        );
+        assert_eq!(trailer, None);
+        let (lines, _) = read_all(b"version:1\ninstance:x\n---\n");
+        assert_eq!((lines[0].0, lines.len()), (2, 1));
     }
 
     proptest! {
         #[test]
-        fn any_entries_round_trip(entries in proptest::collection::vec(
-            (proptest::collection::vec(any::<u8>(), 0..40), proptest::collection::vec(any::<u8>(), 0..80)), 0..30)) {
-            let file = write_file(1, &entries);
-            let (_, read_back) = read_all(&file).unwrap();
-            prop_assert_eq!(read_back, entries);
+        fn every_byte_string_round_trips(
+            entries in proptest::collection::vec(
+                (proptest::collection::vec(any::<u8>(), 0..20),
+                 proptest::collection::vec(any::<u8>(), 0..40)),
+                0..20,
+            )
+        ) {
+            let mut file = Vec::new();
+            write_backup(&mut file, 1, entries.iter().map(|(k, v)| (k, v))).unwrap();
+            let (lines, trailer) = read_all(&file);
+            let read: Vec<_> = lines.into_iter().map(|(_, e)| e.unwrap()).collect();
+            // An empty key with an empty value is the line ",", still an entry.
+            prop_assert_eq!(read, entries.clone());
+            prop_assert_eq!(trailer, Some(Trailer::Verified { entries: entries.len() as u64 }));
         }
     }
 }

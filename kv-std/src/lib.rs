@@ -12,6 +12,8 @@
 //! - [`persist`]: snapshots to the backup file and the append-only log; [`backup_format`] is
 //!   the file format itself.
 //! - [`reply`], [`pattern`]: RESP reply writing, and glob matching for `KEYS`/`SCAN`.
+//! - [`client`]: a client over the native protocol, with reconnects, retries and pipelining.
+//! - [`backup_format`]: the backup file format, read and written (import, export, persistence).
 //!
 //! # Example
 //! ```no_run
@@ -29,6 +31,7 @@
 
 pub mod auth;
 pub mod backup_format;
+pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod connection;

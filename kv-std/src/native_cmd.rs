@@ -2,8 +2,22 @@
 
 use crate::cmd::Client;
 use crate::db::Db;
-use kv_nostd::native::{Request, Response, Status};
-use kv_nostd::Error;
+use crate::db::{MAX_KEY, MAX_VALUE};
+use kv_nostd::native::{self, Request, Response, Status};
+use kv_nostd::table::MOVE_LOG;
+use kv_nostd::{Error, ScanCursor};
+
+/// Buckets one `SCAN` step reads: up to 256 entries at 8 slots a bucket.
+const SCAN_BUCKETS: usize = 32;
+
+// A step also revisits the buckets that cuckoo moves filled behind its cursor: at most MOVE_LOG
+// before it and 4 × MOVE_LOG after the last bucket. Even then a full-size payload fits what
+// clients are told to accept.
+const _: () = assert!(
+    native::SCAN_CURSOR_LEN
+        + (SCAN_BUCKETS + 5 * MOVE_LOG) * 8 * native::scan_entry_len(MAX_KEY, MAX_VALUE)
+        <= native::MAX_SCAN_PAYLOAD
+);
 
 /// Appends `response` to `out`.
 fn push(out: &mut Vec<u8>, response: Response<'_>) {
@@ -74,6 +88,27 @@ pub fn execute(request: &Request<'_>, client: &mut Client, db: &Db, out: &mut Ve
                 error(out, Status::AuthFailed, crate::auth::WRONGPASS);
             }
         }
+        Request::Scan { cursor } => scan(cursor, db, out),
     }
     client.logged(lsn, start, out);
+}
+
+/// One step of `SCAN`: the next cursor, then the entries of [`SCAN_BUCKETS`] buckets.
+fn scan(cursor: u64, db: &Db, out: &mut Vec<u8>) {
+    let start = out.len();
+    let body = start + native::RESPONSE_HEADER_LEN;
+    out.resize(body + native::SCAN_CURSOR_LEN, 0);
+    let next = db
+        .table
+        .scan(ScanCursor::from_u64(cursor), SCAN_BUCKETS, |k, v| {
+            let at = out.len();
+            out.resize(at + native::scan_entry_len(k.len(), v.len()), 0);
+            // Sized just above; keys and values are far below the u16 and u32 length fields.
+            let written = native::encode_scan_entry(k, v, &mut out[at..]).unwrap_or(0);
+            out.truncate(at + written);
+        });
+    out[body..body + native::SCAN_CURSOR_LEN].copy_from_slice(&next.to_u64().to_be_bytes());
+    let payload = out.len() - body;
+    // The header was sized in front of the payload; it cannot fail to fit.
+    let _ = native::encode_response_header(Status::Success, payload, &mut out[start..]);
 }

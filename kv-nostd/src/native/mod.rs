@@ -14,6 +14,10 @@
 //! Decoding borrows from the input and allocates nothing; encoding writes into a caller's buffer
 //! and writes nothing when the frame does not fit.
 //!
+//! `SCAN` walks every entry a step at a time: its request's value is a cursor, and its
+//! response's payload the next cursor followed by `(key_len u16, key, value_len u32, value)`
+//! entries ([`decode_scan_payload`]).
+//!
 //! # Example
 //! ```
 //! use kv_nostd::native::{decode_request, decode_response, Limits, Request, Response, Status};
@@ -38,9 +42,14 @@ use core::fmt;
 
 mod request;
 mod response;
+mod scan;
 
 pub use request::{decode_request, Request};
 pub use response::{decode_response, encode_response_header, Response};
+pub use scan::{
+    decode_scan_payload, encode_scan_entry, scan_entry_len, ScanEntries, ScanPayloadError,
+    MAX_SCAN_PAYLOAD, SCAN_CURSOR_LEN, SCAN_ENTRY_HEADER_LEN,
+};
 
 /// The first byte of every frame: the high nibble `0xA` marks the protocol, the low nibble is the
 /// version ([`VERSION`]).
@@ -94,6 +103,8 @@ pub enum Op {
     Save = 0x05,
     /// Authenticate: the key is the user name (empty for the default user), the value the password.
     Auth = 0x06,
+    /// One step of a scan over every entry: no key; the value is the cursor, 8 bytes big-endian.
+    Scan = 0x07,
 }
 
 impl Op {
@@ -106,6 +117,7 @@ impl Op {
             0x04 => Op::Delete,
             0x05 => Op::Save,
             0x06 => Op::Auth,
+            0x07 => Op::Scan,
             _ => return None,
         })
     }
@@ -117,7 +129,7 @@ impl Op {
 
     /// Whether requests of this op carry a value.
     const fn has_value(self) -> bool {
-        matches!(self, Op::Put | Op::Auth)
+        matches!(self, Op::Put | Op::Auth | Op::Scan)
     }
 }
 
@@ -413,7 +425,7 @@ mod tests {
 
     fn request_parts() -> impl Strategy<Value = (u8, Vec<u8>, Vec<u8>)> {
         (
-            1u8..=6,
+            1u8..=7,
             proptest::collection::vec(any::<u8>(), 0..=64),
             proptest::collection::vec(any::<u8>(), 0..=300),
         )
@@ -429,6 +441,11 @@ mod tests {
             Op::Auth => Request::Auth {
                 user: key,
                 password: value,
+            },
+            Op::Scan => Request::Scan {
+                cursor: value
+                    .iter()
+                    .fold(0u64, |c, &b| c.rotate_left(8) ^ u64::from(b)),
             },
         }
     }
@@ -532,9 +549,9 @@ mod tests {
                 },
             ),
             (
-                b"\xA1\x07\x00\x01\x00\x00\x00\x01",
+                b"\xA1\x08\x00\x01\x00\x00\x00\x01",
                 DecodeError::UnknownOp {
-                    op: 7,
+                    op: 8,
                     frame_len: Some(10),
                 },
             ),
@@ -653,5 +670,70 @@ mod tests {
         let response = Response::error(Status::ServerError, &long);
         assert_eq!(response.payload.len(), MAX_MESSAGE);
         assert_eq!(response.message(), Some(&long[..MAX_MESSAGE]));
+    }
+
+    #[test]
+    fn scan_requests_carry_exactly_an_eight_byte_cursor() {
+        let request = Request::Scan {
+            cursor: 0x0102_0304_0506_0708,
+        };
+        let bytes = b"\xA1\x07\x00\x00\x00\x00\x00\x08\x01\x02\x03\x04\x05\x06\x07\x08";
+        assert_eq!(request.encoded_len(), bytes.len());
+        assert_eq!(encode_request(&request), bytes);
+        assert_incremental_request(bytes, &request);
+        for (input, frame_len) in [
+            (&b"\xA1\x07\x00\x00\x00\x00\x00\x00"[..], 8),
+            (b"\xA1\x07\x00\x00\x00\x00\x00\x07", 15),
+            (b"\xA1\x07\x00\x01\x00\x00\x00\x08", 17),
+        ] {
+            assert_eq!(
+                decode_request(input, &LIMITS),
+                Err(DecodeError::Malformed {
+                    op: Op::Scan,
+                    frame_len: Some(frame_len)
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn scan_payloads_round_trip() {
+        let entries: [(&[u8], &[u8]); 3] = [(b"k", b"vv"), (b"", b""), (b"key", "é,\n".as_bytes())];
+        let mut payload = std::vec![0u8; SCAN_CURSOR_LEN];
+        payload.copy_from_slice(&42u64.to_be_bytes());
+        for (key, value) in entries {
+            let start = payload.len();
+            payload.resize(start + scan_entry_len(key.len(), value.len()), 0);
+            let n = encode_scan_entry(key, value, &mut payload[start..]).expect("fits");
+            assert_eq!(start + n, payload.len());
+        }
+        assert_eq!(
+            &payload[8..17],
+            b"\x00\x01k\x00\x00\x00\x02vv",
+            "key_len u16, key, value_len u32, value"
+        );
+        let (cursor, decoded) = decode_scan_payload(&payload).expect("valid");
+        assert_eq!(cursor, 42);
+        assert!(decoded.eq(entries));
+        for end in 9..payload.len() {
+            if let Ok((_, mut it)) = decode_scan_payload(&payload[..end]) {
+                // A cut that falls between entries is a shorter valid payload.
+                assert!(it.all(|e| entries.contains(&e)));
+            }
+        }
+        assert_eq!(
+            decode_scan_payload(&payload[..12]).err(),
+            Some(ScanPayloadError::TruncatedEntry { offset: 8 })
+        );
+        assert_eq!(
+            decode_scan_payload(&payload[..7]).err(),
+            Some(ScanPayloadError::NoCursor { len: 7 })
+        );
+        let mut small = [0xEEu8; 8];
+        assert_eq!(
+            encode_scan_entry(b"k", b"vv", &mut small),
+            Err(EncodeError::BufferTooSmall { needed: 9, len: 8 })
+        );
+        assert_eq!(small, [0xEE; 8]);
     }
 }

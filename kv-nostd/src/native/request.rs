@@ -1,6 +1,9 @@
 //! Requests: what a client sends, `magic op key_len(u16) value_len(u32) key value`.
 
-use super::{be_u32, check_magic, DecodeError, EncodeError, Limits, Op, MAGIC, REQUEST_HEADER_LEN};
+use super::{
+    be_u32, check_magic, DecodeError, EncodeError, Limits, Op, MAGIC, REQUEST_HEADER_LEN,
+    SCAN_CURSOR_LEN,
+};
 
 /// A decoded request, borrowing its key and value from the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,6 +36,11 @@ pub enum Request<'a> {
         /// The password.
         password: &'a [u8],
     },
+    /// [`Op::Scan`].
+    Scan {
+        /// Where the scan stands: 0 starts one; each response names the next.
+        cursor: u64,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -45,30 +53,41 @@ impl<'a> Request<'a> {
             Request::Delete { .. } => Op::Delete,
             Request::Save => Op::Save,
             Request::Auth { .. } => Op::Auth,
+            Request::Scan { .. } => Op::Scan,
         }
     }
 
     /// The key field and value field as they travel on the wire (empty when the op has none).
-    const fn parts(&self) -> (&'a [u8], &'a [u8]) {
+    /// A scan's cursor is not borrowed, so its bytes are written into `cursor` and lent from there.
+    fn parts<'s>(&'s self, cursor: &'s mut [u8; SCAN_CURSOR_LEN]) -> (&'s [u8], &'s [u8]) {
         match *self {
             Request::Ping | Request::Save => (&[], &[]),
             Request::Get { key } | Request::Delete { key } => (key, &[]),
             Request::Put { key, value } => (key, value),
             Request::Auth { user, password } => (user, password),
+            Request::Scan { cursor: c } => {
+                *cursor = c.to_be_bytes();
+                (&[], cursor)
+            }
         }
     }
 
     /// The encoded frame's length in bytes (saturating at `usize::MAX`, which no buffer holds).
     pub const fn encoded_len(&self) -> usize {
-        let (key, value) = self.parts();
-        REQUEST_HEADER_LEN
-            .saturating_add(key.len())
-            .saturating_add(value.len())
+        let (key, value) = match *self {
+            Request::Ping | Request::Save => (0, 0),
+            Request::Get { key } | Request::Delete { key } => (key.len(), 0),
+            Request::Put { key, value } => (key.len(), value.len()),
+            Request::Auth { user, password } => (user.len(), password.len()),
+            Request::Scan { .. } => (0, SCAN_CURSOR_LEN),
+        };
+        REQUEST_HEADER_LEN.saturating_add(key).saturating_add(value)
     }
 
     /// Writes the frame to the start of `out` and returns its length; writes nothing on error.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        let (key, value) = self.parts();
+        let mut cursor = [0u8; SCAN_CURSOR_LEN];
+        let (key, value) = self.parts(&mut cursor);
         let key_len = u16::try_from(key.len()).map_err(|_| EncodeError::KeyTooLong {
             len: key.len(),
             max: u16::MAX as usize,
@@ -120,7 +139,10 @@ pub fn decode_request<'a>(
             frame_len,
         });
     };
-    if (key_len > 0 && !op.has_key()) || (value_len > 0 && !op.has_value()) {
+    if (key_len > 0 && !op.has_key())
+        || (value_len > 0 && !op.has_value())
+        || (op == Op::Scan && value_len != SCAN_CURSOR_LEN)
+    {
         return Err(DecodeError::Malformed { op, frame_len });
     }
     if key_len > limits.max_key {
@@ -160,6 +182,13 @@ pub fn decode_request<'a>(
             user: key,
             password: value,
         },
+        Op::Scan => {
+            let mut cursor = [0u8; SCAN_CURSOR_LEN];
+            cursor.copy_from_slice(value);
+            Request::Scan {
+                cursor: u64::from_be_bytes(cursor),
+            }
+        }
     };
     Ok(Some((request, frame_len)))
 }

@@ -5,7 +5,7 @@
 //! file takes its place; and the directory is fsynced so the renames survive a crash.
 
 use super::aof::sync_dir;
-use crate::backup_format::{self, Writer};
+use crate::backup_format::{BackupReader, BackupWriter, Trailer};
 use crate::db::Store;
 use std::fs::File;
 use std::io::{self, BufWriter};
@@ -30,7 +30,7 @@ pub fn write(path: &Path, instance: u64, table: &Store) -> io::Result<u64> {
     let file = File::create(&tmp)?;
     // A large buffer: the visit waits on nothing but this buffer's writes, and cuckoo moves
     // near the bucket being read wait on the visit.
-    let mut w = Writer::new(BufWriter::with_capacity(4 << 20, file), instance)?;
+    let mut w = BackupWriter::new(BufWriter::with_capacity(4 << 20, file), instance)?;
     let mut failure = None;
     table.visit(|k, v| {
         if failure.is_none() {
@@ -55,25 +55,49 @@ pub fn write(path: &Path, instance: u64, table: &Store) -> io::Result<u64> {
     Ok(entries)
 }
 
-/// Loads the backup file at `path` into `table`. On any damage the table is emptied again and
-/// the error names the line.
-pub fn load(path: &Path, table: &Store) -> Result<backup_format::Summary, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let mut failed: Option<String> = None;
-    let result = backup_format::read(&bytes, |k, v| {
-        if failed.is_none() {
-            if let Err(e) = table.put(k, v) {
-                failed = Some(format!("entry {:?}: {e}", String::from_utf8_lossy(k)));
-            }
+/// What loading a backup file found.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The snapshot's generation (0 for a file without a header).
+    pub instance: u64,
+    /// Entries loaded.
+    pub entries: u64,
+    /// Whether a trailer vouched for the whole file.
+    pub checked: bool,
+}
+
+/// Loads the backup file at `path` into `table`. Any damage, even one bad line, makes the whole
+/// file unusable: the table is emptied again and the error names the line.
+pub fn load(path: &Path, table: &Store) -> Result<Loaded, String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let mut reader = BackupReader::new(io::BufReader::with_capacity(1 << 20, file));
+    let mut entries = 0u64;
+    let mut failure = None;
+    while let Some((line, entry)) = reader.next_entry() {
+        let result = entry
+            .map_err(|e| e.to_string())
+            .and_then(|(k, v)| table.put(k, v).map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            failure = Some(format!("line {line}: {e}"));
+            break;
         }
-    });
-    let outcome = match (result, failed) {
-        (Ok(summary), None) => Ok(summary),
-        (Ok(_), Some(e)) => Err(e),
-        (Err((line, e)), _) => Err(format!("line {line}: {e}")),
-    };
-    if outcome.is_err() {
-        table.clear();
+        entries += 1;
     }
-    outcome
+    let outcome = match (failure, reader.trailer()) {
+        (Some(e), _) => Err(e),
+        (None, Some(Trailer::Verified { .. })) => Ok(true),
+        (None, Some(Trailer::Absent { .. })) => Ok(false),
+        (None, None) => Err("unreadable".to_string()),
+    };
+    match outcome {
+        Ok(checked) => Ok(Loaded {
+            instance: reader.instance().unwrap_or(0),
+            entries,
+            checked,
+        }),
+        Err(e) => {
+            table.clear();
+            Err(e)
+        }
+    }
 }

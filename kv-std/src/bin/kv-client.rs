@@ -1,0 +1,332 @@
+//! `kv-client`: put, get, delete and ping a kv server from the command line, and import or
+//! export backups through the pipelined client.
+//!
+//! Exit codes: 0 done; 1 the key was not found; 2 the server could not be reached after the
+//! retries (clap also exits 2 on a usage error, with its usage text on stderr); 3 the server
+//! refused the request or answered outside the protocol; 4 a file could not be read or written,
+//! was corrupt, or had bad lines (the good lines were imported).
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kv_std::backup_format::{self, BackupReader, BackupWriter, Trailer};
+use kv_std::client::{Batch, Client, ClientConfig, Error, Reply, RetryPolicy};
+use kv_std::db::{MAX_KEY, MAX_VALUE};
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const NOT_FOUND: u8 = 1;
+const UNREACHABLE: u8 = 2;
+const REFUSED: u8 = 3;
+const FILE_PROBLEM: u8 = 4;
+
+/// Requests per pipelined batch during import.
+const IMPORT_BATCH: usize = 10_000;
+
+/// `kv-client`'s flags, as typed.
+#[derive(Parser, Debug)]
+#[command(
+    name = "kv-client",
+    version,
+    about = "Talk to a kv server over its native protocol.",
+    after_help = "Exit codes: 0 ok, 1 not found, 2 unreachable (or bad usage), 3 refused by the \
+                  server, 4 file problem or bad lines skipped."
+)]
+struct Args {
+    /// Server host name or address.
+    #[arg(long, global = true, default_value = "127.0.0.1")]
+    host: String,
+
+    /// Server port.
+    #[arg(long, global = true, default_value_t = kv_std::config::DEFAULT_PORT)]
+    port: u16,
+
+    /// Seconds to wait for a connection, and for each answer, before retrying.
+    #[arg(long, global = true, default_value = "2", value_parser = parse_timeout)]
+    timeout: Duration,
+
+    /// Retries after a lost connection or a timeout, with exponential backoff from 50 ms
+    /// (capped at 2 s).
+    #[arg(long, global = true, default_value_t = RetryPolicy::DEFAULT.retries)]
+    retries: u32,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Set KEY to VALUE.
+    Put { key: OsString, value: OsString },
+    /// Print KEY's value.
+    Get { key: OsString },
+    /// Remove KEY.
+    Delete { key: OsString },
+    /// Check the server answers.
+    Ping,
+    /// Load a backup file (or plain key,value lines) into the server.
+    Import { file: PathBuf },
+    /// Write every entry to FILE in the backup format.
+    Export { file: PathBuf },
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(Duration::from_secs_f64(secs)),
+        _ => Err("expected a number of seconds above 0 and at most 86400".into()),
+    }
+}
+
+/// A failure to report, with the exit code it leads to.
+struct Exit {
+    code: u8,
+    /// The whole line for stderr, without its newline.
+    line: Vec<u8>,
+}
+
+impl Exit {
+    fn client(e: Error) -> Self {
+        let code = match e {
+            Error::Unreachable { .. } => UNREACHABLE,
+            _ => REFUSED,
+        };
+        Self {
+            code,
+            line: format!("kv-client: {e}").into_bytes(),
+        }
+    }
+
+    fn file(path: &Path, what: impl std::fmt::Display) -> Self {
+        Self {
+            code: FILE_PROBLEM,
+            line: format!("kv-client: {}: {what}", path.display()).into_bytes(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = ClientConfig {
+        connect_timeout: args.timeout,
+        io_timeout: args.timeout,
+        retry: RetryPolicy {
+            retries: args.retries,
+            ..RetryPolicy::DEFAULT
+        },
+        ..ClientConfig::new(args.host, args.port)
+    };
+    let mut client = Client::new(config);
+    let mut out = io::stdout().lock();
+    match run(args.command, &mut client, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(exit) => {
+            let _ = out.flush();
+            let mut err = io::stderr().lock();
+            let _ = err.write_all(&exit.line);
+            let _ = err.write_all(b"\n");
+            ExitCode::from(exit.code)
+        }
+    }
+}
+
+fn run(command: Command, client: &mut Client, out: &mut impl Write) -> Result<(), Exit> {
+    let printed = |r: io::Result<()>| {
+        r.map_err(|e| Exit {
+            code: FILE_PROBLEM,
+            line: format!("kv-client: cannot write to stdout: {e}").into_bytes(),
+        })
+    };
+    match command {
+        Command::Put { key, value } => {
+            let (key, value) = (key.into_encoded_bytes(), value.into_encoded_bytes());
+            client.put(&key, &value).map_err(Exit::client)?;
+            printed(write_line(out, &[b"\xE2\x9C\x93 ", &key, b" = ", &value]))
+        }
+        Command::Get { key } => {
+            let key = key.into_encoded_bytes();
+            match client.get(&key).map_err(Exit::client)? {
+                Some(value) => printed(write_line(out, &[&value])),
+                None => Err(not_found(&key)),
+            }
+        }
+        Command::Delete { key } => {
+            let key = key.into_encoded_bytes();
+            if client.delete(&key).map_err(Exit::client)? {
+                printed(write_line(out, &[b"\xE2\x9C\x93 deleted ", &key]))
+            } else {
+                Err(not_found(&key))
+            }
+        }
+        Command::Ping => {
+            client.ping().map_err(Exit::client)?;
+            printed(write_line(out, &[b"PONG"]))
+        }
+        Command::Import { file } => import(&file, client, out),
+        Command::Export { file } => export(&file, client, out),
+    }
+}
+
+fn write_line(out: &mut impl Write, parts: &[&[u8]]) -> io::Result<()> {
+    for p in parts {
+        out.write_all(p)?;
+    }
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+fn not_found(key: &[u8]) -> Exit {
+    let mut line = b"not found: ".to_vec();
+    line.extend_from_slice(key);
+    Exit {
+        code: NOT_FOUND,
+        line,
+    }
+}
+
+fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), Exit> {
+    let started = Instant::now();
+    let data = std::fs::read(path).map_err(|e| Exit::file(path, e))?;
+    // A corrupt backup is refused before anything is sent.
+    backup_format::check_trailer(&data)
+        .map_err(|e| Exit::file(path, format!("{e}; nothing was imported")))?;
+    let progress = if io::stderr().is_terminal() {
+        let bar = ProgressBar::with_draw_target(
+            Some(data.len() as u64),
+            ProgressDrawTarget::stderr_with_hz(10),
+        );
+        if let Ok(style) = ProgressStyle::with_template(
+            "{bar:40} {percent:>3}% {binary_bytes}/{binary_total_bytes} {per_sec} eta {eta}",
+        ) {
+            bar.set_style(style);
+        }
+        Some(bar)
+    } else {
+        None
+    };
+    let mut reader = BackupReader::new(&data[..]);
+    let mut batch = Batch::new();
+    let mut lines: Vec<u64> = Vec::with_capacity(IMPORT_BATCH);
+    let (mut imported, mut skipped) = (0u64, 0u64);
+    let mut stderr = io::stderr();
+    let mut report = |line: u64, why: &dyn std::fmt::Display| {
+        skipped += 1;
+        let _ = writeln!(
+            stderr,
+            "kv-client: {}:{line}: {why}; skipped",
+            path.display()
+        );
+    };
+    let mut fatal = None;
+    let mut flush = |batch: &mut Batch,
+                     lines: &mut Vec<u64>,
+                     report: &mut dyn FnMut(u64, &dyn std::fmt::Display)|
+     -> Result<u64, Exit> {
+        let mut done = 0;
+        client
+            .execute_with(batch, |i, reply| match reply {
+                Reply::Done => done += 1,
+                Reply::Refused(e) => report(lines[i], &e),
+                other => report(lines[i], &format!("unexpected answer {other:?}")),
+            })
+            .map_err(Exit::client)?;
+        batch.clear();
+        lines.clear();
+        Ok(done)
+    };
+    while let Some((number, entry)) = reader.next_entry() {
+        match entry {
+            Ok((key, _)) if key.len() > MAX_KEY => report(
+                number,
+                &format!(
+                    "key of {} bytes exceeds the maximum of {MAX_KEY}",
+                    key.len()
+                ),
+            ),
+            Ok((_, value)) if value.len() > MAX_VALUE => report(
+                number,
+                &format!(
+                    "value of {} bytes exceeds the maximum of {MAX_VALUE}",
+                    value.len()
+                ),
+            ),
+            Ok((key, value)) => {
+                batch.put(key, value).map_err(Exit::client)?;
+                lines.push(number);
+            }
+            Err(e) if e.is_fatal() => {
+                fatal = Some(format!("line {number}: {e}"));
+                break;
+            }
+            Err(e) => report(number, &e),
+        }
+        if batch.len() >= IMPORT_BATCH {
+            imported += flush(&mut batch, &mut lines, &mut report)?;
+            if let Some(bar) = &progress {
+                bar.set_position((data.len() - reader.get_ref().len()) as u64);
+            }
+        }
+    }
+    imported += flush(&mut batch, &mut lines, &mut report)?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let trailer = reader.trailer();
+    let secs = started.elapsed().as_secs_f64();
+    let rate = imported as f64 / secs.max(1e-9);
+    let mut summary = format!("imported {imported} entries in {secs:.2} s ({rate:.0} entries/s)");
+    if skipped > 0 {
+        summary.push_str(&format!(", skipped {skipped} bad lines"));
+    }
+    let _ = writeln!(out, "{summary}");
+    if let Some(why) = fatal {
+        return Err(Exit::file(path, why));
+    }
+    if let Some(Trailer::Absent { had_header: true }) = trailer {
+        let _ = writeln!(
+            io::stderr(),
+            "kv-client: {}: warning: no trailer, so truncation cannot be ruled out",
+            path.display()
+        );
+    }
+    if skipped > 0 {
+        return Err(Exit {
+            code: FILE_PROBLEM,
+            line: format!("kv-client: {}: {skipped} bad lines skipped", path.display())
+                .into_bytes(),
+        });
+    }
+    Ok(())
+}
+
+fn export(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), Exit> {
+    let started = Instant::now();
+    // A scan may pass a key twice; the last value read is the newest.
+    let mut entries: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    client
+        .scan(|k, v| {
+            entries.insert(k.to_vec(), v.to_vec());
+        })
+        .map_err(Exit::client)?;
+    let mut sorted: Vec<_> = entries.into_iter().collect();
+    sorted.sort_unstable();
+    let file = std::fs::File::create(path).map_err(|e| Exit::file(path, e))?;
+    let mut writer = BackupWriter::new(BufWriter::new(file), 1).map_err(|e| Exit::file(path, e))?;
+    for (k, v) in &sorted {
+        writer.entry(k, v).map_err(|e| Exit::file(path, e))?;
+    }
+    let (buffered, n) = writer.finish().map_err(|e| Exit::file(path, e))?;
+    let file = buffered
+        .into_inner()
+        .map_err(|e| Exit::file(path, e.into_error()))?;
+    file.sync_all().map_err(|e| Exit::file(path, e))?;
+    let secs = started.elapsed().as_secs_f64();
+    let _ = writeln!(
+        out,
+        "exported {n} entries to {} in {secs:.2} s",
+        path.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,432 @@
+//! A blocking client over kv's native protocol: put, get, delete, ping, pipelined batches and
+//! scans, reconnecting and retrying by itself where repeating a request is safe.
+//!
+//! - [`Client`]: one connection, opened lazily and reopened after a failure.
+//! - [`ClientConfig`]: where to connect and how long to wait.
+//! - [`RetryPolicy`]: bounded exponential backoff; its module says which operations are retried
+//!   and why that is safe.
+//! - [`Batch`] and [`Reply`]: many requests sent together, answered in order.
+//! - [`Error`]: one variant per server status, plus the connection's own failures.
+//!
+//! # Example
+//! ```no_run
+//! use kv_std::client::{Batch, Client, ClientConfig, Reply};
+//!
+//! let mut client = Client::connect(ClientConfig::new("127.0.0.1", 7878))?;
+//! client.put(b"user1", b"John Doe")?;
+//! assert_eq!(client.get(b"user1")?.as_deref(), Some(&b"John Doe"[..]));
+//! assert_eq!(client.get(b"nobody")?, None);
+//!
+//! let mut batch = Batch::new();
+//! for i in 0..1000 {
+//!     batch.put(format!("key{i}").as_bytes(), b"value")?;
+//! }
+//! let replies = client.execute(&batch)?;
+//! assert!(replies.iter().all(|r| matches!(r, Reply::Done)));
+//! # Ok::<(), kv_std::client::Error>(())
+//! ```
+
+mod batch;
+mod error;
+mod retry;
+
+pub use batch::{Batch, Reply};
+pub use error::{Error, ProtocolError};
+pub use retry::RetryPolicy;
+
+use batch::Kind;
+use kv_nostd::native::{self, Limits, Request, Response, Status};
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// Requests written before their answers are read, at most twice over: small enough that the
+/// answers in flight (up to 2 × 1024 GET values) stay under the server's output cap, so the
+/// server never stops reading while the client is still writing.
+const WINDOW: usize = 1024;
+
+/// Responses are accepted up to a SCAN step's size; a GET's value is far smaller.
+const LIMITS: Limits = Limits::new(u16::MAX as usize, native::MAX_SCAN_PAYLOAD);
+
+/// Where a client connects and how long it waits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// The longest wait for a connection to open.
+    pub connect_timeout: Duration,
+    /// The longest wait for one write, or for an answer's next bytes.
+    pub io_timeout: Duration,
+    /// When to retry after the connection fails.
+    pub retry: RetryPolicy,
+}
+
+impl ClientConfig {
+    /// `host:port` with 2-second timeouts and [`RetryPolicy::DEFAULT`].
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            connect_timeout: Duration::from_secs(2),
+            io_timeout: Duration::from_secs(2),
+            retry: RetryPolicy::DEFAULT,
+        }
+    }
+
+    /// The address as given, for messages: `host:port` (`[host]:port` for an IPv6 literal).
+    pub fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A client of one kv server. Not shared between threads: open one per thread.
+pub struct Client {
+    config: ClientConfig,
+    conn: Option<Conn>,
+}
+
+/// How one attempt failed: the connection (retry), or something retrying cannot mend.
+enum Failure {
+    Connection(io::Error),
+    Final(Error),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Connection(e)
+    }
+}
+
+impl Client {
+    /// A client that connects on its first call.
+    pub fn new(config: ClientConfig) -> Self {
+        Self { config, conn: None }
+    }
+
+    /// A client connected now, retrying per the configuration's policy.
+    pub fn connect(config: ClientConfig) -> Result<Self, Error> {
+        let mut client = Self::new(config);
+        client.call(|_| Ok(()))?;
+        Ok(client)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Runs `attempt` on a live connection, reconnecting and retrying after connection failures.
+    /// `progress` reports whether a failed attempt got anywhere, which resets the failure count.
+    fn call_with<T>(
+        &mut self,
+        mut attempt: impl FnMut(&mut Conn) -> Result<T, Failure>,
+        mut progress: impl FnMut() -> bool,
+    ) -> Result<T, Error> {
+        let mut failures = 0u32;
+        loop {
+            let result = match self.conn.as_mut() {
+                Some(conn) => attempt(conn),
+                None => match Conn::open(&self.config) {
+                    Ok(conn) => attempt(self.conn.insert(conn)),
+                    Err(e) => Err(Failure::Connection(e)),
+                },
+            };
+            match result {
+                Ok(v) => return Ok(v),
+                Err(Failure::Final(e)) => {
+                    if matches!(e, Error::Protocol(_)) {
+                        self.conn = None;
+                    }
+                    return Err(e);
+                }
+                Err(Failure::Connection(source)) => {
+                    // Answers still on their way would be read as the next requests' answers.
+                    self.conn = None;
+                    if progress() {
+                        failures = 0;
+                    }
+                    if failures >= self.config.retry.retries {
+                        return Err(Error::Unreachable {
+                            addr: self.config.addr(),
+                            source,
+                            retries: failures,
+                        });
+                    }
+                    std::thread::sleep(self.config.retry.backoff(failures));
+                    failures += 1;
+                }
+            }
+        }
+    }
+
+    fn call<T>(
+        &mut self,
+        attempt: impl FnMut(&mut Conn) -> Result<T, Failure>,
+    ) -> Result<T, Error> {
+        self.call_with(attempt, || false)
+    }
+
+    /// Sends one request and hands its answer to `answer`.
+    fn request<T>(
+        &mut self,
+        request: Request<'_>,
+        mut answer: impl FnMut(Response<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut frame = vec![0u8; request.encoded_len()];
+        request.encode(&mut frame).map_err(Error::Encode)?;
+        self.call(|conn| {
+            conn.send(&frame)?;
+            let response = conn.receive()?;
+            answer(response).map_err(Failure::Final)
+        })
+    }
+
+    /// Sets `key` to `value`. Retried on connection failures: see [`RetryPolicy`].
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+        self.request(Request::Put { key, value }, expect_empty)
+    }
+
+    /// The value of `key`; `Ok(None)` if there is none.
+    pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        self.request(Request::Get { key }, |r| match r.status {
+            Status::Success => Ok(Some(r.payload.to_vec())),
+            Status::NotFound => Ok(None),
+            s => Err(refusal(s, r.payload)),
+        })
+    }
+
+    /// Removes `key`; `Ok(false)` if it was absent (or, after a retry, already removed by the
+    /// attempt whose answer was lost).
+    pub fn delete(&mut self, key: &[u8]) -> Result<bool, Error> {
+        self.request(Request::Delete { key }, |r| match r.status {
+            Status::Success => Ok(true),
+            Status::NotFound => Ok(false),
+            s => Err(refusal(s, r.payload)),
+        })
+    }
+
+    /// Checks that the server answers.
+    pub fn ping(&mut self) -> Result<(), Error> {
+        self.request(Request::Ping, expect_empty)
+    }
+
+    /// One step of a scan from `cursor` (0 to start): the next cursor (0 when done) and the
+    /// entries of this step. Keys may repeat across steps; see `docs/PROTOCOL.md`.
+    #[allow(clippy::type_complexity)]
+    pub fn scan_step(&mut self, cursor: u64) -> Result<(u64, Vec<(Vec<u8>, Vec<u8>)>), Error> {
+        self.request(Request::Scan { cursor }, |r| match r.status {
+            Status::Success => {
+                let (next, entries) = native::decode_scan_payload(r.payload)
+                    .map_err(|e| Error::Protocol(ProtocolError::ScanPayload(e)))?;
+                Ok((
+                    next,
+                    entries.map(|(k, v)| (k.to_vec(), v.to_vec())).collect(),
+                ))
+            }
+            s => Err(refusal(s, r.payload)),
+        })
+    }
+
+    /// Calls `f` for every entry, scanning step by step until the server says the scan is done.
+    /// A key present throughout is passed at least once; some may be passed more than once.
+    pub fn scan(&mut self, mut f: impl FnMut(&[u8], &[u8])) -> Result<(), Error> {
+        let mut cursor = 0;
+        loop {
+            let (next, entries) = self.scan_step(cursor)?;
+            for (k, v) in &entries {
+                f(k, v);
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    /// Sends every request of `batch`, pipelined, and returns their answers in order.
+    pub fn execute(&mut self, batch: &Batch) -> Result<Vec<Reply>, Error> {
+        let mut replies = Vec::with_capacity(batch.len());
+        self.execute_with(batch, |_, reply| replies.push(reply))?;
+        Ok(replies)
+    }
+
+    /// Sends every request of `batch`, pipelined, and calls `f(index, reply)` for each answer in
+    /// order, without collecting them.
+    ///
+    /// After a connection failure the batch resumes from its first unanswered request (see
+    /// [`RetryPolicy`]): `f` sees each index exactly once.
+    pub fn execute_with(
+        &mut self,
+        batch: &Batch,
+        mut f: impl FnMut(usize, Reply),
+    ) -> Result<(), Error> {
+        let n = batch.len();
+        // Answers read so far, kept across attempts; and its value at the last failure.
+        let answered = std::cell::Cell::new(0usize);
+        let mut at_last_failure = 0usize;
+        self.call_with(
+            |conn| {
+                let mut sent = answered.get();
+                while answered.get() < n {
+                    // Keep at most two windows unanswered: write one while the server answers
+                    // the other.
+                    while sent < n && sent - answered.get() < 2 * WINDOW {
+                        let to = (sent + WINDOW).min(n);
+                        conn.send(batch.frames(sent, to))?;
+                        sent = to;
+                    }
+                    let until = if sent == n { n } else { sent - WINDOW };
+                    while answered.get() < until {
+                        let i = answered.get();
+                        let response = conn.receive()?;
+                        let reply = read_reply(batch.kinds[i], response).map_err(Failure::Final)?;
+                        answered.set(i + 1);
+                        f(i, reply);
+                    }
+                }
+                Ok(())
+            },
+            || {
+                let moved = answered.get() > at_last_failure;
+                at_last_failure = answered.get();
+                moved
+            },
+        )
+    }
+}
+
+/// The answer to one batch request of `kind`.
+fn read_reply(kind: Kind, r: Response<'_>) -> Result<Reply, Error> {
+    Ok(match (r.status, kind) {
+        (Status::Success, Kind::Get) => Reply::Value(r.payload.to_vec()),
+        (Status::Success, _) => {
+            expect_empty(r)?;
+            Reply::Done
+        }
+        (Status::NotFound, Kind::Get | Kind::Delete) => Reply::NotFound,
+        (s, _) => Reply::Refused(refusal(s, r.payload)),
+    })
+}
+
+fn expect_empty(r: Response<'_>) -> Result<(), Error> {
+    match r.status {
+        Status::Success if r.payload.is_empty() => Ok(()),
+        Status::Success => Err(Error::Protocol(ProtocolError::UnexpectedPayload {
+            len: r.payload.len(),
+        })),
+        s => Err(refusal(s, r.payload)),
+    }
+}
+
+/// The error for a non-`SUCCESS` status.
+fn refusal(status: Status, payload: &[u8]) -> Error {
+    Error::from_status(status, payload)
+        .unwrap_or_else(|| Error::ServerError("SUCCESS taken for an error".into()))
+}
+
+/// One open connection and the bytes read from it but not yet decoded.
+struct Conn {
+    stream: TcpStream,
+    input: Vec<u8>,
+    /// Where the undecoded bytes begin in `input`.
+    start: usize,
+}
+
+impl Conn {
+    fn open(config: &ClientConfig) -> io::Result<Conn> {
+        let mut last = None;
+        for addr in (config.host.as_str(), config.port).to_socket_addrs()? {
+            match TcpStream::connect_timeout(&addr, config.connect_timeout) {
+                Ok(stream) => {
+                    stream.set_nodelay(true)?;
+                    stream.set_read_timeout(Some(config.io_timeout))?;
+                    stream.set_write_timeout(Some(config.io_timeout))?;
+                    return Ok(Conn {
+                        stream,
+                        input: Vec::with_capacity(64 * 1024),
+                        start: 0,
+                    });
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "the host name resolves to no address",
+            )
+        }))
+    }
+
+    fn send(&mut self, frames: &[u8]) -> io::Result<()> {
+        self.stream.write_all(frames)
+    }
+
+    /// The next response, read from the socket as needed.
+    fn receive(&mut self) -> Result<Response<'_>, Failure> {
+        let used = loop {
+            match native::decode_response(&self.input[self.start..], &LIMITS) {
+                Ok(Some((_, used))) => break used,
+                Ok(None) => self.fill()?,
+                Err(e) => return Err(Failure::Final(Error::Protocol(ProtocolError::Frame(e)))),
+            }
+        };
+        let frame = &self.input[self.start..self.start + used];
+        self.start += used;
+        match native::decode_response(frame, &LIMITS) {
+            Ok(Some((response, _))) => Ok(response),
+            // The same bytes decoded a moment ago.
+            _ => Err(Failure::Final(Error::Protocol(
+                ProtocolError::UnexpectedPayload { len: used },
+            ))),
+        }
+    }
+
+    /// Reads more bytes into `input`, first dropping those already decoded.
+    fn fill(&mut self) -> Result<(), Failure> {
+        if self.start > 0 {
+            self.input.drain(..self.start);
+            self.start = 0;
+        }
+        let len = self.input.len();
+        self.input.resize(len + 64 * 1024, 0);
+        loop {
+            match self.stream.read(&mut self.input[len..]) {
+                Ok(0) => {
+                    self.input.truncate(len);
+                    return Err(Failure::Connection(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the server closed the connection",
+                    )));
+                }
+                Ok(n) => {
+                    self.input.truncate(len + n);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.input.truncate(len);
+                    return Err(Failure::Connection(timeout_named(e)));
+                }
+            }
+        }
+    }
+}
+
+/// A read timeout surfaces as `WouldBlock` on Unix; say what it means.
+fn timeout_named(e: io::Error) -> io::Error {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) {
+        io::Error::new(io::ErrorKind::TimedOut, "no answer within the timeout")
+    } else {
+        e
+    }
+}
