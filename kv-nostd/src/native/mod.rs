@@ -51,6 +51,19 @@ pub use scan::{
     MAX_SCAN_PAYLOAD, SCAN_CURSOR_LEN, SCAN_ENTRY_HEADER_LEN,
 };
 
+/// A key's and a value's lengths in their wire widths (u16 and u32), or why one does not fit.
+fn wire_lengths(key: &[u8], value: &[u8]) -> Result<(u16, u32), EncodeError> {
+    let key_len = u16::try_from(key.len()).map_err(|_| EncodeError::KeyTooLong {
+        len: key.len(),
+        max: u16::MAX as usize,
+    })?;
+    let value_len = u32::try_from(value.len()).map_err(|_| EncodeError::ValueTooLong {
+        len: value.len(),
+        max: u32::MAX as usize,
+    })?;
+    Ok((key_len, value_len))
+}
+
 /// The first byte of every frame: the high nibble `0xA` marks the protocol, the low nibble is the
 /// version ([`VERSION`]).
 pub const MAGIC: u8 = 0xA0 | VERSION;

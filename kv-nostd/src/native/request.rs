@@ -1,8 +1,8 @@
 //! Requests: what a client sends, `magic op key_len(u16) value_len(u32) key value`.
 
 use super::{
-    be_u32, check_magic, DecodeError, EncodeError, Limits, Op, MAGIC, REQUEST_HEADER_LEN,
-    SCAN_CURSOR_LEN,
+    be_u32, check_magic, wire_lengths, DecodeError, EncodeError, Limits, Op, MAGIC,
+    REQUEST_HEADER_LEN, SCAN_CURSOR_LEN,
 };
 
 /// A decoded request, borrowing its key and value from the input.
@@ -88,14 +88,7 @@ impl<'a> Request<'a> {
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
         let mut cursor = [0u8; SCAN_CURSOR_LEN];
         let (key, value) = self.parts(&mut cursor);
-        let key_len = u16::try_from(key.len()).map_err(|_| EncodeError::KeyTooLong {
-            len: key.len(),
-            max: u16::MAX as usize,
-        })?;
-        let value_len = u32::try_from(value.len()).map_err(|_| EncodeError::ValueTooLong {
-            len: value.len(),
-            max: u32::MAX as usize,
-        })?;
+        let (key_len, value_len) = wire_lengths(key, value)?;
         let needed = self.encoded_len();
         let Some(frame) = out.get_mut(..needed) else {
             return Err(EncodeError::BufferTooSmall {

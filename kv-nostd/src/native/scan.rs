@@ -2,7 +2,7 @@
 //! `SUCCESS` payload is the next cursor followed by `(key_len u16, key, value_len u32, value)`
 //! entries.
 
-use super::{be_u32, EncodeError};
+use super::{be_u32, wire_lengths, EncodeError};
 use core::fmt;
 
 /// Bytes of a scan cursor: a `SCAN` request's whole value, and the start of its `SUCCESS` payload.
@@ -28,14 +28,7 @@ pub const fn scan_entry_len(key_len: usize, value_len: usize) -> usize {
 ///
 /// A payload is [`SCAN_CURSOR_LEN`] bytes of next cursor followed by any number of entries.
 pub fn encode_scan_entry(key: &[u8], value: &[u8], out: &mut [u8]) -> Result<usize, EncodeError> {
-    let key_len = u16::try_from(key.len()).map_err(|_| EncodeError::KeyTooLong {
-        len: key.len(),
-        max: u16::MAX as usize,
-    })?;
-    let value_len = u32::try_from(value.len()).map_err(|_| EncodeError::ValueTooLong {
-        len: value.len(),
-        max: u32::MAX as usize,
-    })?;
+    let (key_len, value_len) = wire_lengths(key, value)?;
     let needed = scan_entry_len(key.len(), value.len());
     let Some(entry) = out.get_mut(..needed) else {
         return Err(EncodeError::BufferTooSmall {

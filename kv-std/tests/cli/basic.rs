@@ -1,6 +1,6 @@
 //! put, get, delete and ping: the seed's examples, missing keys, awkward values.
 
-use crate::TestServer;
+use crate::{ClientCommand, TestServer};
 
 #[test]
 fn the_seeds_examples_print_exactly() {

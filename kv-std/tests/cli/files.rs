@@ -1,6 +1,6 @@
 //! import and export.
 
-use crate::TestServer;
+use crate::{ClientCommand, TestServer};
 use kv_std::backup_format::{BackupReader, Trailer};
 use predicates::prelude::*;
 

@@ -1,6 +1,6 @@
 //! An unreachable server, and a server restarted while the client retries.
 
-use crate::{client_on, TestServer};
+use crate::{client_on, ClientCommand, TestServer};
 use std::time::{Duration, Instant};
 
 /// A loopback port nothing listens on (bound, then released).

@@ -1,7 +1,7 @@
 //! Careless and hostile clients: garbage, mutations, slow writers, readers that never read.
 //! The server stays up, everyone else is served, nothing written is lost.
 
-use crate::{Conn, TestServer};
+use crate::{Conn, Connect, TestServer};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

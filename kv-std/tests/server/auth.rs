@@ -1,6 +1,6 @@
 //! Passwords: every path to the data is closed until AUTH, in both protocols.
 
-use crate::{Conn, TestServer};
+use crate::{Conn, Connect, TestServer};
 use kv_nostd::native::{decode_response, Limits, Request, Status};
 use kv_std::config::Config;
 use std::io::{Read, Write};

@@ -12,44 +12,22 @@ mod protected;
 mod protocol_errors;
 mod resp;
 
-use kv_std::config::Config;
-use kv_std::server::{Server, Shutdown};
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::thread::JoinHandle;
 use std::time::Duration;
+pub use support::TestServer;
 
-/// A server on a free loopback port, stopped when dropped.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    stop: Shutdown,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
+/// A raw connection to the server.
+pub trait Connect {
+    fn connect(&self) -> Conn;
 }
 
-impl TestServer {
-    pub fn start() -> Self {
-        Self::with(Config::local())
-    }
-
-    pub fn with(config: Config) -> Self {
-        let server = Server::bind(config).expect("bind");
-        let addr = server.local_addr().expect("addr");
-        let stop = server.shutdown_handle();
-        let thread = Some(std::thread::spawn(move || server.run()));
-        Self { addr, stop, thread }
-    }
-
-    pub fn connect(&self) -> Conn {
+impl Connect for TestServer {
+    fn connect(&self) -> Conn {
         Conn::new(self.addr)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop.shutdown();
-        if let Some(t) = self.thread.take() {
-            t.join().expect("server thread").expect("server run");
-        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The native protocol over a real socket.
 
-use crate::TestServer;
+use crate::{Connect, TestServer};
 use kv_nostd::native::{decode_response, Limits, Request, Status};
 use std::io::{Read, Write};
 

@@ -1,7 +1,7 @@
 //! Malformed input over a real socket: the exact error, the connection closed, everyone else
 //! unaffected.
 
-use crate::TestServer;
+use crate::{Connect, TestServer};
 
 #[test]
 fn each_protocol_error_is_answered_then_the_connection_closes() {

@@ -1,6 +1,6 @@
 //! Every RESP command over a raw socket, checking the exact reply bytes.
 
-use crate::TestServer;
+use crate::{Connect, TestServer};
 
 #[test]
 fn strings() {
