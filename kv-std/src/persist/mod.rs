@@ -240,6 +240,8 @@ impl Persistence {
         let started = Instant::now();
         let next = gens.segment + 1;
         let dirty = self.dirty.swap(0, Ordering::Relaxed);
+        // Without a backup file now, there will be no previous generation to keep segments for.
+        let had_backup = self.opts.backup.exists();
         let rotated = self.log.rotate(next);
         if rotated.is_ok() {
             gens.segment = next;
@@ -247,7 +249,7 @@ impl Persistence {
         match rotated.and_then(|()| snapshot::write(&self.opts.backup, next, table)) {
             Ok(entries) => {
                 // The file just replaced is the previous generation now; its segments stay.
-                let previous = gens.on_disk;
+                let previous = if had_backup { gens.on_disk } else { next };
                 gens.on_disk = next;
                 self.lastsave.store(unix_now(), Ordering::Relaxed);
                 self.retire(previous);
