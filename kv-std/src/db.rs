@@ -38,6 +38,10 @@ pub struct Db {
     pub me: std::sync::Weak<Db>,
     /// The password clients must AUTH with, if any.
     pub password: Option<Vec<u8>>,
+    /// Stops the server (`SHUTDOWN`); set once the server is built.
+    pub shutdown: std::sync::OnceLock<crate::server::Shutdown>,
+    /// `SHUTDOWN NOSAVE` was asked: skip the final snapshot (the log already holds every write).
+    pub skip_final_save: std::sync::atomic::AtomicBool,
 }
 
 /// Counters for INFO; all `Relaxed`, they order nothing.
@@ -93,6 +97,8 @@ impl Db {
             persist: None,
             me: std::sync::Weak::new(),
             password: None,
+            shutdown: std::sync::OnceLock::new(),
+            skip_final_save: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }

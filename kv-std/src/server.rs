@@ -74,14 +74,17 @@ impl Server {
             db.me = me.clone();
             db
         });
-        Ok(Self {
+        let server = Self {
             config,
             listener,
             poll,
             db,
             stop: Arc::new(AtomicBool::new(false)),
             waker,
-        })
+        };
+        // Set once, here, on a cell nothing else has set.
+        let _ = server.db.shutdown.set(server.shutdown_handle());
+        Ok(server)
     }
 
     /// The address the server listens on.
@@ -194,7 +197,8 @@ impl Server {
         }
         let mut result = Ok(());
         if let Some(p) = &self.db.persist {
-            if let Err(e) = p.save(&self.db.table) {
+            let skip = self.db.skip_final_save.load(Ordering::Acquire);
+            if let Err(e) = if skip { Ok(0) } else { p.save(&self.db.table) } {
                 result = Err(e);
             }
             p.log().stop();

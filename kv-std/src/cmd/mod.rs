@@ -115,6 +115,8 @@ pub enum Command {
     Bgsave,
     /// `LASTSAVE`.
     Lastsave,
+    /// `SHUTDOWN`.
+    Shutdown,
 }
 
 /// Name, command and Redis arity: `n` exactly `n` arguments (counting the name), `-n` at least `n`.
@@ -143,6 +145,7 @@ const COMMANDS: &[(&str, Command, i32)] = &[
     ("save", Command::Save, 1),
     ("bgsave", Command::Bgsave, -1),
     ("lastsave", Command::Lastsave, 1),
+    ("shutdown", Command::Shutdown, -1),
 ];
 
 /// How many commands the server knows (`COMMAND COUNT`).
@@ -211,6 +214,7 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8
         Command::Save => server::save(db, out),
         Command::Bgsave => server::bgsave(args, db, out),
         Command::Lastsave => server::lastsave(db, out),
+        Command::Shutdown => return server::shutdown(args, db, out),
     }
     Flow::Continue
 }

@@ -222,3 +222,34 @@ pub fn lastsave(db: &Db, out: &mut Vec<u8>) {
     };
     reply::int(out, when as i64);
 }
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]`: stops the server as SIGTERM does — requests already
+/// received are answered and, unless `NOSAVE`, a final snapshot is taken. Like Redis, the client
+/// gets no reply: its connection closes.
+pub fn shutdown(args: Args<'_>, db: &Db, out: &mut Vec<u8>) -> super::Flow {
+    let mut nosave = false;
+    for opt in args {
+        if opt.eq_ignore_ascii_case(b"nosave") {
+            nosave = true;
+        } else if opt.eq_ignore_ascii_case(b"save")
+            || opt.eq_ignore_ascii_case(b"now")
+            || opt.eq_ignore_ascii_case(b"force")
+        {
+        } else {
+            reply::error(out, super::SYNTAX_ERROR);
+            return super::Flow::Continue;
+        }
+    }
+    let Some(stop) = db.shutdown.get() else {
+        reply::error(out, "ERR the server cannot be shut down from here");
+        return super::Flow::Continue;
+    };
+    log::info!(
+        "SHUTDOWN{} requested by a client",
+        if nosave { " NOSAVE" } else { "" }
+    );
+    db.skip_final_save
+        .store(nosave, std::sync::atomic::Ordering::Release);
+    stop.shutdown();
+    super::Flow::Close
+}

@@ -176,3 +176,23 @@ fn save_bgsave_and_lastsave_answer() {
     let text = fs::read_to_string(dir.path().join("kv-backup.txt")).unwrap();
     assert!(text.contains("\nk,v\n"), "{text}");
 }
+
+#[test]
+fn shutdown_saves_and_stops_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = start(dir.path(), free_port(), &["--save-interval", "0"]);
+    let mut c = s.raw();
+    assert_eq!(
+        crate::raw_roundtrip(&mut c, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nkept!\r\n", 5),
+        b"+OK\r\n"
+    );
+    use std::io::{Read, Write};
+    c.write_all(b"*1\r\n$8\r\nSHUTDOWN\r\n").unwrap();
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "SHUTDOWN answers by closing: {rest:?}");
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let text = fs::read_to_string(dir.path().join("kv-backup.txt")).unwrap();
+    assert!(text.contains("\nk,kept!\n"), "{text}");
+}
