@@ -53,6 +53,11 @@ struct Args {
     #[arg(long, global = true, default_value_t = RetryPolicy::DEFAULT.retries)]
     retries: u32,
 
+    /// The server's password (for a server started with --requirepass). Prefer the
+    /// KV_PASSWORD environment variable, which keeps it out of the process list.
+    #[arg(long, global = true, env = "KV_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -116,6 +121,7 @@ fn main() -> ExitCode {
             retries: args.retries,
             ..RetryPolicy::DEFAULT
         },
+        password: args.password.map(String::into_bytes),
         ..ClientConfig::new(args.host, args.port)
     };
     let mut client = Client::new(config);

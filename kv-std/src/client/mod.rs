@@ -61,6 +61,8 @@ pub struct ClientConfig {
     pub io_timeout: Duration,
     /// When to retry after the connection fails.
     pub retry: RetryPolicy,
+    /// The server's password, sent with `AUTH` on every new connection.
+    pub password: Option<Vec<u8>>,
 }
 
 impl ClientConfig {
@@ -72,6 +74,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(2),
             io_timeout: Duration::from_secs(2),
             retry: RetryPolicy::DEFAULT,
+            password: None,
         }
     }
 
@@ -133,7 +136,10 @@ impl Client {
             let result = match self.conn.as_mut() {
                 Some(conn) => attempt(conn),
                 None => match Conn::open(&self.config) {
-                    Ok(conn) => attempt(self.conn.insert(conn)),
+                    Ok(mut conn) => match conn.authenticate(self.config.password.as_deref()) {
+                        Ok(()) => attempt(self.conn.insert(conn)),
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(Failure::Connection(e)),
                 },
             };
@@ -362,6 +368,24 @@ impl Conn {
                 "the host name resolves to no address",
             )
         }))
+    }
+
+    /// Sends `AUTH` with `password`, if there is one, before anything else.
+    fn authenticate(&mut self, password: Option<&[u8]>) -> Result<(), Failure> {
+        let Some(password) = password else {
+            return Ok(());
+        };
+        let request = Request::Auth {
+            user: b"",
+            password,
+        };
+        let mut frame = vec![0u8; request.encoded_len()];
+        request
+            .encode(&mut frame)
+            .map_err(|e| Failure::Final(Error::Encode(e)))?;
+        self.send(&frame)?;
+        let response = self.receive()?;
+        expect_empty(response).map_err(Failure::Final)
     }
 
     fn send(&mut self, frames: &[u8]) -> io::Result<()> {

@@ -89,3 +89,36 @@ fn bad_usage_exits_2_with_clap_usage() {
         .code(2)
         .stdout("");
 }
+
+#[test]
+fn a_password_protected_server_needs_the_password() {
+    let mut config = kv_std::config::Config::local();
+    config.password = Some(b"pw".to_vec());
+    let s = TestServer::with(config);
+    let out = s.client().args(["put", "k", "v"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("NOAUTH Authentication required."),
+        "{stderr}"
+    );
+    let out = s
+        .client()
+        .args(["--password", "nope", "put", "k", "v"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WRONGPASS"), "{stderr}");
+    s.client()
+        .env("KV_PASSWORD", "pw")
+        .args(["put", "k", "v"])
+        .assert()
+        .code(0)
+        .stdout("✓ k = v\n");
+    s.client()
+        .args(["--password", "pw", "get", "k"])
+        .assert()
+        .code(0)
+        .stdout("v\n");
+}
