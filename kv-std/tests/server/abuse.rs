@@ -142,7 +142,7 @@ fn a_slow_client_does_not_delay_others() {
     assert_eq!(&writer.join().unwrap(), b"+OK\r\n");
     fast.expect(b"*2\r\n$3\r\nGET\r\n$4\r\nslow\r\n", b"$4\r\ndone\r\n");
     println!("slow client: slowest PING meanwhile took {worst:?}");
-    // A server that waited for the slow client's frame would stall a PING for the 3.6 s the
+    // A server that waited for the slow client's frame would stall a PING for the 3.4 s the
     // frame takes to arrive; the bound leaves room for a loaded machine.
     assert!(worst < Duration::from_millis(1500), "a PING took {worst:?}");
 }
