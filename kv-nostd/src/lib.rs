@@ -43,6 +43,9 @@
 pub mod bucket;
 pub mod error;
 pub mod hash;
+#[cfg(kv_loom)]
+#[doc(hidden)]
+pub mod loom_hooks;
 mod sync;
 pub mod table;
 

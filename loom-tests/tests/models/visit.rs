@@ -1,0 +1,48 @@
+//! Model 8: a visit while a writer deletes one key and reuses its slot for another.
+
+use std::sync::Arc;
+
+use kv_nostd::Put;
+use loom::thread;
+use loom_tests::{assert_quiescent, entries, find_key, plan, table};
+
+/// Every pair a visit reports is one the table held: the key with one of its own values, never
+/// one key's bytes with another's value or a torn value. A key present throughout is visited
+/// exactly once.
+#[test]
+fn visit_during_writes_reports_whole_pairs() {
+    let (a, b, c) = plan(|| {
+        let (t, _) = table::<1>(2);
+        let a = find_key(&t, &[], |_, _| true);
+        let (a1, _) = t.buckets_of(&a);
+        // `b` takes the slot `a` leaves; `c` sits in the other bucket throughout.
+        let b = find_key(&t, &[&a], |b1, _| b1 == a1);
+        let c = find_key(&t, &[&a, &b], |c1, _| c1 != a1);
+        (a, b, c)
+    });
+    let allowed = [
+        (a.clone(), b"a".to_vec()),
+        (b.clone(), b"b-longer".to_vec()),
+        (c.clone(), b"c".to_vec()),
+    ];
+    loom::model(move || {
+        let (t, buckets) = table::<1>(2);
+        assert_eq!(t.put(&a, b"a"), Ok(Put::Inserted));
+        assert_eq!(t.put(&c, b"c"), Ok(Put::Inserted));
+        let writer = {
+            let (t, a, b) = (Arc::clone(&t), a.clone(), b.clone());
+            thread::spawn(move || {
+                assert_eq!(t.delete(&a), Ok(true));
+                assert_eq!(t.put(&b, b"b-longer"), Ok(Put::Inserted));
+            })
+        };
+        let seen = entries(&t);
+        for pair in &seen {
+            assert!(allowed.contains(pair), "visit reported a pair never stored: {pair:?}");
+        }
+        let cs = seen.iter().filter(|(k, _)| *k == c).count();
+        assert_eq!(cs, 1, "a key present throughout was visited {cs} times");
+        writer.join().unwrap();
+        assert_quiescent(&buckets);
+    });
+}
