@@ -6,6 +6,7 @@
 //! state. See `README.md` for how to run the models and which mutations each one catches.
 #![cfg(kv_loom)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kv_nostd::{loom_hooks, Bucket, HashKey};
@@ -39,6 +40,18 @@ pub fn plan<R: Send + 'static>(f: impl Fn() -> R + Send + Sync + 'static) -> R {
     });
     let r = out.lock().unwrap().take();
     r.expect("the planning model ran")
+}
+
+/// Runs `f` under loom in every interleaving loom explores, and prints how many there were, so
+/// a model whose state space collapsed (and so tests little) shows up in the test output.
+pub fn model(name: &str, f: impl Fn() + Send + Sync + 'static) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&runs);
+    loom::model(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        f();
+    });
+    println!("{name}: {} executions", runs.load(Ordering::Relaxed));
 }
 
 /// The `i`th candidate key.

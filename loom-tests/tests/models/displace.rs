@@ -38,7 +38,7 @@ fn keys() -> Keys {
 #[test]
 fn reader_vs_displacement_no_false_miss() {
     let Keys { a, b, c, r, .. } = keys();
-    loom::model(move || {
+    loom_tests::model("reader_vs_displacement_no_false_miss", move || {
         let (t, buckets) = table::<1>(4);
         assert_eq!(t.put(&a, b"a"), Ok(Put::Inserted));
         assert_eq!(t.put(&b, b"b"), Ok(Put::Inserted));
@@ -69,7 +69,7 @@ fn reader_vs_displacement_no_false_miss() {
 #[test]
 fn full_pair_answers_no_space() {
     let Keys { a, b, c, d, e, .. } = keys();
-    loom::model(move || {
+    loom_tests::model("full_pair_answers_no_space", move || {
         let (t, buckets) = table::<1>(4);
         for (k, v) in [(&a, b"a"), (&b, b"b"), (&e, b"e")] {
             assert_eq!(t.put(k, v), Ok(Put::Inserted));

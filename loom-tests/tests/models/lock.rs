@@ -30,7 +30,7 @@ impl Shared {
 /// holder sees every write of the holders before it.
 #[test]
 fn mutual_exclusion_and_release_publishes() {
-    loom::model(|| {
+    loom_tests::model("mutual_exclusion_and_release_publishes", || {
         let s = Arc::new(Shared {
             bucket: Bucket::new(),
             count: UnsafeCell::new(0),

@@ -15,7 +15,7 @@ const NEW: &[u8] = b"newvalue";
 #[test]
 fn reader_vs_update_sees_old_or_new() {
     let k = plan(|| find_key(&table::<1>(2).0, &[], |_, _| true));
-    loom::model(move || {
+    loom_tests::model("reader_vs_update_sees_old_or_new", move || {
         let (t, buckets) = table::<1>(2);
         assert_eq!(t.put(&k, OLD), Ok(Put::Inserted));
         let writer = {
@@ -47,7 +47,7 @@ fn lost_race_falls_back_to_locks() {
         let k = find_key(&t, &[&x], |b1, _| b1 == x1);
         (x, k)
     });
-    loom::model(move || {
+    loom_tests::model("lost_race_falls_back_to_locks", move || {
         let (t, buckets) = table::<1>(2);
         assert_eq!(t.put(&x, b"x"), Ok(Put::Inserted));
         assert_eq!(t.put(&k, OLD), Ok(Put::Inserted));

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use kv_nostd::Put;
 use loom::thread;
-use loom_tests::{assert_quiescent, entries, find_key, plan, table};
+use loom_tests::{entries, find_key, plan, table};
 
 /// Every pair a visit reports is one the table held: the key with one of its own values, never
 /// one key's bytes with another's value or a torn value. A key present throughout is visited
@@ -25,7 +25,7 @@ fn visit_during_writes_reports_whole_pairs() {
         (b.clone(), b"b-longer".to_vec()),
         (c.clone(), b"c".to_vec()),
     ];
-    loom::model(move || {
+    loom_tests::model("visit_during_writes_reports_whole_pairs", move || {
         let (t, buckets) = table::<1>(2);
         assert_eq!(t.put(&a, b"a"), Ok(Put::Inserted));
         assert_eq!(t.put(&c, b"c"), Ok(Put::Inserted));
@@ -43,6 +43,10 @@ fn visit_during_writes_reports_whole_pairs() {
         let cs = seen.iter().filter(|(k, _)| *k == c).count();
         assert_eq!(cs, 1, "a key present throughout was visited {cs} times");
         writer.join().unwrap();
-        assert_quiescent(&buckets);
+        // No `assert_quiescent` here: the visit's `fetch_add(0)` on a version races the writer's
+        // plain `store` that ends a write, and loom 0.7 may order that store before the
+        // read-modify-write, leaving a final version a real machine cannot produce (an odd one).
+        // tokio-rs/loom#254; the table's writes are checked for this in the other models.
+        drop(buckets);
     });
 }

@@ -11,7 +11,7 @@ use loom_tests::{assert_quiescent, entries, find_key, get, plan, stored, table};
 #[test]
 fn concurrent_inserts_of_one_key_leave_one_entry() {
     let k = plan(|| find_key(&table::<1>(2).0, &[], |_, _| true));
-    loom::model(move || {
+    loom_tests::model("concurrent_inserts_of_one_key_leave_one_entry", move || {
         let (t, buckets) = table::<1>(2);
         let put = |v: &'static [u8]| {
             let (t, k) = (Arc::clone(&t), k.clone());
@@ -36,7 +36,7 @@ fn concurrent_inserts_of_one_key_leave_one_entry() {
 #[test]
 fn insert_vs_delete_is_serialisable() {
     let k = plan(|| find_key(&table::<1>(2).0, &[], |_, _| true));
-    loom::model(move || {
+    loom_tests::model("insert_vs_delete_is_serialisable", move || {
         let (t, buckets) = table::<1>(2);
         let put = {
             let (t, k) = (Arc::clone(&t), k.clone());
@@ -63,7 +63,7 @@ fn opposite_bucket_order_does_not_deadlock() {
         let b = find_key(&t, &[&a], |b1, _| b1 == 1);
         (a, b)
     });
-    loom::model(move || {
+    loom_tests::model("opposite_bucket_order_does_not_deadlock", move || {
         let (t, buckets) = table::<1>(2);
         let put = |k: &Vec<u8>, v: &'static [u8]| {
             let (t, k) = (Arc::clone(&t), k.clone());
