@@ -42,12 +42,25 @@ pub fn plan<R: Send + 'static>(f: impl Fn() -> R + Send + Sync + 'static) -> R {
     r.expect("the planning model ran")
 }
 
-/// Runs `f` under loom in every interleaving loom explores, and prints how many there were, so
-/// a model whose state space collapsed (and so tests little) shows up in the test output.
+/// Runs `f` under loom in every interleaving loom explores (within `LOOM_MAX_PREEMPTIONS`), and
+/// prints how many there were, so a model whose state space collapsed (and so tests little)
+/// shows up in the test output.
 pub fn model(name: &str, f: impl Fn() + Send + Sync + 'static) {
+    check(name, loom::model::Builder::new(), f);
+}
+
+/// [`model`] for a model whose failure needs more than the usual number of preemptions: explores
+/// at least `preemptions` of them (or every interleaving, when `LOOM_MAX_PREEMPTIONS` is unset).
+pub fn deep_model(name: &str, preemptions: usize, f: impl Fn() + Send + Sync + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = builder.preemption_bound.map(|env| env.max(preemptions));
+    check(name, builder, f);
+}
+
+fn check(name: &str, builder: loom::model::Builder, f: impl Fn() + Send + Sync + 'static) {
     let runs = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&runs);
-    loom::model(move || {
+    builder.check(move || {
         counter.fetch_add(1, Ordering::Relaxed);
         f();
     });
