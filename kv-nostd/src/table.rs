@@ -674,12 +674,14 @@ where
         Ok(true)
     }
 
-    /// Whether some running visit has finished bucket `to` but not yet read bucket `from`, so
-    /// that moving an entry from `from` to `to` would hide it from that visit.
+    /// Whether some running visit has finished bucket `to` but may still read bucket `from`, so
+    /// that moving an entry from `from` to `to` would hide it from that visit. A cursor just past
+    /// `from` still counts: the visit publishes it before validating its copy of `from`, and this
+    /// move's version bump would make it copy `from` again, without the entry.
     fn visit_forbids(&self, from: usize, to: usize) -> bool {
         self.visitors.iter().any(|c| {
             let cursor = c.load(Ordering::Acquire);
-            to < cursor && cursor <= from
+            to < cursor && cursor <= from + 1
         })
     }
 
