@@ -61,6 +61,9 @@ pub enum When {
     IfPresent,
 }
 
+/// Receives the value a key held before a put, or `None` if it was absent.
+pub type OldValue<'a> = &'a mut dyn FnMut(Option<&[u8]>);
+
 /// Where a key may live.
 #[derive(Clone, Copy)]
 struct Loc {
@@ -484,7 +487,7 @@ where
         key: &[u8],
         value: &[u8],
         when: When,
-        mut old: Option<&mut dyn FnMut(Option<&[u8]>)>,
+        mut old: Option<OldValue<'_>>,
         wait: Wait,
     ) -> Result<Option<Put>, Error> {
         Self::check_key(key)?;
