@@ -24,7 +24,9 @@ pub fn try_lock<const KW: usize, const VW: usize, const W: usize>(
 }
 
 /// `bucket`'s version counter: even while no writer is inside.
-pub fn version<const KW: usize, const VW: usize, const W: usize>(bucket: &Bucket<KW, VW, W>) -> u64 {
+pub fn version<const KW: usize, const VW: usize, const W: usize>(
+    bucket: &Bucket<KW, VW, W>,
+) -> u64 {
     bucket.version.load(Ordering::Acquire)
 }
 

@@ -90,7 +90,9 @@ pub fn find_key<const W: usize>(
 /// `key`'s value, read the way clients read it.
 pub fn get<const W: usize>(table: &Table<W>, key: &[u8]) -> Option<Vec<u8>> {
     let mut buf = [0u8; 8];
-    let n = table.get_into(key, &mut buf).expect("a model's value fits")?;
+    let n = table
+        .get_into(key, &mut buf)
+        .expect("a model's value fits")?;
     Some(buf[..n].to_vec())
 }
 

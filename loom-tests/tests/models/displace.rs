@@ -84,12 +84,22 @@ fn full_pair_answers_no_space() {
         let (won, lost) = match (rc, rd) {
             (Ok(Put::Inserted), Err(Error::NoSpace)) => ((&c, b"c"), &d),
             (Err(Error::NoSpace), Ok(Put::Inserted)) => ((&d, b"d"), &c),
-            other => panic!("one free slot, two puts: expected one insert and one NoSpace, got {other:?}"),
+            other => panic!(
+                "one free slot, two puts: expected one insert and one NoSpace, got {other:?}"
+            ),
         };
         for (k, v) in [(&a, b"a"), (&b, b"b"), (&e, b"e"), won] {
-            assert_eq!(get(&t, k).as_deref(), Some(&v[..]), "a stored key changed or vanished");
+            assert_eq!(
+                get(&t, k).as_deref(),
+                Some(&v[..]),
+                "a stored key changed or vanished"
+            );
         }
-        assert_eq!(get(&t, lost), None, "the put that answered NoSpace stored its key");
+        assert_eq!(
+            get(&t, lost),
+            None,
+            "the put that answered NoSpace stored its key"
+        );
         assert_eq!(stored(&buckets), 4);
         assert_eq!(t.len(), 4);
         assert_quiescent(&buckets);

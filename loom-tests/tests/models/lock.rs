@@ -61,6 +61,10 @@ fn mutual_exclusion_and_release_publishes() {
         // SAFETY: every other thread has been joined and the lock is held.
         let count = s.count.with(|p| unsafe { *p });
         assert_eq!(count, expected, "an update under the lock was lost");
-        assert_eq!(s.word.load(Ordering::Relaxed), expected, "a relaxed write under the lock was lost");
+        assert_eq!(
+            s.word.load(Ordering::Relaxed),
+            expected,
+            "a relaxed write under the lock was lost"
+        );
     });
 }

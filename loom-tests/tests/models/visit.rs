@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use kv_nostd::loom_hooks;
 use kv_nostd::Put;
 use loom::thread;
-use kv_nostd::loom_hooks;
 use loom_tests::{entries, find_key, plan, table};
 
 /// Every pair a visit reports is one the table held: the key with one of its own values, never
@@ -39,7 +39,10 @@ fn visit_during_writes_reports_whole_pairs() {
         };
         let seen = entries(&t);
         for pair in &seen {
-            assert!(allowed.contains(pair), "visit reported a pair never stored: {pair:?}");
+            assert!(
+                allowed.contains(pair),
+                "visit reported a pair never stored: {pair:?}"
+            );
         }
         let cs = seen.iter().filter(|(k, _)| *k == c).count();
         assert_eq!(cs, 1, "a key present throughout was visited {cs} times");
@@ -83,13 +86,20 @@ fn visit_during_displacement_misses_nothing() {
         };
         let seen = entries(&t);
         for pair in &seen {
-            assert!(allowed.contains(pair), "visit reported a pair never stored: {pair:?}");
+            assert!(
+                allowed.contains(pair),
+                "visit reported a pair never stored: {pair:?}"
+            );
         }
         for k in [&a, &b] {
             let n = seen.iter().filter(|(s, _)| s == k).count();
             assert_eq!(n, 1, "key {k:?}, present throughout, was visited {n} times");
         }
         writer.join().unwrap();
-        assert_eq!(loom_hooks::occupied(&buckets[t.buckets_of(&a).1]), 1, "the put did not move `a`");
+        assert_eq!(
+            loom_hooks::occupied(&buckets[t.buckets_of(&a).1]),
+            1,
+            "the put did not move `a`"
+        );
     });
 }

@@ -53,7 +53,11 @@ fn insert_vs_delete_is_serialisable() {
             assert_quiescent(&buckets);
             let outcome = (put, deleted, get(&t, &k), t.len());
             let put_first = (
-                Ok(if present { Put::Replaced } else { Put::Inserted }),
+                Ok(if present {
+                    Put::Replaced
+                } else {
+                    Put::Inserted
+                }),
                 Ok(true),
                 None,
                 0,
