@@ -146,7 +146,6 @@ impl<const KW: usize, const VW: usize, const W: usize> Bucket<KW, VW, W> {
     }
 }
 
-#[cfg(not(kv_loom))]
 impl<const KW: usize, const VW: usize, const W: usize> Default for Bucket<KW, VW, W> {
     fn default() -> Self {
         Self::new()

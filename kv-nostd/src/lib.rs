@@ -48,6 +48,9 @@ pub mod error;
 pub mod hash;
 #[doc = include_str!("interrupts.md")]
 pub mod interrupts {}
+#[cfg(kv_loom)]
+#[doc(hidden)]
+pub mod loom_hooks;
 pub mod native;
 pub mod resp;
 mod sync;

@@ -881,6 +881,16 @@ where
     /// `from` holds an entry whose other bucket is `to.bucket`, and `to` is free. `Ok(false)` if
     /// not, or if a running visit forbids the move for now.
     fn move_entry(&self, from: Hop, to: Hop, wait: Wait) -> Result<bool, Error> {
+        // A move a visit already forbids is not tried: trying would bump versions the visit is
+        // copying, making it copy again, and the two could keep each other from progressing.
+        // The check after the bump below is the one correctness rests on.
+        if self.visit_forbids(from.bucket, to.bucket) {
+            return if wait == Wait::Try {
+                Err(Error::Busy)
+            } else {
+                Ok(false)
+            };
+        }
         let _guards = self.lock_pair(from.bucket, to.bucket, wait)?;
         let (src, dst) = (self.bucket(from.bucket), self.bucket(to.bucket));
         let m = src.meta[from.slot].load(Ordering::Relaxed);

@@ -1,0 +1,11 @@
+//! The loom models of kv-nostd's table, one module per concurrent path. Built only under
+//! `--cfg kv_loom`; see `loom-tests/README.md`.
+#![cfg(kv_loom)]
+
+mod models {
+    mod displace;
+    mod lock;
+    mod read;
+    mod visit;
+    mod write;
+}

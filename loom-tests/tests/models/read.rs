@@ -1,0 +1,75 @@
+//! Models 2 and 9: optimistic readers against writers of the same key.
+
+use std::sync::Arc;
+
+use kv_nostd::Put;
+use loom::thread;
+use loom_tests::{assert_quiescent, find_key, get, plan, table};
+
+/// Values of different lengths, so a reader that pairs one write's length with another's words
+/// produces neither.
+const OLD: &[u8] = b"old";
+const NEW: &[u8] = b"newvalue";
+
+/// Model 2: a reader of a key being overwritten sees the old or the new value, never a mix.
+#[test]
+fn reader_vs_update_sees_old_or_new() {
+    let k = plan(|| find_key(&table::<1>(2).0, &[], |_, _| true));
+    loom_tests::model("reader_vs_update_sees_old_or_new", move || {
+        let (t, buckets) = table::<1>(2);
+        assert_eq!(t.put(&k, OLD), Ok(Put::Inserted));
+        let writer = {
+            let (t, k) = (Arc::clone(&t), k.clone());
+            thread::spawn(move || assert_eq!(t.put(&k, NEW), Ok(Put::Replaced)))
+        };
+        let seen = get(&t, &k).expect("the key is present throughout");
+        assert!(
+            seen == OLD || seen == NEW,
+            "reader saw a mix of two writes: {seen:?}"
+        );
+        writer.join().unwrap();
+        assert_eq!(get(&t, &k).as_deref(), Some(NEW));
+        assert_quiescent(&buckets);
+    });
+}
+
+/// Model 9: a reader that loses the race to a writer (under loom, once is enough) falls back to
+/// reading under the locks; that read ends and returns a value the key held. The key sits in
+/// its second bucket, behind another key.
+///
+/// A broken fallback shows only when the reader first loses the optimistic race and then reads
+/// while the writer is inside its second write: four preemptions, so this model explores that
+/// many whatever `LOOM_MAX_PREEMPTIONS` says.
+#[test]
+fn lost_race_falls_back_to_locks() {
+    const V1: &[u8] = b"v1";
+    const V2: &[u8] = b"value-02";
+    let (x, k) = plan(|| {
+        let (t, _) = table::<1>(2);
+        let x = find_key(&t, &[], |_, _| true);
+        let (x1, _) = t.buckets_of(&x);
+        let k = find_key(&t, &[&x], |b1, _| b1 == x1);
+        (x, k)
+    });
+    loom_tests::deep_model("lost_race_falls_back_to_locks", 4, move || {
+        let (t, buckets) = table::<1>(2);
+        assert_eq!(t.put(&x, b"x"), Ok(Put::Inserted));
+        assert_eq!(t.put(&k, OLD), Ok(Put::Inserted));
+        let writer = {
+            let (t, k) = (Arc::clone(&t), k.clone());
+            thread::spawn(move || {
+                assert_eq!(t.put(&k, V1), Ok(Put::Replaced));
+                assert_eq!(t.put(&k, V2), Ok(Put::Replaced));
+            })
+        };
+        let seen = get(&t, &k).expect("the key is present throughout");
+        assert!(
+            seen == OLD || seen == V1 || seen == V2,
+            "reader returned a value the key never held: {seen:?}"
+        );
+        writer.join().unwrap();
+        assert_eq!(get(&t, &k).as_deref(), Some(V2));
+        assert_eq!(get(&t, &x).as_deref(), Some(&b"x"[..]));
+        assert_quiescent(&buckets);
+    });
+}
