@@ -131,7 +131,8 @@ pub fn run<S, const KW: usize, const VW: usize, const W: usize>(
 }
 
 /// What a device serving the native protocol answers `request` with. It has no storage to save
-/// to and no users, so `SAVE` and `AUTH` are refused.
+/// to and no users, so `SAVE` and `AUTH` are refused, and its responses are built in one small
+/// buffer, too small for a `SCAN` step, which is refused too.
 fn apply<'v, S, const KW: usize, const VW: usize, const W: usize>(
     table: &Table<S, KW, VW, W>,
     request: Request<'_>,
@@ -156,6 +157,8 @@ where
             Ok(false) => Response::status(Status::NotFound),
             Err(e) => Response::status(e.into()),
         },
-        Request::Save | Request::Auth { .. } => Response::status(Status::BadRequest),
+        Request::Save | Request::Auth { .. } | Request::Scan { .. } => {
+            Response::status(Status::BadRequest)
+        }
     }
 }
