@@ -125,8 +125,14 @@ impl Connection {
     }
 
     /// Reads what the socket has, answers every complete frame, and writes the answers.
-    pub fn serve(&mut self, db: &Db) -> Next {
+    ///
+    /// `may_stop_short`: the readiness event did not report the peer's end of stream, so a read
+    /// that returns less than it asked for has emptied the socket, and data arriving later will
+    /// raise a new event. The read that would only answer `WouldBlock` is then skipped: one
+    /// system call less per request for a client that waits for each reply.
+    pub fn serve(&mut self, db: &Db, may_stop_short: bool) -> Next {
         let mut frames = 0;
+        let mut drained = false;
         loop {
             if self.held(db) {
                 return Next::Held;
@@ -167,9 +173,12 @@ impl Connection {
                 self.closing = true;
                 continue;
             }
+            if drained {
+                return Next::Wait;
+            }
             match self.fill(db) {
-                Ok(0) => self.eof = true,
-                Ok(_) => {}
+                Ok((0, _)) => self.eof = true,
+                Ok((n, asked)) => drained = may_stop_short && n < asked,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -254,8 +263,9 @@ impl Connection {
         }
     }
 
-    /// Reads once into the input buffer; `Ok(0)` at end of stream.
-    fn fill(&mut self, db: &Db) -> io::Result<usize> {
+    /// Reads once into the input buffer: how many bytes came and how many were asked for;
+    /// `(0, _)` at end of stream.
+    fn fill(&mut self, db: &Db) -> io::Result<(usize, usize)> {
         if self.start > 0 && (self.start == self.filled || self.filled == self.input.len()) {
             self.input.copy_within(self.start..self.filled, 0);
             self.filled -= self.start;
@@ -266,16 +276,17 @@ impl Connection {
                 // A frame larger than any the limits admit: the decoder rejects such lengths
                 // from their header, so only a huge inline line or array can get here.
                 self.protocol_error("ERR Protocol error: too big request");
-                return Ok(1);
+                return Ok((1, 1));
             }
             let grown = (self.input.len() * 2).clamp(INPUT_START, INPUT_CAP);
             self.input.resize(grown, 0);
         }
+        let asked = self.input.len() - self.filled;
         let n = self.stream.read(&mut self.input[self.filled..])?;
         self.filled += n;
         self.last_active = std::time::Instant::now();
         crate::db::Stats::add(&db.stats.net_input_bytes, n as u64);
-        Ok(n)
+        Ok((n, asked))
     }
 
     /// Answers up to `budget` complete frames from the input; returns how many.

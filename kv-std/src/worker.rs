@@ -137,7 +137,7 @@ impl Loop {
                             self.serve(i);
                         }
                     }
-                    Token(i) => self.serve(i),
+                    Token(i) => self.serve_with(i, !event.is_read_closed()),
                 }
             }
             for i in std::mem::take(&mut self.again) {
@@ -186,11 +186,17 @@ impl Loop {
         }
     }
 
+    /// Serves connection `index` with no readiness event in hand: reads until the socket is empty.
     fn serve(&mut self, index: usize) {
+        self.serve_with(index, false);
+    }
+
+    /// Serves connection `index`; `may_stop_short` as for [`Connection::serve`].
+    fn serve_with(&mut self, index: usize, may_stop_short: bool) {
         let Some(Some(conn)) = self.conns.get_mut(index) else {
             return;
         };
-        match conn.serve(&self.db) {
+        match conn.serve(&self.db, may_stop_short) {
             Next::Wait => {}
             Next::Again => self.again.push(index),
             Next::Held => self.held.push(index),
