@@ -67,12 +67,13 @@ stop_servers() {
     REDIS_PID=""
 }
 
+# Runs under `set -e` too: every step that may find its process gone must not fail.
 cleanup() {
-    [ -n "$CHILD" ] && kill "$CHILD" 2>/dev/null
+    if [ -n "$CHILD" ]; then kill "$CHILD" 2>/dev/null || true; fi
     stop_servers
     if [ -n "$WATCHDOG" ]; then
-        pkill -P "$WATCHDOG" 2>/dev/null
-        kill "$WATCHDOG" 2>/dev/null
+        pkill -P "$WATCHDOG" 2>/dev/null || true
+        kill "$WATCHDOG" 2>/dev/null || true
     fi
     rm -rf "$WORK"
 }
@@ -197,7 +198,8 @@ awk -v n="$LOAD_KEYS" 'BEGIN {
 start_servers
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$KV_PID/status"; }
-used_memory() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
+info_field() { redis-cli -h 127.0.0.1 -p "$1" info memory | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'; }
+used_memory() { info_field "$REDIS_PORT" used_memory; }
 dbsize() { redis-cli -h 127.0.0.1 -p "$1" dbsize | tr -d '\r'; }
 
 kv_before=$(rss_kb)
@@ -209,15 +211,22 @@ redis_after=$(used_memory)
 kv_keys=$(dbsize "$KV_PORT")
 redis_keys=$(dbsize "$REDIS_PORT")
 
+table_bytes=$(info_field "$KV_PORT" table_bytes)
+table_slots=$(info_field "$KV_PORT" table_capacity)
+
 echo
 echo "Memory after loading $LOAD_KEYS distinct keys (16-byte keys, 64-byte values):"
 echo
 echo "| server | keys | before | after | growth | bytes per key |"
 echo "|---|---|---|---|---|---|"
 awk -v b="$kv_before" -v a="$kv_after" -v k="$kv_keys" 'BEGIN {
-    printf "| kv (RSS) | %d | %.1f MiB | %.1f MiB | %.1f MiB | %.1f (whole RSS: %.1f) |\n",
+    printf "| kv (RSS) | %d | %.1f MiB | %.1f MiB | %.1f MiB | %.1f (whole RSS / keys: %.1f) |\n",
         k, b / 1024, a / 1024, (a - b) / 1024, (a - b) * 1024 / k, a * 1024 / k }'
 awk -v b="$redis_before" -v a="$redis_after" -v k="$redis_keys" 'BEGIN {
     printf "| redis (used_memory) | %d | %.1f MiB | %.1f MiB | %.1f MiB | %.1f |\n",
         k, b / 1048576, a / 1048576, (a - b) / 1048576, (a - b) / k }'
+echo
+echo "kv reserves and touches its whole table at start: $table_bytes bytes for $table_slots slots,"
+awk -v b="$table_bytes" -v s="$table_slots" -v k="$kv_keys" 'BEGIN {
+    printf "%.0f bytes per slot; %.1f bytes per key at this capacity (%.0f%% full).\n", b / s, b / k, 100 * k / s }'
 log "load after: $(uptime)"
