@@ -4,10 +4,11 @@
 //! `Relaxed` loads and trust nothing they copied until the bucket's version, read before and
 //! after, shows no writer was active. Lengths read that way are clamped before use.
 //!
-//! Layout: the `W` metadata words sit together at the front, so a lookup that misses touches one
-//! cache line per bucket; the payloads follow.
+//! Layout: the version, the lock and the `W` 32-bit metadata words come first, in one 64-byte
+//! cache line when `W <= 11`, and buckets start on a cache-line boundary. A probe that misses
+//! touches that one line; a hit adds the lines of its slot's payload, which follow.
 
-use crate::sync::{AtomicUsize, AtomicVersion, Lock, Ordering, Version};
+use crate::sync::{AtomicMeta, AtomicUsize, AtomicVersion, Lock, Ordering, Version};
 
 /// Bytes in one storage word (`usize`): 8 on 64-bit targets, 4 on thumbv7em.
 pub const WORD: usize = core::mem::size_of::<usize>();
@@ -18,53 +19,90 @@ pub const fn words(bytes: usize) -> usize {
     bytes.div_ceil(WORD)
 }
 
+/// A slot's metadata word: occupied bit, tag and key length, 32 bits on every target.
+pub(crate) type Meta = u32;
+
 /// Bit 0 of a metadata word: the slot holds an entry.
-const OCCUPIED: usize = 1;
+const OCCUPIED: Meta = 1;
 /// Bits 1..=16: the entry's 16-bit tag, a fragment of its hash.
 const TAG_SHIFT: u32 = 1;
 /// Bits 17..: the key's length in bytes.
 const KLEN_SHIFT: u32 = 17;
 /// The longest key a metadata word can describe.
-pub(crate) const MAX_META_KEY: usize = usize::MAX >> KLEN_SHIFT;
+pub(crate) const MAX_META_KEY: usize = (Meta::MAX >> KLEN_SHIFT) as usize;
 
 /// The metadata word of an occupied slot.
 #[inline]
-pub(crate) fn meta(tag: u16, klen: usize) -> usize {
-    OCCUPIED | (usize::from(tag) << TAG_SHIFT) | (klen << KLEN_SHIFT)
+pub(crate) fn meta(tag: u16, klen: usize) -> Meta {
+    // `klen <= MAX_META_KEY`, checked for every bucket type by `Bucket::VALID`.
+    OCCUPIED | (Meta::from(tag) << TAG_SHIFT) | ((klen as Meta) << KLEN_SHIFT)
 }
 
 #[inline]
-pub(crate) fn is_occupied(meta: usize) -> bool {
+pub(crate) fn is_occupied(meta: Meta) -> bool {
     meta & OCCUPIED != 0
 }
 
 #[inline]
-pub(crate) fn tag_of(meta: usize) -> u16 {
+pub(crate) fn tag_of(meta: Meta) -> u16 {
     // Truncation keeps exactly the 16 tag bits.
     (meta >> TAG_SHIFT) as u16
 }
 
 #[inline]
-pub(crate) fn klen_of(meta: usize) -> usize {
-    meta >> KLEN_SHIFT
+pub(crate) fn klen_of(meta: Meta) -> usize {
+    (meta >> KLEN_SHIFT) as usize
 }
 
-/// The inline storage of one entry: `KW` words of key and `VW` words of value.
+/// The inline storage of one entry: `KW` words of key and `VW` words of value, in that order, so
+/// a hit reads one contiguous run of memory.
+#[repr(C)]
 pub(crate) struct Payload<const KW: usize, const VW: usize> {
     pub(crate) vlen: AtomicUsize,
     pub(crate) key: [AtomicUsize; KW],
     pub(crate) value: [AtomicUsize; VW],
 }
 
+impl<const KW: usize, const VW: usize> Payload<KW, VW> {
+    /// The value's length, clamped to the slot: a read no lock protects may be torn.
+    #[inline]
+    pub(crate) fn value_len(&self) -> usize {
+        self.vlen.load(Ordering::Relaxed).min(VW * WORD)
+    }
+
+    /// Copies the value into the front of `out` if it fits, and returns its length either way.
+    #[inline]
+    pub(crate) fn read_value_into(&self, out: &mut [u8]) -> usize {
+        let len = self.value_len();
+        if let Some(out) = out.get_mut(..len) {
+            for (chunk, w) in out.chunks_mut(WORD).zip(&self.value) {
+                chunk.copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes()[..chunk.len()]);
+            }
+        }
+        len
+    }
+
+    /// Copies the value's words into `out` and returns its length.
+    #[inline]
+    pub(crate) fn read_value_words(&self, out: &mut [usize; VW]) -> usize {
+        let len = self.value_len();
+        for (o, w) in out.iter_mut().zip(&self.value).take(len.div_ceil(WORD)) {
+            *o = w.load(Ordering::Relaxed);
+        }
+        len
+    }
+}
+
 /// A bucket of `W` slots, each holding a key of up to `KW` words and a value of up to `VW` words.
 ///
 /// Buckets are the table's storage: build them with [`Bucket::new`] (a `const fn`, so an array of
 /// them can be a `static`) and hand them to [`Table`](crate::Table).
+#[repr(C, align(64))]
 pub struct Bucket<const KW: usize, const VW: usize, const W: usize = 8> {
     /// Even while no writer is inside; bumped to odd before a write and back to even after.
     pub(crate) version: AtomicVersion,
     pub(crate) lock: Lock,
-    pub(crate) meta: [AtomicUsize; W],
+    pub(crate) meta: [AtomicMeta; W],
     pub(crate) slots: [Payload<KW, VW>; W],
 }
 
@@ -85,7 +123,7 @@ impl<const KW: usize, const VW: usize, const W: usize> Bucket<KW, VW, W> {
         Self {
             version: AtomicVersion::new(0),
             lock: Lock::new(),
-            meta: [const { AtomicUsize::new(0) }; W],
+            meta: [const { AtomicMeta::new(0) }; W],
             slots: [const {
                 Payload {
                     vlen: AtomicUsize::new(0),
@@ -103,7 +141,7 @@ impl<const KW: usize, const VW: usize, const W: usize> Bucket<KW, VW, W> {
         Self {
             version: AtomicVersion::new(0),
             lock: Lock::new(),
-            meta: core::array::from_fn(|_| AtomicUsize::new(0)),
+            meta: core::array::from_fn(|_| AtomicMeta::new(0)),
             slots: core::array::from_fn(|_| Payload {
                 vlen: AtomicUsize::new(0),
                 key: core::array::from_fn(|_| AtomicUsize::new(0)),
@@ -177,14 +215,6 @@ pub(crate) fn pack<const N: usize>(bytes: &[u8]) -> [usize; N] {
         *w = word_from(chunk);
     }
     out
-}
-
-/// Copies the first `len` bytes held in `words` into `out[..len]`; `out` must hold `len` bytes.
-#[inline]
-pub(crate) fn unpack(words: &[usize], len: usize, out: &mut [u8]) {
-    for (chunk, w) in out[..len].chunks_mut(WORD).zip(words) {
-        chunk.copy_from_slice(&w.to_ne_bytes()[..chunk.len()]);
-    }
 }
 
 /// The bytes of a word array, for handing a copied value to a caller without another copy.

@@ -5,9 +5,9 @@
 //! else in the crate names `core::sync::atomic` or `spin` directly.
 
 #[cfg(not(kv_loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicU32 as AtomicMeta, AtomicUsize, Ordering};
 #[cfg(kv_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicU32 as AtomicMeta, AtomicUsize, Ordering};
 
 /// The per-bucket version counter.
 ///

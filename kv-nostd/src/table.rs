@@ -13,7 +13,7 @@
 //! lost races.
 
 use crate::bucket::{
-    as_bytes, is_occupied, klen_of, meta, pack, store_bytes, tag_of, unpack, Bucket, WORD,
+    as_bytes, is_occupied, klen_of, meta, pack, store_bytes, tag_of, Bucket, Meta, Payload, WORD,
 };
 use crate::error::{Error, LayoutError};
 use crate::hash::{sip13, HashKey};
@@ -197,7 +197,7 @@ struct Node {
 /// A copy of one slot, taken while no writer was active.
 #[derive(Clone, Copy)]
 struct SlotCopy<const KW: usize, const VW: usize> {
-    meta: usize,
+    meta: Meta,
     vlen: usize,
     key: [usize; KW],
     value: [usize; VW],
@@ -219,6 +219,12 @@ struct Found<const VW: usize> {
 }
 
 impl<const VW: usize> Found<VW> {
+    fn read<const KW: usize>(slot: &Payload<KW, VW>) -> Self {
+        let mut words = [0; VW];
+        let len = slot.read_value_words(&mut words);
+        Self { words, len }
+    }
+
     fn bytes(&self) -> &[u8] {
         &as_bytes(&self.words)[..self.len]
     }
@@ -362,12 +368,12 @@ where
 
     /// Copies `key`'s value into `out`, returning its length, or `None` if the key is absent.
     pub fn get_into(&self, key: &[u8], out: &mut [u8]) -> Result<Option<usize>, Error> {
-        Self::copy_out(self.lookup(key, true, Wait::Block)?, out)
+        self.get_into_inner(key, out, Wait::Block)
     }
 
     /// [`Table::get_into`] that never waits: [`Error::Busy`] if the key's buckets are being written.
     pub fn try_get_into(&self, key: &[u8], out: &mut [u8]) -> Result<Option<usize>, Error> {
-        Self::copy_out(self.lookup(key, true, Wait::Try)?, out)
+        self.get_into_inner(key, out, Wait::Try)
     }
 
     /// `key`'s value as a `heapless::Vec` of capacity `N`.
@@ -375,7 +381,7 @@ where
         &self,
         key: &[u8],
     ) -> Result<Option<heapless::Vec<u8, N>>, Error> {
-        match self.lookup(key, true, Wait::Block)? {
+        match self.lookup(key, Wait::Block, Found::read)? {
             None => Ok(None),
             Some(found) => heapless::Vec::from_slice(found.bytes())
                 .map(Some)
@@ -389,17 +395,19 @@ where
     /// Calls `f` with `key`'s value (copied out of the table first), returning what `f` returns,
     /// or `None` if the key is absent.
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, Error> {
-        Ok(self.lookup(key, true, Wait::Block)?.map(|v| f(v.bytes())))
+        Ok(self
+            .lookup(key, Wait::Block, Found::read)?
+            .map(|v| f(v.bytes())))
     }
 
     /// Whether `key` is present.
     pub fn contains(&self, key: &[u8]) -> Result<bool, Error> {
-        Ok(self.lookup(key, false, Wait::Block)?.is_some())
+        Ok(self.lookup(key, Wait::Block, |_| ())?.is_some())
     }
 
     /// [`Table::contains`] that never waits.
     pub fn try_contains(&self, key: &[u8]) -> Result<bool, Error> {
-        Ok(self.lookup(key, false, Wait::Try)?.is_some())
+        Ok(self.lookup(key, Wait::Try, |_| ())?.is_some())
     }
 
     /// Removes `key`, reporting whether it was present.
@@ -599,16 +607,20 @@ where
         Ok(())
     }
 
-    fn copy_out(found: Option<Found<VW>>, out: &mut [u8]) -> Result<Option<usize>, Error> {
-        let Some(found) = found else { return Ok(None) };
-        if found.len > out.len() {
-            return Err(Error::BufferTooSmall {
-                needed: found.len,
-                len: out.len(),
-            });
+    fn get_into_inner(
+        &self,
+        key: &[u8],
+        out: &mut [u8],
+        wait: Wait,
+    ) -> Result<Option<usize>, Error> {
+        let room = out.len();
+        match self.lookup(key, wait, |slot| slot.read_value_into(out))? {
+            Some(len) if len > room => Err(Error::BufferTooSmall {
+                needed: len,
+                len: room,
+            }),
+            found => Ok(found),
         }
-        unpack(&found.words, found.len, out);
-        Ok(Some(found.len))
     }
 
     /// Locks buckets `a` and `b` (one lock if they are the same), lower index first.
@@ -642,61 +654,128 @@ where
         })
     }
 
-    /// Copies slot `i`'s value; the length is clamped because an unvalidated copy may be torn.
-    fn read_value(b: &Bucket<KW, VW, W>, i: usize, copy: bool) -> Found<VW> {
-        let slot = &b.slots[i];
-        let len = slot.vlen.load(Ordering::Relaxed).min(VW * WORD);
-        let mut words = [0usize; VW];
-        if copy {
-            for (w, a) in words.iter_mut().zip(&slot.value).take(len.div_ceil(WORD)) {
-                *w = a.load(Ordering::Relaxed);
-            }
-        }
-        Found { words, len }
-    }
-
-    fn search_both(
+    /// Finds `key` and returns what `read` made of its slot, from a read no writer disturbed.
+    /// `read` may run more than once, on copies that turn out torn; only the result of its last
+    /// run is returned, so it must not act on what it reads, only copy it.
+    #[inline]
+    fn lookup<T>(
         &self,
-        loc: &Loc,
-        klen: usize,
-        kw: &[usize; KW],
-        copy: bool,
-    ) -> Option<Found<VW>> {
-        let b1 = self.bucket(loc.b1);
-        if let Some(i) = Self::find_in(b1, loc.tag, klen, kw) {
-            return Some(Self::read_value(b1, i, copy));
-        }
-        let b2 = self.bucket(loc.b2);
-        Self::find_in(b2, loc.tag, klen, kw).map(|i| Self::read_value(b2, i, copy))
-    }
-
-    fn lookup(&self, key: &[u8], copy: bool, wait: Wait) -> Result<Option<Found<VW>>, Error> {
+        key: &[u8],
+        wait: Wait,
+        mut read: impl FnMut(&Payload<KW, VW>) -> T,
+    ) -> Result<Option<T>, Error> {
         Self::check_key(key)?;
         let loc = self.locate(key);
         let kw: [usize; KW] = pack(key);
+        let klen = key.len();
         let (b1, b2) = (self.bucket(loc.b1), self.bucket(loc.b2));
         for _ in 0..OPTIMISTIC_TRIES {
             let v1 = b1.version.load(Ordering::Acquire);
-            let v2 = b2.version.load(Ordering::Acquire);
-            if (v1 | v2) & 1 == 1 {
-                if wait == Wait::Try {
-                    return Err(Error::Busy);
+            if v1 & 1 == 0 {
+                if let Some(i) = Self::find_in(b1, loc.tag, klen, &kw) {
+                    // A hit needs only its own bucket unchanged: the copy is then the slot as it
+                    // stood at one moment.
+                    let got = read(&b1.slots[i]);
+                    // The copy must complete before the version is read again.
+                    fence(Ordering::Acquire);
+                    if b1.version.load(Ordering::Relaxed) == v1 {
+                        return Ok(Some(got));
+                    }
+                } else {
+                    // A miss needs both buckets unchanged over one stretch of time that both
+                    // searches fall in: `v2` is read after `b1` was searched, and `v1` checked
+                    // after `b2` was. An entry being moved is in one of the two throughout.
+                    let v2 = b2.version.load(Ordering::Acquire);
+                    if v2 & 1 == 0 {
+                        let found =
+                            Self::find_in(b2, loc.tag, klen, &kw).map(|i| read(&b2.slots[i]));
+                        fence(Ordering::Acquire);
+                        if b1.version.load(Ordering::Relaxed) == v1
+                            && b2.version.load(Ordering::Relaxed) == v2
+                        {
+                            return Ok(found);
+                        }
+                    } else if wait == Wait::Try {
+                        return Err(Error::Busy);
+                    }
                 }
-                spin_hint();
-                continue;
-            }
-            let found = self.search_both(&loc, key.len(), &kw, copy);
-            // The copies above must complete before the versions are read again.
-            fence(Ordering::Acquire);
-            if b1.version.load(Ordering::Relaxed) == v1 && b2.version.load(Ordering::Relaxed) == v2
-            {
-                return Ok(found);
+            } else if wait == Wait::Try {
+                return Err(Error::Busy);
             }
             spin_hint();
         }
         // Writers kept winning: read under the locks, which always terminates.
         let _guards = self.lock_pair(loc.b1, loc.b2, wait)?;
-        Ok(self.search_both(&loc, key.len(), &kw, copy))
+        for b in [b1, b2] {
+            if let Some(i) = Self::find_in(b, loc.tag, klen, &kw) {
+                return Ok(Some(read(&b.slots[i])));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The lock of the bucket holding `key`, with the bucket and the slot, when a look without
+    /// locks finds the key and it is still there once that lock is held. `None` proves nothing:
+    /// the key may be absent, or have moved meanwhile.
+    fn lock_holder(
+        &self,
+        loc: &Loc,
+        klen: usize,
+        kw: &[usize; KW],
+        wait: Wait,
+    ) -> Result<Option<(LockGuard<'_>, &Bucket<KW, VW, W>, usize)>, Error> {
+        for bi in [loc.b1, loc.b2] {
+            let b = self.bucket(bi);
+            if Self::find_in(b, loc.tag, klen, kw).is_none() {
+                continue;
+            }
+            let guard = match wait {
+                Wait::Block => b.lock.lock(),
+                Wait::Try => b.lock.try_lock().ok_or(Error::Busy)?,
+            };
+            return Ok(Self::find_in(b, loc.tag, klen, kw).map(|i| (guard, b, i)));
+        }
+        Ok(None)
+    }
+
+    /// Replaces the value in slot `i` of `b`, which holds the key being put; the caller holds the
+    /// lock of `b`, which is all a writer of a present key needs: any other writer of that key,
+    /// and any move of it, takes that lock too.
+    fn overwrite(
+        b: &Bucket<KW, VW, W>,
+        i: usize,
+        value: &[u8],
+        when: When,
+        old: Option<&mut OldValue<'_>>,
+        then: Option<&mut &mut dyn FnMut()>,
+    ) -> Option<Put> {
+        let slot = &b.slots[i];
+        if let Some(old) = old {
+            old(Some(Found::read(slot).bytes()));
+        }
+        if when == When::IfAbsent {
+            return None;
+        }
+        let v = b.begin_write();
+        slot.vlen.store(value.len(), Ordering::Relaxed);
+        store_bytes(&slot.value, value);
+        b.end_write(v);
+        if let Some(then) = then {
+            then();
+        }
+        Some(Put::Replaced)
+    }
+
+    /// Frees slot `i` of `b`, which holds the key being deleted; the caller holds the lock of `b`
+    /// (see [`Table::overwrite`]).
+    fn remove(&self, b: &Bucket<KW, VW, W>, i: usize, then: Option<&mut dyn FnMut()>) {
+        let v = b.begin_write();
+        b.meta[i].store(0, Ordering::Relaxed);
+        b.end_write(v);
+        self.len.fetch_sub(1, Ordering::Relaxed);
+        if let Some(then) = then {
+            then();
+        }
     }
 
     fn put_inner(
@@ -712,27 +791,24 @@ where
         Self::check_value(value)?;
         let loc = self.locate(key);
         let kw: [usize; KW] = pack(key);
+        if let Some((_guard, b, i)) = self.lock_holder(&loc, key.len(), &kw, wait)? {
+            return Ok(Self::overwrite(
+                b,
+                i,
+                value,
+                when,
+                old.as_mut(),
+                then.as_mut(),
+            ));
+        }
         loop {
             let guards = self.lock_pair(loc.b1, loc.b2, wait)?;
             for bi in [loc.b1, loc.b2] {
                 let b = self.bucket(bi);
-                let Some(i) = Self::find_in(b, loc.tag, key.len(), &kw) else {
-                    continue;
-                };
-                if let Some(old) = old.as_mut() {
-                    old(Some(Self::read_value(b, i, true).bytes()));
+                if let Some(i) = Self::find_in(b, loc.tag, key.len(), &kw) {
+                    let (old, then) = (old.as_mut(), then.as_mut());
+                    return Ok(Self::overwrite(b, i, value, when, old, then));
                 }
-                if when == When::IfAbsent {
-                    return Ok(None);
-                }
-                let v = b.begin_write();
-                b.slots[i].vlen.store(value.len(), Ordering::Relaxed);
-                store_bytes(&b.slots[i].value, value);
-                b.end_write(v);
-                if let Some(then) = then.as_mut() {
-                    then();
-                }
-                return Ok(Some(Put::Replaced));
             }
             if let Some(old) = old.as_mut() {
                 old(None);
@@ -775,17 +851,15 @@ where
         Self::check_key(key)?;
         let loc = self.locate(key);
         let kw: [usize; KW] = pack(key);
+        if let Some((_guard, b, i)) = self.lock_holder(&loc, key.len(), &kw, wait)? {
+            self.remove(b, i, then);
+            return Ok(true);
+        }
         let _guards = self.lock_pair(loc.b1, loc.b2, wait)?;
         for bi in [loc.b1, loc.b2] {
             let b = self.bucket(bi);
             if let Some(i) = Self::find_in(b, loc.tag, key.len(), &kw) {
-                let v = b.begin_write();
-                b.meta[i].store(0, Ordering::Relaxed);
-                b.end_write(v);
-                self.len.fetch_sub(1, Ordering::Relaxed);
-                if let Some(then) = then {
-                    then();
-                }
+                self.remove(b, i, then);
                 return Ok(true);
             }
         }
@@ -832,7 +906,7 @@ where
             let node = queue[head];
             let bi = node.bucket as usize;
             let b = self.bucket(bi);
-            let metas: [usize; W] = core::array::from_fn(|i| b.meta[i].load(Ordering::Relaxed));
+            let metas: [Meta; W] = core::array::from_fn(|i| b.meta[i].load(Ordering::Relaxed));
             if let Some(free) = metas.iter().position(|&m| !is_occupied(m)) {
                 return Some(Self::trace(&queue, head, free, path));
             }
@@ -955,9 +1029,7 @@ where
             for (i, c) in out.iter_mut().enumerate() {
                 c.meta = b.meta[i].load(Ordering::Relaxed);
                 if is_occupied(c.meta) {
-                    let found = Self::read_value(b, i, true);
-                    c.vlen = found.len;
-                    c.value = found.words;
+                    c.vlen = b.slots[i].read_value_words(&mut c.value);
                     for (k, a) in c.key.iter_mut().zip(&b.slots[i].key) {
                         *k = a.load(Ordering::Relaxed);
                     }

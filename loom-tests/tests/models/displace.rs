@@ -1,4 +1,4 @@
-//! Models 3 and 7: cuckoo displacement, in tables of four one-slot buckets.
+//! Models 3, 3b, 7, 10 and 11: cuckoo displacement, in tables of four one-slot buckets.
 
 use std::sync::Arc;
 
@@ -64,6 +64,56 @@ fn reader_vs_displacement_no_false_miss() {
     });
 }
 
+/// Model 3b: as model 3, but the key moves from its second bucket back into its first, the
+/// order in which a reader that searched the first bucket before the move and the second after
+/// it would miss the key if it checked only the second bucket's version.
+#[test]
+fn reader_vs_move_into_first_bucket_no_false_miss() {
+    // `a` lives in `r`, its second bucket, because `x` held `p` when `a` was put; `x` is then
+    // deleted, and `c` (buckets `r`, `q`, with `b` in `q`) fits only by moving `a` back to `p`.
+    let (a, b, c, x, p) = plan(|| {
+        let (t, _) = table::<1>(4);
+        let a = find_key(&t, &[], |_, _| true);
+        let (p, r) = t.buckets_of(&a);
+        let x = find_key(&t, &[&a], |x1, _| x1 == p);
+        let c = find_key(&t, &[&a, &x], |c1, c2| c1 == r && c2 != p && c2 != r);
+        let q = t.buckets_of(&c).1;
+        let b = find_key(&t, &[&a, &x, &c], |b1, _| b1 == q);
+        (a, b, c, x, p)
+    });
+    loom_tests::model(
+        "reader_vs_move_into_first_bucket_no_false_miss",
+        move || {
+            let (t, buckets) = table::<1>(4);
+            assert_eq!(t.put(&x, b"x"), Ok(Put::Inserted));
+            assert_eq!(t.put(&a, b"a"), Ok(Put::Inserted));
+            assert_eq!(t.delete(&x), Ok(true));
+            assert_eq!(t.put(&b, b"b"), Ok(Put::Inserted));
+            assert_eq!(
+                loom_hooks::occupied(&buckets[p]),
+                0,
+                "the key is not in its second bucket (the model tests nothing)"
+            );
+            let writer = {
+                let (t, c) = (Arc::clone(&t), c.clone());
+                thread::spawn(move || assert_eq!(t.put(&c, b"c"), Ok(Put::Inserted)))
+            };
+            assert_eq!(
+                get(&t, &a).as_deref(),
+                Some(&b"a"[..]),
+                "a key being moved was missed"
+            );
+            writer.join().unwrap();
+            assert_eq!(
+                loom_hooks::occupied(&buckets[p]),
+                1,
+                "the put did not move the key back (the model tests nothing)"
+            );
+            assert_quiescent(&buckets);
+        },
+    );
+}
+
 /// Model 7: two puts race for the last free slot, one directly and one by a move. One wins;
 /// the other answers "no space"; nothing stored before changes or disappears.
 #[test]
@@ -102,6 +152,61 @@ fn full_pair_answers_no_space() {
         );
         assert_eq!(stored(&buckets), 4);
         assert_eq!(t.len(), 4);
+        assert_quiescent(&buckets);
+    });
+}
+
+/// Model 10: an overwrite of a present key, which locks only the bucket it finds the key in,
+/// races a put that moves that key to its other bucket. The new value lands wherever the key
+/// ends up, and the key is stored once.
+#[test]
+fn overwrite_vs_displacement_keeps_the_new_value() {
+    let Keys { a, b, c, r, .. } = keys();
+    loom_tests::model("overwrite_vs_displacement_keeps_the_new_value", move || {
+        let (t, buckets) = table::<1>(4);
+        assert_eq!(t.put(&a, b"a"), Ok(Put::Inserted));
+        assert_eq!(t.put(&b, b"b"), Ok(Put::Inserted));
+        let mover = {
+            let (t, c) = (Arc::clone(&t), c.clone());
+            thread::spawn(move || assert_eq!(t.put(&c, b"c"), Ok(Put::Inserted)))
+        };
+        assert_eq!(t.put(&a, b"a-new"), Ok(Put::Replaced));
+        mover.join().unwrap();
+        assert_eq!(
+            loom_hooks::occupied(&buckets[r]),
+            1,
+            "the put did not move the key (the model tests nothing)"
+        );
+        for (k, v) in [(&a, &b"a-new"[..]), (&b, b"b"), (&c, b"c")] {
+            assert_eq!(get(&t, k).as_deref(), Some(v), "wrong value after the race");
+        }
+        assert_eq!(stored(&buckets), 3, "a key is stored twice or lost");
+        assert_eq!(t.len(), 3);
+        assert_quiescent(&buckets);
+    });
+}
+
+/// Model 11: a delete of a present key, which locks only the bucket it finds the key in, races
+/// a put that moves that key: the delete reports the key present, and it is gone afterwards.
+#[test]
+fn delete_vs_displacement_removes_the_key() {
+    let Keys { a, b, c, .. } = keys();
+    loom_tests::model("delete_vs_displacement_removes_the_key", move || {
+        let (t, buckets) = table::<1>(4);
+        assert_eq!(t.put(&a, b"a"), Ok(Put::Inserted));
+        assert_eq!(t.put(&b, b"b"), Ok(Put::Inserted));
+        let mover = {
+            let (t, c) = (Arc::clone(&t), c.clone());
+            thread::spawn(move || t.put(&c, b"c"))
+        };
+        assert_eq!(t.delete(&a), Ok(true), "a present key was not found");
+        assert_eq!(mover.join().unwrap(), Ok(Put::Inserted));
+        assert_eq!(get(&t, &a), None, "the deleted key is still there");
+        for (k, v) in [(&b, b"b"), (&c, b"c")] {
+            assert_eq!(get(&t, k).as_deref(), Some(&v[..]));
+        }
+        assert_eq!(stored(&buckets), 2);
+        assert_eq!(t.len(), 2);
         assert_quiescent(&buckets);
     });
 }
