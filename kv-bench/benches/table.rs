@@ -7,10 +7,9 @@
 
 mod common;
 
-use common::{BytesKey, STREAM};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Throughput};
-use kv_bench::{key, keys, kv_table, value, Key, KvTable, Rng, Value};
+use kv_bench::{key, keys, kv_table, value, BytesKey, Key, KvTable, Rng, Value, STREAM};
 use kv_nostd::hash::BuildSipHasher13;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -194,10 +193,10 @@ fn bench<M: Map>(
     let mut out = [0u8; 64];
     match op {
         Op::GetHit => g.bench_function(name, |b| {
-            b.iter(|| black_box(map.get(&key(next() as u64), &mut out)))
+            b.iter(|| black_box(map.get(&key(next() as u64), black_box(&mut out))))
         }),
         Op::GetMiss => g.bench_function(name, |b| {
-            b.iter(|| black_box(map.get(&key((w.n + next()) as u64), &mut out)))
+            b.iter(|| black_box(map.get(&key((w.n + next()) as u64), black_box(&mut out))))
         }),
         Op::PutOverwrite => g.bench_function(name, |b| {
             b.iter(|| map.put(&key(next() as u64), black_box(&w.value)))

@@ -7,9 +7,11 @@
 //! - [`Rng`]: a small, seeded generator (the benches must not measure a heavyweight RNG).
 //! - [`Zipf`]: Zipf-skewed key indices, the YCSB way.
 //! - [`KvTable`] and [`kv_table`]: a kv table sized for the workload.
+//! - [`BytesKey`]: a workload key as the other maps store it.
+//! - [`SharedMap`], [`stream`] and [`run`]: threads running a mix of gets and puts on one map.
 //!
 //! The benches themselves are in `benches/` (`table.rs`: one thread; `concurrent.rs`: two
-//! threads), the server benchmark is `server-bench.sh`; `docs/BENCHMARKS.md` has the commands
+//! threads; `goals.rs`: the ratios the goals name, measured by alternation), the server benchmark is `server-bench.sh`; `docs/BENCHMARKS.md` has the commands
 //! and the results.
 //!
 //! # Example
@@ -29,6 +31,10 @@
 //! ```
 
 use kv_nostd::{words, Bucket, HashKey, Table};
+use std::hash::{Hash, Hasher};
+use std::hint::black_box;
+use std::sync::{Barrier, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 /// Bytes in a workload key.
 pub const KEY_LEN: usize = 16;
@@ -164,6 +170,158 @@ impl Zipf {
         let i = (self.n * (self.eta * u - self.eta + 1.0).powf(self.alpha)) as u64;
         i.min(self.n as u64 - 1)
     }
+}
+
+/// A workload key as the other maps store it. Its `Hash` writes the 16 bytes and nothing else
+/// (an array's own `Hash` writes its length first), so a map with kv's hasher hashes exactly the
+/// bytes kv's table hashes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct BytesKey(pub Key);
+
+impl Hash for BytesKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(&self.0);
+    }
+}
+
+/// How many operations a precomputed stream holds before it wraps around: enough that the
+/// pattern does not repeat within a cache's memory, few enough that reading it streams.
+pub const STREAM: usize = 1 << 16;
+
+/// Set in a stream entry when the operation is a put; the low bits are the key's index.
+pub const PUT: u32 = 1 << 31;
+
+/// A map that threads share: what the two-thread benches ask of every map.
+pub trait SharedMap: Sync {
+    /// Copies `key`'s value into `out`; whether the key was present.
+    fn get(&self, key: &Key, out: &mut Value) -> bool;
+    /// Inserts or overwrites `key`.
+    fn put(&self, key: &Key, value: &Value);
+}
+
+impl SharedMap for KvTable {
+    #[inline]
+    fn get(&self, key: &Key, out: &mut Value) -> bool {
+        self.get_into(key, out).expect("a workload key").is_some()
+    }
+    #[inline]
+    fn put(&self, key: &Key, value: &Value) {
+        Table::put(self, key, value).expect("room in the table");
+    }
+}
+
+impl SharedMap for dashmap::DashMap<BytesKey, Value> {
+    #[inline]
+    fn get(&self, key: &Key, out: &mut Value) -> bool {
+        match dashmap::DashMap::get(self, &BytesKey(*key)) {
+            Some(v) => {
+                *out = *v;
+                true
+            }
+            None => false,
+        }
+    }
+    #[inline]
+    fn put(&self, key: &Key, value: &Value) {
+        self.insert(BytesKey(*key), *value);
+    }
+}
+
+impl SharedMap for RwLock<hashbrown::HashMap<BytesKey, Value>> {
+    #[inline]
+    fn get(&self, key: &Key, out: &mut Value) -> bool {
+        match self.read().expect("not poisoned").get(&BytesKey(*key)) {
+            Some(v) => {
+                *out = *v;
+                true
+            }
+            None => false,
+        }
+    }
+    #[inline]
+    fn put(&self, key: &Key, value: &Value) {
+        self.write()
+            .expect("not poisoned")
+            .insert(BytesKey(*key), *value);
+    }
+}
+
+impl SharedMap for Mutex<std::collections::HashMap<BytesKey, Value>> {
+    #[inline]
+    fn get(&self, key: &Key, out: &mut Value) -> bool {
+        match self.lock().expect("not poisoned").get(&BytesKey(*key)) {
+            Some(v) => {
+                *out = *v;
+                true
+            }
+            None => false,
+        }
+    }
+    #[inline]
+    fn put(&self, key: &Key, value: &Value) {
+        self.lock()
+            .expect("not poisoned")
+            .insert(BytesKey(*key), *value);
+    }
+}
+
+/// Which keys a stream's operations pick.
+#[derive(Clone, Copy, Debug)]
+pub enum Keys {
+    /// Every key in `0..n` equally often.
+    Uniform,
+    /// Zipf-skewed with θ = 0.99: key 0 most often.
+    Zipf,
+}
+
+/// One thread's operations over keys `0..n`: key indices, [`PUT`] set on `put_percent`% of them.
+pub fn stream(n: usize, put_percent: u64, keys: Keys, seed: u64) -> Vec<u32> {
+    let mut rng = Rng::new(seed);
+    let zipf = Zipf::new(n as u64, 0.99);
+    (0..STREAM)
+        .map(|_| {
+            let i = match keys {
+                Keys::Uniform => rng.below(n as u64),
+                // Rank r is key r; keys are hashed, so hot keys land in unrelated buckets.
+                Keys::Zipf => zipf.sample(&mut rng),
+            } as u32;
+            if rng.below(100) < put_percent {
+                i | PUT
+            } else {
+                i
+            }
+        })
+        .collect()
+}
+
+/// Runs `iters` operations of each stream on `map`, one thread a stream, all at once; returns
+/// the time from the common start to the last thread's end.
+pub fn run<M: SharedMap>(map: &M, streams: &[Vec<u32>], iters: u64) -> Duration {
+    let put_value = value(u64::MAX);
+    let start = Barrier::new(streams.len() + 1);
+    std::thread::scope(|s| {
+        for ops in streams {
+            let (start, put_value) = (&start, &put_value);
+            s.spawn(move || {
+                let mut out = [0u8; VALUE_LEN];
+                start.wait();
+                for n in 0..iters as usize {
+                    let op = ops[n & (STREAM - 1)];
+                    let key = &key(u64::from(op & !PUT));
+                    if op & PUT == 0 {
+                        black_box(map.get(key, black_box(&mut out)));
+                    } else {
+                        map.put(key, black_box(put_value));
+                    }
+                }
+            });
+        }
+        start.wait();
+        let t = Instant::now();
+        // Leaving the scope joins every thread.
+        t
+    })
+    .elapsed()
 }
 
 #[cfg(test)]

@@ -75,8 +75,14 @@ impl<const KW: usize, const VW: usize> Payload<KW, VW> {
     pub(crate) fn read_value_into(&self, out: &mut [u8]) -> usize {
         let len = self.value_len();
         if let Some(out) = out.get_mut(..len) {
-            for (chunk, w) in out.chunks_mut(WORD).zip(&self.value) {
-                chunk.copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes()[..chunk.len()]);
+            // Whole words first, as single stores; then the bytes of a last, partial word.
+            let mut chunks = out.chunks_exact_mut(WORD);
+            for (chunk, w) in (&mut chunks).zip(&self.value) {
+                chunk.copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes());
+            }
+            let tail = chunks.into_remainder();
+            if let Some(w) = self.value.get(len / WORD).filter(|_| !tail.is_empty()) {
+                tail.copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes()[..tail.len()]);
             }
         }
         len
@@ -202,6 +208,9 @@ pub(crate) fn store_bytes(words: &[AtomicUsize], bytes: &[u8]) {
 /// Packs up to [`WORD`] bytes into a word, zero-padded.
 #[inline]
 pub(crate) fn word_from(chunk: &[u8]) -> usize {
+    if let Ok(whole) = <[u8; WORD]>::try_from(chunk) {
+        return usize::from_ne_bytes(whole);
+    }
     let mut buf = [0u8; WORD];
     buf[..chunk.len()].copy_from_slice(chunk);
     usize::from_ne_bytes(buf)

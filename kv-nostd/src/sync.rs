@@ -98,3 +98,21 @@ impl Lock {
         guard.map(|g| LockGuard { _inner: g })
     }
 }
+
+/// Asks the processor to start loading the cache line at `p`, where the target has a way to ask
+/// (x86_64); elsewhere, and under the model checker, it does nothing. A hint only: it reads no
+/// value and has no effect on what any load returns.
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: &T) {
+    // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 processor has (it is in the target's
+    // baseline features). A prefetch never faults and reads nothing into the program, so any
+    // address is sound; this one is a live reference anyway.
+    #[cfg(all(not(kv_loom), target_arch = "x86_64"))]
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            (p as *const T).cast::<i8>(),
+        );
+    }
+    #[cfg(any(kv_loom, not(target_arch = "x86_64")))]
+    let _ = p;
+}

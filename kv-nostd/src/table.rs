@@ -17,7 +17,7 @@ use crate::bucket::{
 };
 use crate::error::{Error, LayoutError};
 use crate::hash::{sip13, HashKey};
-use crate::sync::{fence, spin_hint, AtomicUsize, Lock, LockGuard, Ordering, Version};
+use crate::sync::{fence, prefetch, spin_hint, AtomicUsize, Lock, LockGuard, Ordering, Version};
 
 /// Optimistic reads a lookup tries before it takes the locks. Under the model checker one lost
 /// race is enough, so that the locking fallback is explored.
@@ -561,10 +561,12 @@ where
         self.buckets.as_ref()
     }
 
+    #[inline]
     fn bucket(&self, i: usize) -> &Bucket<KW, VW, W> {
         &self.buckets()[i & self.mask]
     }
 
+    #[inline]
     fn locate(&self, key: &[u8]) -> Loc {
         let h = sip13(&self.hash_key, key);
         // Truncation keeps the low bits for the bucket; the tag takes the top 16.
@@ -578,6 +580,7 @@ where
     }
 
     /// The other bucket of an entry with `tag` in bucket `b`; `alt(alt(b)) == b`.
+    #[inline]
     fn alt(&self, b: usize, tag: u16) -> usize {
         let mixed = (u64::from(tag) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
         let mut off = (mixed as usize) & self.mask;
@@ -587,6 +590,7 @@ where
         b ^ off
     }
 
+    #[inline]
     fn check_key(key: &[u8]) -> Result<(), Error> {
         if key.len() > Self::MAX_KEY {
             return Err(Error::KeyTooLong {
@@ -597,6 +601,7 @@ where
         Ok(())
     }
 
+    #[inline]
     fn check_value(value: &[u8]) -> Result<(), Error> {
         if value.len() > Self::MAX_VALUE {
             return Err(Error::ValueTooLong {
@@ -642,6 +647,7 @@ where
 
     /// The slot of bucket `b` holding the key packed in `kw` with length `klen`, if any.
     /// Reads are `Relaxed`: the caller holds the lock or validates the version afterwards.
+    #[inline]
     fn find_in(b: &Bucket<KW, VW, W>, tag: u16, klen: usize, kw: &[usize; KW]) -> Option<usize> {
         let want = meta(tag, klen);
         let n = klen.div_ceil(WORD);
@@ -669,6 +675,8 @@ where
         let kw: [usize; KW] = pack(key);
         let klen = key.len();
         let (b1, b2) = (self.bucket(loc.b1), self.bucket(loc.b2));
+        // A miss in `b1` reads `b2`: start that load now rather than after the search of `b1`.
+        prefetch(b2);
         for _ in 0..OPTIMISTIC_TRIES {
             let v1 = b1.version.load(Ordering::Acquire);
             if v1 & 1 == 0 {
