@@ -11,8 +11,8 @@
 //! - [`SharedMap`], [`stream`] and [`run`]: threads running a mix of gets and puts on one map.
 //!
 //! The benches themselves are in `benches/` (`table.rs`: one thread; `concurrent.rs`: two
-//! threads; `goals.rs`: the ratios the goals name, measured by alternation), the server benchmark is `server-bench.sh`; `docs/BENCHMARKS.md` has the commands
-//! and the results.
+//! threads; `goals.rs`: the two-thread goal, measured by alternation), the server benchmark is
+//! `server-bench.sh`; `docs/BENCHMARKS.md` has the commands and the results.
 //!
 //! # Example
 //! ```
@@ -179,6 +179,7 @@ impl Zipf {
 pub struct BytesKey(pub Key);
 
 impl Hash for BytesKey {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write(&self.0);
     }

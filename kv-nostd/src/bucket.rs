@@ -4,9 +4,10 @@
 //! `Relaxed` loads and trust nothing they copied until the bucket's version, read before and
 //! after, shows no writer was active. Lengths read that way are clamped before use.
 //!
-//! Layout: the version, the lock and the `W` 32-bit metadata words come first, in one 64-byte
-//! cache line when `W <= 11`, and buckets start on a cache-line boundary. A probe that misses
-//! touches that one line; a hit adds the lines of its slot's payload, which follow.
+//! Layout: the version, the lock and the `W` 32-bit metadata words come first, within one
+//! 64-byte cache line when `W <= 11`, and on 64-bit targets buckets start on a cache-line
+//! boundary. A probe that misses touches that one line; a hit adds the lines of its slot's
+//! payload, which follow.
 
 use crate::sync::{AtomicMeta, AtomicUsize, AtomicVersion, Lock, Ordering, Version};
 
@@ -103,7 +104,12 @@ impl<const KW: usize, const VW: usize> Payload<KW, VW> {
 ///
 /// Buckets are the table's storage: build them with [`Bucket::new`] (a `const fn`, so an array of
 /// them can be a `static`) and hand them to [`Table`](crate::Table).
-#[repr(C, align(64))]
+///
+/// On 64-bit targets a bucket starts on a 64-byte boundary, a cache line on the processors those
+/// targets run on. Elsewhere it is not padded: a microcontroller has no cache to align to, and
+/// every byte of RAM counts.
+#[cfg_attr(target_pointer_width = "64", repr(C, align(64)))]
+#[cfg_attr(not(target_pointer_width = "64"), repr(C))]
 pub struct Bucket<const KW: usize, const VW: usize, const W: usize = 8> {
     /// Even while no writer is inside; bumped to odd before a write and back to even after.
     pub(crate) version: AtomicVersion,

@@ -145,6 +145,7 @@ pub struct BuildSipHasher13(pub HashKey);
 impl core::hash::BuildHasher for BuildSipHasher13 {
     type Hasher = SipHasher13;
 
+    #[inline]
     fn build_hasher(&self) -> SipHasher13 {
         SipHasher13::new(&self.0)
     }
