@@ -225,11 +225,12 @@ pub(crate) fn word_from(chunk: &[u8]) -> usize {
 /// Packs `bytes` into `out`, zero-padded; `bytes` must fit.
 #[inline]
 pub(crate) fn pack<const N: usize>(bytes: &[u8]) -> [usize; N] {
-    let mut out = [0usize; N];
-    for (w, chunk) in out.iter_mut().zip(bytes.chunks(WORD)) {
-        *w = word_from(chunk);
-    }
-    out
+    // Word by word, as values: building the array in memory through a loop of stores made the
+    // copy that followed wait for them (a load wider than the stores cannot be forwarded).
+    core::array::from_fn(|i| {
+        let rest = bytes.get(i * WORD..).unwrap_or(&[]);
+        word_from(&rest[..rest.len().min(WORD)])
+    })
 }
 
 /// The bytes of a word array, for handing a copied value to a caller without another copy.

@@ -566,7 +566,7 @@ where
         &self.buckets()[i & self.mask]
     }
 
-    #[inline]
+    #[inline(always)]
     fn locate(&self, key: &[u8]) -> Loc {
         let h = sip13(&self.hash_key, key);
         // Truncation keeps the low bits for the bucket; the tag takes the top 16.
@@ -647,17 +647,25 @@ where
 
     /// The slot of bucket `b` holding the key packed in `kw` with length `klen`, if any.
     /// Reads are `Relaxed`: the caller holds the lock or validates the version afterwards.
-    #[inline]
+    #[inline(always)]
     fn find_in(b: &Bucket<KW, VW, W>, tag: u16, klen: usize, kw: &[usize; KW]) -> Option<usize> {
         let want = meta(tag, klen);
+        // Every metadata word is compared first, without a branch (`W <= 64`), so the loads can
+        // all be in flight at once; only the slots whose word matches have their keys compared.
+        let mut matches = 0u64;
+        for (i, m) in b.meta.iter().enumerate() {
+            matches |= u64::from(m.load(Ordering::Relaxed) == want) << i;
+        }
         let n = klen.div_ceil(WORD);
-        (0..W).find(|&i| {
-            b.meta[i].load(Ordering::Relaxed) == want
-                && b.slots[i].key[..n]
-                    .iter()
-                    .zip(&kw[..n])
-                    .all(|(a, w)| a.load(Ordering::Relaxed) == *w)
-        })
+        while matches != 0 {
+            let i = matches.trailing_zeros() as usize;
+            matches &= matches - 1;
+            let key = &b.slots[i].key[..n];
+            if key.iter().zip(&kw[..n]).all(|(a, w)| a.load(Ordering::Relaxed) == *w) {
+                return Some(i);
+            }
+        }
+        None
     }
 
     /// Finds `key` and returns what `read` made of its slot, from a read no writer disturbed.
