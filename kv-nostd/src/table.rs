@@ -661,7 +661,11 @@ where
             let i = matches.trailing_zeros() as usize;
             matches &= matches - 1;
             let key = &b.slots[i].key[..n];
-            if key.iter().zip(&kw[..n]).all(|(a, w)| a.load(Ordering::Relaxed) == *w) {
+            if key
+                .iter()
+                .zip(&kw[..n])
+                .all(|(a, w)| a.load(Ordering::Relaxed) == *w)
+            {
                 return Some(i);
             }
         }

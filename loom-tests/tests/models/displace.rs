@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use kv_nostd::{loom_hooks, Error, Put};
 use loom::thread;
-use loom_tests::{assert_quiescent, find_key, get, plan, stored, table};
+use loom_tests::{assert_quiescent, find_key, get, plan, stored, table, Buckets, Table};
 
 /// Keys for a table of four one-slot buckets `p`, `q`, `r`, `s`:
 /// `a` lives in `p` and its other bucket is `r`; `b` lives in `q`; `e` lives in `s`;
@@ -34,6 +34,29 @@ fn keys() -> Keys {
     })
 }
 
+/// Puts `c` (value "c") on another thread.
+fn spawn_put(t: &Arc<Table<1>>, c: &[u8]) -> thread::JoinHandle<Result<Put, Error>> {
+    let (t, c) = (Arc::clone(t), c.to_vec());
+    thread::spawn(move || t.put(&c, b"c"))
+}
+
+/// Reads `a` (value "a") while another thread puts `c`, which fits only by moving `a` into
+/// bucket `to`: the read finds `a`, and afterwards `a` really is in `to`.
+fn read_during_move(t: &Arc<Table<1>>, buckets: &Buckets<1>, a: &[u8], c: &[u8], to: usize) {
+    let writer = spawn_put(t, c);
+    assert_eq!(
+        get(t, a).as_deref(),
+        Some(&b"a"[..]),
+        "a key being moved was missed"
+    );
+    assert_eq!(writer.join().unwrap(), Ok(Put::Inserted));
+    assert_eq!(
+        loom_hooks::occupied(&buckets[to]),
+        1,
+        "the put did not move the key (the model tests nothing)"
+    );
+}
+
 /// Model 3: a reader of a key that a concurrent put moves to its other bucket finds it.
 #[test]
 fn reader_vs_displacement_no_false_miss() {
@@ -42,21 +65,7 @@ fn reader_vs_displacement_no_false_miss() {
         let (t, buckets) = table::<1>(4);
         assert_eq!(t.put(&a, b"a"), Ok(Put::Inserted));
         assert_eq!(t.put(&b, b"b"), Ok(Put::Inserted));
-        let writer = {
-            let (t, c) = (Arc::clone(&t), c.clone());
-            thread::spawn(move || assert_eq!(t.put(&c, b"c"), Ok(Put::Inserted)))
-        };
-        assert_eq!(
-            get(&t, &a).as_deref(),
-            Some(&b"a"[..]),
-            "a key being moved was missed"
-        );
-        writer.join().unwrap();
-        assert_eq!(
-            loom_hooks::occupied(&buckets[r]),
-            1,
-            "the put did not move the key (the model tests nothing)"
-        );
+        read_during_move(&t, &buckets, &a, &c, r);
         for (k, v) in [(&a, b"a"), (&b, b"b"), (&c, b"c")] {
             assert_eq!(get(&t, k).as_deref(), Some(&v[..]));
         }
@@ -94,21 +103,7 @@ fn reader_vs_move_into_first_bucket_no_false_miss() {
                 0,
                 "the key is not in its second bucket (the model tests nothing)"
             );
-            let writer = {
-                let (t, c) = (Arc::clone(&t), c.clone());
-                thread::spawn(move || assert_eq!(t.put(&c, b"c"), Ok(Put::Inserted)))
-            };
-            assert_eq!(
-                get(&t, &a).as_deref(),
-                Some(&b"a"[..]),
-                "a key being moved was missed"
-            );
-            writer.join().unwrap();
-            assert_eq!(
-                loom_hooks::occupied(&buckets[p]),
-                1,
-                "the put did not move the key back (the model tests nothing)"
-            );
+            read_during_move(&t, &buckets, &a, &c, p);
             assert_quiescent(&buckets);
         },
     );
@@ -166,12 +161,9 @@ fn overwrite_vs_displacement_keeps_the_new_value() {
         let (t, buckets) = table::<1>(4);
         assert_eq!(t.put(&a, b"a"), Ok(Put::Inserted));
         assert_eq!(t.put(&b, b"b"), Ok(Put::Inserted));
-        let mover = {
-            let (t, c) = (Arc::clone(&t), c.clone());
-            thread::spawn(move || assert_eq!(t.put(&c, b"c"), Ok(Put::Inserted)))
-        };
+        let mover = spawn_put(&t, &c);
         assert_eq!(t.put(&a, b"a-new"), Ok(Put::Replaced));
-        mover.join().unwrap();
+        assert_eq!(mover.join().unwrap(), Ok(Put::Inserted));
         assert_eq!(
             loom_hooks::occupied(&buckets[r]),
             1,
@@ -195,10 +187,7 @@ fn delete_vs_displacement_removes_the_key() {
         let (t, buckets) = table::<1>(4);
         assert_eq!(t.put(&a, b"a"), Ok(Put::Inserted));
         assert_eq!(t.put(&b, b"b"), Ok(Put::Inserted));
-        let mover = {
-            let (t, c) = (Arc::clone(&t), c.clone());
-            thread::spawn(move || t.put(&c, b"c"))
-        };
+        let mover = spawn_put(&t, &c);
         assert_eq!(t.delete(&a), Ok(true), "a present key was not found");
         assert_eq!(mover.join().unwrap(), Ok(Put::Inserted));
         assert_eq!(get(&t, &a), None, "the deleted key is still there");
