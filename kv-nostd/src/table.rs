@@ -8,9 +8,11 @@
 //! is never absent from both of its buckets.
 //!
 //! Writers lock the buckets they touch, at most two at a time and always in index order, so no
-//! cycle of waiters (deadlock) can form. Readers lock nothing: they read both buckets' versions,
-//! copy, and check the versions again, retrying on change and locking after a bounded number of
-//! lost races.
+//! cycle of waiters (deadlock) can form; a write to a key already present locks only the bucket
+//! holding it, which every other writer or mover of that key must also lock. Readers lock
+//! nothing: they read a bucket's version, copy, and check the version again, retrying on change
+//! and locking after a bounded number of lost races. A hit is checked against its own bucket's
+//! version; a miss against both buckets'.
 
 use crate::bucket::{
     as_bytes, is_occupied, klen_of, meta, pack, store_bytes, tag_of, Bucket, Meta, Payload, WORD,
