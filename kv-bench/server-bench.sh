@@ -11,13 +11,15 @@
 # 64-byte values) into fresh servers with `redis-cli --pipe` and prints memory per key: kv's RSS
 # growth and Redis's `used_memory` growth.
 #
-# Environment: KV_THREADS (kv-server --threads, default 1), ROUNDS (3), REQUESTS (1000000),
-# BUDGET_SECS (whole run, 1500), OUT (directory for the raw CSVs, default a temporary one).
+# Environment: KV_THREADS (kv-server --threads, default 1), KV_ARGS (more kv-server flags, such
+# as "--busy-poll 100"; default none), ROUNDS (3), REQUESTS (1000000), BUDGET_SECS (whole run,
+# 1500), OUT (directory for the raw CSVs, default a temporary one).
 # Installs Debian's redis-server and redis-tools if redis-server or redis-benchmark is missing.
 # Both servers are stopped when the script ends, fails, times out or is interrupted.
 set -euo pipefail
 
 KV_THREADS=${KV_THREADS:-1}
+KV_ARGS=${KV_ARGS:-}
 ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-1000000}
 BUDGET_SECS=${BUDGET_SECS:-1500}
@@ -104,8 +106,10 @@ wait_ready() {
 
 start_servers() {
     KV_PORT=$(free_port 17878)
+    # KV_ARGS is split into words on purpose: it holds flags.
+    # shellcheck disable=SC2086
     "$KV_BIN" --bind 127.0.0.1 --port "$KV_PORT" --no-persist --capacity 2097152 \
-        --threads "$KV_THREADS" --log-level warn &
+        --threads "$KV_THREADS" --log-level warn $KV_ARGS &
     KV_PID=$!
     REDIS_PORT=$(free_port $((KV_PORT + 1)))
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
@@ -127,7 +131,7 @@ run_one() {
 
 log "load before: $(uptime)"
 start_servers
-log "kv-server (--threads $KV_THREADS) on $KV_PORT, redis-server $(redis-server --version | awk '{print $3}') on $REDIS_PORT"
+log "kv-server (--threads $KV_THREADS $KV_ARGS) on $KV_PORT, redis-server $(redis-server --version | awk '{print $3}') on $REDIS_PORT"
 for round in $(seq "$ROUNDS"); do
     for pipeline in 1 16; do
         # Alternate which server goes first, so a drift in the machine's load favours neither.
@@ -177,7 +181,7 @@ summarise() {
 }
 
 echo
-echo "kv-server --threads $KV_THREADS against redis-server, $ROUNDS rounds, medians;"
+echo "kv-server --threads $KV_THREADS $KV_ARGS against redis-server, $ROUNDS rounds, medians;"
 echo "redis-benchmark -t ping,set,get -n $REQUESTS -r $KEYSPACE -d 64 -c 50 [-P 16]"
 echo
 summarise

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::db::{random_hash_key, Db};
 use crate::persist::Persistence;
-use crate::worker::Worker;
+use crate::worker::{Timing, Worker};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -129,9 +129,20 @@ impl Server {
             )?),
             None => None,
         };
-        let idle = self.config.idle_timeout;
+        let timing = Timing {
+            idle_timeout: self.config.idle_timeout,
+            busy_poll: self.config.busy_poll,
+        };
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if !timing.busy_poll.is_zero() && self.config.threads >= cores {
+            log::warn!(
+                "--busy-poll with {} workers on {cores} cores: polling workers take CPU time \
+                 the rest of the machine may need",
+                self.config.threads
+            );
+        }
         let mut workers = (0..self.config.threads)
-            .map(|i| Worker::spawn(i, Arc::clone(&self.db), Arc::clone(&self.stop), idle))
+            .map(|i| Worker::spawn(i, Arc::clone(&self.db), Arc::clone(&self.stop), timing))
             .collect::<io::Result<Vec<_>>>()?;
         let next_id = AtomicU64::new(1);
         let mut turn = 0;

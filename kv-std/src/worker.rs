@@ -17,6 +17,15 @@ const WAKER: Token = Token(usize::MAX);
 /// A new connection for a worker: the stream, the peer and the client id.
 pub type Handoff = (TcpStream, SocketAddr, u64);
 
+/// When a worker closes idle connections and how long it polls before sleeping.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Close connections idle this long.
+    pub idle_timeout: Option<Duration>,
+    /// After serving, poll without sleeping for this long (zero: sleep at once).
+    pub busy_poll: Duration,
+}
+
 /// The accept thread's side of a worker.
 pub struct Worker {
     sender: Sender<Handoff>,
@@ -30,7 +39,7 @@ impl Worker {
         index: usize,
         db: Arc<Db>,
         stop: Arc<AtomicBool>,
-        idle_timeout: Option<Duration>,
+        timing: Timing,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -41,7 +50,7 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name(format!("kv-worker-{index}"))
             .spawn(move || {
-                if let Err(e) = Loop::new(poll, receiver, db, stop, idle_timeout).run() {
+                if let Err(e) = Loop::new(poll, receiver, db, stop, timing).run() {
                     log::error!("worker {index} stopped: {e}");
                 }
             })?;
@@ -84,9 +93,10 @@ struct Loop {
     again: Vec<usize>,
     /// Connections whose replies wait for the log to be durable.
     held: Vec<usize>,
-    /// Close connections idle this long.
-    idle_timeout: Option<Duration>,
+    timing: Timing,
     last_sweep: Instant,
+    /// When the last poll returned events.
+    last_busy: Instant,
 }
 
 impl Loop {
@@ -95,7 +105,7 @@ impl Loop {
         receiver: Receiver<Handoff>,
         db: Arc<Db>,
         stop: Arc<AtomicBool>,
-        idle_timeout: Option<Duration>,
+        timing: Timing,
     ) -> Self {
         Self {
             poll,
@@ -106,24 +116,30 @@ impl Loop {
             free: Vec::new(),
             again: Vec::new(),
             held: Vec::new(),
-            idle_timeout,
+            timing,
             last_sweep: Instant::now(),
+            last_busy: Instant::now(),
         }
     }
 
     fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
-            let timeout = if !self.again.is_empty() {
+            let polling = !self.timing.busy_poll.is_zero()
+                && self.last_busy.elapsed() < self.timing.busy_poll;
+            let timeout = if !self.again.is_empty() || polling {
                 Some(Duration::ZERO)
             } else {
                 // Wake now and then to close idle connections.
-                self.idle_timeout.map(|_| Duration::from_secs(1))
+                self.timing.idle_timeout.map(|_| Duration::from_secs(1))
             };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
+            }
+            if !events.is_empty() && !self.timing.busy_poll.is_zero() {
+                self.last_busy = Instant::now();
             }
             for event in &events {
                 match event.token() {
@@ -147,7 +163,7 @@ impl Loop {
                 self.finish();
                 return Ok(());
             }
-            if let Some(limit) = self.idle_timeout {
+            if let Some(limit) = self.timing.idle_timeout {
                 if self.last_sweep.elapsed() >= Duration::from_secs(1) {
                     self.last_sweep = Instant::now();
                     self.close_idle(limit);

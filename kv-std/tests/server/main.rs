@@ -4,6 +4,7 @@
 mod abuse;
 mod auth;
 mod binary;
+mod busy_poll;
 mod clients;
 mod concurrency;
 mod idle;
