@@ -568,7 +568,7 @@ where
         &self.buckets()[i & self.mask]
     }
 
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn locate(&self, key: &[u8]) -> Loc {
         let h = sip13(&self.hash_key, key);
         // Truncation keeps the low bits for the bucket; the tag takes the top 16.
@@ -649,7 +649,7 @@ where
 
     /// The slot of bucket `b` holding the key packed in `kw` with length `klen`, if any.
     /// Reads are `Relaxed`: the caller holds the lock or validates the version afterwards.
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn find_in(b: &Bucket<KW, VW, W>, tag: u16, klen: usize, kw: &[usize; KW]) -> Option<usize> {
         let want = meta(tag, klen);
         // Every metadata word is compared first, without a branch (`W <= 64`), so the loads can
