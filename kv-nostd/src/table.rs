@@ -353,9 +353,9 @@ where
         self.put_inner(key, value, when, Some(old), None, Wait::Block)
     }
 
-    /// [`Table::put_if_with_old`] that also calls `then` after writing, while the key's buckets
-    /// are still locked: every write to one key runs its `then` in the order the writes took
-    /// effect, which is what an append-only log needs. `then` should be short (it delays other
+    /// [`Table::put_if_with_old`] that also calls `then` after writing, while the key's bucket is
+    /// still locked (both of its buckets, for an insert): every write to one key runs its `then`
+    /// in the order the writes took effect, which is what an append-only log needs. `then` should be short (it delays other
     /// writers of those buckets) and must not use this table. `old` is optional here.
     pub fn put_if_then(
         &self,
@@ -369,6 +369,10 @@ where
     }
 
     /// Copies `key`'s value into `out`, returning its length, or `None` if the key is absent.
+    ///
+    /// `out[..len]` holds the value. The rest of `out`, and all of it when the answer is not a
+    /// value, may have been overwritten with zeros: the copy is made while writers run, and a
+    /// copy a writer disturbed is wiped, never left behind.
     pub fn get_into(&self, key: &[u8], out: &mut [u8]) -> Result<Option<usize>, Error> {
         self.get_into_inner(key, out, Wait::Block)
     }
@@ -417,8 +421,8 @@ where
         self.delete_inner(key, None, Wait::Block)
     }
 
-    /// [`Table::delete`] that calls `then`, if the key was present, while its buckets are still
-    /// locked (see [`Table::put_if_then`]).
+    /// [`Table::delete`] that calls `then`, if the key was present, while the bucket that held it
+    /// is still locked (see [`Table::put_if_then`]).
     pub fn delete_then(&self, key: &[u8], then: &mut dyn FnMut()) -> Result<bool, Error> {
         self.delete_inner(key, Some(then), Wait::Block)
     }
@@ -621,13 +625,32 @@ where
         wait: Wait,
     ) -> Result<Option<usize>, Error> {
         let room = out.len();
-        match self.lookup(key, wait, |slot| slot.read_value_into(out))? {
-            Some(len) if len > room => Err(Error::BufferTooSmall {
+        // How much of `out` copies have written, counted or not.
+        let mut written = 0;
+        let found = self.lookup(key, wait, |slot| {
+            let len = slot.read_value_into(out);
+            if len <= room {
+                written = written.max(len);
+            }
+            len
+        });
+        let result = match found {
+            Ok(Some(len)) if len > room => Err(Error::BufferTooSmall {
                 needed: len,
                 len: room,
             }),
-            found => Ok(found),
+            other => other,
+        };
+        // A copy that did not count (torn by a writer, or of a value deleted before the answer)
+        // must not leave another value's bytes in the caller's buffer.
+        let kept = match result {
+            Ok(Some(len)) => len,
+            _ => 0,
+        };
+        if written > kept {
+            out[kept..written].fill(0);
         }
+        result
     }
 
     /// Locks buckets `a` and `b` (one lock if they are the same), lower index first.

@@ -1,4 +1,4 @@
-//! Models 2 and 9: optimistic readers against writers of the same key.
+//! Models 2, 9 and 12: optimistic readers against writers of the same key.
 
 use std::sync::Arc;
 
@@ -70,6 +70,38 @@ fn lost_race_falls_back_to_locks() {
         writer.join().unwrap();
         assert_eq!(get(&t, &k).as_deref(), Some(V2));
         assert_eq!(get(&t, &x).as_deref(), Some(&b"x"[..]));
+        assert_quiescent(&buckets);
+    });
+}
+
+/// Model 12: a get racing the delete of its key hands back the value or nothing, and leaves
+/// none of the deleted value's bytes in the caller's buffer when it answers "absent" (an
+/// optimistic copy the delete disturbed is wiped, not left behind).
+#[test]
+fn get_of_a_deleted_key_leaves_no_bytes_behind() {
+    const SECRET: &[u8] = b"secret";
+    let k = plan(|| find_key(&table::<1>(2).0, &[], |_, _| true));
+    loom_tests::model("get_of_a_deleted_key_leaves_no_bytes_behind", move || {
+        let (t, buckets) = table::<1>(2);
+        assert_eq!(t.put(&k, SECRET), Ok(Put::Inserted));
+        let deleter = {
+            let (t, k) = (Arc::clone(&t), k.clone());
+            thread::spawn(move || assert_eq!(t.delete(&k), Ok(true)))
+        };
+        let mut buf = [b'#'; 8];
+        let got = t.get_into(&k, &mut buf).expect("the value fits");
+        let value_len = match got {
+            Some(n) => {
+                assert_eq!(&buf[..n], SECRET, "a get returned a value never stored");
+                n
+            }
+            None => 0,
+        };
+        assert!(
+            buf[value_len..].iter().all(|&b| b == b'#' || b == 0),
+            "bytes of a value not returned were left in the buffer: {buf:?} (answer {got:?})"
+        );
+        deleter.join().unwrap();
         assert_quiescent(&buckets);
     });
 }
