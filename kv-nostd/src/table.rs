@@ -149,6 +149,16 @@ enum Wait {
     Try,
 }
 
+impl Wait {
+    /// Takes `lock`, waiting for it or answering [`Error::Busy`] as this mode says.
+    fn lock(self, lock: &Lock) -> Result<LockGuard<'_>, Error> {
+        match self {
+            Wait::Block => Ok(lock.lock()),
+            Wait::Try => lock.try_lock().ok_or(Error::Busy),
+        }
+    }
+}
+
 /// What a successful put did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Put {
@@ -355,8 +365,9 @@ where
 
     /// [`Table::put_if_with_old`] that also calls `then` after writing, while the key's bucket is
     /// still locked (both of its buckets, for an insert): every write to one key runs its `then`
-    /// in the order the writes took effect, which is what an append-only log needs. `then` should be short (it delays other
-    /// writers of those buckets) and must not use this table. `old` is optional here.
+    /// in the order the writes took effect, which is what an append-only log needs. `then` should
+    /// be short (it delays other writers of those buckets) and must not use this table. `old` is
+    /// optional here.
     pub fn put_if_then(
         &self,
         key: &[u8],
@@ -661,10 +672,7 @@ where
         wait: Wait,
     ) -> Result<(LockGuard<'_>, Option<LockGuard<'_>>), Error> {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        let take = |i: usize| match wait {
-            Wait::Block => Ok(self.bucket(i).lock.lock()),
-            Wait::Try => self.bucket(i).lock.try_lock().ok_or(Error::Busy),
-        };
+        let take = |i: usize| wait.lock(&self.bucket(i).lock);
         let first = take(lo)?;
         let second = if hi == lo { None } else { Some(take(hi)?) };
         Ok((first, second))
@@ -774,10 +782,7 @@ where
             if Self::find_in(b, loc.tag, klen, kw).is_none() {
                 continue;
             }
-            let guard = match wait {
-                Wait::Block => b.lock.lock(),
-                Wait::Try => b.lock.try_lock().ok_or(Error::Busy)?,
-            };
+            let guard = wait.lock(&b.lock)?;
             return Ok(Self::find_in(b, loc.tag, klen, kw).map(|i| (guard, b, i)));
         }
         Ok(None)
@@ -1097,10 +1102,7 @@ where
             }
             spin_hint();
         }
-        let _guard = match wait {
-            Wait::Block => b.lock.lock(),
-            Wait::Try => b.lock.try_lock().ok_or(Error::Busy)?,
-        };
+        let _guard = wait.lock(&b.lock)?;
         copy(out);
         Ok(b.version.load(Ordering::Relaxed))
     }
