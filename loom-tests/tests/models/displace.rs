@@ -34,6 +34,15 @@ fn keys() -> Keys {
     })
 }
 
+/// A table of four one-slot buckets holding `a` ("a") and `b` ("b"), so that a put of `c`
+/// fits only by moving `a`.
+fn a_and_b(a: &[u8], b: &[u8]) -> (Arc<Table<1>>, Buckets<1>) {
+    let (t, buckets) = table::<1>(4);
+    assert_eq!(t.put(a, b"a"), Ok(Put::Inserted));
+    assert_eq!(t.put(b, b"b"), Ok(Put::Inserted));
+    (t, buckets)
+}
+
 /// Puts `c` (value "c") on another thread.
 fn spawn_put(t: &Arc<Table<1>>, c: &[u8]) -> thread::JoinHandle<Result<Put, Error>> {
     let (t, c) = (Arc::clone(t), c.to_vec());
@@ -62,9 +71,7 @@ fn read_during_move(t: &Arc<Table<1>>, buckets: &Buckets<1>, a: &[u8], c: &[u8],
 fn reader_vs_displacement_no_false_miss() {
     let Keys { a, b, c, r, .. } = keys();
     loom_tests::model("reader_vs_displacement_no_false_miss", move || {
-        let (t, buckets) = table::<1>(4);
-        assert_eq!(t.put(&a, b"a"), Ok(Put::Inserted));
-        assert_eq!(t.put(&b, b"b"), Ok(Put::Inserted));
+        let (t, buckets) = a_and_b(&a, &b);
         read_during_move(&t, &buckets, &a, &c, r);
         for (k, v) in [(&a, b"a"), (&b, b"b"), (&c, b"c")] {
             assert_eq!(get(&t, k).as_deref(), Some(&v[..]));
@@ -158,9 +165,7 @@ fn full_pair_answers_no_space() {
 fn overwrite_vs_displacement_keeps_the_new_value() {
     let Keys { a, b, c, r, .. } = keys();
     loom_tests::model("overwrite_vs_displacement_keeps_the_new_value", move || {
-        let (t, buckets) = table::<1>(4);
-        assert_eq!(t.put(&a, b"a"), Ok(Put::Inserted));
-        assert_eq!(t.put(&b, b"b"), Ok(Put::Inserted));
+        let (t, buckets) = a_and_b(&a, &b);
         let mover = spawn_put(&t, &c);
         assert_eq!(t.put(&a, b"a-new"), Ok(Put::Replaced));
         assert_eq!(mover.join().unwrap(), Ok(Put::Inserted));
@@ -184,9 +189,7 @@ fn overwrite_vs_displacement_keeps_the_new_value() {
 fn delete_vs_displacement_removes_the_key() {
     let Keys { a, b, c, .. } = keys();
     loom_tests::model("delete_vs_displacement_removes_the_key", move || {
-        let (t, buckets) = table::<1>(4);
-        assert_eq!(t.put(&a, b"a"), Ok(Put::Inserted));
-        assert_eq!(t.put(&b, b"b"), Ok(Put::Inserted));
+        let (t, buckets) = a_and_b(&a, &b);
         let mover = spawn_put(&t, &c);
         assert_eq!(t.delete(&a), Ok(true), "a present key was not found");
         assert_eq!(mover.join().unwrap(), Ok(Put::Inserted));
