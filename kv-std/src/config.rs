@@ -97,6 +97,14 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub busy_poll: u64,
 
+    /// Output buffer limits per class of client, as Redis's `client-output-buffer-limit`:
+    /// `CLASS HARD SOFT SECONDS`, repeatable, with sizes in bytes or with units (`32mb`, `8m`,
+    /// `1gb`). A client whose pending output reaches HARD, or stays above SOFT for more than
+    /// SECONDS, is disconnected; 0 turns a limit off. Classes: normal, replica, pubsub.
+    /// [default: normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60]
+    #[arg(long, value_name = "CLASS HARD SOFT SECONDS")]
+    pub client_output_buffer_limit: Option<String>,
+
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     pub log_level: log::LevelFilter,
@@ -131,6 +139,130 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// How long a worker polls without sleeping after serving (zero: it sleeps at once).
     pub busy_poll: Duration,
+    /// Output buffer limits per class of client.
+    pub output_limits: OutputLimits,
+}
+
+/// An output buffer limit: Redis's `client-output-buffer-limit` for one class of client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimit {
+    /// Pending output at which the client is disconnected at once (0: none).
+    pub hard: usize,
+    /// Pending output the client may stay above for `soft_seconds` only (0: none).
+    pub soft: usize,
+    /// How long the soft limit may be passed without a break.
+    pub soft_seconds: u64,
+}
+
+impl OutputLimit {
+    /// No limit.
+    pub const NONE: OutputLimit = OutputLimit {
+        hard: 0,
+        soft: 0,
+        soft_seconds: 0,
+    };
+}
+
+/// The output buffer limit of each class of client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimits {
+    /// Ordinary clients.
+    pub normal: OutputLimit,
+    /// Replicas of this server.
+    pub replica: OutputLimit,
+    /// Clients subscribed to a channel, pattern or shard channel.
+    pub pubsub: OutputLimit,
+}
+
+impl Default for OutputLimits {
+    /// Redis's defaults: `normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60`.
+    fn default() -> Self {
+        Self {
+            normal: OutputLimit::NONE,
+            replica: OutputLimit {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                soft_seconds: 60,
+            },
+            pubsub: OutputLimit {
+                hard: 32 << 20,
+                soft: 8 << 20,
+                soft_seconds: 60,
+            },
+        }
+    }
+}
+
+impl OutputLimits {
+    /// These limits changed by `text`, Redis's `client-output-buffer-limit` value: groups of
+    /// `class hard soft seconds`. Nothing changes unless all of it is valid.
+    pub fn parse(&self, text: &str) -> Result<Self, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.is_empty() || !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut limits = *self;
+        for group in words.chunks(4) {
+            let class = match group[0].to_ascii_lowercase().as_str() {
+                "normal" => &mut limits.normal,
+                "replica" | "slave" => &mut limits.replica,
+                "pubsub" => &mut limits.pubsub,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
+            };
+            let bytes = |s: &str| parse_memory(s).and_then(|n| usize::try_from(n).ok());
+            let (Some(hard), Some(soft), Ok(soft_seconds)) =
+                (bytes(group[1]), bytes(group[2]), group[3].parse::<u64>())
+            else {
+                return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into(),
+                );
+            };
+            *class = OutputLimit {
+                hard,
+                soft,
+                soft_seconds,
+            };
+        }
+        Ok(limits)
+    }
+
+    /// As `CONFIG GET client-output-buffer-limit` shows them.
+    pub fn render(&self) -> String {
+        let one = |l: OutputLimit| format!("{} {} {}", l.hard, l.soft, l.soft_seconds);
+        format!(
+            "normal {} slave {} pubsub {}",
+            one(self.normal),
+            one(self.replica),
+            one(self.pubsub)
+        )
+    }
+}
+
+/// A size as Redis's `memtoull` reads it: digits, then optionally `k`, `kb`, `m`, `mb`, `g` or
+/// `gb` in any case (`k` is 1000, `kb` 1024).
+pub fn parse_memory(text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mul)
 }
 
 /// Why flags do not make a configuration.
@@ -144,6 +276,8 @@ pub enum ConfigError {
     NoClients,
     /// The password file cannot be read, or the password is empty.
     Password(String),
+    /// `--client-output-buffer-limit` does not parse.
+    OutputLimit(String),
 }
 
 impl std::fmt::Display for ConfigError {
@@ -155,6 +289,7 @@ impl std::fmt::Display for ConfigError {
             }
             ConfigError::NoClients => f.write_str("--max-clients must be at least 1"),
             ConfigError::Password(why) => write!(f, "password: {why}"),
+            ConfigError::OutputLimit(why) => write!(f, "--client-output-buffer-limit: {why}"),
         }
     }
 }
@@ -190,6 +325,12 @@ impl Config {
         if password.as_ref().is_some_and(|p| p.is_empty()) {
             return Err(ConfigError::Password("the password is empty".into()));
         }
+        let output_limits = match &args.client_output_buffer_limit {
+            None => OutputLimits::default(),
+            Some(text) => OutputLimits::default()
+                .parse(text)
+                .map_err(ConfigError::OutputLimit)?,
+        };
         Ok(Self {
             addr: SocketAddr::new(args.bind, args.port),
             threads,
@@ -210,6 +351,7 @@ impl Config {
             protected_mode: args.protected_mode,
             idle_timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
             busy_poll: Duration::from_micros(args.busy_poll),
+            output_limits,
         })
     }
 
@@ -226,6 +368,7 @@ impl Config {
             protected_mode: true,
             idle_timeout: None,
             busy_poll: Duration::ZERO,
+            output_limits: OutputLimits::default(),
         }
     }
 }
@@ -277,6 +420,45 @@ mod tests {
     fn capacity_rounds_up_to_whole_power_of_two_buckets() {
         assert_eq!(parse(&["--capacity", "100"]).unwrap().buckets, 16);
         assert_eq!(parse(&["--capacity", "1"]).unwrap().buckets, 1);
+    }
+
+    #[test]
+    fn output_limits_read_as_redis_writes_them() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            c.output_limits.render(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+        let c = parse(&[
+            "--client-output-buffer-limit",
+            "pubsub 1mb 512kb 10 normal 1k 0 0",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.output_limits.pubsub,
+            OutputLimit {
+                hard: 1 << 20,
+                soft: 512 << 10,
+                soft_seconds: 10
+            }
+        );
+        assert_eq!(c.output_limits.normal.hard, 1000);
+        for bad in [
+            "pubsub 1 2",
+            "nobody 1 2 3",
+            "pubsub x 2 3",
+            "pubsub 1 2 -3",
+        ] {
+            assert!(matches!(
+                parse(&["--client-output-buffer-limit", bad]),
+                Err(ConfigError::OutputLimit(_))
+            ));
+        }
+        assert_eq!(parse_memory("8MB"), Some(8 << 20));
+        assert_eq!(parse_memory("3g"), Some(3_000_000_000));
+        assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("1tb"), None);
+        assert_eq!(parse_memory(""), None);
     }
 
     #[test]

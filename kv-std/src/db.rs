@@ -1,5 +1,7 @@
-//! The state every worker shares: the table, and the counters INFO reports.
+//! The state every worker shares: the table, the clients and their subscriptions, the settings
+//! `CONFIG SET` changes, and the counters INFO reports.
 
+use crate::config::OutputLimits;
 use kv_nostd::{words, Bucket, HashKey, Table};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
@@ -42,6 +44,30 @@ pub struct Db {
     pub shutdown: std::sync::OnceLock<crate::server::Shutdown>,
     /// `SHUTDOWN NOSAVE` was asked: skip the final snapshot (the log already holds every write).
     pub skip_final_save: std::sync::atomic::AtomicBool,
+    /// Every connected client.
+    pub clients: crate::server::clients::Registry,
+    /// Every pub/sub subscription.
+    pub pubsub: crate::pubsub::Hub,
+    /// What `CONFIG SET` may change while the server runs.
+    pub settings: Settings,
+}
+
+/// The settings `CONFIG SET` changes at run time.
+#[derive(Default)]
+pub struct Settings {
+    output_limits: std::sync::Mutex<OutputLimits>,
+}
+
+impl Settings {
+    /// The output buffer limits now.
+    pub fn output_limits(&self) -> OutputLimits {
+        *self.output_limits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the output buffer limits.
+    pub fn set_output_limits(&self, limits: OutputLimits) {
+        *self.output_limits.lock().unwrap_or_else(|e| e.into_inner()) = limits;
+    }
 }
 
 /// Counters for INFO; all `Relaxed`, they order nothing.
@@ -99,6 +125,9 @@ impl Db {
             password: None,
             shutdown: std::sync::OnceLock::new(),
             skip_final_save: std::sync::atomic::AtomicBool::new(false),
+            clients: Default::default(),
+            pubsub: Default::default(),
+            settings: Settings::default(),
         })
     }
 }

@@ -2,16 +2,17 @@
 //!
 //! # Modules
 //! - [`config`]: command-line flags and the validated [`Config`](config::Config).
-//! - [`server`]: the listener and accept loop (the main thread).
-//! - [`worker`]: a worker thread's readiness loop over its connections.
-//! - [`connection`]: one connection's buffers, protocol detection and pipelining.
+//! - [`server`]: the listener and accept loop (the main thread), the workers' readiness loops,
+//!   connections, the registry of clients, and the doorbell other threads wake a worker with.
 //! - [`cmd`]: the Redis commands, one file per family.
+//! - [`pubsub`]: subscriptions, and delivery of published messages across workers.
 //! - [`native_cmd`]: answers to the native protocol.
 //! - [`db`]: the shared table and statistics.
 //! - [`auth`]: protected mode, passwords and `AUTH`.
 //! - [`persist`]: snapshots to the backup file and the append-only log; [`backup_format`] is
 //!   the file format itself.
-//! - [`reply`], [`pattern`]: RESP reply writing, and glob matching for `KEYS`/`SCAN`.
+//! - [`reply`]: a connection's reply encoder, which shapes each reply for RESP2 or RESP3.
+//! - [`pattern`]: glob matching for `KEYS`, `SCAN` and pattern subscriptions.
 //! - [`client`]: a client over the native protocol, with reconnects, retries and pipelining.
 //! - [`backup_format`]: the backup file format, read and written (import, export, persistence).
 //!
@@ -34,11 +35,10 @@ pub mod backup_format;
 pub mod client;
 pub mod cmd;
 pub mod config;
-pub mod connection;
 pub mod db;
 pub mod native_cmd;
 pub mod pattern;
 pub mod persist;
+pub mod pubsub;
 pub mod reply;
 pub mod server;
-pub mod worker;

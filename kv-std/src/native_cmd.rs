@@ -90,7 +90,7 @@ pub fn execute(request: &Request<'_>, client: &mut Client, db: &Db, out: &mut Ve
         }
         Request::Scan { cursor } => scan(cursor, db, out),
     }
-    client.logged(lsn, start, out);
+    client.logged(lsn, start, out.len());
 }
 
 /// One step of `SCAN`: the next cursor, then the entries of [`SCAN_BUCKETS`] buckets.

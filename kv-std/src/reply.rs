@@ -1,51 +1,245 @@
-//! Writing RESP replies into a connection's output buffer with kv-nostd's encoders.
+//! A connection's reply encoder: commands write each reply once, and the encoder gives it the
+//! shape of the protocol version the connection speaks (RESP2 or RESP3, chosen by `HELLO`).
+//!
+//! The shapes follow Redis 7.0's `networking.c`: a null is `$-1` or `*-1` in RESP2 and `_` in
+//! RESP3; a map is a flat array of twice its length in RESP2; a set is an array; a push (pub/sub
+//! messages) is an array in RESP2; a verbatim string (`INFO`, `CLIENT LIST`) is a bulk string
+//! in RESP2; a double is a bulk string of its text in RESP2; a boolean is `:1`/`:0` in RESP2.
 
-use kv_nostd::resp::{encode_array_header, Reply};
+use kv_nostd::resp::{encode_aggregate_header, format_double, Kind, Reply, DOUBLE_TEXT_MAX};
 
-/// Appends `reply` to `out`.
-pub fn push(out: &mut Vec<u8>, reply: Reply<'_>) {
-    let start = out.len();
-    out.resize(start + reply.encoded_len(), 0);
-    // The buffer was sized by `encoded_len`, so the encoder always fits.
-    let written = reply.encode(&mut out[start..]).unwrap_or(0);
-    out.truncate(start + written);
+/// A protocol version a connection speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Resp {
+    /// RESP2, which every connection starts with.
+    #[default]
+    V2,
+    /// RESP3, after `HELLO 3`.
+    V3,
 }
 
-/// Appends an array header for `len` elements; the caller appends the elements.
-pub fn array(out: &mut Vec<u8>, len: usize) {
-    let start = out.len();
-    out.resize(start + 24, 0);
-    let written = encode_array_header(len, &mut out[start..]).unwrap_or(0);
-    out.truncate(start + written);
+impl Resp {
+    /// The version's number, as `HELLO` and `CLIENT LIST` show it.
+    pub fn number(self) -> i64 {
+        match self {
+            Resp::V2 => 2,
+            Resp::V3 => 3,
+        }
+    }
 }
 
-/// `+OK`.
-pub fn ok(out: &mut Vec<u8>) {
-    push(out, Reply::OK);
+/// The replies a connection has yet to send, in the shape of its protocol version.
+#[derive(Debug, Default)]
+pub struct Out {
+    buf: Vec<u8>,
+    /// The protocol version replies are shaped for.
+    pub resp: Resp,
 }
 
-/// A bulk string.
-pub fn bulk(out: &mut Vec<u8>, bytes: &[u8]) {
-    push(out, Reply::Bulk(bytes));
+impl Out {
+    /// An empty buffer for a connection speaking `resp`.
+    pub fn new(resp: Resp) -> Self {
+        Self {
+            buf: Vec::new(),
+            resp,
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Bytes the buffer can hold without growing.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Whether nothing is written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The encoded bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The byte buffer itself, for a protocol of its own (the native one) or for the
+    /// connection that sends and trims it.
+    pub fn raw(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Appends `reply` as it is, whatever the protocol version.
+    pub fn reply(&mut self, reply: Reply<'_>) {
+        let start = self.buf.len();
+        self.buf.resize(start + reply.encoded_len(), 0);
+        // The buffer was sized by `encoded_len`, so the encoder always fits.
+        let written = reply.encode(&mut self.buf[start..]).unwrap_or(0);
+        self.buf.truncate(start + written);
+    }
+
+    /// `+OK`.
+    pub fn ok(&mut self) {
+        self.reply(Reply::OK);
+    }
+
+    /// A simple string.
+    pub fn simple(&mut self, text: &[u8]) {
+        self.reply(Reply::Simple(text));
+    }
+
+    /// An error reply; `text` starts with its code (`ERR`, `WRONGTYPE`, ...).
+    pub fn error(&mut self, text: &str) {
+        self.reply(Reply::Error(text.as_bytes()));
+    }
+
+    /// An error reply of arbitrary bytes.
+    pub fn error_bytes(&mut self, text: &[u8]) {
+        self.reply(Reply::Error(text));
+    }
+
+    /// An error reply built with `format!`, for the texts that quote the request.
+    pub fn error_fmt(&mut self, args: std::fmt::Arguments<'_>) {
+        let text = std::fmt::format(args);
+        self.reply(Reply::Error(text.as_bytes()));
+    }
+
+    /// An integer.
+    pub fn int(&mut self, n: i64) {
+        self.reply(Reply::Integer(n));
+    }
+
+    /// A bulk string.
+    pub fn bulk(&mut self, bytes: &[u8]) {
+        self.reply(Reply::Bulk(bytes));
+    }
+
+    /// The null that stands for a missing string: `$-1` in RESP2, `_` in RESP3.
+    pub fn null(&mut self) {
+        self.reply(match self.resp {
+            Resp::V2 => Reply::NullBulk,
+            Resp::V3 => Reply::Null,
+        });
+    }
+
+    /// The null that stands for a missing array: `*-1` in RESP2, `_` in RESP3.
+    pub fn null_array(&mut self) {
+        self.reply(match self.resp {
+            Resp::V2 => Reply::NullArray,
+            Resp::V3 => Reply::Null,
+        });
+    }
+
+    /// An array header for `len` elements; the caller writes them.
+    pub fn array(&mut self, len: usize) {
+        self.header(Kind::Array, len);
+    }
+
+    /// A map header for `len` pairs; the caller writes each key, then its value. A flat array of
+    /// `2 * len` elements in RESP2.
+    pub fn map(&mut self, len: usize) {
+        match self.resp {
+            Resp::V2 => self.header(Kind::Array, len.saturating_mul(2)),
+            Resp::V3 => self.header(Kind::Map, len),
+        }
+    }
+
+    /// A set header for `len` elements; an array in RESP2.
+    pub fn set(&mut self, len: usize) {
+        match self.resp {
+            Resp::V2 => self.header(Kind::Array, len),
+            Resp::V3 => self.header(Kind::Set, len),
+        }
+    }
+
+    /// A push header for `len` elements (pub/sub messages and confirmations); an array in RESP2.
+    pub fn push(&mut self, len: usize) {
+        match self.resp {
+            Resp::V2 => self.header(Kind::Array, len),
+            Resp::V3 => self.header(Kind::Push, len),
+        }
+    }
+
+    /// Text for people (`INFO`, `CLIENT LIST`): a verbatim string of format `txt` in RESP3, a
+    /// bulk string in RESP2.
+    pub fn verbatim(&mut self, text: &[u8]) {
+        match self.resp {
+            Resp::V2 => self.bulk(text),
+            Resp::V3 => self.reply(Reply::Verbatim {
+                format: *b"txt",
+                text,
+            }),
+        }
+    }
+
+    /// A double, printed as Redis 7.0 prints it; a bulk string of that text in RESP2.
+    pub fn double(&mut self, value: f64) {
+        let mut buf = [0u8; DOUBLE_TEXT_MAX];
+        let text = format_double(value, &mut buf);
+        match self.resp {
+            Resp::V2 => self.bulk(text),
+            Resp::V3 => self.reply(Reply::Double(text)),
+        }
+    }
+
+    /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
+    pub fn boolean(&mut self, value: bool) {
+        match self.resp {
+            Resp::V2 => self.int(i64::from(value)),
+            Resp::V3 => self.reply(Reply::Boolean(value)),
+        }
+    }
+
+    fn header(&mut self, kind: Kind, len: usize) {
+        let start = self.buf.len();
+        self.buf.resize(start + 24, 0);
+        let written = encode_aggregate_header(kind, len, &mut self.buf[start..]).unwrap_or(0);
+        self.buf.truncate(start + written);
+    }
 }
 
-/// The null bulk string.
-pub fn null(out: &mut Vec<u8>) {
-    push(out, Reply::Null);
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// An integer.
-pub fn int(out: &mut Vec<u8>, n: i64) {
-    push(out, Reply::Integer(n));
-}
+    fn both(write: impl Fn(&mut Out)) -> (Vec<u8>, Vec<u8>) {
+        let mut two = Out::new(Resp::V2);
+        let mut three = Out::new(Resp::V3);
+        write(&mut two);
+        write(&mut three);
+        (two.bytes().to_vec(), three.bytes().to_vec())
+    }
 
-/// An error reply; `text` starts with its code (`ERR`, `WRONGTYPE`, ...).
-pub fn error(out: &mut Vec<u8>, text: &str) {
-    push(out, Reply::Error(text.as_bytes()));
-}
+    /// A reply written through the encoder, and its bytes in RESP2 and in RESP3.
+    type Case = (fn(&mut Out), &'static [u8], &'static [u8]);
 
-/// An error reply built with `format!`, for the texts that quote the request.
-pub fn error_fmt(out: &mut Vec<u8>, args: std::fmt::Arguments<'_>) {
-    let text = std::fmt::format(args);
-    push(out, Reply::Error(text.as_bytes()));
+    #[test]
+    fn each_reply_takes_the_shape_of_its_protocol() {
+        let cases: [Case; 8] = [
+            (|o| o.null(), b"$-1\r\n", b"_\r\n"),
+            (|o| o.null_array(), b"*-1\r\n", b"_\r\n"),
+            (|o| o.map(7), b"*14\r\n", b"%7\r\n"),
+            (|o| o.set(2), b"*2\r\n", b"~2\r\n"),
+            (|o| o.push(3), b"*3\r\n", b">3\r\n"),
+            (
+                |o| o.verbatim(b"# Server"),
+                b"$8\r\n# Server\r\n",
+                b"=12\r\ntxt:# Server\r\n",
+            ),
+            (|o| o.double(1.5), b"$3\r\n1.5\r\n", b",1.5\r\n"),
+            (|o| o.boolean(true), b":1\r\n", b"#t\r\n"),
+        ];
+        for (write, v2, v3) in cases {
+            assert_eq!(
+                both(write),
+                (v2.to_vec(), v3.to_vec()),
+                "{:?}",
+                String::from_utf8_lossy(v2)
+            );
+        }
+        assert_eq!(both(|o| o.int(-1)).0, both(|o| o.int(-1)).1);
+        assert_eq!(both(|o| o.bulk(b"x")).0, b"$1\r\nx\r\n");
+    }
 }

@@ -1,11 +1,14 @@
-//! The Redis protocol, RESP2, sans-IO: what redis-cli, redis-benchmark and every Redis client
-//! library speak.
+//! The Redis protocol, RESP2 and RESP3, sans-IO: what redis-cli, redis-benchmark and every Redis
+//! client library speak.
 //!
 //! - [`request`]: decoding commands, both arrays of bulk strings (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`)
 //!   and inline commands (`GET k\r\n`), into a [`Request`] that borrows the input; and encoding a
 //!   command the way clients send it.
-//! - [`reply`]: encoding replies (simple string, error, integer, bulk string, null, array, null
-//!   array) into a caller's buffer, and decoding them into a [`Reply`] for clients and tests.
+//! - [`reply`]: encoding replies of both protocol versions (RESP2's simple string, error,
+//!   integer, bulk string, array and nulls; RESP3's null, boolean, double, big number, blob
+//!   error, verbatim string, map, set, push and attribute) into a caller's buffer, and decoding
+//!   them into a [`Reply`] for clients and tests.
+//! - [`double`]: doubles as Redis 7.0 prints them, and the RESP3 double grammar.
 //!
 //! Decoding allocates nothing and is incremental: `Ok(None)` means the input is a valid prefix and
 //! more bytes are needed. Every length is checked against the caller's [`Limits`] as soon as its
@@ -33,10 +36,15 @@
 
 use core::fmt;
 
+pub mod double;
 pub mod reply;
 pub mod request;
 
-pub use reply::{decode_reply, encode_array_header, encode_bulk_header, Array, Elements, Reply};
+pub use double::{format_double, DOUBLE_TEXT_MAX};
+pub use reply::{
+    decode_reply, encode_aggregate_header, encode_array_header, encode_bulk_header, Aggregate,
+    Elements, Kind, Reply,
+};
 pub use request::{decode_request, encode_request, encoded_request_len, Args, Request};
 
 /// The largest inputs a peer may send; the defaults are Redis's.
@@ -140,16 +148,26 @@ pub enum DecodeError {
     /// Not in Redis, whose inline commands have no argument limit: an inline command has more
     /// than [`Limits::max_args`] arguments.
     TooManyInlineArguments,
-    /// A reply starts with a byte that is no RESP2 type.
+    /// A reply starts with a byte that is no RESP2 or RESP3 type.
     UnknownReplyType {
         /// The byte found.
         got: u8,
     },
     /// An integer reply is not a number in `i64` range.
     InvalidInteger,
-    /// A simple string or error reply holds a bare CR or LF, or is longer than
-    /// [`Limits::max_inline`].
+    /// A line-type reply (simple string, error, double, big number, boolean, null) holds a bare
+    /// CR or LF, or is longer than [`Limits::max_inline`].
     InvalidLine,
+    /// A RESP3 null is not exactly `_\r\n`.
+    InvalidNull,
+    /// A RESP3 boolean is neither `#t` nor `#f`.
+    InvalidBoolean,
+    /// A RESP3 double does not follow the grammar (`1.5`, `-2e+10`, `inf`, `nan`).
+    InvalidDouble,
+    /// A RESP3 big number is not an optional sign followed by digits.
+    InvalidBigNumber,
+    /// A RESP3 verbatim string is shorter than its format, or has no `:` after it.
+    InvalidVerbatim,
 }
 
 impl fmt::Display for DecodeError {
@@ -175,6 +193,11 @@ impl fmt::Display for DecodeError {
             }
             DecodeError::InvalidInteger => f.write_str("invalid integer"),
             DecodeError::InvalidLine => f.write_str("invalid line"),
+            DecodeError::InvalidNull => f.write_str("invalid null"),
+            DecodeError::InvalidBoolean => f.write_str("invalid boolean"),
+            DecodeError::InvalidDouble => f.write_str("invalid double"),
+            DecodeError::InvalidBigNumber => f.write_str("invalid big number"),
+            DecodeError::InvalidVerbatim => f.write_str("invalid verbatim string"),
         }
     }
 }

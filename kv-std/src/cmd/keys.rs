@@ -3,23 +3,23 @@
 use super::{parse_int, Client, NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::db::Db;
 use crate::pattern;
-use crate::reply;
+use crate::reply::Out;
 use kv_nostd::resp::Args;
 use kv_nostd::ScanCursor;
 
 /// `DBSIZE`.
-pub fn dbsize(db: &Db, out: &mut Vec<u8>) {
-    reply::int(out, db.table.len() as i64);
+pub fn dbsize(db: &Db, out: &mut Out) {
+    out.int(db.table.len() as i64);
 }
 
 /// `FLUSHDB [ASYNC|SYNC]`, `FLUSHALL [ASYNC|SYNC]`: both empty the one database.
-pub fn flush(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>) {
+pub fn flush(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
     match (args.next(), args.next()) {
         (None, _) => {}
         (Some(mode), None)
             if mode.eq_ignore_ascii_case(b"async") || mode.eq_ignore_ascii_case(b"sync") => {}
         _ => {
-            reply::error(out, SYNTAX_ERROR);
+            out.error(SYNTAX_ERROR);
             return;
         }
     }
@@ -28,37 +28,37 @@ pub fn flush(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>
     let mut lsn = 0;
     db.table.clear_then(&mut |k| lsn = db.log_del(k));
     let start = out.len();
-    reply::ok(out);
-    client.logged(lsn, start, out);
+    out.ok();
+    client.logged(lsn, start, out.len());
 }
 
 /// `KEYS pattern`: every matching key, in one array.
-pub fn keys(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
+pub fn keys(mut args: Args<'_>, db: &Db, out: &mut Out) {
     let pattern = args.next().unwrap_or_default();
     let match_all = pattern == b"*";
-    let mut body = Vec::new();
+    let mut body = Out::new(out.resp);
     let mut count = 0;
     db.table.visit(|k, _| {
         if match_all || pattern::matches(pattern, k) {
-            reply::bulk(&mut body, k);
+            body.bulk(k);
             count += 1;
         }
     });
-    reply::array(out, count);
-    out.extend_from_slice(&body);
+    out.array(count);
+    out.raw().extend_from_slice(body.bytes());
 }
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
 ///
 /// The cursor is the table's [`ScanCursor`] as a decimal number. Every key present for the whole
 /// scan is returned at least once, whatever moves the table makes meanwhile.
-pub fn scan(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
+pub fn scan(mut args: Args<'_>, db: &Db, out: &mut Out) {
     let raw = args.next().unwrap_or_default();
     let Some(cursor) = std::str::from_utf8(raw)
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
     else {
-        reply::error(out, "ERR invalid cursor");
+        out.error("ERR invalid cursor");
         return;
     };
     let mut pattern: Option<&[u8]> = None;
@@ -66,7 +66,7 @@ pub fn scan(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
     let mut only_strings = true;
     while let Some(opt) = args.next() {
         let Some(val) = args.next() else {
-            reply::error(out, SYNTAX_ERROR);
+            out.error(SYNTAX_ERROR);
             return;
         };
         if opt.eq_ignore_ascii_case(b"match") {
@@ -75,11 +75,11 @@ pub fn scan(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
             match parse_int(val) {
                 Some(n) if n >= 1 => count = usize::try_from(n).unwrap_or(usize::MAX),
                 Some(_) => {
-                    reply::error(out, SYNTAX_ERROR);
+                    out.error(SYNTAX_ERROR);
                     return;
                 }
                 None => {
-                    reply::error(out, NOT_AN_INTEGER);
+                    out.error(NOT_AN_INTEGER);
                     return;
                 }
             }
@@ -87,24 +87,24 @@ pub fn scan(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
             // Every kv value is a string.
             only_strings = val.eq_ignore_ascii_case(b"string");
         } else {
-            reply::error(out, SYNTAX_ERROR);
+            out.error(SYNTAX_ERROR);
             return;
         }
     }
     // About four entries a bucket at typical fill: COUNT is a hint, as in Redis.
     let buckets = count.div_ceil(4).max(1);
-    let mut body = Vec::new();
+    let mut body = Out::new(out.resp);
     let mut found = 0;
     let next = db
         .table
         .scan(ScanCursor::from_u64(cursor), buckets, |k, _| {
             if only_strings && pattern.is_none_or(|p| pattern::matches(p, k)) {
-                reply::bulk(&mut body, k);
+                body.bulk(k);
                 found += 1;
             }
         });
-    reply::array(out, 2);
-    reply::bulk(out, next.to_u64().to_string().as_bytes());
-    reply::array(out, found);
-    out.extend_from_slice(&body);
+    out.array(2);
+    out.bulk(next.to_u64().to_string().as_bytes());
+    out.array(found);
+    out.raw().extend_from_slice(body.bytes());
 }

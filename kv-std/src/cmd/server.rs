@@ -1,7 +1,7 @@
 //! INFO, COMMAND, CONFIG, and the persistence commands: commands about the server.
 
 use crate::db::{Db, MAX_KEY, MAX_VALUE};
-use crate::reply;
+use crate::reply::Out;
 use kv_nostd::resp::Args;
 use std::fmt::Write;
 use std::time::UNIX_EPOCH;
@@ -9,8 +9,9 @@ use std::time::UNIX_EPOCH;
 /// The Redis version kv reports, for tools that check it before using a feature.
 pub const REDIS_VERSION: &str = "7.0.0";
 
-/// `INFO [section ...]`: a bulk string of `# Section` headers and `field:value` lines.
-pub fn info(args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
+/// `INFO [section ...]`: text of `# Section` headers and `field:value` lines (a bulk string in
+/// RESP2, a verbatim string in RESP3).
+pub fn info(args: Args<'_>, db: &Db, out: &mut Out) {
     let wanted: Vec<&[u8]> = args.collect();
     let all = wanted.is_empty()
         || wanted.iter().any(|w| {
@@ -110,7 +111,7 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
             String::new()
         },
     );
-    reply::bulk(out, text.as_bytes());
+    out.verbatim(text.as_bytes());
 }
 
 /// This process's resident memory, from `/proc/self/statm` where there is one.
@@ -122,97 +123,148 @@ fn resident_bytes() -> Option<u64> {
 }
 
 /// `COMMAND`, `COMMAND DOCS`, `COMMAND COUNT`: no command table is published, which clients
-/// accept.
-pub fn command(mut args: Args<'_>, out: &mut Vec<u8>) {
-    match args.next() {
-        Some(sub) if sub.eq_ignore_ascii_case(b"count") => {
-            reply::int(out, super::COMMAND_COUNT as i64)
+/// accept (an empty array; an empty map for `DOCS`).
+pub fn command(sub: &str, _args: Args<'_>, out: &mut Out) {
+    match sub {
+        "count" => out.int(super::COMMAND_COUNT as i64),
+        "docs" => out.map(0),
+        "help" => {
+            const LINES: &[&str] = &[
+                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "(no subcommand)",
+                "    Return details about all Redis commands.",
+                "COUNT",
+                "    Return the total number of commands in this Redis server.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "HELP",
+                "    Print this help.",
+            ];
+            out.array(LINES.len());
+            for line in LINES {
+                out.simple(line.as_bytes());
+            }
         }
-        _ => reply::array(out, 0),
+        _ => out.array(0),
     }
 }
 
-/// Parameters `CONFIG GET` answers, with their fixed values.
-const CONFIG: &[(&str, &str)] = &[("save", ""), ("appendonly", "no"), ("databases", "1")];
+/// The parameters `CONFIG GET` answers, each with its value now, in Redis's names.
+fn parameters(db: &Db) -> Vec<(&'static str, String)> {
+    vec![
+        ("save", String::new()),
+        ("appendonly", "no".into()),
+        ("databases", "1".into()),
+        (
+            "client-output-buffer-limit",
+            db.settings.output_limits().render(),
+        ),
+    ]
+}
 
-/// `CONFIG GET pattern [pattern ...]`, `CONFIG SET`, `CONFIG RESETSTAT`.
-pub fn config(mut args: Args<'_>, out: &mut Vec<u8>) {
-    let sub = args.next().unwrap_or_default();
-    if sub.eq_ignore_ascii_case(b"get") {
-        let patterns: Vec<&[u8]> = args.collect();
-        if patterns.is_empty() {
-            reply::error(
-                out,
-                "ERR wrong number of arguments for 'config|get' command",
-            );
-            return;
+/// `CONFIG GET pattern [pattern ...]` (a map), `CONFIG SET parameter value [parameter value
+/// ...]`, `CONFIG RESETSTAT`, `CONFIG HELP`.
+pub fn config(sub: &str, args: Args<'_>, db: &Db, out: &mut Out) {
+    match sub {
+        "get" => {
+            let patterns: Vec<Vec<u8>> = args.map(<[u8]>::to_ascii_lowercase).collect();
+            let hits: Vec<(&str, String)> = parameters(db)
+                .into_iter()
+                .filter(|(name, _)| {
+                    patterns
+                        .iter()
+                        .any(|p| crate::pattern::matches(p, name.as_bytes()))
+                })
+                .collect();
+            out.map(hits.len());
+            for (name, value) in hits {
+                out.bulk(name.as_bytes());
+                out.bulk(value.as_bytes());
+            }
         }
-        let hits: Vec<&(&str, &str)> = CONFIG
-            .iter()
-            .filter(|(name, _)| {
-                patterns
-                    .iter()
-                    .any(|p| crate::pattern::matches(&p.to_ascii_lowercase(), name.as_bytes()))
-            })
-            .collect();
-        reply::array(out, hits.len() * 2);
-        for (name, value) in hits {
-            reply::bulk(out, name.as_bytes());
-            reply::bulk(out, value.as_bytes());
+        "set" => config_set(args, db, out),
+        "resetstat" => out.ok(),
+        _ => {
+            const LINES: &[&str] = &[
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "HELP",
+                "    Prints this help.",
+            ];
+            out.array(LINES.len());
+            for line in LINES {
+                out.simple(line.as_bytes());
+            }
         }
-    } else if sub.eq_ignore_ascii_case(b"set") {
-        let name = args.next().unwrap_or_default();
-        reply::error_fmt(
-            out,
-            format_args!(
+    }
+}
+
+/// `CONFIG SET`: every pair is checked before any is applied, as Redis 7 does.
+fn config_set(args: Args<'_>, db: &Db, out: &mut Out) {
+    let words: Vec<&[u8]> = args.collect();
+    if !words.len().is_multiple_of(2) {
+        out.error("ERR wrong number of arguments for 'config|set' command");
+        return;
+    }
+    let mut limits = db.settings.output_limits();
+    for pair in words.chunks(2) {
+        let (name, value) = (pair[0], pair[1]);
+        if name.eq_ignore_ascii_case(b"client-output-buffer-limit") {
+            match limits.parse(&String::from_utf8_lossy(value)) {
+                Ok(l) => limits = l,
+                Err(why) => {
+                    out.error_fmt(format_args!(
+                        "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
+                        String::from_utf8_lossy(name)
+                    ));
+                    return;
+                }
+            }
+        } else {
+            out.error_fmt(format_args!(
                 "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
                 String::from_utf8_lossy(name)
-            ),
-        );
-    } else if sub.eq_ignore_ascii_case(b"resetstat") {
-        reply::ok(out);
-    } else {
-        reply::error_fmt(
-            out,
-            format_args!(
-                "ERR unknown subcommand '{}'. Try CONFIG HELP.",
-                String::from_utf8_lossy(&sub[..sub.len().min(128)])
-            ),
-        );
+            ));
+            return;
+        }
     }
+    db.settings.set_output_limits(limits);
+    out.ok();
 }
 
 const NO_PERSISTENCE: &str = "ERR persistence is disabled on this server (--no-persist)";
 
 /// `SAVE`: a snapshot now; the reply waits for it.
-pub fn save(db: &Db, out: &mut Vec<u8>) {
+pub fn save(db: &Db, out: &mut Out) {
     match &db.persist {
-        None => reply::error(out, NO_PERSISTENCE),
+        None => out.error(NO_PERSISTENCE),
         Some(p) => match p.save(&db.table) {
-            Ok(_) => reply::ok(out),
-            Err(e) => reply::error_fmt(out, format_args!("ERR snapshot failed: {e}")),
+            Ok(_) => out.ok(),
+            Err(e) => out.error_fmt(format_args!("ERR snapshot failed: {e}")),
         },
     }
 }
 
 /// `BGSAVE [SCHEDULE]`: a snapshot on its own thread.
-pub fn bgsave(_args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
+pub fn bgsave(_args: Args<'_>, db: &Db, out: &mut Out) {
     let (Some(p), Some(shared)) = (&db.persist, db.shared()) else {
-        reply::error(out, NO_PERSISTENCE);
+        out.error(NO_PERSISTENCE);
         return;
     };
     if p.bgsave(&shared) {
-        reply::push(
-            out,
-            kv_nostd::resp::Reply::Simple(b"Background saving started"),
-        );
+        out.simple(b"Background saving started");
     } else {
-        reply::error(out, "ERR Background save already in progress");
+        out.error("ERR Background save already in progress");
     }
 }
 
 /// `LASTSAVE`: when the last snapshot succeeded (or the server started), in Unix seconds.
-pub fn lastsave(db: &Db, out: &mut Vec<u8>) {
+pub fn lastsave(db: &Db, out: &mut Out) {
     let when = match &db.persist {
         Some(p) => p.lastsave(),
         None => db
@@ -220,13 +272,13 @@ pub fn lastsave(db: &Db, out: &mut Vec<u8>) {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
     };
-    reply::int(out, when as i64);
+    out.int(when as i64);
 }
 
 /// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]`: stops the server as SIGTERM does — requests already
 /// received are answered and, unless `NOSAVE`, a final snapshot is taken. Like Redis, the client
 /// gets no reply: its connection closes.
-pub fn shutdown(args: Args<'_>, db: &Db, out: &mut Vec<u8>) -> super::Flow {
+pub fn shutdown(args: Args<'_>, db: &Db, out: &mut Out) -> super::Flow {
     let mut nosave = false;
     for opt in args {
         if opt.eq_ignore_ascii_case(b"nosave") {
@@ -236,12 +288,12 @@ pub fn shutdown(args: Args<'_>, db: &Db, out: &mut Vec<u8>) -> super::Flow {
             || opt.eq_ignore_ascii_case(b"force")
         {
         } else {
-            reply::error(out, super::SYNTAX_ERROR);
+            out.error(super::SYNTAX_ERROR);
             return super::Flow::Continue;
         }
     }
     let Some(stop) = db.shutdown.get() else {
-        reply::error(out, "ERR the server cannot be shut down from here");
+        out.error("ERR the server cannot be shut down from here");
         return super::Flow::Continue;
     };
     log::info!(

@@ -2,35 +2,32 @@
 
 use super::{Client, SYNTAX_ERROR};
 use crate::db::Db;
-use crate::reply;
+use crate::reply::Out;
 use kv_nostd::resp::Args;
 use kv_nostd::{Error, When};
 
 /// The reply for a table error: the limit by name, or Redis's `OOM` code for a full table.
-pub fn table_error(e: Error, db: &Db, out: &mut Vec<u8>) {
+pub fn table_error(e: Error, db: &Db, out: &mut Out) {
     match e {
-        Error::NoSpace => reply::error_fmt(
-            out,
-            format_args!(
-                "OOM no space left: the table is full ({} slots)",
-                db.table.capacity()
-            ),
-        ),
-        other => reply::error_fmt(out, format_args!("ERR {other}")),
+        Error::NoSpace => out.error_fmt(format_args!(
+            "OOM no space left: the table is full ({} slots)",
+            db.table.capacity()
+        )),
+        other => out.error_fmt(format_args!("ERR {other}")),
     }
 }
 
 /// `GET key`: the value, or nil. A key longer than any stored key is simply absent.
-pub fn get(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
+pub fn get(mut args: Args<'_>, db: &Db, out: &mut Out) {
     let key = args.next().unwrap_or_default();
-    match db.table.get_with(key, |v| reply::bulk(out, v)) {
+    match db.table.get_with(key, |v| out.bulk(v)) {
         Ok(Some(())) => {}
-        Ok(None) | Err(_) => reply::null(out),
+        Ok(None) | Err(_) => out.null(),
     }
 }
 
 /// `SET key value [NX|XX] [GET] [KEEPTTL]`.
-pub fn set(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>) {
+pub fn set(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
     let key = args.next().unwrap_or_default();
     let value = args.next().unwrap_or_default();
     let mut when = When::Always;
@@ -48,69 +45,66 @@ pub fn set(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>) 
             .iter()
             .any(|o| opt.eq_ignore_ascii_case(o))
         {
-            reply::error(
-                out,
-                "ERR expiry (EX, PX, EXAT, PXAT) is not supported: kv keys do not expire",
-            );
+            out.error("ERR expiry (EX, PX, EXAT, PXAT) is not supported: kv keys do not expire");
             return;
         } else {
-            reply::error(out, SYNTAX_ERROR);
+            out.error(SYNTAX_ERROR);
             return;
         }
     }
     let start = out.len();
     let mut lsn = 0;
-    let mut old_reply = Vec::new();
+    let mut old_reply = Out::new(out.resp);
     let mut keep_old = |old: Option<&[u8]>| match old {
-        Some(v) => reply::bulk(&mut old_reply, v),
-        None => reply::null(&mut old_reply),
+        Some(v) => old_reply.bulk(v),
+        None => old_reply.null(),
     };
     let old: Option<kv_nostd::table::OldValue<'_>> = if get { Some(&mut keep_old) } else { None };
     let result = db
         .table
         .put_if_then(key, value, when, old, &mut || lsn = db.log_set(key, value));
     match result {
-        Ok(_) if get => out.extend_from_slice(&old_reply),
-        Ok(Some(_)) => reply::ok(out),
-        Ok(None) => reply::null(out),
+        Ok(_) if get => out.raw().extend_from_slice(old_reply.bytes()),
+        Ok(Some(_)) => out.ok(),
+        Ok(None) => out.null(),
         Err(e) => table_error(e, db, out),
     }
-    client.logged(lsn, start, out);
+    client.logged(lsn, start, out.len());
 }
 
 /// `DEL key [key ...]`: how many existed.
-pub fn del(args: Args<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>) {
+pub fn del(args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
     let mut lsn = 0;
     let removed = args
         .filter(|k| db.table.delete_then(k, &mut || lsn = db.log_del(k)) == Ok(true))
         .count();
     let start = out.len();
-    reply::int(out, removed as i64);
-    client.logged(lsn, start, out);
+    out.int(removed as i64);
+    client.logged(lsn, start, out.len());
 }
 
 /// `EXISTS key [key ...]`: how many of the named keys exist, counting repeats.
-pub fn exists(args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
+pub fn exists(args: Args<'_>, db: &Db, out: &mut Out) {
     let found = args.filter(|k| db.table.contains(k) == Ok(true)).count();
-    reply::int(out, found as i64);
+    out.int(found as i64);
 }
 
 /// `MGET key [key ...]`: an array of values and nils.
-pub fn mget(args: Args<'_>, count: usize, db: &Db, out: &mut Vec<u8>) {
-    reply::array(out, count);
+pub fn mget(args: Args<'_>, count: usize, db: &Db, out: &mut Out) {
+    out.array(count);
     for key in args {
-        match db.table.get_with(key, |v| reply::bulk(out, v)) {
+        match db.table.get_with(key, |v| out.bulk(v)) {
             Ok(Some(())) => {}
-            Ok(None) | Err(_) => reply::null(out),
+            Ok(None) | Err(_) => out.null(),
         }
     }
 }
 
 /// `MSET key value [key value ...]`. Every length is checked before anything is written; a
 /// table that fills part-way stops it with an error saying how many pairs were set.
-pub fn mset(args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mut Vec<u8>) {
+pub fn mset(args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mut Out) {
     if !count.is_multiple_of(2) {
-        reply::error(out, "ERR wrong number of arguments for 'mset' command");
+        out.error("ERR wrong number of arguments for 'mset' command");
         return;
     }
     let mut pairs = args.clone();
@@ -143,15 +137,15 @@ pub fn mset(args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mu
             .put_if_then(k, v, When::Always, None, &mut || lsn = db.log_set(k, v))
         {
             let code = if e == Error::NoSpace { "OOM" } else { "ERR" };
-            reply::error_fmt(
-                out,
-                format_args!("{code} {e} ({set} of {} pairs were set)", count / 2),
-            );
-            client.logged(lsn, start, out);
+            out.error_fmt(format_args!(
+                "{code} {e} ({set} of {} pairs were set)",
+                count / 2
+            ));
+            client.logged(lsn, start, out.len());
             return;
         }
         set += 1;
     }
-    reply::ok(out);
-    client.logged(lsn, start, out);
+    out.ok();
+    client.logged(lsn, start, out.len());
 }

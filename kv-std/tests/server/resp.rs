@@ -127,7 +127,7 @@ fn connection_commands() {
         b"-ERR value is not an integer or out of range\r\n",
     );
     c.expect(
-        b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n",
+        b"*2\r\n$5\r\nHELLO\r\n$1\r\n4\r\n",
         b"-NOPROTO unsupported protocol version\r\n",
     );
     c.expect(

@@ -1,10 +1,19 @@
 //! The listener and the accept loop: the main thread accepts, and hands each connection to the
 //! next worker in turn.
+//!
+//! - [`worker`]: a worker thread's readiness loop over its connections.
+//! - [`connection`]: one connection's buffers, protocol detection and pipelining.
+//! - [`clients`]: every connected client as other threads see it (`CLIENT LIST`, `KILL`).
+//! - [`doorbell`]: how other threads wake a worker for one of its connections.
+
+pub mod clients;
+pub mod connection;
+pub mod doorbell;
+pub mod worker;
 
 use crate::config::Config;
 use crate::db::{random_hash_key, Db};
 use crate::persist::Persistence;
-use crate::worker::{Timing, Worker};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -12,6 +21,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use worker::{Timing, Worker};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -70,6 +80,7 @@ impl Server {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         db.port = listener.local_addr()?.port();
         db.password = config.password.clone();
+        db.settings.set_output_limits(config.output_limits);
         let db = Arc::new_cyclic(|me| {
             db.me = me.clone();
             db

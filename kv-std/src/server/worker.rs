@@ -1,6 +1,8 @@
 //! A worker thread: one readiness loop (mio) serving every connection handed to it.
 
-use crate::connection::{Connection, Next};
+use super::clients::Handle;
+use super::connection::{Connection, Next};
+use super::doorbell::Doorbell;
 use crate::db::Db;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -33,6 +35,11 @@ pub struct Worker {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Where a worker's connections are reached from other threads.
+struct Reach {
+    doorbell: Arc<Doorbell>,
+}
+
 impl Worker {
     /// Starts worker `index` serving connections against `db` until `stop` is set.
     pub fn spawn(
@@ -47,10 +54,13 @@ impl Worker {
             p.log().add_waiter(Arc::clone(&waker));
         }
         let (sender, receiver) = mpsc::channel();
+        let reach = Reach {
+            doorbell: Arc::new(Doorbell::new(Arc::clone(&waker))),
+        };
         let thread = std::thread::Builder::new()
             .name(format!("kv-worker-{index}"))
             .spawn(move || {
-                if let Err(e) = Loop::new(poll, receiver, db, stop, timing).run() {
+                if let Err(e) = Loop::new(poll, receiver, db, stop, timing, reach).run() {
                     log::error!("worker {index} stopped: {e}");
                 }
             })?;
@@ -97,6 +107,7 @@ struct Loop {
     last_sweep: Instant,
     /// When the last poll returned events.
     last_busy: Instant,
+    reach: Reach,
 }
 
 impl Loop {
@@ -106,6 +117,7 @@ impl Loop {
         db: Arc<Db>,
         stop: Arc<AtomicBool>,
         timing: Timing,
+        reach: Reach,
     ) -> Self {
         Self {
             poll,
@@ -119,6 +131,7 @@ impl Loop {
             timing,
             last_sweep: Instant::now(),
             last_busy: Instant::now(),
+            reach,
         }
     }
 
@@ -144,12 +157,14 @@ impl Loop {
             for event in &events {
                 match event.token() {
                     WAKER => {
-                        // New connections, or the log moved: release what waits on it.
+                        // New connections, the log moved (release what waits on it), or
+                        // connections rung from other threads (mail, kills).
                         self.adopt();
-                        let mut held = std::mem::take(&mut self.held);
-                        held.sort_unstable();
-                        held.dedup();
-                        for i in held {
+                        let mut ready = std::mem::take(&mut self.held);
+                        ready.extend(self.reach.doorbell.take());
+                        ready.sort_unstable();
+                        ready.dedup();
+                        for i in ready {
                             self.serve(i);
                         }
                     }
@@ -180,7 +195,17 @@ impl Loop {
                 self.conns.len() - 1
             });
             let authenticated = self.db.password.is_none();
-            let mut conn = Connection::new(stream, peer, id, authenticated);
+            let laddr = stream.local_addr().unwrap_or(peer);
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+            let handle = Arc::new(Handle::new(
+                id,
+                peer,
+                laddr,
+                fd,
+                Arc::clone(&self.reach.doorbell),
+                index,
+            ));
+            let mut conn = Connection::new(stream, Arc::clone(&handle), authenticated);
             let registered = self.poll.registry().register(
                 conn.stream(),
                 Token(index),
@@ -196,6 +221,7 @@ impl Loop {
                 continue;
             }
             log::debug!("{peer}: connected");
+            self.db.clients.add(handle);
             self.conns[index] = Some(conn);
             // Bytes may already be waiting; edge-triggered readiness would not report them.
             self.serve(index);
@@ -235,6 +261,8 @@ impl Loop {
 
     fn close(&mut self, index: usize) {
         if let Some(mut conn) = self.conns[index].take() {
+            conn.leave(&self.db);
+            self.db.clients.remove(conn.handle().id);
             let _ = self.poll.registry().deregister(conn.stream());
             log::debug!("{}: closed", conn.peer());
             self.free.push(index);

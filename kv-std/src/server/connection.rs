@@ -6,14 +6,18 @@
 //! complete frame in the input is answered in order into one output buffer, which is written
 //! with as few system calls as the socket allows.
 
+use super::clients::Handle;
 use crate::cmd::{self, Client, Flow};
 use crate::db::{Db, MAX_KEY, MAX_VALUE};
 use crate::native_cmd;
 use crate::persist::aof::Durability;
+use crate::pubsub::Space;
+use crate::reply::Out;
 use kv_nostd::{native, resp};
 use mio::net::TcpStream;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Input buffer size a connection starts with; it grows (up to [`INPUT_CAP`]) for larger frames.
 const INPUT_START: usize = 4 * 1024;
@@ -67,7 +71,8 @@ pub struct Connection {
     filled: usize,
     /// Native frames whose body is being skipped after a length error.
     skip: usize,
-    output: Vec<u8>,
+    /// Replies not yet written; `written` bytes of them are.
+    out: Out,
     written: usize,
     /// Close once the output is written (QUIT, a protocol error).
     closing: bool,
@@ -79,10 +84,10 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A connection over an accepted, non-blocking stream.
-    pub fn new(stream: TcpStream, peer: SocketAddr, id: u64, authenticated: bool) -> Self {
-        let mut client = Client::new(id, peer);
-        client.authenticated = authenticated;
+    /// A connection over an accepted, non-blocking stream, seen by other threads through
+    /// `handle`.
+    pub fn new(stream: TcpStream, handle: Arc<Handle>, authenticated: bool) -> Self {
+        let peer = handle.addr;
         Self {
             stream,
             peer,
@@ -91,11 +96,11 @@ impl Connection {
             start: 0,
             filled: 0,
             skip: 0,
-            output: Vec::new(),
+            out: Out::default(),
             written: 0,
             closing: false,
             eof: false,
-            client,
+            client: Client::new(handle, authenticated),
             last_active: std::time::Instant::now(),
         }
     }
@@ -121,7 +126,65 @@ impl Connection {
     }
 
     fn pending_output(&self) -> usize {
-        self.output.len() - self.written
+        self.out.len() - self.written
+    }
+
+    /// What other threads see of this connection.
+    pub fn handle(&self) -> &Arc<Handle> {
+        &self.client.handle
+    }
+
+    /// Leaves every subscription, so that publishers stop reaching this connection; called
+    /// once, when it closes.
+    pub fn leave(&mut self, db: &Db) {
+        self.client.handle.mailbox.close();
+        let subs = std::mem::take(&mut self.client.subscriptions);
+        for (space, names) in [
+            (Space::Channels, subs.channels),
+            (Space::Patterns, subs.patterns),
+            (Space::Shards, subs.shards),
+        ] {
+            for name in names {
+                db.pubsub.unsubscribe(space, &name, self.client.id);
+            }
+        }
+    }
+
+    /// Moves pub/sub messages waiting in the mailbox into the output; false when the client is
+    /// over its output buffer limit and must be closed.
+    fn collect_mail(&mut self, db: &Db) -> bool {
+        if !self.client.handle.mailbox.has_mail() {
+            return true;
+        }
+        let limit = db.settings.output_limits().pubsub;
+        let pending = self.pending_output();
+        if self
+            .client
+            .handle
+            .mailbox
+            .drain(&mut self.out, pending, limit)
+        {
+            log::warn!(
+                "Client id={} addr={} closed for overcoming of output buffer limits.",
+                self.client.id,
+                self.peer
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Records what `CLIENT LIST` shows after a turn of serving.
+    fn show(&self) {
+        let handle = &self.client.handle;
+        handle.set_unwritten(self.pending_output());
+        let mut shown = handle.shown();
+        shown.cmd = self.client.last_command;
+        shown.resp = self.out.resp;
+        shown.subscriptions = self.client.subscriptions.counts();
+        shown.last_interaction = self.last_active;
+        shown.qbuf = (self.filled - self.start, self.input.len() - self.filled);
+        shown.memory = self.input.capacity() + self.out.capacity();
     }
 
     /// Reads what the socket has, answers every complete frame, and writes the answers.
@@ -131,11 +194,23 @@ impl Connection {
     /// raise a new event. The read that would only answer `WouldBlock` is then skipped: one
     /// system call less per request for a client that waits for each reply.
     pub fn serve(&mut self, db: &Db, may_stop_short: bool) -> Next {
+        let next = self.serve_turn(db, may_stop_short);
+        self.show();
+        next
+    }
+
+    fn serve_turn(&mut self, db: &Db, may_stop_short: bool) -> Next {
         let mut frames = 0;
         let mut drained = false;
         loop {
+            if self.client.handle.killed() {
+                return Next::Close;
+            }
             if self.held(db) {
                 return Next::Held;
+            }
+            if !self.collect_mail(db) {
+                return Next::Close;
             }
             if let Err(e) = self.flush() {
                 log::debug!("{}: write failed: {e}", self.peer);
@@ -216,25 +291,29 @@ impl Connection {
     /// Replaces each held write reply with an error: the write was applied in memory but could
     /// not be made durable, so it must not be acknowledged.
     fn fail_writes(&mut self, why: &str) {
-        let mut rebuilt = Vec::with_capacity(self.output.len());
+        let output = std::mem::take(self.out.raw());
+        let mut rebuilt = Vec::with_capacity(output.len());
         let mut at = 0;
         for &(start, end) in &self.client.write_replies {
-            rebuilt.extend_from_slice(&self.output[at..start]);
+            rebuilt.extend_from_slice(&output[at..start]);
             match self.protocol {
                 Protocol::Native => native_cmd::error(
                     &mut rebuilt,
                     native::Status::ServerError,
                     &format!("write not durable: {why}"),
                 ),
-                _ => crate::reply::error_fmt(
-                    &mut rebuilt,
-                    format_args!("MISCONF Errors writing to the AOF file: {why}"),
-                ),
+                _ => {
+                    let mut error = Out::new(self.out.resp);
+                    error.error_fmt(format_args!(
+                        "MISCONF Errors writing to the AOF file: {why}"
+                    ));
+                    rebuilt.extend_from_slice(error.bytes());
+                }
             }
             at = end;
         }
-        rebuilt.extend_from_slice(&self.output[at..]);
-        self.output = rebuilt;
+        rebuilt.extend_from_slice(&output[at..]);
+        *self.out.raw() = rebuilt;
     }
 
     /// On shutdown: answers every complete request already received and writes the answers,
@@ -335,7 +414,7 @@ impl Connection {
                     // `*0` and blank inline lines are skipped, as Redis does.
                     return true;
                 }
-                if cmd::execute(&request, &mut self.client, db, &mut self.output) == Flow::Close {
+                if cmd::execute(&request, &mut self.client, db, &mut self.out) == Flow::Close {
                     self.closing = true;
                 }
                 true
@@ -360,12 +439,12 @@ impl Connection {
             Ok(None) => false,
             Ok(Some((request, used))) => {
                 self.start += used;
-                native_cmd::execute(&request, &mut self.client, db, &mut self.output);
+                native_cmd::execute(&request, &mut self.client, db, self.out.raw());
                 true
             }
             Err(e) => {
                 let text = e.to_string();
-                native_cmd::error(&mut self.output, e.status(), &text);
+                native_cmd::error(self.out.raw(), e.status(), &text);
                 match e.frame_len() {
                     // The framing is intact: drop this frame's bytes and go on.
                     Some(len) => {
@@ -384,15 +463,15 @@ impl Connection {
     /// Answers `-text` and closes once it is written, as Redis does on a protocol error.
     fn protocol_error(&mut self, text: &str) {
         log::debug!("{}: protocol error: {text}", self.peer);
-        crate::reply::error(&mut self.output, text);
+        self.out.error(text);
         self.closing = true;
         self.start = self.filled;
     }
 
     /// Writes pending output until done or the socket is full.
     fn flush(&mut self) -> io::Result<()> {
-        while self.written < self.output.len() {
-            match self.stream.write(&self.output[self.written..]) {
+        while self.written < self.out.len() {
+            match self.stream.write(&self.out.bytes()[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -400,10 +479,11 @@ impl Connection {
                 Err(e) => return Err(e),
             }
         }
-        self.output.clear();
+        let output = self.out.raw();
+        output.clear();
         self.written = 0;
-        if self.output.capacity() > OUTPUT_SOFT_CAP {
-            self.output.shrink_to(64 * 1024);
+        if output.capacity() > OUTPUT_SOFT_CAP {
+            output.shrink_to(64 * 1024);
         }
         Ok(())
     }
