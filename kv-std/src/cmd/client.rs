@@ -114,12 +114,14 @@ fn setinfo(mut args: Args<'_>, client: &mut Client, out: &mut Out) {
     out.ok();
 }
 
-/// `CLIENT LIST [TYPE type] [ID id ...]`.
+/// `CLIENT LIST [TYPE type | ID id [id ...]]`: one filter at most, as in Redis 7.0.
 fn list(mut args: Args<'_>, client: &Client, db: &Db, out: &mut Out) {
     let mut only_type = None;
     let mut only_ids: Option<Vec<u64>> = None;
-    while let Some(opt) = args.next() {
-        if opt.eq_ignore_ascii_case(b"type") && args.len() >= 1 {
+    let filter = args.next();
+    match filter {
+        None => {}
+        Some(opt) if opt.eq_ignore_ascii_case(b"type") && args.len() == 1 => {
             let name = args.next().unwrap_or_default();
             match client_type(name) {
                 Some(t) => only_type = Some(t),
@@ -131,19 +133,22 @@ fn list(mut args: Args<'_>, client: &Client, db: &Db, out: &mut Out) {
                     return;
                 }
             }
-        } else if opt.eq_ignore_ascii_case(b"id") && args.len() >= 1 {
+        }
+        Some(opt) if opt.eq_ignore_ascii_case(b"id") && args.len() >= 1 => {
             let mut ids = Vec::new();
-            for id in args.by_ref() {
+            for id in args {
                 match parse_int(id) {
-                    Some(n) if n > 0 => ids.push(n as u64),
-                    _ => {
+                    // Ids no client has (0, negative) simply match nothing.
+                    Some(n) => ids.extend(u64::try_from(n).ok()),
+                    None => {
                         out.error("ERR Invalid client ID");
                         return;
                     }
                 }
             }
             only_ids = Some(ids);
-        } else {
+        }
+        Some(_) => {
             out.error(SYNTAX_ERROR);
             return;
         }

@@ -103,8 +103,8 @@ pub fn hello(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
     if !client.authenticated {
         out.error(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
-             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
-             select the RESP protocol version at the same time",
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and select \
+             the RESP protocol version at the same time",
         );
         return;
     }

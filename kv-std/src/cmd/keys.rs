@@ -91,18 +91,29 @@ pub fn scan(mut args: Args<'_>, db: &Db, out: &mut Out) {
             return;
         }
     }
-    // About four entries a bucket at typical fill: COUNT is a hint, as in Redis.
-    let buckets = count.div_ceil(4).max(1);
+    // Like Redis, a step reads until it has COUNT keys or has looked at ten times as many
+    // places (buckets here) as COUNT; an empty database finishes at once.
     let mut body = Out::new(out.resp);
     let mut found = 0;
-    let next = db
-        .table
-        .scan(ScanCursor::from_u64(cursor), buckets, |k, _| {
+    let mut next = ScanCursor::from_u64(cursor);
+    let budget = count.saturating_mul(10).max(1);
+    let mut visited = 0;
+    if db.table.is_empty() {
+        next = ScanCursor::START;
+    }
+    while !db.table.is_empty() {
+        let step = (budget - visited).min(64);
+        next = db.table.scan(next, step, |k, _| {
             if only_strings && pattern.is_none_or(|p| pattern::matches(p, k)) {
                 body.bulk(k);
                 found += 1;
             }
         });
+        visited += step;
+        if next.is_start() || found >= count || visited >= budget {
+            break;
+        }
+    }
     out.array(2);
     out.bulk(next.to_u64().to_string().as_bytes());
     out.array(found);

@@ -360,8 +360,9 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
     args.next();
     let mut full_name = spec.name;
     let mut subcommand = "";
+    let mut given: &[u8] = &[];
     if !spec.subcommands.is_empty() && argc >= 2 {
-        let given = args.next().unwrap_or_default();
+        given = args.next().unwrap_or_default();
         let found = spec.subcommands.iter().find(|s| {
             s.name
                 .split_once('|')
@@ -442,7 +443,7 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         Command::Sunsubscribe => pubsub::unsubscribe(pubsub::Space::Shards, args, client, db, out),
         Command::Publish => pubsub::publish(false, args, client, db, out),
         Command::Spublish => pubsub::publish(true, args, client, db, out),
-        Command::Pubsub => pubsub::pubsub(subcommand, args, db, out),
+        Command::Pubsub => pubsub::pubsub(subcommand, given, args, db, out),
         Command::Info => server::info(args, db, out),
         Command::Command => server::command(subcommand, args, out),
         Command::Config => server::config(subcommand, args, db, out),

@@ -91,21 +91,23 @@ pub fn publish(shard: bool, mut args: Args<'_>, client: &Client, db: &Db, out: &
     out.int(reached as i64);
 }
 
-/// `PUBSUB CHANNELS|NUMSUB|NUMPAT|SHARDCHANNELS|SHARDNUMSUB|HELP`.
-pub fn pubsub(sub: &str, mut args: Args<'_>, db: &Db, out: &mut Out) {
+/// `PUBSUB CHANNELS|NUMSUB|NUMPAT|SHARDCHANNELS|SHARDNUMSUB|HELP`; `typed` is the subcommand
+/// as the client wrote it.
+pub fn pubsub(sub: &str, typed: &[u8], mut args: Args<'_>, db: &Db, out: &mut Out) {
     match sub {
+        "channels" | "shardchannels" if args.len() > 1 => {
+            // Redis 7.0 checks these counts in the command, with its generic wording.
+            out.error_fmt(format_args!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+                String::from_utf8_lossy(typed)
+            ));
+        }
         "channels" | "shardchannels" => {
             let space = if sub == "channels" {
                 Space::Channels
             } else {
                 Space::Shards
             };
-            if args.len() > 1 {
-                out.error_fmt(format_args!(
-                    "ERR wrong number of arguments for 'pubsub|{sub}' command"
-                ));
-                return;
-            }
             let names = db.pubsub.names(space, args.next());
             out.array(names.len());
             for name in names {

@@ -12,6 +12,7 @@ mod native;
 mod protected;
 mod protocol_errors;
 mod resp;
+mod resp3;
 
 #[path = "../support/mod.rs"]
 mod support;

@@ -1,0 +1,138 @@
+//! The reviewed list of what may differ between redis-server and kv in a reply that is otherwise
+//! compared byte for byte: connection ids, addresses, descriptors, times, buffer sizes, versions
+//! and the fields of INFO. Each entry says which command it applies to and why it may differ.
+
+use crate::frame::Frame;
+
+/// What is masked in the replies to one command.
+enum Mask {
+    /// The values of these keys of a map (or of a RESP2 flat array of pairs).
+    MapValues(&'static [&'static str]),
+    /// An integer reply.
+    Integer,
+    /// These `field=value` fields of every line of a text reply (`CLIENT INFO`, `CLIENT LIST`).
+    ClientFields(&'static [&'static str]),
+    /// The whole text of a text reply; only its type (bulk or verbatim) is compared.
+    Text,
+}
+
+/// The fields of a `CLIENT LIST` line that depend on the connection, the moment or the memory
+/// layout of the server rather than on what the client did.
+const CLIENT_FIELDS: &[&str] = &[
+    "id",
+    "addr",
+    "laddr",
+    "fd",
+    "age",
+    "idle",
+    "qbuf",
+    "qbuf-free",
+    "argv-mem",
+    "multi-mem",
+    "rbs",
+    "rbp",
+    "obl",
+    "oll",
+    "omem",
+    "tot-mem",
+    "events",
+];
+
+/// (command, mask, why). The command is the lower-cased name and, for commands with
+/// subcommands, the subcommand.
+const MASKS: &[(&str, Mask, &str)] = &[
+    (
+        "hello",
+        Mask::MapValues(&["version", "id"]),
+        "the server's version and the connection's id",
+    ),
+    (
+        "client id",
+        Mask::Integer,
+        "ids count connections, and redis-server has its own",
+    ),
+    (
+        "client info",
+        Mask::ClientFields(CLIENT_FIELDS),
+        "addresses, descriptors, times and buffer sizes",
+    ),
+    (
+        "client list",
+        Mask::ClientFields(CLIENT_FIELDS),
+        "addresses, descriptors, times and buffer sizes",
+    ),
+    (
+        "info",
+        Mask::Text,
+        "kv reports its own fields; the reply's type is compared",
+    ),
+    ("lastsave", Mask::Integer, "a time"),
+];
+
+/// The frames of a reply to `args` with what may differ masked.
+pub fn apply(args: &[Vec<u8>], frames: &mut [Frame]) {
+    let name = args
+        .first()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .unwrap_or_default();
+    let sub = args
+        .get(1)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .unwrap_or_default();
+    for (command, mask, _why) in MASKS {
+        let hit = match command.split_once(' ') {
+            Some((c, s)) => c == name && s == sub,
+            None => *command == name,
+        };
+        if hit {
+            for frame in frames.iter_mut() {
+                mask_frame(mask, frame);
+            }
+        }
+    }
+}
+
+fn mask_frame(mask: &Mask, frame: &mut Frame) {
+    match (mask, frame) {
+        (Mask::MapValues(keys), Frame::Aggregate { items, .. }) => {
+            for pair in items.chunks_mut(2) {
+                if let [Frame::Text { text, .. }, value] = pair {
+                    if keys.iter().any(|k| k.as_bytes() == text.as_slice()) {
+                        *value = masked(value);
+                    }
+                }
+            }
+        }
+        (Mask::Integer, f @ Frame::Int(_)) => *f = masked(f),
+        (Mask::ClientFields(fields), Frame::Text { text, .. }) => {
+            let lines: Vec<String> = String::from_utf8_lossy(text)
+                .split('\n')
+                .map(|line| {
+                    line.split(' ')
+                        .map(|kv| match kv.split_once('=') {
+                            Some((k, _)) if fields.contains(&k) => format!("{k}=*"),
+                            _ => kv.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect();
+            *text = lines.join("\n").into_bytes();
+        }
+        (Mask::Text, Frame::Text { text, .. }) => *text = b"*".to_vec(),
+        _ => {}
+    }
+}
+
+/// A placeholder of the same type as `frame`.
+fn masked(frame: &Frame) -> Frame {
+    match frame {
+        Frame::Text { prefix, format, .. } => Frame::Text {
+            prefix: *prefix,
+            format: *format,
+            text: b"*".to_vec(),
+        },
+        Frame::Int(_) => Frame::Other(b":*\r\n".to_vec()),
+        other => other.clone(),
+    }
+}

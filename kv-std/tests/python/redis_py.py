@@ -1,0 +1,166 @@
+"""redis-py, the most used Redis client, against kv-server with its defaults (RESP3 since
+redis-py 8) and with protocol=2: connect, commands, pipelines, pub/sub.
+
+Usage: python redis_py.py PATH-TO-kv-server
+Starts its own kv-server on a free loopback port and stops it at the end, even on failure.
+Prints a cargo-style "test result:" line so the test command can total it.
+"""
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+import redis
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(binary):
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--no-persist", "--port", str(port), "--log-level", "warn"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError("kv-server did not start")
+
+
+def wait_message(pubsub, timeout=10.0):
+    """The next message of `pubsub`, waiting at most `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        m = pubsub.get_message(timeout=0.5)
+        if m is not None:
+            return m
+    raise AssertionError("no message within %.0f s" % timeout)
+
+
+def commands(r, protocol):
+    assert r.ping() is True
+    assert r.set("a", "b") is True
+    assert r.get("a") == b"b"
+    assert r.get("missing") is None
+    assert r.mset({"x": "1", "y": "2"}) is True
+    assert r.mget("x", "missing", "y") == [b"1", None, b"2"]
+    assert r.exists("x", "y", "nope") == 2
+    assert r.delete("x", "nope") == 1
+    assert r.echo("hello") == b"hello"
+    assert r.client_setname("py-client") is True
+    assert r.client_getname() == "py-client"
+    info = r.client_info()
+    assert info["name"] == "py-client", info
+    assert info["resp"] == str(protocol), info
+    assert any(c["name"] == "py-client" for c in r.client_list())
+    assert r.config_get("save") == {"save": ""}
+    assert r.info()["redis_version"]
+    assert r.info("server")["tcp_port"] == r.connection_pool.connection_kwargs["port"]
+    assert isinstance(r.client_id(), int)
+    # Pipelines without MULTI: every reply, in order.
+    pipe = r.pipeline(transaction=False)
+    for i in range(100):
+        pipe.set("p%d" % i, i)
+    for i in range(100):
+        pipe.get("p%d" % i)
+    replies = pipe.execute()
+    assert replies[:100] == [True] * 100
+    assert replies[100:] == [str(i).encode() for i in range(100)]
+    # Binary values round-trip.
+    blob = bytes(range(256))
+    r.set(b"bin\x00key", blob)
+    assert r.get(b"bin\x00key") == blob
+
+
+def pubsub(r, protocol):
+    p = r.pubsub()
+    p.subscribe("ch1")
+    p.psubscribe("c*")
+    first = wait_message(p)
+    second = wait_message(p)
+    assert first["type"] == "subscribe" and first["channel"] == b"ch1", first
+    assert second["type"] == "psubscribe" and second["channel"] == b"c*", second
+    assert r.publish("ch1", "hello") == 2
+    got = [wait_message(p), wait_message(p)]
+    assert {m["type"] for m in got} == {"message", "pmessage"}, got
+    assert all(m["data"] == b"hello" and m["channel"] == b"ch1" for m in got), got
+    assert r.pubsub_numsub("ch1") == [(b"ch1", 1)]
+    assert r.pubsub_numpat() == 1
+    assert b"ch1" in r.pubsub_channels()
+    p.unsubscribe("ch1")
+    p.punsubscribe("c*")
+    left = [wait_message(p), wait_message(p)]
+    assert [m["type"] for m in left] == ["unsubscribe", "punsubscribe"], left
+    p.close()
+
+    # listen() in a thread, with a pattern, while the main thread publishes.
+    p = r.pubsub(ignore_subscribe_messages=True)
+    p.psubscribe("news.*")
+    # Read the (ignored) confirmation before the thread starts listening.
+    assert p.get_message(timeout=5) is None and p.subscribed
+    received = []
+    done = threading.Event()
+
+    def listener():
+        for m in p.listen():
+            if m["type"] == "pmessage":
+                received.append(m["data"])
+                if len(received) == 50:
+                    done.set()
+                    return
+
+    t = threading.Thread(target=listener, daemon=True)
+    t.start()
+    for i in range(50):
+        assert r.publish("news.%d" % (i % 3), str(i)) == 1
+    assert done.wait(10), "listen() got %d of 50 messages" % len(received)
+    assert received == [str(i).encode() for i in range(50)], received
+    t.join(5)
+    p.close()
+
+
+def main():
+    binary = sys.argv[1]
+    proc, port = start_server(binary)
+    passed = failed = 0
+    try:
+        # The issue's check, verbatim but for the port: redis-py's defaults.
+        r = redis.Redis(port=port)
+        print(r.ping(), r.set("a", "b"), r.get("a"))
+        assert (r.ping(), r.set("a", "b"), r.get("a")) == (True, True, b"b")
+        hello = r.execute_command("HELLO")
+        assert hello[b"proto"] == 3 if isinstance(hello, dict) else False, hello
+        for protocol, client in [(3, redis.Redis(port=port)), (2, redis.Redis(port=port, protocol=2))]:
+            for test in (commands, pubsub):
+                name = "%s (protocol %d)" % (test.__name__, protocol)
+                try:
+                    test(client, protocol)
+                    print("test %s ... ok" % name)
+                    passed += 1
+                except Exception:
+                    print("test %s ... FAILED" % name)
+                    traceback.print_exc()
+                    failed += 1
+    finally:
+        proc.kill()
+        proc.wait()
+    status = "ok" if failed == 0 else "FAILED"
+    print("test result: %s. %d passed; %d failed; 0 ignored" % (status, passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
