@@ -268,9 +268,9 @@ fn substitute(
                     } else {
                         peer.stream.local_addr().unwrap().to_string().into_bytes()
                     };
-                    let mut out = text[..start].as_bytes().to_vec();
+                    let mut out = text.as_bytes()[..start].to_vec();
                     out.extend_from_slice(&value);
-                    out.extend_from_slice(tail[end + 1..].as_bytes());
+                    out.extend_from_slice(&tail.as_bytes()[end + 1..]);
                     return out;
                 }
             }
