@@ -95,11 +95,17 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Out) {
         "Stats",
         format!(
             "total_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
-             total_net_input_bytes:{}\r\nrejected_connections:{}\r\n",
+             total_net_input_bytes:{}\r\nrejected_connections:{}\r\npubsub_channels:{}\r\n\
+             pubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\
+             client_output_buffer_limit_disconnections:{}\r\n",
             load(&s.total_connections),
             load(&s.total_commands),
             load(&s.net_input_bytes),
             load(&s.rejected_connections),
+            db.pubsub.len(crate::pubsub::Space::Channels),
+            db.pubsub.len(crate::pubsub::Space::Patterns),
+            db.pubsub.len(crate::pubsub::Space::Shards),
+            load(&db.pubsub.limit_disconnections),
         ),
     );
     let keys = db.table.len();
