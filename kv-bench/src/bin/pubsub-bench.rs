@@ -37,9 +37,22 @@ impl Server {
             .port();
         let mut cmd = Command::new(program);
         if name == "kv" {
-            cmd.args(["--no-persist", "--log-level", "warn", "--port", &port.to_string()]);
+            cmd.args([
+                "--no-persist",
+                "--log-level",
+                "warn",
+                "--port",
+                &port.to_string(),
+            ]);
         } else {
-            cmd.args(["--save", "", "--appendonly", "no", "--port", &port.to_string()]);
+            cmd.args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--port",
+                &port.to_string(),
+            ]);
         }
         let child = cmd
             .args(args)
@@ -106,14 +119,19 @@ fn round(addr: SocketAddr, subscribers: usize, messages: u64) -> f64 {
         let start = Arc::clone(&start);
         threads.push(std::thread::spawn(move || {
             start.wait();
-            read_frames(&mut s, messages, |r| matches!(r, Reply::Array(a) if a.len() == 3));
+            read_frames(
+                &mut s,
+                messages,
+                |r| matches!(r, Reply::Array(a) if a.len() == 3),
+            );
         }));
     }
     for p in 0..PUBLISHERS {
         let mut s = TcpStream::connect(addr).expect("connect");
         s.set_nodelay(true).unwrap();
         let start = Arc::clone(&start);
-        let share = messages / PUBLISHERS as u64 + u64::from((p as u64) < messages % PUBLISHERS as u64);
+        let share =
+            messages / PUBLISHERS as u64 + u64::from((p as u64) < messages % PUBLISHERS as u64);
         threads.push(std::thread::spawn(move || {
             let one = command(&[b"PUBLISH", channel, PAYLOAD]);
             let batch: Vec<u8> = one.repeat(64);
@@ -146,7 +164,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--rounds" => rounds = args.next().and_then(|v| v.parse().ok()).expect("--rounds N"),
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--rounds N")
+            }
             "--kv-server" => kv_bin = args.next().expect("--kv-server PATH"),
             other => panic!("unknown flag {other}"),
         }
@@ -160,11 +183,18 @@ fn main() {
         let mut redis_rates = Vec::new();
         let mut ratios = Vec::new();
         for r in 0..rounds {
-            let order = if r % 2 == 0 { [&kv, &redis] } else { [&redis, &kv] };
+            let order = if r % 2 == 0 {
+                [&kv, &redis]
+            } else {
+                [&redis, &kv]
+            };
             let mut pair = [0.0; 2];
             for server in order {
                 let rate = round(server.addr, subscribers, messages);
-                eprintln!("round {r}: {} {subscribers} subscribers: {rate:.0} msgs/s", server.name);
+                eprintln!(
+                    "round {r}: {} {subscribers} subscribers: {rate:.0} msgs/s",
+                    server.name
+                );
                 pair[usize::from(server.name != "kv")] = rate;
             }
             kv_rates.push(pair[0]);
