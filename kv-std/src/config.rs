@@ -10,6 +10,13 @@ use std::time::Duration;
 /// The port kv listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7878;
 
+/// The longest bulk string a client may send, by default: Redis's `proto-max-bulk-len`, 512 MB.
+pub const PROTO_MAX_BULK_LEN: usize = 512 * 1024 * 1024;
+
+/// The most input one client may have buffered, by default: Redis's `client-query-buffer-limit`,
+/// 1 GB.
+pub const CLIENT_QUERY_BUFFER_LIMIT: usize = 1024 * 1024 * 1024;
+
 /// `kv-server`'s flags, as typed.
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -105,9 +112,25 @@ pub struct Args {
     #[arg(long, value_name = "CLASS HARD SOFT SECONDS")]
     pub client_output_buffer_limit: Option<String>,
 
+    /// The longest bulk string (so the longest key or value) a client may send, in bytes or
+    /// with a unit (Redis's proto-max-bulk-len).
+    #[arg(long, default_value = "512mb", value_parser = parse_size, value_name = "BYTES")]
+    pub proto_max_bulk_len: usize,
+
+    /// The most unanswered input one client may have buffered; a client past it is disconnected
+    /// (Redis's client-query-buffer-limit).
+    #[arg(long, default_value = "1gb", value_parser = parse_size, value_name = "BYTES")]
+    pub client_query_buffer_limit: usize,
+
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     pub log_level: log::LevelFilter,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    parse_memory(s)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| format!("expected a size in bytes (such as 1048576 or 512mb), got '{s}'"))
 }
 
 fn parse_yes_no(s: &str) -> Result<bool, String> {
@@ -141,6 +164,10 @@ pub struct Config {
     pub busy_poll: Duration,
     /// Output buffer limits per class of client.
     pub output_limits: OutputLimits,
+    /// The longest bulk string a client may send.
+    pub proto_max_bulk_len: usize,
+    /// The most unanswered input one client may buffer.
+    pub client_query_buffer_limit: usize,
 }
 
 /// An output buffer limit: Redis's `client-output-buffer-limit` for one class of client.
@@ -352,6 +379,8 @@ impl Config {
             idle_timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
             busy_poll: Duration::from_micros(args.busy_poll),
             output_limits,
+            proto_max_bulk_len: args.proto_max_bulk_len,
+            client_query_buffer_limit: args.client_query_buffer_limit,
         })
     }
 
@@ -369,6 +398,8 @@ impl Config {
             idle_timeout: None,
             busy_poll: Duration::ZERO,
             output_limits: OutputLimits::default(),
+            proto_max_bulk_len: PROTO_MAX_BULK_LEN,
+            client_query_buffer_limit: CLIENT_QUERY_BUFFER_LIMIT,
         }
     }
 }

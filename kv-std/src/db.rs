@@ -53,12 +53,44 @@ pub struct Db {
 }
 
 /// The settings `CONFIG SET` changes at run time.
-#[derive(Default)]
 pub struct Settings {
     output_limits: std::sync::Mutex<OutputLimits>,
+    proto_max_bulk_len: AtomicUsize,
+    client_query_buffer_limit: AtomicUsize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            output_limits: Default::default(),
+            proto_max_bulk_len: AtomicUsize::new(crate::config::PROTO_MAX_BULK_LEN),
+            client_query_buffer_limit: AtomicUsize::new(crate::config::CLIENT_QUERY_BUFFER_LIMIT),
+        }
+    }
 }
 
 impl Settings {
+    /// The longest bulk string a client may send (Redis's `proto-max-bulk-len`).
+    pub fn proto_max_bulk_len(&self) -> usize {
+        self.proto_max_bulk_len.load(Ordering::Relaxed)
+    }
+
+    /// Sets `proto-max-bulk-len`.
+    pub fn set_proto_max_bulk_len(&self, bytes: usize) {
+        self.proto_max_bulk_len.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The most input one client may have buffered (Redis's `client-query-buffer-limit`).
+    pub fn client_query_buffer_limit(&self) -> usize {
+        self.client_query_buffer_limit.load(Ordering::Relaxed)
+    }
+
+    /// Sets `client-query-buffer-limit`.
+    pub fn set_client_query_buffer_limit(&self, bytes: usize) {
+        self.client_query_buffer_limit
+            .store(bytes, Ordering::Relaxed);
+    }
+
     /// The output buffer limits now.
     pub fn output_limits(&self) -> OutputLimits {
         *self.output_limits.lock().unwrap_or_else(|e| e.into_inner())

@@ -165,6 +165,14 @@ fn parameters(db: &Db) -> Vec<(&'static str, String)> {
             "client-output-buffer-limit",
             db.settings.output_limits().render(),
         ),
+        (
+            "proto-max-bulk-len",
+            db.settings.proto_max_bulk_len().to_string(),
+        ),
+        (
+            "client-query-buffer-limit",
+            db.settings.client_query_buffer_limit().to_string(),
+        ),
     ]
 }
 
@@ -218,18 +226,50 @@ fn config_set(args: Args<'_>, db: &Db, out: &mut Out) {
         return;
     }
     let mut limits = db.settings.output_limits();
+    let mut bulk = db.settings.proto_max_bulk_len();
+    let mut query = db.settings.client_query_buffer_limit();
+    let failed = |out: &mut Out, name: &[u8], why: &str| {
+        out.error_fmt(format_args!(
+            "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
+            String::from_utf8_lossy(name)
+        ));
+    };
     for pair in words.chunks(2) {
         let (name, value) = (pair[0], pair[1]);
+        let size = || {
+            crate::config::parse_memory(&String::from_utf8_lossy(value))
+                .and_then(|n| usize::try_from(n).ok())
+        };
         if name.eq_ignore_ascii_case(b"client-output-buffer-limit") {
             match limits.parse(&String::from_utf8_lossy(value)) {
                 Ok(l) => limits = l,
-                Err(why) => {
-                    out.error_fmt(format_args!(
-                        "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
-                        String::from_utf8_lossy(name)
-                    ));
-                    return;
+                Err(why) => return failed(out, name, &why),
+            }
+        } else if name.eq_ignore_ascii_case(b"proto-max-bulk-len") {
+            // Redis's bounds: at least 1 MB.
+            match size() {
+                Some(n) if n >= 1024 * 1024 => bulk = n,
+                Some(_) => {
+                    return failed(
+                        out,
+                        name,
+                        "argument must be between 1048576 and 9223372036854775807 inclusive",
+                    )
                 }
+                None => return failed(out, name, "argument must be a memory value"),
+            }
+        } else if name.eq_ignore_ascii_case(b"client-query-buffer-limit") {
+            // Redis's bounds: at least 1 MB.
+            match size() {
+                Some(n) if n >= 1024 * 1024 => query = n,
+                Some(_) => {
+                    return failed(
+                        out,
+                        name,
+                        "argument must be between 1048576 and 9223372036854775807 inclusive",
+                    )
+                }
+                None => return failed(out, name, "argument must be a memory value"),
             }
         } else {
             out.error_fmt(format_args!(
@@ -240,6 +280,8 @@ fn config_set(args: Args<'_>, db: &Db, out: &mut Out) {
         }
     }
     db.settings.set_output_limits(limits);
+    db.settings.set_proto_max_bulk_len(bulk);
+    db.settings.set_client_query_buffer_limit(query);
     out.ok();
 }
 

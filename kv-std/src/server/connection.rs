@@ -19,22 +19,15 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Input buffer size a connection starts with; it grows (up to [`INPUT_CAP`]) for larger frames.
+/// Input buffer size a connection starts with; it doubles as a frame needs, up to the
+/// `client-query-buffer-limit`, and shrinks back once a large frame is answered.
 const INPUT_START: usize = 4 * 1024;
-/// The largest input buffer: room for the largest frame the limits below admit.
-pub const INPUT_CAP: usize = 1024 * 1024 + 64 * 1024;
-/// Pending output past which the connection is not read until its client drains it, so a client
-/// that pipelines without reading cannot make the server buffer without bound.
+/// Pending output past which no more requests are answered or read until the client drains it,
+/// so a client that pipelines without reading cannot make the server buffer without bound:
+/// pending output stays under this plus one reply.
 pub const OUTPUT_SOFT_CAP: usize = 1024 * 1024;
-/// Pending output past which the connection is dropped: only a reply too large to pause for
-/// (a `KEYS` of a huge table, say) gets there.
-pub const OUTPUT_HARD_CAP: usize = 256 * 1024 * 1024;
 /// Frames answered per turn before other connections on the worker get theirs.
 const FRAMES_PER_TURN: usize = 4096;
-
-/// RESP limits for a connected client: bulk strings large enough for any key or value the table
-/// holds and then some, so an oversized value gets a clear error instead of a protocol error.
-pub const RESP_LIMITS: resp::Limits = resp::Limits::new(64 * 1024, 4096, 64 * 1024);
 
 /// Native limits: the table's own maxima.
 pub const NATIVE_LIMITS: native::Limits = native::Limits::new(MAX_KEY, MAX_VALUE);
@@ -223,9 +216,10 @@ impl Connection {
                     Next::Wait
                 };
             }
-            if self.pending_output() >= OUTPUT_HARD_CAP {
+            if self.over_output_limit(db) {
                 log::warn!(
-                    "{}: dropped: {} bytes of replies unread",
+                    "{}: dropped: {} bytes of replies unread, over the normal clients' \
+                     output buffer limit",
                     self.peer,
                     self.pending_output()
                 );
@@ -342,6 +336,14 @@ impl Connection {
         }
     }
 
+    /// Whether the pending output passes the output buffer limit of normal clients (Redis's
+    /// `client-output-buffer-limit normal`, none by default); subscribers are held to theirs by
+    /// their mailbox.
+    fn over_output_limit(&self, db: &Db) -> bool {
+        let limit = db.settings.output_limits().normal;
+        limit.hard > 0 && self.pending_output() >= limit.hard
+    }
+
     /// Reads once into the input buffer: how many bytes came and how many were asked for;
     /// `(0, _)` at end of stream.
     fn fill(&mut self, db: &Db) -> io::Result<(usize, usize)> {
@@ -350,14 +352,20 @@ impl Connection {
             self.filled -= self.start;
             self.start = 0;
         }
+        if self.filled == 0 && self.input.len() > 1024 * 1024 {
+            // A large frame was answered: give its memory back.
+            self.input = vec![0; INPUT_START];
+        }
         if self.filled == self.input.len() {
-            if self.input.len() >= INPUT_CAP {
-                // A frame larger than any the limits admit: the decoder rejects such lengths
-                // from their header, so only a huge inline line or array can get here.
+            let cap = db.settings.client_query_buffer_limit();
+            if self.input.len() >= cap {
+                // A frame larger than the limit admits: the decoder rejects such lengths from
+                // their header, so only a huge inline line or array can get here.
+                log::warn!("{}: closed: the query buffer passed {cap} bytes", self.peer);
                 self.protocol_error("ERR Protocol error: too big request");
                 return Ok((1, 1));
             }
-            let grown = (self.input.len() * 2).clamp(INPUT_START, INPUT_CAP);
+            let grown = (self.input.len() * 2).clamp(INPUT_START, cap);
             self.input.resize(grown, 0);
         }
         let asked = self.input.len() - self.filled;
@@ -382,7 +390,7 @@ impl Connection {
             }
         }
         let mut frames = 0;
-        while frames < budget && !self.closing {
+        while frames < budget && !self.closing && self.pending_output() < OUTPUT_SOFT_CAP {
             let progressed = match self.protocol {
                 Protocol::Resp => self.answer_resp(db),
                 Protocol::Native => self.answer_native(db),
@@ -402,7 +410,7 @@ impl Connection {
     fn answer_resp(&mut self, db: &Db) -> bool {
         let input = &self.input[self.start..self.filled];
         let limits = if self.client.authenticated {
-            RESP_LIMITS
+            resp::Limits::REDIS.with_max_bulk(db.settings.proto_max_bulk_len())
         } else {
             resp::Limits::UNAUTHENTICATED
         };

@@ -81,6 +81,10 @@ impl Server {
         db.port = listener.local_addr()?.port();
         db.password = config.password.clone();
         db.settings.set_output_limits(config.output_limits);
+        db.settings
+            .set_proto_max_bulk_len(config.proto_max_bulk_len);
+        db.settings
+            .set_client_query_buffer_limit(config.client_query_buffer_limit);
         let db = Arc::new_cyclic(|me| {
             db.me = me.clone();
             db

@@ -32,7 +32,7 @@ fn resp_commands_wait_for_auth() {
         b"*3\r\n$4\r\nAUTH\r\n$5\r\nalice\r\n$11\r\ns3cret pass\r\n",
         b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
     );
-    c.expect(b"*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n", b"-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n");
+    c.expect(b"*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n", b"-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n");
     c.expect(b"*2\r\n$4\r\nAUTH\r\n$11\r\ns3cret pass\r\n", b"+OK\r\n");
     c.expect(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", b"+OK\r\n");
     // AUTH default <password>, and HELLO ... AUTH, on fresh connections.
