@@ -192,6 +192,14 @@ impl Out {
         }
     }
 
+    /// A `HELP` reply: an array of simple strings, one a line.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.array(lines.len());
+        for line in lines {
+            self.simple(line.as_bytes());
+        }
+    }
+
     fn header(&mut self, kind: Kind, len: usize) {
         let start = self.buf.len();
         self.buf.resize(start + 24, 0);

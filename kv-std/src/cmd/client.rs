@@ -353,8 +353,5 @@ fn help(out: &mut Out) {
         "HELP",
         "    Print this help.",
     ];
-    out.array(LINES.len());
-    for line in LINES {
-        out.simple(line.as_bytes());
-    }
+    out.help(LINES);
 }

@@ -83,11 +83,9 @@ pub fn publish(shard: bool, mut args: Args<'_>, client: &Client, db: &Db, out: &
     let channel = args.next().unwrap_or_default();
     let message = args.next().unwrap_or_default();
     let limit = db.settings.output_limits().pubsub;
-    let reached = if shard {
-        db.pubsub.spublish(channel, message, client.id, out, limit)
-    } else {
-        db.pubsub.publish(channel, message, client.id, out, limit)
-    };
+    let reached = db
+        .pubsub
+        .publish(shard, channel, message, client.id, out, limit);
     out.int(reached as i64);
 }
 
@@ -145,10 +143,7 @@ pub fn pubsub(sub: &str, typed: &[u8], mut args: Args<'_>, db: &Db, out: &mut Ou
                 "HELP",
                 "    Prints this help.",
             ];
-            out.array(LINES.len());
-            for line in LINES {
-                out.simple(line.as_bytes());
-            }
+            out.help(LINES);
         }
     }
 }

@@ -146,10 +146,7 @@ pub fn command(sub: &str, _args: Args<'_>, out: &mut Out) {
                 "HELP",
                 "    Print this help.",
             ];
-            out.array(LINES.len());
-            for line in LINES {
-                out.simple(line.as_bytes());
-            }
+            out.help(LINES);
         }
         _ => out.array(0),
     }
@@ -210,10 +207,7 @@ pub fn config(sub: &str, args: Args<'_>, db: &Db, out: &mut Out) {
                 "HELP",
                 "    Prints this help.",
             ];
-            out.array(LINES.len());
-            for line in LINES {
-                out.simple(line.as_bytes());
-            }
+            out.help(LINES);
         }
     }
 }
@@ -236,40 +230,29 @@ fn config_set(args: Args<'_>, db: &Db, out: &mut Out) {
     };
     for pair in words.chunks(2) {
         let (name, value) = (pair[0], pair[1]);
-        let size = || {
-            crate::config::parse_memory(&String::from_utf8_lossy(value))
-                .and_then(|n| usize::try_from(n).ok())
-        };
         if name.eq_ignore_ascii_case(b"client-output-buffer-limit") {
             match limits.parse(&String::from_utf8_lossy(value)) {
                 Ok(l) => limits = l,
                 Err(why) => return failed(out, name, &why),
             }
-        } else if name.eq_ignore_ascii_case(b"proto-max-bulk-len") {
-            // Redis's bounds: at least 1 MB.
-            match size() {
-                Some(n) if n >= 1024 * 1024 => bulk = n,
+        } else if name.eq_ignore_ascii_case(b"proto-max-bulk-len")
+            || name.eq_ignore_ascii_case(b"client-query-buffer-limit")
+        {
+            // Redis's bounds for both: at least 1 MB.
+            let size = crate::config::parse_memory(&String::from_utf8_lossy(value))
+                .and_then(|n| usize::try_from(n).ok());
+            let n = match size {
+                Some(n) if n >= 1024 * 1024 => n,
                 Some(_) => {
-                    return failed(
-                        out,
-                        name,
-                        "argument must be between 1048576 and 9223372036854775807 inclusive",
-                    )
+                    let why = "argument must be between 1048576 and 9223372036854775807 inclusive";
+                    return failed(out, name, why);
                 }
                 None => return failed(out, name, "argument must be a memory value"),
-            }
-        } else if name.eq_ignore_ascii_case(b"client-query-buffer-limit") {
-            // Redis's bounds: at least 1 MB.
-            match size() {
-                Some(n) if n >= 1024 * 1024 => query = n,
-                Some(_) => {
-                    return failed(
-                        out,
-                        name,
-                        "argument must be between 1048576 and 9223372036854775807 inclusive",
-                    )
-                }
-                None => return failed(out, name, "argument must be a memory value"),
+            };
+            if name.eq_ignore_ascii_case(b"proto-max-bulk-len") {
+                bulk = n;
+            } else {
+                query = n;
             }
         } else {
             out.error_fmt(format_args!(

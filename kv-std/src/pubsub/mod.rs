@@ -140,11 +140,13 @@ impl Hub {
         }
     }
 
-    /// `PUBLISH`: delivers `payload` to the subscribers of `channel` and of every pattern that
-    /// matches it; returns how many deliveries were made. `me` is the publishing client, whose
-    /// own messages go straight into `out`.
+    /// `PUBLISH` (or `SPUBLISH` when `shard`): delivers `payload` to the subscribers of
+    /// `channel` and, for a channel that is no shard channel, of every pattern that matches it;
+    /// returns how many deliveries were made. `me` is the publishing client, whose own messages
+    /// go straight into `out`.
     pub fn publish(
         &self,
+        shard: bool,
         channel: &[u8],
         payload: &[u8],
         me: u64,
@@ -152,37 +154,25 @@ impl Hub {
         limit: OutputLimit,
     ) -> usize {
         let registry = self.registry.read().unwrap_or_else(|e| e.into_inner());
+        let (space, kind): (_, &[u8]) = if shard {
+            (&registry.shards, b"smessage")
+        } else {
+            (&registry.channels, b"message")
+        };
         let mut delivered = 0;
-        if let Some(subscribers) = registry.channels.get(channel) {
-            let message = Arc::new(Message::new(b"message", None, channel, payload));
+        if let Some(subscribers) = space.get(channel) {
+            let message = Arc::new(Message::new(kind, None, channel, payload));
             delivered += self.deliver(&message, subscribers, me, out, limit);
         }
-        for (pat, subscribers) in &registry.patterns {
-            if pattern::matches(pat, channel) {
-                let message = Arc::new(Message::new(b"pmessage", Some(pat), channel, payload));
-                delivered += self.deliver(&message, subscribers, me, out, limit);
+        if !shard {
+            for (pat, subscribers) in &registry.patterns {
+                if pattern::matches(pat, channel) {
+                    let message = Arc::new(Message::new(b"pmessage", Some(pat), channel, payload));
+                    delivered += self.deliver(&message, subscribers, me, out, limit);
+                }
             }
         }
         delivered
-    }
-
-    /// `SPUBLISH`: delivers `payload` to the subscribers of shard channel `channel` only.
-    pub fn spublish(
-        &self,
-        channel: &[u8],
-        payload: &[u8],
-        me: u64,
-        out: &mut Out,
-        limit: OutputLimit,
-    ) -> usize {
-        let registry = self.registry.read().unwrap_or_else(|e| e.into_inner());
-        match registry.shards.get(channel) {
-            Some(subscribers) => {
-                let message = Arc::new(Message::new(b"smessage", None, channel, payload));
-                self.deliver(&message, subscribers, me, out, limit)
-            }
-            None => 0,
-        }
     }
 
     fn deliver(

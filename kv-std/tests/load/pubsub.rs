@@ -19,12 +19,8 @@ const PATTERN_SUBSCRIBERS: usize = 10;
 const DEADLINE: Duration = Duration::from_secs(180);
 
 fn command(args: &[&[u8]]) -> Vec<u8> {
-    let mut bytes = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        bytes.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        bytes.extend_from_slice(a);
-        bytes.extend_from_slice(b"\r\n");
-    }
+    let mut bytes = vec![0u8; kv_nostd::resp::encoded_request_len(args)];
+    kv_nostd::resp::encode_request(args, &mut bytes).expect("sized");
     bytes
 }
 
