@@ -81,8 +81,10 @@ fn busy_poll_spins_between_close_requests_and_sleeps_when_idle() {
     // A 5 ms window: with a request every millisecond or so, the worker never sleeps.
     let (polling, mut client) = start(&["--busy-poll", "5000"]);
     let busy = ping_every_millisecond(&polling, &mut client, span);
+    // On an idle machine the polling worker takes most of a core; on a loaded one it gets less,
+    // but still many times what the sleeping one takes.
     assert!(
-        busy >= Duration::from_millis(150) && busy > sleeping * 3,
+        busy >= Duration::from_millis(100) && busy > sleeping * 5,
         "polling worker used {busy:?} of CPU in {span:?}, a sleeping one {sleeping:?}"
     );
 
