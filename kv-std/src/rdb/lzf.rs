@@ -69,6 +69,9 @@ impl Compressor {
         if len == 0 || max_len == 0 {
             return false;
         }
+        // Incompressible input takes a control byte per 32 bytes; room beyond that (and
+        // liblzf's few bytes of margin) is never used, so it is not set aside.
+        let max_len = max_len.min(input.len() + input.len() / MAX_LITERALS + 8);
         if self.table.is_empty() {
             self.table = vec![0; SLOTS];
         }
@@ -363,6 +366,10 @@ mod tests {
         assert!(c.compress(&[b'a'; 100], 10, &mut out));
         assert_eq!(&out[4..], REDIS_A100);
         assert!(!c.compress(b"", 10, &mut out));
+        // Room past what any input can need is not set aside.
+        let mut out = Vec::new();
+        assert!(c.compress(&[b'a'; 100], usize::MAX, &mut out));
+        assert_eq!(out, REDIS_A100);
     }
 
     #[test]

@@ -30,8 +30,9 @@ mod module_opcode {
     pub const STRING: u64 = 5;
 }
 
-/// Skips the value of a key of `rdb_type`, which must be a type byte that is not a string's.
-/// `key` names the key in errors.
+/// Skips the value of a key of `rdb_type`, a type byte of another type than string (a
+/// string's, or an unknown one, is an [`ErrorKind::UnknownType`]). `key` names the key in
+/// errors.
 pub(crate) fn skip_value<R: Read>(
     input: &mut Input<R>,
     rdb_type: u8,
@@ -75,8 +76,8 @@ pub(crate) fn skip_value<R: Read>(
         }
         STREAM_LISTPACKS | STREAM_LISTPACKS_2 => skip_stream(input, rdb_type)?,
         MODULE_2 => skip_module_value(input)?,
-        _ => {
-            // MODULE: its format is known only to the module that wrote it.
+        MODULE => {
+            // Its format is known only to the module that wrote it.
             let at = input.offset();
             let id = read_len(input)?;
             return input.error(
@@ -86,6 +87,10 @@ pub(crate) fn skip_value<R: Read>(
                     key: Some(key.to_vec()),
                 },
             );
+        }
+        _ => {
+            let at = input.offset();
+            return input.error(at, ErrorKind::UnknownType(rdb_type));
         }
     }
     Ok(())
@@ -257,6 +262,14 @@ mod tests {
                 .string(b"b")
                 .raw(&[0; 8]),
         );
+    }
+
+    #[test]
+    fn a_string_or_unknown_type_byte_is_not_skipped() {
+        for t in [STRING, 8, 20, 0xF0] {
+            let e = skip_value(&mut Input::new(&b"\x01a"[..]), t, b"k").unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::UnknownType(b) if *b == t));
+        }
     }
 
     #[test]
