@@ -78,3 +78,16 @@ pub struct DbSizes {
     /// Keys in the database that have an expiry.
     pub expires: u64,
 }
+
+/// A load or a save may run on its own thread (a replica loading while its connection is
+/// served, a snapshot beside the workers): the loader, the writer and the framings move to
+/// another thread with their reader or writer.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Loader<std::net::TcpStream>>();
+    assert_send::<Writer<std::fs::File>>();
+    assert_send::<framing::PayloadReader<std::io::BufReader<std::net::TcpStream>>>();
+    assert_send::<framing::PayloadWriter<std::net::TcpStream>>();
+    assert_send::<dump::DumpEncoder>();
+    assert_send::<LoadError>();
+};
