@@ -15,6 +15,7 @@
 //! - [`pattern`]: glob matching for `KEYS`, `SCAN` and pattern subscriptions.
 //! - [`client`]: a client over the native protocol, with reconnects, retries and pipelining.
 //! - [`backup_format`]: the backup file format, read and written (import, export, persistence).
+//! - [`rdb`]: Redis's RDB format for string keys: files, replication payloads, `DUMP`/`RESTORE`.
 //!
 //! # Example
 //! ```no_run
@@ -40,5 +41,6 @@ pub mod native_cmd;
 pub mod pattern;
 pub mod persist;
 pub mod pubsub;
+pub mod rdb;
 pub mod reply;
 pub mod server;
