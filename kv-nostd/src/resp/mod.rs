@@ -45,7 +45,7 @@ pub use reply::{
     decode_reply, encode_aggregate_header, encode_array_header, encode_bulk_header, Aggregate,
     Elements, Kind, Reply,
 };
-pub use request::{decode_request, encode_request, encoded_request_len, Args, Request};
+pub use request::{decode_request, encode_request, encoded_request_len, Args, Discard, Request};
 
 /// The largest inputs a peer may send; the defaults are Redis's.
 ///
@@ -168,10 +168,19 @@ pub enum DecodeError {
     InvalidBigNumber,
     /// A RESP3 verbatim string is shorter than its format, or has no `:` after it.
     InvalidVerbatim,
+    /// Not in Redis, which closes the connection with
+    /// [`InvalidBulkLength`](Self::InvalidBulkLength): a request of an authenticated peer holds a
+    /// bulk string longer than [`Limits::max_bulk`]. The framing is intact: feed the input to the
+    /// [`Discard`] until it is done, answer this error, and go on.
+    Oversized(request::Discard),
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let DecodeError::Oversized(_) = self {
+            // Redis's text for a string over the size limit (`APPEND`, `SETRANGE`).
+            return f.write_str("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        }
         f.write_str("ERR Protocol error: ")?;
         match *self {
             DecodeError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
@@ -198,6 +207,7 @@ impl fmt::Display for DecodeError {
             DecodeError::InvalidDouble => f.write_str("invalid double"),
             DecodeError::InvalidBigNumber => f.write_str("invalid big number"),
             DecodeError::InvalidVerbatim => f.write_str("invalid verbatim string"),
+            DecodeError::Oversized(_) => Ok(()),
         }
     }
 }

@@ -208,7 +208,7 @@ fn decode_multibulk<'a>(
         _ => return Err(limits.multibulk_error()),
     };
     let start = pos;
-    for _ in 0..argc {
+    for index in 0..argc {
         let Some((&kind, digits)) = input.get(pos..).and_then(<[u8]>::split_first) else {
             return Ok(None);
         };
@@ -219,6 +219,17 @@ fn decode_multibulk<'a>(
         let (len, used) = match scan_number(digits) {
             Number::Done(len, _) | Number::Partial(len) if len < 0 => {
                 return Err(DecodeError::InvalidBulkLength)
+            }
+            // An authenticated peer's oversized string is skipped, not fatal: its whole length
+            // is needed to know where the command ends.
+            Number::Partial(len) if over(len) && !limits.unauthenticated => return Ok(None),
+            Number::Done(len, used) if over(len) && !limits.unauthenticated => {
+                return Err(DecodeError::Oversized(Discard {
+                    skip: pos + 1 + used,
+                    payload: u64::try_from(len).unwrap_or(u64::MAX),
+                    terminator: 2,
+                    bulks: argc - 1 - index,
+                }))
             }
             Number::Done(len, _) | Number::Partial(len) if over(len) => {
                 return Err(limits.bulk_error())
@@ -286,6 +297,81 @@ fn decode_inline<'a>(
         argc,
     };
     Ok(Some((request, newline + 1)))
+}
+
+/// What is left of a command whose bulk string was longer than [`Limits::max_bulk`]
+/// ([`DecodeError::Oversized`]): the bytes to drop, then the bulk strings that follow, each
+/// checked only for its framing. A server feeds it input until it is done, answers the error,
+/// and goes on with the next command; nothing of the command is buffered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Discard {
+    /// Bytes to drop before the current payload (the command's head, at first).
+    skip: usize,
+    /// Bytes of the current payload still to drop.
+    payload: u64,
+    /// Bytes of the current payload's `\r\n` still to check, 2 or fewer.
+    terminator: u8,
+    /// Bulk strings after the current one.
+    bulks: usize,
+}
+
+impl Discard {
+    /// Whether the whole command has been dropped.
+    pub const fn is_done(&self) -> bool {
+        self.skip == 0 && self.payload == 0 && self.terminator == 0 && self.bulks == 0
+    }
+
+    /// Drops what `input` holds of the command; returns how many bytes it used. An error
+    /// means the rest is not a command's framing: answer it and close.
+    pub fn feed(&mut self, input: &[u8]) -> Result<usize, DecodeError> {
+        let mut pos = 0;
+        loop {
+            let rest = &input[pos..];
+            if self.skip > 0 {
+                let n = self.skip.min(rest.len());
+                self.skip -= n;
+                pos += n;
+            } else if self.payload > 0 {
+                let n = usize::try_from(self.payload)
+                    .unwrap_or(usize::MAX)
+                    .min(rest.len());
+                self.payload -= n as u64;
+                pos += n;
+            } else if self.terminator > 0 {
+                let Some(&byte) = rest.first() else {
+                    return Ok(pos);
+                };
+                let expected = if self.terminator == 2 { b'\r' } else { b'\n' };
+                if byte != expected {
+                    return Err(DecodeError::BulkNotTerminated);
+                }
+                self.terminator -= 1;
+                pos += 1;
+            } else if self.bulks > 0 {
+                let Some((&kind, digits)) = rest.split_first() else {
+                    return Ok(pos);
+                };
+                if kind != b'$' {
+                    return Err(DecodeError::ExpectedBulk { got: kind });
+                }
+                match scan_number(digits) {
+                    Number::Done(len, used) if len >= 0 => {
+                        self.bulks -= 1;
+                        self.payload = len as u64;
+                        self.terminator = 2;
+                        pos += 1 + used;
+                    }
+                    Number::Partial(len) if len >= 0 => return Ok(pos),
+                    _ => return Err(DecodeError::InvalidBulkLength),
+                }
+            } else {
+                return Ok(pos);
+            }
+            if pos == input.len() && !self.is_done() {
+                return Ok(pos);
+            }
+        }
+    }
 }
 
 /// The length of `args` encoded as an array of bulk strings (saturating at `usize::MAX`, which
@@ -506,8 +592,8 @@ mod tests {
             (b"*1\r\n$1\n", Limits::REDIS, DecodeError::InvalidBulkLength),
             (
                 b"*1\r\n$536870913\r\n",
-                Limits::REDIS,
-                DecodeError::InvalidBulkLength,
+                Limits::UNAUTHENTICATED,
+                DecodeError::UnauthenticatedBulkLength,
             ),
             (
                 b"*1\r\n$9223372036854775808\r\n",
@@ -515,7 +601,11 @@ mod tests {
                 DecodeError::InvalidBulkLength,
             ),
             (b"*3\r\n", small, DecodeError::InvalidMultibulkLength),
-            (b"*1\r\n$5", small, DecodeError::InvalidBulkLength),
+            (
+                b"*1\r\n$5",
+                Limits::UNAUTHENTICATED.with_max_bulk(4),
+                DecodeError::UnauthenticatedBulkLength,
+            ),
             (b"a b c\r\n", small, DecodeError::TooManyInlineArguments),
             (b"123456789", small, DecodeError::TooBigInlineRequest),
         ];
@@ -569,8 +659,75 @@ mod tests {
         let limits = Limits::REDIS.with_max_bulk(3);
         let ok: &[u8] = b"*1\r\n$3\r\nabc\r\n";
         assert!(matches!(decode_request(ok, &limits), Ok(Some((_, 13)))));
-        assert_eq!(
+        assert!(matches!(
             decode_request(b"*1\r\n$4\r\n", &limits),
+            Err(DecodeError::Oversized(_))
+        ));
+        // Its length is needed whole before the command can be skipped.
+        assert_eq!(decode_request(b"*1\r\n$4", &limits), Ok(None));
+    }
+
+    /// Decodes `stream` as a server does, dropping oversized commands with their `Discard`:
+    /// each request's arguments, or `None` for a dropped command, fed in chunks of `chunk`.
+    fn serve(
+        stream: &[u8],
+        limits: &Limits,
+        chunk: usize,
+    ) -> Result<Vec<Option<Vec<Vec<u8>>>>, DecodeError> {
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        let mut discard: Option<Discard> = None;
+        for piece in stream.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            loop {
+                if let Some(d) = discard.as_mut() {
+                    let used = d.feed(&buf)?;
+                    buf.drain(..used);
+                    if !d.is_done() {
+                        break;
+                    }
+                    discard = None;
+                    out.push(None);
+                }
+                match decode_request(&buf, limits) {
+                    Ok(Some((request, n))) => {
+                        out.push(Some(request.args().map(<[u8]>::to_vec).collect()));
+                        buf.drain(..n);
+                    }
+                    Ok(None) => break,
+                    Err(DecodeError::Oversized(d)) => discard = Some(d),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn an_oversized_command_is_dropped_and_the_next_one_served() {
+        let limits = Limits::REDIS.with_max_bulk(4);
+        let stream: &[u8] = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\n0123456789\r\n\
+            *4\r\n$9\r\n123456789\r\n$1\r\nk\r\n$0\r\n\r\n$20\r\n01234567890123456789\r\n\
+            *1\r\n$4\r\nPING\r\n";
+        let expected = std::vec![None, None, Some(std::vec![b"PING".to_vec()])];
+        for chunk in [1, 2, 3, 7, stream.len()] {
+            assert_eq!(
+                serve(stream, &limits, chunk).as_ref(),
+                Ok(&expected),
+                "chunks of {chunk}"
+            );
+        }
+        // A payload not ended by CRLF, or a later argument that is not a bulk string: no framing.
+        assert_eq!(
+            serve(b"*1\r\n$5\r\n01234xx", &limits, 3),
+            Err(DecodeError::BulkNotTerminated)
+        );
+        assert_eq!(
+            serve(b"*2\r\n$5\r\n01234\r\n:1\r\n", &limits, 1),
+            Err(DecodeError::ExpectedBulk { got: b':' })
+        );
+        assert_eq!(
+            serve(b"*2\r\n$5\r\n01234\r\n$-1\r\n", &limits, 1),
             Err(DecodeError::InvalidBulkLength)
         );
     }

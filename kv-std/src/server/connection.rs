@@ -64,6 +64,8 @@ pub struct Connection {
     filled: usize,
     /// Native frames whose body is being skipped after a length error.
     skip: usize,
+    /// A RESP command with an oversized argument, being dropped as it arrives.
+    discard: Option<resp::Discard>,
     /// Replies not yet written; `written` bytes of them are.
     out: Out,
     written: usize,
@@ -89,6 +91,7 @@ impl Connection {
             start: 0,
             filled: 0,
             skip: 0,
+            discard: None,
             out: Out::default(),
             written: 0,
             closing: false,
@@ -408,6 +411,22 @@ impl Connection {
     }
 
     fn answer_resp(&mut self, db: &Db) -> bool {
+        if let Some(discard) = self.discard.as_mut() {
+            match discard.feed(&self.input[self.start..self.filled]) {
+                Ok(used) => self.start += used,
+                Err(e) => {
+                    self.protocol_error(&e.to_string());
+                    return false;
+                }
+            }
+            if !discard.is_done() {
+                return false;
+            }
+            let error = resp::DecodeError::Oversized(*discard);
+            self.discard = None;
+            self.out.error(&error.to_string());
+            return true;
+        }
         let input = &self.input[self.start..self.filled];
         let limits = if self.client.authenticated {
             resp::Limits::REDIS.with_max_bulk(db.settings.proto_max_bulk_len())
@@ -425,6 +444,15 @@ impl Connection {
                 if cmd::execute(&request, &mut self.client, db, &mut self.out) == Flow::Close {
                     self.closing = true;
                 }
+                true
+            }
+            Err(resp::DecodeError::Oversized(discard)) => {
+                // The command is dropped as it arrives, and answered once it has all arrived.
+                log::debug!(
+                    "{}: dropping a command with an oversized argument",
+                    self.peer
+                );
+                self.discard = Some(discard);
                 true
             }
             Err(e) => {

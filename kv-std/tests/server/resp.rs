@@ -1,6 +1,7 @@
 //! Every RESP command over a raw socket, checking the exact reply bytes.
 
 use crate::{Connect, TestServer};
+use std::io::Write;
 
 #[test]
 fn strings() {
@@ -233,4 +234,34 @@ fn keys_and_scan() {
         b"*4\r\n$4\r\nSCAN\r\n$1\r\n0\r\n$5\r\nCOUNT\r\n$1\r\n0\r\n",
         b"-ERR syntax error\r\n",
     );
+}
+
+#[test]
+fn a_string_over_proto_max_bulk_len_is_refused_and_the_connection_goes_on() {
+    let s = TestServer::start();
+    let mut c = s.connect();
+    c.expect(
+        b"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$18\r\nproto-max-bulk-len\r\n$3\r\n1mb\r\n",
+        b"+OK\r\n",
+    );
+    let limit = 1024 * 1024;
+    // One byte over the limit, sent in pieces, with a command pipelined behind it.
+    let mut request = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n", limit + 1).into_bytes();
+    request.extend(std::iter::repeat_n(b'v', limit + 1));
+    request.extend_from_slice(b"\r\n*1\r\n$4\r\nPING\r\n");
+    for piece in request.chunks(64 * 1024) {
+        c.stream.write_all(piece).unwrap();
+    }
+    let refusal = b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";
+    assert_eq!(c.read_exact(refusal.len()), refusal);
+    assert_eq!(c.read_exact(7), b"+PONG\r\n");
+    // Nothing was stored, and the same connection still works.
+    c.expect(b"*2\r\n$6\r\nEXISTS\r\n$1\r\nk\r\n", b":0\r\n");
+    // A length past what any number holds has no framing left: Redis's error, then close.
+    c.stream
+        .write_all(b"*1\r\n$99999999999999999999\r\n")
+        .unwrap();
+    let invalid = b"-ERR Protocol error: invalid bulk length\r\n";
+    assert_eq!(c.read_exact(invalid.len()), invalid);
+    c.expect_closed();
 }
