@@ -318,7 +318,12 @@ fn parse_decimal(negative: bool, text: &[u8]) -> Option<F80> {
         let num = value.mul(&Big::pow10(power as u32));
         round(negative, &num, &Big::from_u128(1), 0)
     } else {
-        round(negative, &value, &Big::pow10(power.unsigned_abs() as u32), 0)
+        round(
+            negative,
+            &value,
+            &Big::pow10(power.unsigned_abs() as u32),
+            0,
+        )
     })
 }
 
@@ -400,10 +405,7 @@ mod tests {
         ] {
             assert_eq!(human(text), printed, "{text}");
         }
-        assert_eq!(
-            F80::parse(b"INF"),
-            Some(F80::Infinite { negative: false })
-        );
+        assert_eq!(F80::parse(b"INF"), Some(F80::Infinite { negative: false }));
         assert_eq!(
             F80::parse(b"-Infinity"),
             Some(F80::Infinite { negative: true })
@@ -413,9 +415,35 @@ mod tests {
     #[test]
     fn refuses_what_string2ld_refuses() {
         for text in [
-            "", " 1", "1 ", "\t1", "+", "-", ".", "e5", "1e", "1e+", "1.5.", "0x", "0x.", "0xp1",
-            "0x1p", "1e5x", "nan", "-nan", "NaN(1)", "infin", "1\u{0}", "1,5", "++1", "--1",
-            "1e5000", "-1e5000", "1e-5000", "0x1p16384", "0x1p-16446",
+            "",
+            " 1",
+            "1 ",
+            "\t1",
+            "+",
+            "-",
+            ".",
+            "e5",
+            "1e",
+            "1e+",
+            "1.5.",
+            "0x",
+            "0x.",
+            "0xp1",
+            "0x1p",
+            "1e5x",
+            "nan",
+            "-nan",
+            "NaN(1)",
+            "infin",
+            "1\u{0}",
+            "1,5",
+            "++1",
+            "--1",
+            "1e5000",
+            "-1e5000",
+            "1e-5000",
+            "0x1p16384",
+            "0x1p-16446",
         ] {
             assert_eq!(F80::parse(text.as_bytes()), None, "{text:?}");
         }

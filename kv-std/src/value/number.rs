@@ -143,7 +143,12 @@ mod tests {
             (b"1000000000000000000", 1_000_000_000_000_000_000),
         ];
         for (text, n) in accepted {
-            assert_eq!(parse_i64(text), Some(n), "{:?}", String::from_utf8_lossy(text));
+            assert_eq!(
+                parse_i64(text),
+                Some(n),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
         }
         let refused: [&[u8]; 17] = [
             b"",
@@ -190,7 +195,10 @@ mod tests {
         );
         assert_eq!(bump(Increment::INCR, Some(b"")), Err(Error::NotAnInteger));
         assert_eq!(bump(Increment::INCR, Some(b" 1")), Err(Error::NotAnInteger));
-        assert_eq!(bump(Increment::INCR, Some(b"1.5")), Err(Error::NotAnInteger));
+        assert_eq!(
+            bump(Increment::INCR, Some(b"1.5")),
+            Err(Error::NotAnInteger)
+        );
         let update = Increment(-3).apply(Some(b"1")).unwrap();
         assert_eq!(update.store, Store::Put(b"-2".to_vec()));
     }
@@ -200,8 +208,14 @@ mod tests {
         assert_eq!(parse_incrby(b"-5"), Ok(Increment(-5)));
         assert_eq!(parse_incrby(b"x"), Err(Error::NotAnInteger));
         assert_eq!(parse_decrby(b"5"), Ok(Increment(-5)));
-        assert_eq!(parse_decrby(b"-9223372036854775808"), Err(Error::DecrementOverflow));
-        assert_eq!(parse_decrby(b"9223372036854775808"), Err(Error::NotAnInteger));
+        assert_eq!(
+            parse_decrby(b"-9223372036854775808"),
+            Err(Error::DecrementOverflow)
+        );
+        assert_eq!(
+            parse_decrby(b"9223372036854775808"),
+            Err(Error::NotAnInteger)
+        );
     }
 
     #[test]
