@@ -7,7 +7,7 @@
 //!   `strtold`: decimal and hexadecimal (`0x1.8p3`) numbers and `inf`/`infinity`, with an
 //!   optional sign, no spaces, under 5120 bytes; refusing NaN, and numbers too large (which
 //!   `strtold` rounds to infinity) or so small that they round to zero.
-//! - [`F80::add`]: the sum, as the x87 `fadd` rounds it to 64 significant bits.
+//! - `+`: the sum, as the x87 `fadd` rounds it to 64 significant bits.
 //! - [`F80::to_human_text`]: `ld2string(LD_STR_HUMAN)`: `printf("%.17Lf")` (exact decimal
 //!   expansion rounded to 17 decimals), trailing zeros and then a trailing point removed, and
 //!   `-0` written `0`.
@@ -85,7 +85,7 @@ impl F80 {
     }
 
     /// `self + other`, rounded to the nearest extended value.
-    pub fn add(self, other: F80) -> F80 {
+    fn sum(self, other: F80) -> F80 {
         match (self, other) {
             (F80::Nan, _) | (_, F80::Nan) => F80::Nan,
             (F80::Infinite { negative: a }, F80::Infinite { negative: b }) if a != b => F80::Nan,
@@ -167,6 +167,15 @@ impl F80 {
             text.remove(0);
         }
         text
+    }
+}
+
+impl core::ops::Add for F80 {
+    type Output = F80;
+
+    /// The sum, rounded to the nearest extended value (ties to even), as the x87 `fadd` does.
+    fn add(self, other: F80) -> F80 {
+        self.sum(other)
     }
 }
 
@@ -380,7 +389,7 @@ mod tests {
     fn sum(a: &str, b: &str) -> String {
         let a = F80::parse(a.as_bytes()).expect(a);
         let b = F80::parse(b.as_bytes()).expect(b);
-        String::from_utf8(a.add(b).to_human_text()).unwrap()
+        String::from_utf8((a + b).to_human_text()).unwrap()
     }
 
     #[test]
@@ -481,10 +490,10 @@ mod tests {
         assert_eq!(F80::parse(b"1.8e-4951"), None);
         assert!(F80::parse(b"1.18973149535723176e4932").is_some());
         assert_eq!(F80::parse(b"1.18973149535723177e4932"), None);
-        assert_eq!(largest.add(largest), F80::Infinite { negative: false });
+        assert_eq!(largest + largest, F80::Infinite { negative: false });
         let minus_least = F80::parse(b"-0x1p-16445").unwrap();
-        assert_eq!(least.add(minus_least), F80::ZERO);
-        assert_eq!(least.add(least).to_human_text(), b"0");
+        assert_eq!(least + minus_least, F80::ZERO);
+        assert_eq!((least + least).to_human_text(), b"0");
     }
 
     #[test]
@@ -539,7 +548,7 @@ mod tests {
             // a / 2^k + b / 2^k, exactly, in decimals: at most 20 digits after the point.
             let text = |n: i64| format!("{}0x{:x}p-{k}", if n < 0 { "-" } else { "" }, n.unsigned_abs());
             let exact = i128::from(a) + i128::from(b);
-            let scaled = exact.unsigned_abs() * 10u128.pow(20) >> k;
+            let scaled = (exact.unsigned_abs() * 10u128.pow(20)) >> k;
             let digits = format!("{scaled:021}");
             let (int, frac) = digits.split_at(digits.len() - 20);
             let frac17 = &frac[..17];

@@ -17,7 +17,7 @@
 //! - [`range`]: `GETRANGE`/`SUBSTR`, `SETRANGE`, `APPEND` and `STRLEN`.
 //! - [`bits`]: `GETBIT`, `SETBIT`, `BITCOUNT`, `BITPOS` and `BITOP`.
 //! - [`bitfield`]: `BITFIELD` and `BITFIELD_RO`.
-//! - [`lcs`]: `LCS`.
+//! - [`lcs`]: the longest common subsequence, `LCS`.
 //! - [`keyword`]: option keywords compared as Redis compares them.
 //!
 //! # Example

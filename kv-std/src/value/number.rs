@@ -111,7 +111,7 @@ impl FloatIncrement {
             Some(text) => F80::parse(text).ok_or(Error::NotAFloat)?,
         };
         let increment = self.0.ok_or(Error::NotAFloat)?;
-        let sum = old.add(increment);
+        let sum = old + increment;
         if !sum.is_finite() {
             return Err(Error::NanOrInfinity);
         }
