@@ -31,7 +31,7 @@ impl Rng {
         Self(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn word(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -41,12 +41,12 @@ impl Rng {
 
     /// A number in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.word() % n
     }
 
     /// A number in `lo..=hi`.
     pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi.abs_diff(lo) + 1)) as i64
+        lo + (self.word() % (hi.abs_diff(lo) + 1)) as i64
     }
 
     /// True one time in `n`.
@@ -65,7 +65,7 @@ impl Rng {
 
     /// `len` bytes of any value.
     pub fn binary(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
+        (0..len).map(|_| self.word() as u8).collect()
     }
 }
 
@@ -74,12 +74,15 @@ pub fn b(text: impl AsRef<[u8]>) -> Vec<u8> {
     text.as_ref().to_vec()
 }
 
+/// A command: its name and arguments.
+type Command = Vec<Vec<u8>>;
+
 /// One case: commands that set keys up (their replies are not compared), then the command
 /// under test and reads of what it wrote, whose replies are compared with ours.
 #[derive(Default)]
 struct Case {
-    setup: Vec<Vec<Vec<u8>>>,
-    checked: Vec<Vec<Vec<u8>>>,
+    setup: Vec<Command>,
+    checked: Vec<Command>,
     /// Our replies to `checked`, in RESP2 and in RESP3.
     ours: [Vec<u8>; 2],
 }
@@ -159,7 +162,7 @@ impl Suite {
     /// short, else its length and its first and last bytes.
     pub fn read_back(&mut self, key: &[u8]) {
         let value = self.value(key);
-        let reads: Vec<(Vec<Vec<u8>>, Option<Vec<u8>>)> = match &value {
+        let reads: Vec<(Command, Option<Vec<u8>>)> = match &value {
             Some(v) if v.len() > 4096 => vec![
                 (vec![b("STRLEN"), b(key)], None),
                 (
@@ -195,7 +198,7 @@ impl Suite {
     }
 
     /// How many cases there are.
-    pub fn len(&self) -> usize {
+    pub fn cases(&self) -> usize {
         self.cases.len()
     }
 

@@ -34,7 +34,7 @@ fn integer_text(rng: &mut Rng) -> Vec<u8> {
         3 => b(rng.range(-3, 3).to_string()),
         _ => {
             let digits = rng.range(1, 19) as u32;
-            let n = rng.next() % 10u64.pow(digits);
+            let n = rng.word() % 10u64.pow(digits);
             let sign = if rng.one_in(2) { "-" } else { "" };
             b(format!("{sign}{n}"))
         }
@@ -75,7 +75,7 @@ fn counters_match_redis() {
         suite.read_back(b"k");
         suite.finish();
     }
-    let cases = suite.len();
+    let cases = suite.cases();
     let compared = suite.run(&redis);
     eprintln!("INCR family: {cases} cases, {compared} replies compared");
 }
@@ -191,7 +191,7 @@ fn incrbyfloat_matches_redis() {
         suite.read_back(b"k");
         suite.finish();
     }
-    let cases = suite.len();
+    let cases = suite.cases();
     let compared = suite.run(&redis);
     eprintln!(
         "INCRBYFLOAT: {cases} cases ({added} sums, the rest errors), {compared} replies compared"
