@@ -158,7 +158,7 @@ fn bitop_matches_redis() {
         let sources: Vec<&[u8]> = (0..count).map(|_| rng.pick(&keys[..])).collect();
         let command: Vec<Vec<u8>> = [b("BITOP"), op.clone(), b("d")]
             .into_iter()
-            .chain(sources.iter().map(|s| b(s)))
+            .chain(sources.iter().map(b))
             .collect();
         match parse_bitop(&op, sources.len()) {
             Ok(bitop) => {
