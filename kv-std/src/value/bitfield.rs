@@ -228,7 +228,8 @@ impl Bitfield {
                 None => replies.push(None),
             }
         }
-        let store = if self.writes() && (value.is_none() || changed) {
+        // A missing key grows to hold any write, so it counts as changed.
+        let store = if changed {
             Store::Put(bytes)
         } else {
             Store::Keep

@@ -11,6 +11,7 @@
 //! redis-server must be on the PATH (Debian: `apt-get install redis-server`).
 #![allow(missing_docs)]
 
+mod bitfield;
 mod bits;
 mod number;
 mod range;
