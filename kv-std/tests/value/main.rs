@@ -13,6 +13,7 @@
 
 mod bitfield;
 mod bits;
+mod lcs;
 mod number;
 mod range;
 mod redis;
