@@ -25,7 +25,7 @@ fn field_type(rng: &mut Rng) -> (Vec<u8>, Option<u32>) {
 }
 
 #[rustfmt::skip]
-const ODD_OFFSETS: &[&str] = &["x", "", "-1", "#-1", "#", "#x", "01", "4294967296", "#536870912"];
+const ODD_OFFSETS: &[&str] = &["x", "", "-1", "#-1", "#", "#x", "01", "4294967296", "#4294967296"];
 
 /// An offset; a write's stays small unless it is invalid, or Redis would make a value of up to
 /// 512 MiB.
