@@ -116,7 +116,7 @@ enum Unit {
 }
 
 /// Reads the optional `BYTE`/`BIT` keyword.
-fn parse_unit(arg: Option<&&[u8]>) -> Result<Unit, Error> {
+fn parse_unit(arg: Option<&[u8]>) -> Result<Unit, Error> {
     match arg {
         None => Ok(Unit::Byte),
         Some(arg) if keyword::is(arg, "bit") => Ok(Unit::Bit),
@@ -194,17 +194,22 @@ pub struct Bitcount(Result<Option<Span>, Error>);
 pub fn parse_bitcount(args: &[&[u8]]) -> Bitcount {
     Bitcount(match args {
         [] => Ok(Some(Span::WHOLE)),
-        [start, end, unit @ ..] if unit.len() <= 1 => (|| {
-            let start = parse_i64(start).ok_or(Error::NotAnInteger)?;
-            let end = parse_i64(end).ok_or(Error::NotAnInteger)?;
-            if start < 0 && end < 0 && start > end {
-                return Ok(None);
-            }
-            let unit = parse_unit(unit.first())?;
-            Ok(Some(Span { start, end, unit }))
-        })(),
+        [start, end] => bitcount_range(start, end, None),
+        [start, end, unit] => bitcount_range(start, end, Some(unit)),
         _ => Err(Error::Syntax),
     })
+}
+
+/// `BITCOUNT`'s range, in Redis's order: the indexes, the case of both negative and in the
+/// wrong order (an empty range whatever the keyword), then the keyword.
+fn bitcount_range(start: &[u8], end: &[u8], unit: Option<&[u8]>) -> Result<Option<Span>, Error> {
+    let start = parse_i64(start).ok_or(Error::NotAnInteger)?;
+    let end = parse_i64(end).ok_or(Error::NotAnInteger)?;
+    if start < 0 && end < 0 && start > end {
+        return Ok(None);
+    }
+    let unit = parse_unit(unit)?;
+    Ok(Some(Span { start, end, unit }))
 }
 
 impl Bitcount {
@@ -237,23 +242,33 @@ pub fn parse_bitpos(bit: &[u8], args: &[&[u8]]) -> Result<Bitpos, Error> {
     };
     let range = match args {
         [] => Ok((Span::WHOLE, false)),
-        [start, rest @ ..] if rest.len() <= 2 => (|| {
-            let start = parse_i64(start).ok_or(Error::NotAnInteger)?;
-            let unit = parse_unit(rest.get(1))?;
-            let end = match rest.first() {
-                Some(end) => Some(parse_i64(end).ok_or(Error::NotAnInteger)?),
-                None => None,
-            };
-            let span = Span {
-                start,
-                end: end.unwrap_or(i64::MAX),
-                unit,
-            };
-            Ok((span, end.is_some()))
-        })(),
+        [start] => bitpos_range(start, None, None),
+        [start, end] => bitpos_range(start, Some(end), None),
+        [start, end, unit] => bitpos_range(start, Some(end), Some(unit)),
         _ => Err(Error::Syntax),
     };
     Ok(Bitpos { bit, range })
+}
+
+/// `BITPOS`'s range, in Redis's order: `start`, the keyword, then `end`; and whether `end` was
+/// given.
+fn bitpos_range(
+    start: &[u8],
+    end: Option<&[u8]>,
+    unit: Option<&[u8]>,
+) -> Result<(Span, bool), Error> {
+    let start = parse_i64(start).ok_or(Error::NotAnInteger)?;
+    let unit = parse_unit(unit)?;
+    let end = match end {
+        Some(end) => Some(parse_i64(end).ok_or(Error::NotAnInteger)?),
+        None => None,
+    };
+    let span = Span {
+        start,
+        end: end.unwrap_or(i64::MAX),
+        unit,
+    };
+    Ok((span, end.is_some()))
 }
 
 impl Bitpos {
@@ -361,8 +376,11 @@ mod tests {
         for bad in [&b"4294967296"[..], b"-1", b"x", b"", b"1.0", b"#1", b"01"] {
             assert_eq!(parse_bit_offset(bad, None, MAX), Err(Error::BitOffset));
         }
-        assert_eq!(parse_bit_offset(b"79", None, 10), Ok(79));
-        assert_eq!(parse_bit_offset(b"80", None, 10), Err(Error::BitOffset));
+        assert_eq!(parse_bit_offset(b"8388607", None, 1048576), Ok(8388607));
+        assert_eq!(
+            parse_bit_offset(b"8388608", None, 1048576),
+            Err(Error::BitOffset)
+        );
         assert_eq!(parse_bit_offset(b"#3", Some(8), MAX), Ok(24));
         assert_eq!(parse_bit_offset(b"3", Some(8), MAX), Ok(3));
         assert_eq!(
@@ -493,7 +511,7 @@ mod tests {
             put(2, b"\x0f\x00")
         );
         assert_eq!(run(Bitop::Or, &[b"\xf0", b"\x0f\x01"]), put(2, b"\xff\x01"));
-        assert_eq!(run(Bitop::Xor, &[b"\xff", b"\x0f", b""]), put(1, b"\xf0"));
+        assert_eq!(run(Bitop::Xor, &[b"\x80", b"\x0f", b""]), put(1, b"\x8f"));
         assert_eq!(run(Bitop::Not, &[b"\x0f\x00"]), put(2, b"\xf0\xff"));
         assert_eq!(
             run(Bitop::Or, &[b"", b""]),

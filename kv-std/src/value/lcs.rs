@@ -313,9 +313,10 @@ mod tests {
     #[test]
     fn the_table_is_bounded_by_the_length_limit() {
         let op = parse_lcs(&[b"len"]).unwrap();
-        // 3 * 3 cells of 4 bytes.
-        assert_eq!(op.apply(b"ab", b"ab", 36), Ok(LcsReply::Len(2)));
-        assert_eq!(op.apply(b"ab", b"ab", 35), Err(Error::LcsTableTooLarge));
+        // With a limit of 1 MiB: 512 * 512 cells of 4 bytes fit, 513 * 512 do not.
+        let (a, b) = (vec![b'a'; 511], vec![b'a'; 512]);
+        assert_eq!(op.apply(&a, &a, 1048576), Ok(LcsReply::Len(511)));
+        assert_eq!(op.apply(&b, &a, 1048576), Err(Error::LcsTableTooLarge));
         let long = vec![b'a'; 12_000];
         assert_eq!(op.apply(&long, &long, MAX), Err(Error::LcsTableTooLarge));
     }

@@ -8,7 +8,8 @@
 //! empty before any clamping (so `-1 -9` on a 5-byte string is empty, but `-9 -7` is its first
 //! byte, both indexes having been clamped to 0); `SETRANGE` with an empty value changes nothing
 //! and replies the current length, without checking the offset against the length limit;
-//! `APPEND` to a missing key stores the argument without checking it against the limit.
+//! `APPEND` to a missing key stores the argument without checking it against the limit (the
+//! protocol bounds the argument already).
 
 use super::number::parse_i64;
 use super::{Error, Store, Update};
@@ -179,32 +180,46 @@ mod tests {
                 store: Store::Keep,
             })
         };
-        assert_eq!(set(None, b"9223372036854775807", b"", 10), keep(0));
-        assert_eq!(set(Some(b"abc"), b"99", b"", 10), keep(3));
-        assert_eq!(set(None, b"-1", b"x", 10), Err(Error::OffsetOutOfRange));
-        assert_eq!(set(None, b"x", b"x", 10), Err(Error::NotAnInteger));
-        assert_eq!(set(None, b"9", b"x", 10).map(|u| u.reply), Ok(10));
-        assert_eq!(set(None, b"10", b"x", 10), Err(Error::StringTooLong));
+        // With the least proto-max-bulk-len Redis allows, 1 MiB.
+        let small = 1024 * 1024;
+        assert_eq!(set(None, b"9223372036854775807", b"", small), keep(0));
+        assert_eq!(set(Some(b"abc"), b"99", b"", small), keep(3));
+        assert_eq!(set(None, b"-1", b"x", small), Err(Error::OffsetOutOfRange));
+        assert_eq!(set(None, b"x", b"x", small), Err(Error::NotAnInteger));
         assert_eq!(
-            set(Some(b"abc"), b"9223372036854775807", b"xy", u64::MAX),
+            set(None, b"1048575", b"x", small).map(|u| u.reply),
+            Ok(1048576)
+        );
+        assert_eq!(
+            set(None, b"1048576", b"x", small),
+            Err(Error::StringTooLong)
+        );
+        // Past i64::MAX is too long even with the largest limit.
+        assert_eq!(
+            set(Some(b"abc"), b"9223372036854775807", b"xy", i64::MAX as u64),
             Err(Error::StringTooLong)
         );
     }
 
     #[test]
-    fn append_checks_the_limit_only_of_an_existing_value() {
-        let update = append(Some(b"Hello"), b" World", 11).unwrap();
+    fn append_checks_the_limit_of_an_existing_value() {
+        let update = append(Some(b"Hello"), b" World", PROTO_MAX_BULK_LEN).unwrap();
         assert_eq!(
             (update.reply, update.store),
             (11, Store::Put(b"Hello World".to_vec()))
         );
+        let small = 1024 * 1024;
+        let near = vec![0u8; 1048571];
         assert_eq!(
-            append(Some(b"Hello"), b" World", 10),
+            append(Some(&near), b"12345", small).map(|u| u.reply),
+            Ok(1048576)
+        );
+        assert_eq!(
+            append(Some(&near), b"123456", small),
             Err(Error::StringTooLong)
         );
-        assert_eq!(append(None, b"long", 1).map(|u| u.reply), Ok(4));
         assert_eq!(
-            append(None, b"", 1).map(|u| u.store),
+            append(None, b"", small).map(|u| u.store),
             Ok(Store::Put(Vec::new()))
         );
         assert_eq!(strlen(Some(b"abc")), 3);
@@ -216,7 +231,7 @@ mod tests {
         let mut out = Out::new(Resp::V2);
         getrange(Some(b"abc"), 1, 1).reply(&mut out);
         getrange(None, 1, 1).reply(&mut out);
-        append(Some(b"a"), b"b", 1).reply(&mut out);
+        append(Some(&[0; 1048576]), b"b", 1048576).reply(&mut out);
         strlen(Some(b"abc")).reply(&mut out);
         assert_eq!(
             out.bytes(),
