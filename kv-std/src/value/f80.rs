@@ -29,8 +29,10 @@ const DECIMALS: u32 = 17;
 /// An 80-bit extended float.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum F80 {
-    /// `(-1)^negative * mantissa * 2^exponent`. Normal values have the mantissa's top bit set;
-    /// subnormals have it clear and the least exponent; zero has mantissa and exponent 0.
+    /// `(-1)^negative * mantissa * 2^exponent`, whatever the two are. The values this module
+    /// makes are the format's: normal ones with the mantissa's top bit set and an exponent
+    /// from -16445 to 16320, subnormals with the top bit clear and the exponent -16445, and
+    /// zeros with mantissa and exponent 0.
     Finite {
         /// The sign, kept for zero too.
         negative: bool,
