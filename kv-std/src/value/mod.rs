@@ -128,3 +128,61 @@ impl<R: WriteReply> WriteReply for Update<R> {
         self.reply.reply(out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::Resp;
+    use proptest::prelude::*;
+
+    /// Arguments that are often numbers, keywords or near misses, and sometimes any bytes.
+    fn arg() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            "-?[0-9]{1,4}".prop_map(String::into_bytes),
+            "#?-?[0-9]{1,20}".prop_map(String::into_bytes),
+            "[-+]?[0-9.]{0,6}([eEpP][-+]?[0-9]{1,5})?".prop_map(String::into_bytes),
+            "-?0[xX][0-9a-fA-F.]{0,6}([pP][-+]?[0-9]{1,5})?".prop_map(String::into_bytes),
+            "(?i)(bit|byte|get|set|incrby|overflow|wrap|sat|fail|idx|len|withmatchlen|minmatchlen|and|or|xor|not|inf|nan)".prop_map(String::into_bytes),
+            "[iu][0-9]{1,2}".prop_map(String::into_bytes),
+            proptest::collection::vec(any::<u8>(), 0..8),
+        ]
+    }
+
+    fn write(reply: &dyn WriteReply) {
+        for resp in [Resp::V2, Resp::V3] {
+            reply.reply(&mut Out::new(resp));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn no_arguments_or_values_make_anything_panic(
+            args in proptest::collection::vec(arg(), 0..7),
+            value in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..12)),
+        ) {
+            let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            let value = value.as_deref();
+            let first = refs.first().copied().unwrap_or_default();
+            let second = refs.get(1).copied().unwrap_or_default();
+            // Small enough that no value made here is large.
+            let max = 64;
+            write(&number::parse_incrby(first).and_then(|op| op.apply(value)));
+            write(&number::parse_decrby(first).and_then(|op| op.apply(value)));
+            write(&number::parse_incrbyfloat(first).apply(value));
+            write(&number::parse_incrbyfloat(first).apply(Some(second)));
+            write(&range::parse_getrange(first, second).map(|op| op.apply(value).to_vec()));
+            write(&range::parse_setrange(first, second).and_then(|op| op.apply(value, max)));
+            write(&range::append(value, first, max));
+            write(&bits::parse_getbit(first, max).map(|op| op.apply(value)));
+            write(&bits::parse_setbit(first, second, max).map(|op| op.apply(value)));
+            write(&bits::parse_bitcount(&refs).apply(value));
+            write(&bits::parse_bitpos(first, refs.get(1..).unwrap_or_default())
+                .and_then(|op| op.apply(value)));
+            write(&bits::parse_bitop(first, refs.len().saturating_sub(1))
+                .map(|op| op.apply(refs.get(1..).unwrap_or_default())));
+            write(&bitfield::parse_bitfield(&refs, max).map(|op| op.apply(value)));
+            write(&bitfield::parse_bitfield_ro(&refs, max).map(|op| op.apply(value)));
+            write(&lcs::parse_lcs(&refs).and_then(|op| op.apply(first, value.unwrap_or_default(), 4096)));
+        }
+    }
+}
