@@ -10,7 +10,8 @@
 //! - `+`: the sum, as the x87 `fadd` rounds it to 64 significant bits.
 //! - [`F80::to_human_text`]: `ld2string(LD_STR_HUMAN)`: `printf("%.17Lf")` (exact decimal
 //!   expansion rounded to 17 decimals), trailing zeros and then a trailing point removed, and
-//!   `-0` written `0`.
+//!   `-0` written `0`. There is no exponent form: the largest values print all their 4933
+//!   integer digits, which fit Redis's 5 KiB buffer, so no value is cut short.
 //!
 //! Values are kept as `mantissa * 2^exponent`, which makes every step a question about
 //! integers; those are answered with [`Big`].
