@@ -72,14 +72,9 @@ pub struct Run {
 }
 
 impl Run {
-    /// Its length in bytes.
-    pub fn len(&self) -> u32 {
+    /// Its length in bytes, as `WITHMATCHLEN` gives it.
+    pub fn match_len(&self) -> u32 {
         self.a.1 - self.a.0 + 1
-    }
-
-    /// Whether it is empty; it never is.
-    pub fn is_empty(&self) -> bool {
-        false
     }
 }
 
@@ -123,7 +118,7 @@ impl WriteReply for LcsReply {
                         out.int(last.into());
                     }
                     if *with_match_len {
-                        out.int(run.len().into());
+                        out.int(run.match_len().into());
                     }
                 }
                 out.bulk(b"len");
@@ -151,7 +146,7 @@ impl Lcs {
             Want::Runs => LcsReply::Runs {
                 runs: runs
                     .into_iter()
-                    .filter(|run| u64::from(run.len()) >= self.min_match_len)
+                    .filter(|run| u64::from(run.match_len()) >= self.min_match_len)
                     .collect(),
                 len: len.into(),
                 with_match_len: self.with_match_len,
