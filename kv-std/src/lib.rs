@@ -13,6 +13,7 @@
 //!   the file format itself.
 //! - [`reply`]: a connection's reply encoder, which shapes each reply for RESP2 or RESP3.
 //! - [`pattern`]: glob matching for `KEYS`, `SCAN` and pattern subscriptions.
+//! - [`value`]: the string commands' operations on values, pure: parse, apply, reply.
 //! - [`client`]: a client over the native protocol, with reconnects, retries and pipelining.
 //! - [`backup_format`]: the backup file format, read and written (import, export, persistence).
 //! - [`rdb`]: Redis's RDB format for string keys: files, replication payloads, `DUMP`/`RESTORE`.
@@ -44,3 +45,4 @@ pub mod pubsub;
 pub mod rdb;
 pub mod reply;
 pub mod server;
+pub mod value;
