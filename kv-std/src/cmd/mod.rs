@@ -476,15 +476,8 @@ fn unknown_command(req: &Request<'_>, name: &[u8], out: &mut Out) {
     out.error_bytes(&text);
 }
 
-/// Parses a decimal integer argument the way Redis does (`string2ll`): optional `-`, digits, no
-/// spaces, no `+`, in `i64` range.
-pub fn parse_int(arg: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(arg).ok()?;
-    if s.is_empty() || s.starts_with('+') || (s.len() > 1 && s.starts_with('0')) {
-        return None;
-    }
-    s.parse().ok()
-}
+/// Parses a decimal integer argument the way Redis does (`string2ll`).
+pub use crate::value::number::parse_i64 as parse_int;
 
 /// The reply for an integer argument that does not parse.
 pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
