@@ -125,20 +125,16 @@ impl Stats {
 }
 
 impl Db {
-    /// Logs that `key` now holds `value` (call under the key's bucket lock, from a table
-    /// `then` hook); returns the log position a reply must wait for, 0 for none.
-    pub fn log_set(&self, key: &[u8], value: &[u8]) -> u64 {
-        self.persist.as_ref().map_or(0, |p| p.log_set(key, value))
+    /// Logs `command`, a write as the command that makes it (call under the lock of the keys it
+    /// writes, from a table `then` hook); returns the log position a reply must wait for, 0 for
+    /// none.
+    pub fn log(&self, command: &[&[u8]]) -> u64 {
+        self.persist.as_ref().map_or(0, |p| p.append(command))
     }
 
     /// A shared handle to this database, once it is shared.
     pub fn shared(&self) -> Option<std::sync::Arc<Db>> {
         self.me.upgrade()
-    }
-
-    /// Logs that `key` was removed; see [`Db::log_set`].
-    pub fn log_del(&self, key: &[u8]) -> u64 {
-        self.persist.as_ref().map_or(0, |p| p.log_del(key))
     }
 
     /// A database of `buckets` 8-slot buckets (a power of two), keyed with `hash_key`.

@@ -59,7 +59,7 @@ pub fn execute(request: &Request<'_>, client: &mut Client, db: &Db, out: &mut Ve
             Err(e) => table_error(e, out),
         },
         Request::Put { key, value } => {
-            let logged = &mut || lsn = db.log_set(key, value);
+            let logged = &mut || lsn = db.log(&[b"SET", key, value]);
             match db
                 .table
                 .put_if_then(key, value, kv_nostd::When::Always, None, logged)
@@ -68,7 +68,10 @@ pub fn execute(request: &Request<'_>, client: &mut Client, db: &Db, out: &mut Ve
                 Err(e) => table_error(e, out),
             }
         }
-        Request::Delete { key } => match db.table.delete_then(key, &mut || lsn = db.log_del(key)) {
+        Request::Delete { key } => match db
+            .table
+            .delete_then(key, &mut || lsn = db.log(&[b"DEL", key]))
+        {
             Ok(true) => push(out, Response::ok()),
             Ok(false) => push(out, Response::status(Status::NotFound)),
             Err(e) => table_error(e, out),

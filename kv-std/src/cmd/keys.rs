@@ -26,7 +26,7 @@ pub fn flush(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
     // Each removal is logged under its bucket's lock, so a write racing the flush replays in
     // the order it took effect.
     let mut lsn = 0;
-    db.table.clear_then(&mut |k| lsn = db.log_del(k));
+    db.table.clear_then(&mut |k| lsn = db.log(&[b"DEL", k]));
     let start = out.len();
     out.ok();
     client.logged(lsn, start, out.len());

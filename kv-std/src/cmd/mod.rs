@@ -455,6 +455,20 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
     Flow::Continue
 }
 
+/// Applies a command read back from the log: run as an authenticated client no worker serves,
+/// on a database that logs nothing while it loads. A command the server refuses is an error,
+/// with the refusal's text.
+pub fn replay(command: &Request<'_>, client: &mut Client, db: &Db) -> Result<(), String> {
+    let mut out = Out::new(Resp::V2);
+    execute(command, client, db, &mut out);
+    match out.bytes().first() {
+        Some(b'-') => {
+            Err(String::from_utf8_lossy(&out.bytes()[1..out.len().saturating_sub(2)]).into_owned())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `-ERR unknown command 'x', with args beginning with: 'a' 'b' `, exactly as Redis builds it:
 /// the name cut to 128 bytes, then quoted arguments while the list is under 128 bytes, each cut
 /// to what is left of those 128.

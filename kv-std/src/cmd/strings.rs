@@ -60,9 +60,9 @@ pub fn set(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
         None => old_reply.null(),
     };
     let old: Option<kv_nostd::table::OldValue<'_>> = if get { Some(&mut keep_old) } else { None };
-    let result = db
-        .table
-        .put_if_then(key, value, when, old, &mut || lsn = db.log_set(key, value));
+    let result = db.table.put_if_then(key, value, when, old, &mut || {
+        lsn = db.log(&[b"SET", key, value])
+    });
     match result {
         Ok(_) if get => out.raw().extend_from_slice(old_reply.bytes()),
         Ok(Some(_)) => out.ok(),
@@ -76,7 +76,7 @@ pub fn set(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
 pub fn del(args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
     let mut lsn = 0;
     let removed = args
-        .filter(|k| db.table.delete_then(k, &mut || lsn = db.log_del(k)) == Ok(true))
+        .filter(|k| db.table.delete_then(k, &mut || lsn = db.log(&[b"DEL", k])) == Ok(true))
         .count();
     let start = out.len();
     out.int(removed as i64);
@@ -132,10 +132,9 @@ pub fn mset(args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mu
     let mut lsn = 0;
     let start = out.len();
     while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
-        if let Err(e) = db
-            .table
-            .put_if_then(k, v, When::Always, None, &mut || lsn = db.log_set(k, v))
-        {
+        if let Err(e) = db.table.put_if_then(k, v, When::Always, None, &mut || {
+            lsn = db.log(&[b"SET", k, v])
+        }) {
             let code = if e == Error::NoSpace { "OOM" } else { "ERR" };
             out.error_fmt(format_args!(
                 "{code} {e} ({set} of {} pairs were set)",

@@ -9,8 +9,8 @@
 pub mod aof;
 pub mod snapshot;
 
-use crate::db::Store;
-use aof::{Fsync, Log, Record, Tail};
+use crate::db::{Db, Store};
+use aof::{Fsync, Log, Tail};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -73,9 +73,12 @@ fn unix_now() -> u64 {
 }
 
 impl Persistence {
-    /// Loads the newest usable snapshot into `table`, replays the log after it, and opens the
-    /// log for appending.
-    pub fn open(opts: Options, table: &Store) -> Result<Self, StartError> {
+    /// Loads the newest usable snapshot into `db`, replays the log after it, and opens the log
+    /// for appending. `db` has no persistence attached yet, so replaying logs nothing again.
+    pub fn open(opts: Options, db: &Db) -> Result<Self, StartError> {
+        let table = &db.table;
+        let mut replayer =
+            crate::cmd::Client::new(Arc::new(crate::server::clients::Handle::detached(0)), true);
         let started = Instant::now();
         let prev_path = snapshot::previous(&opts.backup);
         let mut loaded: Option<(u64, String)> = None;
@@ -144,22 +147,15 @@ impl Persistence {
                 )));
             }
             let path = aof::segment_path(&opts.aof, n);
-            let bytes = std::fs::read(&path)
-                .map_err(|e| StartError(format!("cannot read {}: {e}", path.display())))?;
-            let mut failed = None;
-            let tail = aof::replay(&bytes, |record| {
-                let r = match record {
-                    Record::Set(k, v) => table.put(k, v).map(|_| ()),
-                    Record::Del(k) => table.delete(k).map(|_| ()),
-                };
-                if let Err(e) = r {
-                    failed.get_or_insert(e);
-                }
+            let cannot_read =
+                |e: io::Error| StartError(format!("cannot read {}: {e}", path.display()));
+            let file = std::fs::File::open(&path).map_err(cannot_read)?;
+            let len = file.metadata().map_err(cannot_read)?.len();
+            let tail = aof::replay(file, len, |command| {
                 replayed += 1;
-            });
-            if let Some(e) = failed {
-                return Err(StartError(format!("replaying {}: {e}", path.display())));
-            }
+                crate::cmd::replay(command, &mut replayer, db)
+            })
+            .map_err(cannot_read)?;
             match tail {
                 Ok(Tail::Clean) => {}
                 Ok(Tail::Torn(at)) if i + 1 == needed.len() => {
@@ -188,6 +184,12 @@ impl Persistence {
             }
             last = n;
         }
+        if needed.last().is_some_and(|&n| {
+            aof::is_first_format(&aof::segment_path(&opts.aof, n)).unwrap_or(false)
+        }) {
+            // Records of this format go to a segment of their own after it.
+            last += 1;
+        }
         let log = Log::open(&opts.aof, last, opts.fsync)
             .map_err(|e| StartError(format!("cannot open the log {}: {e}", opts.aof.display())))?;
         log::info!(
@@ -214,15 +216,11 @@ impl Persistence {
         &self.log
     }
 
-    /// Logs that `key` now holds `value`; call under the key's bucket lock. Returns the sequence
+    /// Logs `command`, a write as the command that makes it; call under the lock of the keys it
+    /// writes, so the log's order is the order the writes took effect. Returns the sequence
     /// number the reply must wait for (0 when the policy does not wait).
-    pub fn log_set(&self, key: &[u8], value: &[u8]) -> u64 {
-        self.logged(self.log.append(&Record::Set(key, value)))
-    }
-
-    /// Logs that `key` is gone; see [`Persistence::log_set`].
-    pub fn log_del(&self, key: &[u8]) -> u64 {
-        self.logged(self.log.append(&Record::Del(key)))
+    pub fn append(&self, command: &[&[u8]]) -> u64 {
+        self.logged(self.log.append(command))
     }
 
     fn logged(&self, lsn: u64) -> u64 {

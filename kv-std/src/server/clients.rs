@@ -27,8 +27,9 @@ pub struct Handle {
     pub fd: i32,
     /// When it connected.
     pub since: Instant,
-    doorbell: Arc<Doorbell>,
-    token: usize,
+    /// The worker's doorbell and the client's token there; none for a client no worker serves
+    /// (the one that replays the log).
+    doorbell: Option<(Arc<Doorbell>, usize)>,
     killed: AtomicBool,
     /// Pub/sub messages waiting for the client's worker.
     pub mailbox: Mailbox,
@@ -63,14 +64,14 @@ pub struct Shown {
 }
 
 impl Handle {
-    /// The shared side of client `id`, served by the worker behind `doorbell` as `token`.
+    /// The shared side of client `id`, served by the worker behind the doorbell, as the token
+    /// given with it.
     pub fn new(
         id: u64,
         addr: SocketAddr,
         laddr: SocketAddr,
         fd: i32,
-        doorbell: Arc<Doorbell>,
-        token: usize,
+        doorbell: Option<(Arc<Doorbell>, usize)>,
     ) -> Self {
         let now = Instant::now();
         Self {
@@ -80,7 +81,6 @@ impl Handle {
             fd,
             since: now,
             doorbell,
-            token,
             killed: AtomicBool::new(false),
             mailbox: Mailbox::default(),
             unwritten: AtomicUsize::new(0),
@@ -99,9 +99,17 @@ impl Handle {
         }
     }
 
+    /// A client no worker serves: the one that replays the log at start.
+    pub fn detached(id: u64) -> Self {
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        Self::new(id, unspecified, unspecified, -1, None)
+    }
+
     /// Asks the client's worker to serve it (its mailbox has mail, or it is killed).
     pub fn ring(&self) {
-        self.doorbell.ring(self.token);
+        if let Some((doorbell, token)) = &self.doorbell {
+            doorbell.ring(*token);
+        }
     }
 
     /// Has the client's worker close it, as soon as it looks.

@@ -61,7 +61,7 @@ impl Server {
         let mut db = Db::new(config.buckets, random_hash_key()?)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         if let Some(opts) = &config.persist {
-            let p = Persistence::open(opts.clone(), &db.table).map_err(io::Error::other)?;
+            let p = Persistence::open(opts.clone(), &db).map_err(io::Error::other)?;
             db.persist = Some(Arc::new(p));
         }
         let socket = Socket::new(

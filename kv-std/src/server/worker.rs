@@ -202,8 +202,7 @@ impl Loop {
                 peer,
                 laddr,
                 fd,
-                Arc::clone(&self.reach.doorbell),
-                index,
+                Some((Arc::clone(&self.reach.doorbell), index)),
             ));
             let mut conn = Connection::new(stream, Arc::clone(&handle), authenticated);
             let registered = self.poll.registry().register(

@@ -196,3 +196,44 @@ fn shutdown_saves_and_stops_the_server() {
     let text = fs::read_to_string(dir.path().join("kv-backup.txt")).unwrap();
     assert!(text.contains("\nk,kept!\n"), "{text}");
 }
+
+#[test]
+fn a_log_segment_of_the_first_format_still_loads() {
+    // `KVAOF 1\n`, then records `len u32 | crc32c u32 | op u8 | key_len u16 | key | value`, as the
+    // previous release wrote them: SET a 1, SET b 2, DEL a.
+    let mut segment = b"KVAOF 1\n".to_vec();
+    for body in [&b"\x01\x01\x00a1"[..], b"\x01\x01\x00b2", b"\x02\x01\x00a"] {
+        segment.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        segment.extend_from_slice(&crc32c::crc32c(body).to_le_bytes());
+        segment.extend_from_slice(body);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("kv-backup.aof.0"), &segment).unwrap();
+    let port = free_port();
+    let s = start(dir.path(), port, &["--save-interval", "0"]);
+    let mut con = s.client();
+    let b: String = con.get("b").unwrap();
+    assert_eq!(b, "2");
+    let a: Option<String> = con.get("a").unwrap();
+    assert_eq!(a, None);
+    // New writes go on in the new format after the old records, and both replay.
+    let () = con.set("c", "3").unwrap();
+    drop(con);
+    s.kill();
+    assert_eq!(
+        fs::read(dir.path().join("kv-backup.aof.0")).unwrap(),
+        segment
+    );
+    let next = fs::read(dir.path().join("kv-backup.aof.1")).unwrap();
+    assert!(
+        next.starts_with(b"KVAOF 2\n"),
+        "new records go to a segment of the new format"
+    );
+    let s = start(dir.path(), port, &["--save-interval", "0"]);
+    let mut con = s.client();
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&["a", "b", "c"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(values, [None, Some("2".into()), Some("3".into())]);
+}
