@@ -164,7 +164,7 @@ impl Persistence {
                         path.display()
                     );
                     let f = std::fs::OpenOptions::new().write(true).open(&path);
-                    f.and_then(|f| f.set_len(at as u64).and_then(|()| f.sync_all()))
+                    f.and_then(|f| f.set_len(at).and_then(|()| f.sync_all()))
                         .map_err(|e| StartError(format!("cannot cut {}: {e}", path.display())))?;
                 }
                 Ok(Tail::Torn(at)) => {
