@@ -315,11 +315,7 @@ impl<A: Memory> Arena<A> {
             m[CLASS_FREE].store(c | per_page << 8, Ordering::Relaxed);
             m[page::BUMP].store(0, Ordering::Relaxed);
             m[LINK].store(0, Ordering::Relaxed);
-            let state = &m[STATE];
-            state.store(
-                page::reuse(state.load(Ordering::Relaxed), Kind::Slab),
-                Ordering::Release,
-            );
+            page::change(&m[STATE], |s| page::reuse(s, Kind::Slab));
             self.push_partial(cs, p);
             head = p + 1;
         }

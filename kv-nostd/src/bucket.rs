@@ -9,8 +9,8 @@
 //! bits 2… version: bumped by every write
 //! ```
 //! A writer takes the lock, sets `writing` with a read-modify-write followed by a
-//! `fence(Release)`, stores slots, then stores the next version with `writing` clear (`Release`),
-//! and unlocks. A reader loads the header (`Acquire`), copies, issues `fence(Acquire)` and loads
+//! `fence(Release)`, stores slots, then moves to the next version with `writing` clear (a
+//! `Release` read-modify-write), and unlocks. A reader loads the header (`Acquire`), copies, issues `fence(Acquire)` and loads
 //! the header again: the copy stands if `writing` was clear and the version did not move (the
 //! orderings of crossbeam's `seq_lock.rs`). The lock bit is ignored by that comparison: holding
 //! the lock without writing (to read a value, or to look for a key) does not disturb readers.
@@ -119,19 +119,23 @@ impl<'a> Bucket<'a> {
         BitLock::take_as(&self.w[0], LOCKED, wait)
     }
 
-    /// Marks the start of a write; the caller holds the lock. Returns the header before.
+    /// Marks the start of a write; the caller holds the lock.
     #[inline]
-    pub(crate) fn begin_write(&self) -> usize {
-        let before = self.w[0].fetch_add(WRITING, Ordering::AcqRel);
+    pub(crate) fn begin_write(&self) {
+        self.w[0].fetch_add(WRITING, Ordering::AcqRel);
         // Slot stores below may not become visible before `writing` does.
         fence(Ordering::Release);
-        before
     }
 
     /// Marks the end of a write begun by [`Bucket::begin_write`]: the next version, still
     /// locked, `writing` clear.
+    ///
+    /// A read-modify-write rather than a store of the same value: a failed `try_take` of the
+    /// lock may run at the same time (a `fetch_or` that changes nothing), and the model checker
+    /// can order a plain store before a concurrent read-modify-write of the same word, which no
+    /// machine does (tokio-rs/loom#254); with every change a read-modify-write it cannot.
     #[inline]
-    pub(crate) fn end_write(&self, before: usize) {
-        self.w[0].store(before.wrapping_add(STEP), Ordering::Release);
+    pub(crate) fn end_write(&self) {
+        self.w[0].fetch_add(STEP - WRITING, Ordering::Release);
     }
 }

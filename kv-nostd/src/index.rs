@@ -300,18 +300,19 @@ impl<I: Memory> Index<I> {
 /// Moves the slots of `from` whose key's hash has `bit` set into the same slots of `to` (a new
 /// segment's bucket, not yet reachable); `from` is locked.
 fn move_bucket(from: Bucket<'_>, to: Bucket<'_>, bit: u64, rehash: &impl Fn(Slot) -> u64) {
-    let mut write = None;
+    let mut writing = false;
     for j in 0..crate::bucket::SLOTS {
         let s = from.slot(j);
         if s.is_occupied() && rehash(s) & bit != 0 {
-            if write.is_none() {
-                write = Some(from.begin_write());
+            if !writing {
+                from.begin_write();
+                writing = true;
             }
             to.set(j, s);
             from.set(j, Slot::EMPTY);
         }
     }
-    if let Some(v) = write {
-        from.end_write(v);
+    if writing {
+        from.end_write();
     }
 }

@@ -221,11 +221,7 @@ impl<A: Memory> Arena<A> {
         let p = self.take_page(budget, wait)?;
         let m = self.view().meta(p);
         m[LINK].store(0, Ordering::Relaxed);
-        let state = &m[STATE];
-        state.store(
-            page::reuse(state.load(Ordering::Relaxed), kind),
-            Ordering::Release,
-        );
+        page::change(&m[STATE], |s| page::reuse(s, kind));
         Ok(p)
     }
 

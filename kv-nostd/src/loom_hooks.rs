@@ -26,8 +26,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
     /// Every bucket of every segment in use: (segment, bucket, locked, writing, occupied slots).
     pub fn loom_buckets(&self) -> std_free::Buckets {
         let mut out = std_free::Buckets::default();
-        for id in 0..self.index_segments() {
-            let seg = self.index_segment(id);
+        for id in 0..self.index().segments() {
+            let seg = self.index().segment(id);
             for i in 0..seg.buckets() {
                 let b = seg.bucket(i);
                 let h = b.header().load(Ordering::Acquire);
@@ -44,9 +44,28 @@ impl<A: Memory, I: Memory> Table<A, I> {
         out
     }
 
-    /// The pins of every arena page, and whether any page is dead.
+    /// Where `key`'s item is in the arena, found by reading every slot (the caller makes sure
+    /// nothing runs concurrently).
+    pub fn loom_location(&self, key: &[u8]) -> Option<usize> {
+        let view = self.arena().view();
+        for id in 0..self.index().segments() {
+            let seg = self.index().segment(id);
+            for i in 0..seg.buckets() {
+                let b = seg.bucket(i);
+                for j in 0..SLOTS {
+                    let s = b.slot(j);
+                    if s.is_occupied() && view.key_is(s.loc(), &view.header(s.loc()), key) {
+                        return Some(s.loc());
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The pins held on all arena pages.
     pub fn loom_pins(&self) -> usize {
-        let view = self.arena_view();
+        let view = self.arena().view();
         (0..view.lay.pages)
             .map(|p| page::pins(view.state(p).load(Ordering::Acquire)))
             .sum()
@@ -56,10 +75,18 @@ impl<A: Memory, I: Memory> Table<A, I> {
 /// A fixed-capacity list, so this module needs no allocator of its own.
 pub mod std_free {
     /// Up to 64 bucket descriptions.
-    #[derive(Default)]
     pub struct Buckets {
         items: [(usize, usize, bool, bool, usize); 64],
         len: usize,
+    }
+
+    impl Default for Buckets {
+        fn default() -> Self {
+            Self {
+                items: [(0, 0, false, false, 0); 64],
+                len: 0,
+            }
+        }
     }
 
     impl Buckets {

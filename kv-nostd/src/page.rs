@@ -91,6 +91,18 @@ pub(crate) enum Pin {
     Gone,
 }
 
+/// Moves a page's state word to `f(state)` with a compare-and-swap loop, never a plain store:
+/// a stale reader's pin attempt (a compare-and-swap) may race the change, and the model checker
+/// can order a plain store before a concurrent read-modify-write of the same word, which no
+/// machine does (tokio-rs/loom#254). `Release`: see `Arena::give_page`.
+#[inline]
+pub(crate) fn change(state: &Word, f: impl Fn(usize) -> usize) {
+    let mut cur = state.load(Ordering::Relaxed);
+    while let Err(now) = state.compare_exchange(cur, f(cur), Ordering::Release, Ordering::Relaxed) {
+        cur = now;
+    }
+}
+
 /// Pins the item whose head page had state `seen` when a validated read saw it linked.
 ///
 /// The compare-and-swap succeeds only while the generation is the one seen and the item is not

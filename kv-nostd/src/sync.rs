@@ -6,9 +6,9 @@
 //!
 //! Every lock of the table is one bit of an atomic word ([`BitLock`]): the bucket locks share
 //! their word with the bucket's version, and the allocator's and the directory's locks are words
-//! of their own. A lock is taken with an `Acquire` compare-and-swap and released with a `Release`
-//! read-modify-write, so a holder sees everything the previous holder wrote; under loom the same
-//! code runs on loom's atomics, and its spin loops yield.
+//! of their own. A lock is taken with an `Acquire` `fetch_or` and released with a `Release`
+//! `fetch_and`, so a holder sees everything the previous holder wrote; under loom the same code
+//! runs on loom's atomics, and its spin loops yield.
 
 #[cfg(not(kv_loom))]
 pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};
@@ -44,19 +44,17 @@ pub(crate) struct BitLock<'a> {
 
 impl<'a> BitLock<'a> {
     /// Sets `bit` of `word` if it is clear, without waiting.
+    ///
+    /// One `fetch_or`, with no load before it: setting a bit that is already set changes
+    /// nothing, and a lock taken without reading the word first is also one whose race with a
+    /// reader of the word the model checker sees (loom remembers one access per word, and a load
+    /// by the locker itself would hide the reader's).
     #[inline]
     pub(crate) fn try_take(word: &'a AtomicUsize, bit: usize) -> Option<Self> {
-        let mut cur = word.load(Ordering::Relaxed);
-        loop {
-            if cur & bit != 0 {
-                return None;
-            }
-            match word.compare_exchange(cur, cur | bit, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) => return Some(Self { word, bit }),
-                // Another bit of the word changed (a lock holder's version bump): look again.
-                Err(now) => cur = now,
-            }
-        }
+        let before = word.fetch_or(bit, Ordering::Acquire);
+        // Not `then_some`: it would build the guard, and drop it (unlocking someone else's
+        // lock), even when the lock was not taken.
+        (before & bit == 0).then(|| Self { word, bit })
     }
 
     /// Sets `bit` of `word`, spinning (with the shim's hint) while another holder has it.

@@ -459,22 +459,23 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 let guard = BitLock::take(b.header(), bucket::LOCKED);
                 let mut gone = [Slot::EMPTY; SLOTS];
                 let mut n = 0;
-                let mut write = None;
+                let mut writing = false;
                 for (j, g) in gone.iter_mut().enumerate() {
                     let s = b.slot(j);
                     if !s.is_occupied() {
                         continue;
                     }
                     then(&Self::entry(view, s.loc()));
-                    if write.is_none() {
-                        write = Some(b.begin_write());
+                    if !writing {
+                        b.begin_write();
+                        writing = true;
                     }
                     b.set(j, Slot::EMPTY);
                     *g = s;
                     n += 1;
                 }
-                if let Some(v) = write {
-                    b.end_write(v);
+                if writing {
+                    b.end_write();
                 }
                 drop(guard);
                 self.len.fetch_sub(n, Ordering::Relaxed);
@@ -534,6 +535,16 @@ impl<A: Memory, I: Memory> Table<A, I> {
         let h = self.hash(key);
         let p = Place::of(h, self.index.lay.mask);
         (h, p.b1, p.b2)
+    }
+
+    #[cfg(kv_loom)]
+    pub(crate) fn index(&self) -> &Index<I> {
+        &self.index
+    }
+
+    #[cfg(kv_loom)]
+    pub(crate) fn arena(&self) -> &Arena<A> {
+        &self.arena
     }
 
     #[inline]
@@ -1019,9 +1030,9 @@ impl<A: Memory, I: Memory> Table<A, I> {
             }
             for b in [b1, b2] {
                 let Some(j) = b.free_slot() else { continue };
-                let v = b.begin_write();
+                b.begin_write();
                 b.set(j, new);
-                b.end_write(v);
+                b.end_write();
                 self.len.fetch_add(1, Ordering::Relaxed);
                 if let Some(then) = then.as_mut() {
                     then();
@@ -1075,9 +1086,9 @@ impl<A: Memory, I: Memory> Table<A, I> {
             }
             return None;
         }
-        let v = b.begin_write();
+        b.begin_write();
         b.set(j, new);
-        b.end_write(v);
+        b.end_write();
         if let Some(then) = then {
             then();
         }
@@ -1125,9 +1136,9 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 }
             };
             let (guards, b, j, s) = found;
-            let v = b.begin_write();
+            b.begin_write();
             b.set(j, Slot::EMPTY);
-            b.end_write(v);
+            b.end_write();
             self.len.fetch_sub(1, Ordering::Relaxed);
             if let Some(then) = then.as_mut() {
                 then();
@@ -1256,12 +1267,12 @@ impl<A: Memory, I: Memory> Table<A, I> {
         {
             return Ok(false);
         }
-        let vd = dst.begin_write();
-        let vs = src.begin_write();
+        dst.begin_write();
+        src.begin_write();
         dst.set(to.slot, s);
         src.set(from.slot, Slot::EMPTY);
-        dst.end_write(vd);
-        src.end_write(vs);
+        dst.end_write();
+        src.end_write();
         Ok(true)
     }
 
