@@ -47,6 +47,9 @@ const MAX_PATH: usize = 4;
 /// (8 bytes a node).
 pub const SEARCH_QUEUE: usize = 128;
 
+/// Slots in each bucket of the index.
+pub const BUCKET_SLOTS: usize = SLOTS;
+
 /// Large items a scan step pins and hands out after releasing its segment's locks; more are
 /// handed out with the locks held.
 const PINNED_BATCH: usize = 8;
@@ -696,8 +699,6 @@ impl<A: Memory, I: Memory> Table<A, I> {
     fn search<S: Sink + ?Sized>(
         &self,
         view: ArenaView<'_>,
-        seg: Segment<'_>,
-        sw: usize,
         b: Bucket<'_>,
         v: usize,
         key_bits: u16,
@@ -705,16 +706,17 @@ impl<A: Memory, I: Memory> Table<A, I> {
         sink: &mut Option<&mut S>,
         wait: Wait,
     ) -> Result<Found, Error> {
+        // A hit needs only its own bucket unchanged: the slot was then linked there throughout
+        // the copy, so the item was too (a split that moves the slot away bumps this bucket's
+        // version like any other write). The copy must complete before the version is read
+        // again.
         let valid = || {
-            // The copy must complete before the version is read again.
             fence(Ordering::Acquire);
-            bucket::unchanged(v, b.version_again()) && seg.split().load(Ordering::Relaxed) == sw
+            bucket::unchanged(v, b.version_again())
         };
         let mut from = 0;
         loop {
             match Self::probe(view, b, from, key_bits, key, sink) {
-                // A hit needs only its own bucket unchanged: the copy is then the item as it
-                // stood at one moment.
                 Probe::Hit(len) => {
                     return Ok(if valid() {
                         Found::Value(len)
@@ -796,7 +798,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 needed: len,
                 len: sink.as_ref().map_or(0, |s| s.room()),
             };
-            match self.search(view, seg, sw, b1, v1, kb, key, &mut sink, wait)? {
+            match self.search(view, b1, v1, kb, key, &mut sink, wait)? {
                 Found::Value(len) => return Ok(Some(len)),
                 Found::TooSmall(len) => return Err(too_small(len, &sink)),
                 Found::Retry => {
@@ -807,7 +809,9 @@ impl<A: Memory, I: Memory> Table<A, I> {
             }
             // A miss needs both buckets unchanged over one stretch of time that both searches
             // fall in: `v2` is read after `b1` was searched, and `v1` checked after `b2` was. A
-            // key being moved is in one of the two throughout.
+            // key being moved is in one of the two throughout. And the segment must not have
+            // split meanwhile: a split that moved the key out before `v1` was read leaves both
+            // versions steady while the key is elsewhere.
             let v2 = b2.version();
             if bucket::is_writing(v2) {
                 if wait == Wait::Try {
@@ -816,7 +820,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 spin_hint();
                 continue;
             }
-            match self.search(view, seg, sw, b2, v2, kb, key, &mut sink, wait)? {
+            match self.search(view, b2, v2, kb, key, &mut sink, wait)? {
                 Found::Value(len) => return Ok(Some(len)),
                 Found::TooSmall(len) => return Err(too_small(len, &sink)),
                 Found::Retry => {
@@ -937,11 +941,15 @@ impl<A: Memory, I: Memory> Table<A, I> {
     /// The lock of the bucket holding `key`, with the bucket, the slot and its contents, when a
     /// look without locks finds a matching tag and the key is there once that lock is held.
     /// `None` proves nothing: the key may be absent, or have moved meanwhile.
+    ///
+    /// No split-word check is needed here: finding the key under the bucket's lock proves it is
+    /// linked in this bucket now, and a bucket only ever holds keys its segment covers (inserts
+    /// and moves check the split word under their locks, and a split moves keys out under all
+    /// of them).
     #[allow(clippy::type_complexity)]
     fn holder<'s>(
         view: ArenaView<'_>,
         seg: Segment<'s>,
-        sw: usize,
         place: Place,
         key_bits: u16,
         key: &[u8],
@@ -953,9 +961,6 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 continue;
             }
             let guard = b.lock(wait)?;
-            if seg.split().load(Ordering::Relaxed) != sw {
-                return Ok(None);
-            }
             if let Some((j, s, _)) = Self::find_locked(view, b, key_bits, key) {
                 return Ok(Some(((guard, None), b, j, s)));
             }
@@ -1008,7 +1013,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             let new = Slot::new(place.tag, loc);
             // A key already present: lock only the bucket holding it, which every other writer
             // or mover of that key must also lock.
-            if let Some((guards, b, j, s)) = Self::holder(view, seg, sw, place, kb, key, wait)? {
+            if let Some((guards, b, j, s)) = Self::holder(view, seg, place, kb, key, wait)? {
                 let (old, then) = (old.take(), then.take());
                 return Ok(self.replace(view, guards, b, j, s, new, when, old, then, wait));
             }
@@ -1117,7 +1122,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             let (seg, _, sw) = self.index.locate(h, wait)?;
             let place = Place::of(h, seg.mask);
             let kb = Slot::key_bits_of(place.tag);
-            let found = match Self::holder(view, seg, sw, place, kb, key, wait)? {
+            let found = match Self::holder(view, seg, place, kb, key, wait)? {
                 Some(found) => found,
                 None => {
                     let guards = Self::lock_pair(seg, place.b1, place.b2, wait)?;
