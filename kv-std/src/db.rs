@@ -1,6 +1,6 @@
 //! The state every worker shares: the table, and the counters INFO reports.
 
-use kv_nostd::{words, Bucket, HashKey, Table};
+use kv_nostd::{Config, Entry, HashKey, Memory, Sink, Table, Word};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
@@ -9,14 +9,67 @@ pub const MAX_KEY: usize = 64;
 /// The longest value the server stores, in bytes.
 pub const MAX_VALUE: usize = 256;
 
-const KW: usize = words(MAX_KEY);
-const VW: usize = words(MAX_VALUE);
+/// Buckets in one index segment of the server's table (7 slots each).
+pub const SEGMENT_BUCKETS: usize = 64;
 
-/// The server's table: keys up to [`MAX_KEY`] and values up to [`MAX_VALUE`] bytes, inline.
-pub type Store = Table<Box<[Bucket<KW, VW>]>, KW, VW>;
+/// The server's table: keys up to [`MAX_KEY`] and values up to [`MAX_VALUE`] bytes, over heap
+/// memory sized at start.
+pub type Store = Table<Heap, Heap>;
 
-/// Bytes of table memory per slot.
-pub const SLOT_BYTES: usize = std::mem::size_of::<Bucket<KW, VW>>() / 8;
+/// Bytes of arena reserved per slot asked for: the largest item's chunk.
+pub const SLOT_BYTES: usize = 336;
+
+/// Zeroed words on the heap, all touched at start: the table's memory until the server moves
+/// to `crate::storage`.
+pub struct Heap(Box<[Word]>);
+
+impl Heap {
+    fn new(bytes: usize) -> Self {
+        Heap(
+            std::iter::repeat_with(|| Word::new(0))
+                .take(bytes / kv_nostd::WORD)
+                .collect(),
+        )
+    }
+}
+
+impl Memory for Heap {
+    fn words(&self) -> &[Word] {
+        &self.0
+    }
+}
+
+/// A value copied out of the table into a vector.
+#[derive(Default)]
+pub struct VecSink(pub Vec<u8>);
+
+impl Sink for VecSink {
+    fn buffer(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.0.clear();
+        self.0.resize(len, 0);
+        Some(&mut self.0)
+    }
+}
+
+/// `key`'s value, copied into a vector.
+pub fn read_value(table: &Store, key: &[u8]) -> Result<Option<Vec<u8>>, kv_nostd::Error> {
+    let mut v = VecSink::default();
+    Ok(table.get_with(key, &mut v)?.map(|_| v.0))
+}
+
+/// A visited entry's key and value, copied into vectors.
+pub fn entry_pair(e: &Entry<'_>) -> (Vec<u8>, Vec<u8>) {
+    let mut v = vec![0; e.value_len()];
+    e.read_value(0, &mut v);
+    (entry_key(e), v)
+}
+
+/// A visited entry's key, copied into a vector.
+pub fn entry_key(e: &Entry<'_>) -> Vec<u8> {
+    let mut k = vec![0; e.key_len()];
+    e.key(&mut k);
+    k
+}
 
 /// The shared state of one server.
 pub struct Db {
@@ -83,12 +136,23 @@ impl Db {
         self.persist.as_ref().map_or(0, |p| p.log_del(key))
     }
 
-    /// A database of `buckets` 8-slot buckets (a power of two), keyed with `hash_key`.
+    /// A database with room for `buckets` times 8 keys of the longest size (more keys if they
+    /// are shorter), keyed with `hash_key`.
     pub fn new(buckets: usize, hash_key: HashKey) -> Result<Self, kv_nostd::LayoutError> {
-        let storage: Box<[Bucket<KW, VW>]> = (0..buckets).map(|_| Bucket::new()).collect();
-        let table_bytes = std::mem::size_of_val(&*storage);
+        let slots = buckets * 8;
+        // The items, and four pages for metadata and partly filled size classes; the index at
+        // its lowest load, and a directory.
+        let arena = Heap::new(slots * SLOT_BYTES + 4 * Config::HOST.page_bytes);
+        let index = Heap::new(2 * slots * 10 + 8192);
+        let table_bytes = (arena.0.len() + index.0.len()) * kv_nostd::WORD;
+        let config = Config {
+            segment_buckets: SEGMENT_BUCKETS,
+            max_key: MAX_KEY,
+            max_value: MAX_VALUE,
+            ..Config::HOST
+        };
         Ok(Self {
-            table: Table::new(storage, hash_key)?,
+            table: Table::new(arena, index, hash_key, config)?,
             table_bytes,
             stats: Stats::default(),
             started: Instant::now(),

@@ -8,6 +8,8 @@
 //! - [`cmd`]: the Redis commands, one file per family.
 //! - [`native_cmd`]: answers to the native protocol.
 //! - [`db`]: the shared table and statistics.
+//! - [`storage`]: host memory for the table: address space reserved up front, resident only as
+//!   used, given back as the table frees pages (not yet what [`db`] builds the table over).
 //! - [`auth`]: protected mode, passwords and `AUTH`.
 //! - [`persist`]: snapshots to the backup file and the append-only log; [`backup_format`] is
 //!   the file format itself.
@@ -41,4 +43,5 @@ pub mod pattern;
 pub mod persist;
 pub mod reply;
 pub mod server;
+pub mod storage;
 pub mod worker;

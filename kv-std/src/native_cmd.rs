@@ -2,20 +2,19 @@
 
 use crate::cmd::Client;
 use crate::db::Db;
-use crate::db::{MAX_KEY, MAX_VALUE};
+use crate::db::{MAX_KEY, MAX_VALUE, SEGMENT_BUCKETS};
 use kv_nostd::native::{self, Request, Response, Status};
-use kv_nostd::table::MOVE_LOG;
+use kv_nostd::table::BUCKET_SLOTS;
 use kv_nostd::{Error, ScanCursor};
 
-/// Buckets one `SCAN` step reads: up to 256 entries at 8 slots a bucket.
-const SCAN_BUCKETS: usize = 32;
+/// Entries one `SCAN` step reads at least (whole segments, so fewer than this plus a segment).
+const SCAN_ENTRIES: usize = 256;
 
-// A step also revisits the buckets that cuckoo moves filled behind its cursor: at most MOVE_LOG
-// before it and 4 × MOVE_LOG after the last bucket. Even then a full-size payload fits what
-// clients are told to accept.
+// Even a step of full-size entries fits what clients are told to accept.
 const _: () = assert!(
     native::SCAN_CURSOR_LEN
-        + (SCAN_BUCKETS + 5 * MOVE_LOG) * 8 * native::scan_entry_len(MAX_KEY, MAX_VALUE)
+        + (SCAN_ENTRIES + SEGMENT_BUCKETS * BUCKET_SLOTS)
+            * native::scan_entry_len(MAX_KEY, MAX_VALUE)
         <= native::MAX_SCAN_PAYLOAD
 );
 
@@ -53,8 +52,8 @@ pub fn execute(request: &Request<'_>, client: &mut Client, db: &Db, out: &mut Ve
     }
     match *request {
         Request::Ping => push(out, Response::ok()),
-        Request::Get { key } => match db.table.get_with(key, |v| push(out, Response::value(v))) {
-            Ok(Some(())) => {}
+        Request::Get { key } => match crate::db::read_value(&db.table, key) {
+            Ok(Some(v)) => push(out, Response::value(&v)),
             Ok(None) => push(out, Response::status(Status::NotFound)),
             Err(e) => table_error(e, out),
         },
@@ -93,14 +92,16 @@ pub fn execute(request: &Request<'_>, client: &mut Client, db: &Db, out: &mut Ve
     client.logged(lsn, start, out);
 }
 
-/// One step of `SCAN`: the next cursor, then the entries of [`SCAN_BUCKETS`] buckets.
+/// One step of `SCAN`: the next cursor, then the entries of whole segments, at least
+/// [`SCAN_ENTRIES`] unless the scan ends.
 fn scan(cursor: u64, db: &Db, out: &mut Vec<u8>) {
     let start = out.len();
     let body = start + native::RESPONSE_HEADER_LEN;
     out.resize(body + native::SCAN_CURSOR_LEN, 0);
     let next = db
         .table
-        .scan(ScanCursor::from_u64(cursor), SCAN_BUCKETS, |k, v| {
+        .scan(ScanCursor::from_u64(cursor), SCAN_ENTRIES, |e| {
+            let (k, v) = &crate::db::entry_pair(e);
             let at = out.len();
             out.resize(at + native::scan_entry_len(k.len(), v.len()), 0);
             // Sized just above; keys and values are far below the u16 and u32 length fields.

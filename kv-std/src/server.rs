@@ -111,7 +111,7 @@ impl Server {
             "kv-server listening on {}: {} worker threads, {} slots, {:.1} MiB table",
             self.local_addr()?,
             self.config.threads,
-            self.db.table.capacity(),
+            self.db.table.stats().slots,
             self.db.table_bytes as f64 / (1024.0 * 1024.0),
         );
         let writer = self.db.persist.as_ref().map(|p| {

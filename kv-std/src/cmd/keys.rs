@@ -26,7 +26,8 @@ pub fn flush(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>
     // Each removal is logged under its bucket's lock, so a write racing the flush replays in
     // the order it took effect.
     let mut lsn = 0;
-    db.table.clear_then(&mut |k| lsn = db.log_del(k));
+    db.table
+        .clear_then(&mut |e| lsn = db.log_del(&crate::db::entry_key(e)));
     let start = out.len();
     reply::ok(out);
     client.logged(lsn, start, out);
@@ -38,7 +39,8 @@ pub fn keys(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
     let match_all = pattern == b"*";
     let mut body = Vec::new();
     let mut count = 0;
-    db.table.visit(|k, _| {
+    db.table.visit(|e| {
+        let k = &crate::db::entry_key(e);
         if match_all || pattern::matches(pattern, k) {
             reply::bulk(&mut body, k);
             count += 1;
@@ -91,18 +93,16 @@ pub fn scan(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
             return;
         }
     }
-    // About four entries a bucket at typical fill: COUNT is a hint, as in Redis.
-    let buckets = count.div_ceil(4).max(1);
+    // COUNT is a hint, as in Redis: whole segments are read until that many entries are.
     let mut body = Vec::new();
     let mut found = 0;
-    let next = db
-        .table
-        .scan(ScanCursor::from_u64(cursor), buckets, |k, _| {
-            if only_strings && pattern.is_none_or(|p| pattern::matches(p, k)) {
-                reply::bulk(&mut body, k);
-                found += 1;
-            }
-        });
+    let next = db.table.scan(ScanCursor::from_u64(cursor), count, |e| {
+        let k = &crate::db::entry_key(e);
+        if only_strings && pattern.is_none_or(|p| pattern::matches(p, k)) {
+            reply::bulk(&mut body, k);
+            found += 1;
+        }
+    });
     reply::array(out, 2);
     reply::bulk(out, next.to_u64().to_string().as_bytes());
     reply::array(out, found);

@@ -67,7 +67,7 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
             db.table_bytes,
             db.table_bytes as f64 / (1024.0 * 1024.0),
             db.table_bytes,
-            db.table.capacity(),
+            db.table.stats().slots,
         ),
     );
     let persistence = match &db.persist {

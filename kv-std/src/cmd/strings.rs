@@ -13,7 +13,7 @@ pub fn table_error(e: Error, db: &Db, out: &mut Vec<u8>) {
             out,
             format_args!(
                 "OOM no space left: the table is full ({} slots)",
-                db.table.capacity()
+                db.table.stats().slots
             ),
         ),
         other => reply::error_fmt(out, format_args!("ERR {other}")),
@@ -23,8 +23,8 @@ pub fn table_error(e: Error, db: &Db, out: &mut Vec<u8>) {
 /// `GET key`: the value, or nil. A key longer than any stored key is simply absent.
 pub fn get(mut args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
     let key = args.next().unwrap_or_default();
-    match db.table.get_with(key, |v| reply::bulk(out, v)) {
-        Ok(Some(())) => {}
+    match crate::db::read_value(&db.table, key) {
+        Ok(Some(v)) => reply::bulk(out, &v),
         Ok(None) | Err(_) => reply::null(out),
     }
 }
@@ -60,17 +60,16 @@ pub fn set(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Vec<u8>) 
     }
     let start = out.len();
     let mut lsn = 0;
-    let mut old_reply = Vec::new();
-    let mut keep_old = |old: Option<&[u8]>| match old {
-        Some(v) => reply::bulk(&mut old_reply, v),
-        None => reply::null(&mut old_reply),
-    };
-    let old: Option<kv_nostd::table::OldValue<'_>> = if get { Some(&mut keep_old) } else { None };
+    let mut old_value = crate::db::VecSink::default();
+    let old: Option<kv_nostd::table::OldValue<'_>> = if get { Some(&mut old_value) } else { None };
     let result = db
         .table
         .put_if_then(key, value, when, old, &mut || lsn = db.log_set(key, value));
     match result {
-        Ok(_) if get => out.extend_from_slice(&old_reply),
+        Ok(written) if get => match when.was_present(written) {
+            true => reply::bulk(out, &old_value.0),
+            false => reply::null(out),
+        },
         Ok(Some(_)) => reply::ok(out),
         Ok(None) => reply::null(out),
         Err(e) => table_error(e, db, out),
@@ -99,8 +98,8 @@ pub fn exists(args: Args<'_>, db: &Db, out: &mut Vec<u8>) {
 pub fn mget(args: Args<'_>, count: usize, db: &Db, out: &mut Vec<u8>) {
     reply::array(out, count);
     for key in args {
-        match db.table.get_with(key, |v| reply::bulk(out, v)) {
-            Ok(Some(())) => {}
+        match crate::db::read_value(&db.table, key) {
+            Ok(Some(v)) => reply::bulk(out, &v),
             Ok(None) | Err(_) => reply::null(out),
         }
     }

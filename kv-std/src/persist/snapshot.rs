@@ -32,9 +32,10 @@ pub fn write(path: &Path, instance: u64, table: &Store) -> io::Result<u64> {
     // near the bucket being read wait on the visit.
     let mut w = BackupWriter::new(BufWriter::with_capacity(4 << 20, file), instance)?;
     let mut failure = None;
-    table.visit(|k, v| {
+    table.visit(|e| {
         if failure.is_none() {
-            if let Err(e) = w.entry(k, v) {
+            let (k, v) = crate::db::entry_pair(e);
+            if let Err(e) = w.entry(&k, &v) {
                 failure = Some(e);
             }
         }
