@@ -67,8 +67,8 @@ impl ArenaLayout {
             pages -= 1;
             pages_at = round_up(meta_at + pages * META_WORDS, align);
         }
-        // Slot words address the arena in 8-byte units with 40 bits.
-        if pages as u64 * page_bytes as u64 >= 1 << 43 {
+        // Slot words address the arena in 8-byte units with 39 bits.
+        if pages as u64 * page_bytes as u64 >= 1 << 42 {
             return Err(LayoutError::ArenaTooLarge(words * WORD));
         }
         Ok(Self {
@@ -110,10 +110,11 @@ pub(crate) struct Arena<A> {
 /// A location in the arena: 8-byte units from the start of the first page.
 pub(crate) type Loc = usize;
 
-/// What reading the arena needs: its words and its layout. Copied freely.
+/// What reading the arena needs: its pages, their metadata and its layout. Copied freely.
 #[derive(Clone, Copy)]
 pub(crate) struct ArenaView<'a> {
-    words: &'a [Word],
+    data: &'a [Word],
+    metas: &'a [Word],
     pub(crate) lay: ArenaLayout,
 }
 
@@ -121,8 +122,7 @@ impl<'a> ArenaView<'a> {
     /// The pages, as one run of words; a location `loc` is byte `loc * 8` of it.
     #[inline]
     pub(crate) fn data(&self) -> &'a [Word] {
-        let at = self.lay.pages_at;
-        &self.words[at..at + (self.lay.pages << self.lay.page_shift) / WORD]
+        self.data
     }
 
     /// Bytes in the page area; every valid location is below this divided by 8.
@@ -146,8 +146,7 @@ impl<'a> ArenaView<'a> {
     /// The metadata words of page `p`.
     #[inline]
     pub(crate) fn meta(&self, p: usize) -> &'a [Word] {
-        let at = self.lay.meta_at + p * META_WORDS;
-        &self.words[at..at + META_WORDS]
+        &self.metas[p * META_WORDS..(p + 1) * META_WORDS]
     }
 
     /// The state word of page `p`.
@@ -202,9 +201,12 @@ impl<A: Memory> Arena<A> {
     /// A view for reading.
     #[inline]
     pub(crate) fn view(&self) -> ArenaView<'_> {
+        let words = self.mem.words();
+        let lay = self.lay;
         ArenaView {
-            words: self.mem.words(),
-            lay: self.lay,
+            data: &words[lay.pages_at..lay.pages_at + (lay.pages << lay.page_shift) / WORD],
+            metas: &words[lay.meta_at..lay.meta_at + lay.pages * META_WORDS],
+            lay,
         }
     }
 

@@ -166,14 +166,15 @@ impl<'a> Stream<'a> {
 
 impl<A: Memory> Arena<A> {
     /// Takes memory for an item of `key` and `value`, charging the budget, and writes it. Not
-    /// yet linked: only the caller knows where it is.
+    /// yet linked: only the caller knows where it is. Returns its location, and whether it is
+    /// large (takes whole pages).
     pub(crate) fn write_item(
         &self,
         budget: &Budget,
         key: &[u8],
         value: &[u8],
         wait: Wait,
-    ) -> Result<Loc, Error> {
+    ) -> Result<(Loc, bool), Error> {
         let hdr = Header::new(key.len(), value.len());
         let (head, head_len) = hdr.encode();
         let mut stream = Stream {
@@ -185,7 +186,7 @@ impl<A: Memory> Arena<A> {
         if let Some(c) = self.classes.of(total) {
             let loc = self.alloc_chunk(budget, c, wait)?;
             self.fill(loc, total, &mut stream);
-            return Ok(loc);
+            return Ok((loc, false));
         }
         let page = self.lay.page_bytes;
         let first = self.take_large_page(budget, Kind::Head, wait)?;
@@ -214,7 +215,7 @@ impl<A: Memory> Arena<A> {
             left -= n;
             last_page = self.view().page_of(loc);
         }
-        Ok(head_loc)
+        Ok((head_loc, true))
     }
 
     fn take_large_page(&self, budget: &Budget, kind: Kind, wait: Wait) -> Result<usize, Error> {
@@ -238,28 +239,39 @@ impl<A: Memory> Arena<A> {
 }
 
 impl<'a> ArenaView<'a> {
-    /// What an optimistic reader sees at `loc`, if it names a small item: `None` if the location
-    /// or the page's kind says otherwise. The state word was read by the caller (`state`).
+    /// What an optimistic reader sees at `loc`, a small item's location read from a slot:
+    /// `None` if the location is out of range or its first bytes cannot be a header that fits
+    /// the page. The page's metadata is not read: whatever the page holds now, the ranges named
+    /// stay inside it, and the caller validates before trusting anything.
     #[inline]
-    pub(crate) fn glimpse(&self, loc: Loc, state: usize) -> Option<Glimpse> {
+    pub(crate) fn glimpse(&self, loc: Loc) -> Option<Glimpse> {
         let at = loc.checked_mul(8)?;
-        if at >= self.data_bytes() || page::kind(state) != Kind::Slab {
+        if at >= self.data_bytes() {
             return None;
         }
-        let page_end = (at | (self.lay.page_bytes - 1)) + 1;
-        let mut first = [0u8; MAX_HEADER];
-        let readable = (page_end - at).min(MAX_HEADER);
+        let room = (at | (self.lay.page_bytes - 1)) + 1 - at;
         let words = self.data();
-        copy_out(words, at, &mut first[..readable.min(WORD)]);
-        if u32::from_le_bytes([first[0], first[1], first[2], first[3]]) & LONG != 0 {
-            copy_out(words, at, &mut first[..readable]);
-        }
-        let hdr = Header::decode(&first[..readable])?;
+        let first = words[at / WORD].load(Ordering::Relaxed).to_le();
+        // The header's first 32 bits, little-endian, are the word's low bytes (`at` is 8-byte
+        // aligned, so on 32-bit targets the first word is exactly those bytes).
+        let h = first as u32;
+        let hdr = if h & (LONG | DEADLINE) == 0 {
+            Header {
+                klen: ((h >> 2) & 0xff) as usize,
+                vlen: (h >> 10) as usize,
+                key_at: 4,
+            }
+        } else {
+            let mut bytes = [0u8; MAX_HEADER];
+            let readable = room.min(MAX_HEADER);
+            copy_out(words, at, &mut bytes[..readable]);
+            Header::decode(&bytes[..readable])?
+        };
         let fits = hdr
             .key_at
             .checked_add(hdr.klen)
             .and_then(|n| n.checked_add(hdr.vlen))
-            .is_some_and(|end| end <= page_end - at);
+            .is_some_and(|end| end <= room);
         fits.then_some(Glimpse { at, hdr })
     }
 

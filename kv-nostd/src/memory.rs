@@ -73,6 +73,54 @@ pub(crate) fn word_from(chunk: &[u8]) -> usize {
     usize::from_ne_bytes(buf)
 }
 
+/// The low `n` bytes (at most 8) set.
+#[inline]
+fn byte_mask(n: usize) -> u64 {
+    if n >= 8 {
+        u64::MAX
+    } else {
+        (1 << (8 * n)) - 1
+    }
+}
+
+/// Up to 8 bytes as a little-endian number, with fixed-size loads only (overlapping ones), so
+/// no call to `memcpy` for a few bytes.
+#[inline]
+fn load_le(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        let lo = u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let hi = u64::from(u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]));
+        lo | hi << (8 * (n - 4))
+    } else if n > 0 {
+        u64::from(b[0])
+            | u64::from(b[n / 2]) << (8 * (n / 2))
+            | u64::from(b[n - 1]) << (8 * (n - 1))
+    } else {
+        0
+    }
+}
+
+/// Stores the low `out.len()` (at most 8) bytes of `v`, little-endian, with fixed-size stores.
+#[inline]
+fn store_le(out: &mut [u8], v: u64) {
+    let n = out.len();
+    if n >= 4 {
+        out[..4].copy_from_slice(&(v as u32).to_le_bytes());
+        out[n - 4..].copy_from_slice(&((v >> (8 * (n - 4))) as u32).to_le_bytes());
+    } else {
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = (v >> (8 * k)) as u8;
+        }
+    }
+}
+
+/// Word `i` as a number whose low byte is the word's first byte in memory.
+#[inline]
+fn load_word(words: &[Word], i: usize) -> u64 {
+    words[i].load(Ordering::Relaxed).to_le() as u64
+}
+
 /// Copies bytes `at..at + out.len()` of `words` into `out`, one `Relaxed` load per word. The
 /// caller has checked that the range lies inside `words`.
 #[inline]
@@ -81,9 +129,8 @@ pub(crate) fn copy_out(words: &[Word], at: usize, out: &mut [u8]) {
     let skip = at % WORD;
     let mut done = 0;
     if skip != 0 && !out.is_empty() {
-        let w = words[i].load(Ordering::Relaxed).to_ne_bytes();
         let n = (WORD - skip).min(out.len());
-        out[..n].copy_from_slice(&w[skip..skip + n]);
+        store_le(&mut out[..n], load_word(words, i) >> (8 * skip));
         done = n;
         i += 1;
     }
@@ -94,8 +141,7 @@ pub(crate) fn copy_out(words: &[Word], at: usize, out: &mut [u8]) {
     }
     let tail = chunks.into_remainder();
     if !tail.is_empty() {
-        let w = words[i].load(Ordering::Relaxed).to_ne_bytes();
-        tail.copy_from_slice(&w[..tail.len()]);
+        store_le(tail, load_word(words, i));
     }
 }
 
@@ -107,9 +153,8 @@ pub(crate) fn equal(words: &[Word], at: usize, want: &[u8]) -> bool {
     let skip = at % WORD;
     let mut rest = want;
     if skip != 0 && !rest.is_empty() {
-        let w = words[i].load(Ordering::Relaxed).to_ne_bytes();
         let n = (WORD - skip).min(rest.len());
-        if w[skip..skip + n] != rest[..n] {
+        if (load_word(words, i) >> (8 * skip)) & byte_mask(n) != load_le(&rest[..n]) {
             return false;
         }
         rest = &rest[n..];
@@ -123,7 +168,7 @@ pub(crate) fn equal(words: &[Word], at: usize, want: &[u8]) -> bool {
         i += 1;
     }
     let tail = chunks.remainder();
-    tail.is_empty() || words[i].load(Ordering::Relaxed).to_ne_bytes()[..tail.len()] == *tail
+    tail.is_empty() || load_word(words, i) & byte_mask(tail.len()) == load_le(tail)
 }
 
 /// Writes a byte stream into consecutive words from a word boundary, one `Relaxed` store per

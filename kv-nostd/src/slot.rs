@@ -4,8 +4,13 @@
 //! bit 63       occupied
 //! bits 48..63  tag: 15 bits of the key's hash, so a lookup compares keys only on a tag match
 //! bits 40..48  reserved for a CLOCK/LFU counter (eviction); zero for now
-//! bits 0..40   the item's location in the arena, in 8-byte units (up to 8 TiB)
+//! bit 39       large: the item takes whole pages and is read under a pin
+//! bits 0..39   the item's location in the arena, in 8-byte units (up to 4 TiB)
 //! ```
+//!
+//! The large bit spares a lookup of a small item the load of its page's metadata (another cache
+//! line): a reader trusts nothing it read until it validates, so it may decide how to read the
+//! item from the slot alone.
 //!
 //! On targets with 64-bit atomics (and under loom) a slot is one `AtomicUsize`. Where `usize` is
 //! 32 bits (thumbv7em has no 64-bit atomics) a slot is two words, the high half first; a reader
@@ -25,7 +30,8 @@ pub(crate) const SLOT_WORDS: usize = 2;
 
 const OCCUPIED: u64 = 1 << 63;
 const TAG_SHIFT: u32 = 48;
-const LOC_BITS: u32 = 40;
+const LARGE: u64 = 1 << 39;
+const LOC_BITS: u32 = 39;
 const LOC_MASK: u64 = (1 << LOC_BITS) - 1;
 
 /// A slot's contents.
@@ -36,11 +42,18 @@ impl Slot {
     /// No key.
     pub(crate) const EMPTY: Slot = Slot(0);
 
-    /// A key with `tag` (15 bits) whose item is at `loc`.
+    /// A key with `tag` (15 bits) whose item is at `loc`, large (whole pages) or not.
     #[inline]
-    pub(crate) fn new(tag: u16, loc: usize) -> Self {
+    pub(crate) fn new(tag: u16, loc: usize, large: bool) -> Self {
         debug_assert!((loc as u64) <= LOC_MASK);
-        Slot(OCCUPIED | u64::from(tag & 0x7fff) << TAG_SHIFT | (loc as u64 & LOC_MASK))
+        let large = if large { LARGE } else { 0 };
+        Slot(OCCUPIED | u64::from(tag & 0x7fff) << TAG_SHIFT | large | (loc as u64 & LOC_MASK))
+    }
+
+    /// Whether the item takes whole pages (read under a pin).
+    #[inline]
+    pub(crate) fn is_large(self) -> bool {
+        self.0 & LARGE != 0
     }
 
     /// Whether a key is here.
@@ -70,7 +83,7 @@ impl Slot {
     /// The item's location.
     #[inline]
     pub(crate) fn loc(self) -> usize {
-        // At most 40 bits, and the arena layout keeps locations below `usize::MAX`.
+        // At most 39 bits, and the arena layout keeps locations below `usize::MAX`.
         (self.0 & LOC_MASK) as usize
     }
 }

@@ -668,27 +668,24 @@ impl<A: Memory, I: Memory> Table<A, I> {
             if loc >= view.data_bytes() / 8 {
                 continue;
             }
-            let state = view.state(view.page_of(loc)).load(Ordering::Relaxed);
-            match page::kind(state) {
-                Kind::Slab => {
-                    let Some(g) = view.glimpse(loc, state) else {
-                        continue;
-                    };
-                    if !view.glimpse_key_is(&g, key) {
-                        continue;
-                    }
-                    let len = g.hdr.vlen;
-                    if let Some(sink) = sink.as_deref_mut() {
-                        match sink.buffer(len).and_then(|buf| buf.get_mut(..len)) {
-                            Some(buf) => view.glimpse_value(&g, buf),
-                            None => return Probe::TooSmall(len),
-                        }
-                    }
-                    return Probe::Hit(len);
-                }
-                Kind::Head => return Probe::Large(j, s, state),
-                Kind::Free | Kind::Chain => continue,
+            if s.is_large() {
+                let state = view.state(view.page_of(loc)).load(Ordering::Relaxed);
+                return Probe::Large(j, s, state);
             }
+            let Some(g) = view.glimpse(loc) else {
+                continue;
+            };
+            if !view.glimpse_key_is(&g, key) {
+                continue;
+            }
+            let len = g.hdr.vlen;
+            if let Some(sink) = sink.as_deref_mut() {
+                match sink.buffer(len).and_then(|buf| buf.get_mut(..len)) {
+                    Some(buf) => view.glimpse_value(&g, buf),
+                    None => return Probe::TooSmall(len),
+                }
+            }
+            return Probe::Hit(len);
         }
         Probe::Miss
     }
@@ -985,8 +982,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
         }
         let h = self.hash(key);
         // The item is written before any lock is taken; the locks are held only to link it.
-        let loc = self.arena.write_item(&self.budget, key, value, wait)?;
-        let result = self.link(h, key, loc, when, old, then, wait);
+        let (loc, large) = self.arena.write_item(&self.budget, key, value, wait)?;
+        let result = self.link(h, key, loc, large, when, old, then, wait);
         if !matches!(result, Ok(Some(_))) {
             // Never linked, so never seen: free it at once.
             self.arena.free_item(&self.budget, loc, wait);
@@ -1000,6 +997,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
         h: u64,
         key: &[u8],
         loc: Loc,
+        large: bool,
         when: When,
         mut old: Option<OldValue<'_>>,
         mut then: Option<&mut dyn FnMut()>,
@@ -1010,7 +1008,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             let (seg, id, sw) = self.index.locate(h, wait)?;
             let place = Place::of(h, seg.mask);
             let kb = Slot::key_bits_of(place.tag);
-            let new = Slot::new(place.tag, loc);
+            let new = Slot::new(place.tag, loc, large);
             // A key already present: lock only the bucket holding it, which every other writer
             // or mover of that key must also lock.
             if let Some((guards, b, j, s)) = Self::holder(view, seg, place, kb, key, wait)? {

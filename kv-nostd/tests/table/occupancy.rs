@@ -93,3 +93,24 @@ fn items_of_80_bytes_fill_90_percent_of_a_memory_limit() {
     // The index takes its share of the limit: about 10 bytes a key at typical load.
     assert!((inserted * ITEM) as f64 >= 0.75 * limit as f64);
 }
+
+/// A segment splits only when no cuckoo path frees a slot for a key: one that cannot split (its
+/// index memory holds no second segment) fills almost all of its slots first.
+#[test]
+fn a_segment_fills_95_percent_of_its_slots_before_it_must_split() {
+    for seed in 0..5u8 {
+        let t = table(1 << 20, 4096 + 128, Config::HOST, [seed; 16]);
+        assert_eq!(t.stats().max_segments, 1);
+        let mut n = 0u32;
+        while t.put(&n.to_le_bytes(), b"v").is_ok() {
+            n += 1;
+        }
+        let slots = t.stats().slots;
+        let ratio = f64::from(n) / slots as f64;
+        println!(
+            "segment: {n} of {slots} slots at the first no space ({:.1}%)",
+            100.0 * ratio
+        );
+        assert!(ratio >= 0.95, "only {:.1}%", 100.0 * ratio);
+    }
+}
