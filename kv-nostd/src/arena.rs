@@ -14,7 +14,8 @@
 //! whose chunks are all free goes back to the stack, and the region's owner is told it may give
 //! the memory back ([`Memory::release`]), unless it is the last page of its class with free
 //! chunks: keeping that one spares a system call and a page fault per insert when one key is
-//! deleted and inserted over and over.
+//! deleted and inserted over and over. When memory (or the budget) runs out, a page a class kept
+//! empty is taken back for whatever needs it.
 //!
 //! A free that cannot take a lock without waiting (a `try_` call, as from an interrupt handler)
 //! is not dropped: the item goes on a stack of deferred frees, pushed without a lock, which the
@@ -226,9 +227,17 @@ impl<A: Memory> Arena<A> {
     }
 
     /// Takes a page for a new use, charging the budget: a freed page if there is one, else one
-    /// never used.
-    pub(crate) fn take_page(&self, budget: &Budget, wait: Wait) -> Result<usize, Error> {
-        budget.take(self.lay.page_cost())?;
+    /// never used, else (when the memory or the budget is used up) an empty page some size class
+    /// kept. `holding` is the class whose lock the caller holds (`None` for none).
+    pub(crate) fn take_page(
+        &self,
+        budget: &Budget,
+        wait: Wait,
+        holding: Option<usize>,
+    ) -> Result<usize, Error> {
+        if budget.take(self.lay.page_cost()).is_err() {
+            return self.reclaim_empty(holding).ok_or(Error::NoSpace);
+        }
         let taken = match self.pop_free_page(wait) {
             Ok(Some(p)) => Ok(p),
             Ok(None) => self
@@ -246,9 +255,38 @@ impl<A: Memory> Arena<A> {
             }
             Err(e) => {
                 budget.give(self.lay.page_cost());
-                Err(e)
+                match e {
+                    Error::NoSpace => self.reclaim_empty(holding).ok_or(Error::NoSpace),
+                    e => Err(e),
+                }
             }
         }
+    }
+
+    /// Takes back the empty page a size class keeps (see the module docs), from any class but
+    /// `holding`, for a new use. Its lock is only tried: the caller may hold another class's,
+    /// and classes are locked in no fixed order. The page stays counted as in use.
+    fn reclaim_empty(&self, holding: Option<usize>) -> Option<usize> {
+        for c in (0..self.classes.count()).filter(|&c| Some(c) != holding) {
+            let cs = self.class_state(c);
+            let Some(_class) = BitLock::try_take(&cs[CLASS_LOCK], 1) else {
+                continue;
+            };
+            let per_page = self.lay.page_bytes / self.classes.size(c);
+            let mut at = cs[CLASS_PARTIAL].load(Ordering::Relaxed);
+            while at != 0 {
+                let p = at - 1;
+                let m = self.view().meta(p);
+                if m[CLASS_FREE].load(Ordering::Relaxed) >> 8 == per_page {
+                    self.remove_partial(cs, p);
+                    // Freed and taken again at once: a new generation, as for any reuse.
+                    page::change(&m[STATE], page::freed);
+                    return Some(p);
+                }
+                at = m[NEXT].load(Ordering::Relaxed);
+            }
+        }
+        None
     }
 
     fn pop_free_page(&self, wait: Wait) -> Result<Option<usize>, Error> {
@@ -312,7 +350,7 @@ impl<A: Memory> Arena<A> {
         let per_page = self.lay.page_bytes / size;
         let mut head = cs[CLASS_PARTIAL].load(Ordering::Relaxed);
         if head == 0 {
-            let p = self.take_page(budget, wait)?;
+            let p = self.take_page(budget, wait, Some(c))?;
             let m = self.view().meta(p);
             m[CLASS_FREE].store(c | per_page << 8, Ordering::Relaxed);
             m[page::BUMP].store(0, Ordering::Relaxed);

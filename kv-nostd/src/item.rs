@@ -219,7 +219,7 @@ impl<A: Memory> Arena<A> {
     }
 
     fn take_large_page(&self, budget: &Budget, kind: Kind, wait: Wait) -> Result<usize, Error> {
-        let p = self.take_page(budget, wait)?;
+        let p = self.take_page(budget, wait, None)?;
         let m = self.view().meta(p);
         m[LINK].store(0, Ordering::Relaxed);
         page::change(&m[STATE], |s| page::reuse(s, kind));

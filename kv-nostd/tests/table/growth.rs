@@ -209,3 +209,32 @@ fn a_static_table_fixed_at_compile_time_fills_and_refuses() {
         assert_eq!(get(&TABLE, &key(i)), Some(value(i)));
     }
 }
+
+#[test]
+fn a_page_a_class_kept_empty_is_taken_back_when_memory_runs_out() {
+    // Five 1 KiB pages; fill them with 24-byte items, delete them all (one page stays with
+    // that class, empty), then fill them with 88-byte items: all five pages are usable again.
+    let arena = 1024 + 5 * 1024;
+    let t = table(arena, 1 << 16, config(1024, 8), [9; 16]);
+    assert_eq!(t.stats().pages, 5);
+    let fill = |value: &[u8]| {
+        let mut n = 0;
+        while t.put(&key(n), value).is_ok() {
+            n += 1;
+        }
+        n
+    };
+    let small = fill(&[1; 8]);
+    assert_eq!(t.stats().pages_in_use, 5);
+    for i in 0..small {
+        t.delete(&key(i)).unwrap();
+    }
+    assert_eq!(
+        t.stats().pages_in_use,
+        1,
+        "one page kept by the 24-byte class"
+    );
+    let large = fill(&[2; 72]);
+    assert_eq!(t.stats().pages_in_use, 5);
+    assert_eq!(large, 5 * (1024 / 88), "every page holds 88-byte chunks");
+}
