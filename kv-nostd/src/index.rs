@@ -229,14 +229,17 @@ impl<I: Memory> Index<I> {
 
     /// Splits segment `id`, whose split word the caller read as `sw`, unless another split got
     /// there first. `rehash` gives the hash of a slot's key; it is called with every bucket of
-    /// the segment locked, so the items it reads cannot change. [`Error::NoSpace`] if the index
-    /// memory or the budget has no room for another segment (or a larger directory).
+    /// the segment locked, so the items it reads cannot change; `prefetch` is called first for
+    /// every slot, so the items' cache misses overlap instead of following one another.
+    /// [`Error::NoSpace`] if the index memory or the budget has no room for another segment (or
+    /// a larger directory).
     pub(crate) fn split(
         &self,
         id: usize,
         sw: usize,
         budget: &Budget,
         wait: Wait,
+        prefetch: impl Fn(Slot),
         rehash: impl Fn(Slot) -> u64,
     ) -> Result<(), Error> {
         let _dir = BitLock::take_as(&self.dir_lock, 1, wait)?;
@@ -279,6 +282,13 @@ impl<I: Memory> Index<I> {
         new.split()
             .store(segment::split_word(d + 1), Ordering::Relaxed);
         let bit = 1u64 << d;
+        for i in 0..seg.buckets() {
+            let b = seg.bucket(i);
+            (0..crate::bucket::SLOTS)
+                .map(|j| b.slot(j))
+                .filter(|s| s.is_occupied())
+                .for_each(&prefetch);
+        }
         for i in 0..seg.buckets() {
             move_bucket(seg.bucket(i), new.bucket(i), bit, &rehash);
         }

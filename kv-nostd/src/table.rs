@@ -1045,8 +1045,15 @@ impl<A: Memory, I: Memory> Table<A, I> {
             drop(guards);
             if !self.make_room(seg, sw, place, wait)? {
                 // No cuckoo path: the segment is full around this key.
+                let prefetch = |s: Slot| {
+                    if let Some(w) = view.data().get(s.loc() * 8 / crate::WORD) {
+                        prefetch(w);
+                    }
+                };
                 self.index
-                    .split(id, sw, &self.budget, wait, |s| self.rehash(view, s))?;
+                    .split(id, sw, &self.budget, wait, prefetch, |s| {
+                        self.rehash(view, s)
+                    })?;
             }
             // A slot was freed in one of the key's buckets, the segment split, or others wrote
             // meanwhile; either way, look again.
