@@ -65,15 +65,16 @@ fn when() -> impl Strategy<Value = When> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
+    // Weights in thirtieths, so a clear is rare (about one operation in 570) without filtering.
     prop_oneof![
-        6 => (key(), value()).prop_map(|(k, v)| Op::Put(k, v)),
-        2 => (key(), value(), when()).prop_map(|(k, v, w)| Op::PutIf(k, v, w)),
-        4 => key().prop_map(Op::Get),
-        1 => key().prop_map(Op::Contains),
-        3 => key().prop_map(Op::Delete),
-        1 => Just(Op::Visit),
-        1 => (1usize..20).prop_map(Op::Scan),
-        1 => (0u8..30).prop_filter_map("rare", |x| (x == 0).then_some(Op::Clear)),
+        180 => (key(), value()).prop_map(|(k, v)| Op::Put(k, v)),
+        60 => (key(), value(), when()).prop_map(|(k, v, w)| Op::PutIf(k, v, w)),
+        120 => key().prop_map(Op::Get),
+        30 => key().prop_map(Op::Contains),
+        90 => key().prop_map(Op::Delete),
+        30 => Just(Op::Visit),
+        30 => (1usize..20).prop_map(Op::Scan),
+        1 => Just(Op::Clear),
     ]
 }
 

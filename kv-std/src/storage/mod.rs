@@ -75,7 +75,7 @@ pub fn resident_bytes() -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kv_nostd::{Memory, Put};
+    use kv_nostd::Put;
 
     fn small() -> StorageConfig {
         StorageConfig {
@@ -98,40 +98,25 @@ mod tests {
     }
 
     #[test]
-    fn reserved_memory_becomes_resident_only_when_used_and_goes_back_when_freed() {
+    fn a_memory_limit_refuses_writes_and_keeps_every_key() {
         let config = StorageConfig {
             arena_bytes: 1 << 30,
-            ..small()
+            index_bytes: 16 << 20,
+            table: Config {
+                max_memory: 8 << 20,
+                ..Config::HOST
+            },
         };
-        let before = resident_bytes().unwrap();
-        let t = open(config, HashKey([4; 16])).unwrap();
-        let opened = resident_bytes().unwrap();
-        assert!(
-            opened - before < 1 << 20,
-            "opening a 1 GiB table made {} bytes resident",
-            opened - before
-        );
-        // 64 values of 1 MiB: 64 MiB resident, then given back.
-        let value = vec![9u8; 1 << 20];
-        for i in 0..64u8 {
-            t.put(&[i], &value).unwrap();
+        let t = open(config, HashKey([5; 16])).unwrap();
+        let mut n = 0u32;
+        while t.put(&n.to_le_bytes(), &[7; 100]).is_ok() {
+            n += 1;
         }
-        let full = resident_bytes().unwrap();
-        assert!(
-            full - opened >= 60 << 20,
-            "{} bytes resident",
-            full - opened
-        );
-        for i in 0..64u8 {
-            t.delete(&[i]).unwrap();
+        assert!(t.used_bytes() <= 8 << 20);
+        assert!(n > 50_000, "{n} keys under 8 MiB");
+        let mut out = [0u8; 100];
+        for i in 0..n {
+            assert_eq!(t.get_into(&i.to_le_bytes(), &mut out), Ok(Some(100)));
         }
-        let emptied = resident_bytes().unwrap();
-        assert!(
-            emptied < opened + (4 << 20),
-            "{} bytes still resident after deleting everything",
-            emptied - opened
-        );
-        let (arena, _) = t.memory();
-        assert_eq!(arena.words().len(), (1 << 30) / kv_nostd::WORD);
     }
 }
