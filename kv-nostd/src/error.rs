@@ -75,7 +75,7 @@ pub enum LayoutError {
     },
     /// The arena memory is larger than slot words can address (8 TiB of pages).
     ArenaTooLarge(usize),
-    /// The index memory does not hold a directory and two segments.
+    /// The index memory does not hold a directory and one segment.
     IndexTooSmall {
         /// Bytes given.
         bytes: usize,
