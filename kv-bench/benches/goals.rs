@@ -16,7 +16,7 @@ const ROUNDS: usize = 21;
 const TURN: Duration = Duration::from_millis(100);
 /// Operations run to estimate how many fill a turn.
 const PROBE: u64 = 200_000;
-/// Slots in kv's table, as in `concurrent.rs`.
+/// Entries at 100%, as in `concurrent.rs`.
 const SLOTS: usize = 1 << 18;
 
 fn main() {

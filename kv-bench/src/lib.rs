@@ -7,7 +7,8 @@
 //! - [`Rng`]: a small, seeded generator (the benches must not measure a heavyweight RNG).
 //! - [`Zipf`]: Zipf-skewed key indices, the YCSB way.
 //! - [`KvTable`] and [`kv_table`]: a kv table sized for the workload.
-//! - [`BytesKey`]: a workload key as the other maps store it.
+//! - [`BytesKey`]: a workload key as `heapless`'s map stores it; `hashbrown` and `dashmap` keep
+//!   keys and values out of line, as `Vec<u8>`s, as kv's table does.
 //! - [`SharedMap`], [`stream`] and [`run`]: threads running a mix of gets and puts on one map.
 //!
 //! The benches themselves are in `benches/` (`table.rs`: one thread; `concurrent.rs`: two
@@ -30,7 +31,7 @@
 //! assert_eq!(out, value(i));
 //! ```
 
-use kv_nostd::{words, Bucket, HashKey, Table};
+use kv_nostd::{Config, HashKey, Memory, Table, Word};
 use std::hash::{Hash, Hasher};
 use std::hint::black_box;
 use std::sync::{Barrier, Mutex, RwLock};
@@ -49,17 +50,35 @@ pub type Value = [u8; VALUE_LEN];
 /// The hash key every keyed map in the benches uses.
 pub const HASH_KEY: HashKey = HashKey(*b"kv-bench-hashkey");
 
-const KW: usize = words(KEY_LEN);
-const VW: usize = words(VALUE_LEN);
+/// Zeroed words on the heap, as a kv table's memory.
+pub struct Heap(Box<[Word]>);
 
-/// A kv table whose slots hold exactly one workload key and value (8 slots a bucket).
-pub type KvTable = Table<Box<[Bucket<KW, VW>]>, KW, VW>;
+impl Heap {
+    /// `bytes` bytes of zeroed words.
+    pub fn new(bytes: usize) -> Self {
+        Heap(
+            std::iter::repeat_with(|| Word::new(0))
+                .take(bytes / kv_nostd::WORD)
+                .collect(),
+        )
+    }
+}
 
-/// An empty kv table of `slots` slots (a power of two, at least 8), keyed with [`HASH_KEY`].
-pub fn kv_table(slots: usize) -> KvTable {
-    assert!(slots.is_power_of_two() && slots >= 8, "slots: {slots}");
-    let buckets: Box<[Bucket<KW, VW>]> = (0..slots / 8).map(|_| Bucket::new()).collect();
-    Table::new(buckets, HASH_KEY).expect("a power-of-two bucket count")
+impl Memory for Heap {
+    fn words(&self) -> &[Word] {
+        &self.0
+    }
+}
+
+/// A kv table over heap memory.
+pub type KvTable = Table<Heap, Heap>;
+
+/// An empty kv table with room for `entries` workload entries (88-byte items) and more, keyed
+/// with [`HASH_KEY`]; its index grows as entries arrive.
+pub fn kv_table(entries: usize) -> KvTable {
+    let arena = Heap::new(entries * 96 + (1 << 20));
+    let index = Heap::new(entries * 24 + (1 << 16));
+    Table::new(arena, index, HASH_KEY, Config::HOST).expect("a valid layout")
 }
 
 /// SplitMix64's finaliser: a bijection on `u64` that scatters neighbouring inputs.
@@ -211,58 +230,49 @@ impl SharedMap for KvTable {
     }
 }
 
-impl SharedMap for dashmap::DashMap<BytesKey, Value> {
+/// Copies a stored value out, as every map must on a get.
+#[inline]
+fn copy_out(v: &[u8], out: &mut Value) -> bool {
+    out.copy_from_slice(v);
+    true
+}
+
+impl SharedMap for dashmap::DashMap<Vec<u8>, Vec<u8>> {
     #[inline]
     fn get(&self, key: &Key, out: &mut Value) -> bool {
-        match dashmap::DashMap::get(self, &BytesKey(*key)) {
-            Some(v) => {
-                *out = *v;
-                true
-            }
-            None => false,
-        }
+        dashmap::DashMap::get(self, &key[..]).is_some_and(|v| copy_out(&v, out))
     }
     #[inline]
     fn put(&self, key: &Key, value: &Value) {
-        self.insert(BytesKey(*key), *value);
+        self.insert(key.to_vec(), value.to_vec());
     }
 }
 
-impl SharedMap for RwLock<hashbrown::HashMap<BytesKey, Value>> {
+impl SharedMap for RwLock<hashbrown::HashMap<Vec<u8>, Vec<u8>>> {
     #[inline]
     fn get(&self, key: &Key, out: &mut Value) -> bool {
-        match self.read().expect("not poisoned").get(&BytesKey(*key)) {
-            Some(v) => {
-                *out = *v;
-                true
-            }
-            None => false,
-        }
+        let map = self.read().expect("not poisoned");
+        map.get(&key[..]).is_some_and(|v| copy_out(v, out))
     }
     #[inline]
     fn put(&self, key: &Key, value: &Value) {
         self.write()
             .expect("not poisoned")
-            .insert(BytesKey(*key), *value);
+            .insert(key.to_vec(), value.to_vec());
     }
 }
 
-impl SharedMap for Mutex<std::collections::HashMap<BytesKey, Value>> {
+impl SharedMap for Mutex<std::collections::HashMap<Vec<u8>, Vec<u8>>> {
     #[inline]
     fn get(&self, key: &Key, out: &mut Value) -> bool {
-        match self.lock().expect("not poisoned").get(&BytesKey(*key)) {
-            Some(v) => {
-                *out = *v;
-                true
-            }
-            None => false,
-        }
+        let map = self.lock().expect("not poisoned");
+        map.get(&key[..]).is_some_and(|v| copy_out(v, out))
     }
     #[inline]
     fn put(&self, key: &Key, value: &Value) {
         self.lock()
             .expect("not poisoned")
-            .insert(BytesKey(*key), *value);
+            .insert(key.to_vec(), value.to_vec());
     }
 }
 
@@ -374,7 +384,6 @@ mod tests {
         let mut out = [0u8; VALUE_LEN];
         assert_eq!(table.get_into(&key(1), &mut out), Ok(Some(VALUE_LEN)));
         assert_eq!(out, value(1));
-        assert_eq!(KvTable::MAX_KEY, KEY_LEN);
-        assert_eq!(KvTable::MAX_VALUE, VALUE_LEN);
+        assert_eq!(table.len(), 1);
     }
 }

@@ -1,245 +1,141 @@
-//! One bucket of the table: a version counter, a lock and `W` slots of inline key and value.
+//! One bucket of a segment: a header word (version and lock) and [`SLOTS`] slot words, one
+//! 64-byte cache line on 64-bit targets (as Segcache's 8 × 64-bit bucket, with the first word
+//! for the version and lock instead of bucket info).
 //!
-//! Every byte a reader may see while a writer writes it is an atomic word: readers copy with
-//! `Relaxed` loads and trust nothing they copied until the bucket's version, read before and
-//! after, shows no writer was active. Lengths read that way are clamped before use.
+//! The header word:
+//! ```text
+//! bit 0   writing: a writer is changing the slots (readers retry)
+//! bit 1   locked: the bucket's lock (a `BitLock`)
+//! bits 2… version: bumped by every write
+//! ```
+//! A writer takes the lock, sets `writing` with a read-modify-write followed by a
+//! `fence(Release)`, stores slots, then moves to the next version with `writing` clear (a
+//! `Release` read-modify-write), and unlocks. A reader loads the header (`Acquire`), copies, issues `fence(Acquire)` and loads
+//! the header again: the copy stands if `writing` was clear and the version did not move (the
+//! orderings of crossbeam's `seq_lock.rs`). The lock bit is ignored by that comparison: holding
+//! the lock without writing (to read a value, or to look for a key) does not disturb readers.
 //!
-//! Layout: the version, the lock and the `W` 32-bit metadata words come first, within one
-//! 64-byte cache line when `W <= 11`, and on 64-bit targets buckets start on a cache-line
-//! boundary. A probe that misses touches that one line; a hit adds the lines of its slot's
-//! payload, which follow.
+//! The version wraps after 2^62 writes on 64-bit targets, never in practice; on 32-bit targets
+//! after 2^30 writes to one bucket, which a false validation would need to happen within a
+//! single optimistic read.
 
-use crate::sync::{AtomicMeta, AtomicUsize, AtomicVersion, Lock, Ordering, Version};
+use crate::memory::Word;
+use crate::slot::{self, Slot, SLOT_WORDS};
+use crate::sync::{fence, BitLock, Ordering, Wait};
+use crate::Error;
 
-/// Bytes in one storage word (`usize`): 8 on 64-bit targets, 4 on thumbv7em.
-pub const WORD: usize = core::mem::size_of::<usize>();
+/// Slots per bucket: 7 beside the header in 64 bytes; 1 under the model checker, whose tables
+/// are tiny.
+#[cfg(not(kv_loom))]
+pub(crate) const SLOTS: usize = 7;
+/// Slots per bucket: 7 beside the header in 64 bytes; 1 under the model checker, whose tables
+/// are tiny.
+#[cfg(kv_loom)]
+pub(crate) const SLOTS: usize = 1;
 
-/// The number of words needed to hold `bytes` bytes, for naming a table's sizes in bytes:
-/// `Table<S, { words(16) }, { words(64) }>`.
-pub const fn words(bytes: usize) -> usize {
-    bytes.div_ceil(WORD)
-}
+/// Words per bucket.
+pub(crate) const BUCKET_WORDS: usize = 1 + SLOTS * SLOT_WORDS;
 
-/// A slot's metadata word: occupied bit, tag and key length, 32 bits on every target.
-pub(crate) type Meta = u32;
+const WRITING: usize = 1;
+/// The lock bit of the header word.
+pub(crate) const LOCKED: usize = 2;
+const STEP: usize = 4;
 
-/// Bit 0 of a metadata word: the slot holds an entry.
-const OCCUPIED: Meta = 1;
-/// Bits 1..=16: the entry's 16-bit tag, a fragment of its hash.
-const TAG_SHIFT: u32 = 1;
-/// Bits 17..: the key's length in bytes.
-const KLEN_SHIFT: u32 = 17;
-/// The longest key a metadata word can describe.
-pub(crate) const MAX_META_KEY: usize = (Meta::MAX >> KLEN_SHIFT) as usize;
-
-/// The metadata word of an occupied slot.
+/// Whether a header word says a write is in progress.
 #[inline]
-pub(crate) fn meta(tag: u16, klen: usize) -> Meta {
-    // `klen <= MAX_META_KEY`, checked for every bucket type by `Bucket::VALID`.
-    OCCUPIED | (Meta::from(tag) << TAG_SHIFT) | ((klen as Meta) << KLEN_SHIFT)
+pub(crate) fn is_writing(header: usize) -> bool {
+    header & WRITING != 0
 }
 
+/// Whether two header words show the same version (the lock bit aside).
 #[inline]
-pub(crate) fn is_occupied(meta: Meta) -> bool {
-    meta & OCCUPIED != 0
+pub(crate) fn unchanged(before: usize, after: usize) -> bool {
+    (before ^ after) & !LOCKED == 0
 }
 
-#[inline]
-pub(crate) fn tag_of(meta: Meta) -> u16 {
-    // Truncation keeps exactly the 16 tag bits.
-    (meta >> TAG_SHIFT) as u16
+/// A view of one bucket's words.
+#[derive(Clone, Copy)]
+pub(crate) struct Bucket<'a> {
+    w: &'a [Word],
 }
 
-#[inline]
-pub(crate) fn klen_of(meta: Meta) -> usize {
-    (meta >> KLEN_SHIFT) as usize
-}
-
-/// The inline storage of one entry: `KW` words of key and `VW` words of value, in that order, so
-/// a hit reads one contiguous run of memory.
-#[repr(C)]
-pub(crate) struct Payload<const KW: usize, const VW: usize> {
-    pub(crate) vlen: AtomicUsize,
-    pub(crate) key: [AtomicUsize; KW],
-    pub(crate) value: [AtomicUsize; VW],
-}
-
-impl<const KW: usize, const VW: usize> Payload<KW, VW> {
-    /// The value's length, clamped to the slot: a read no lock protects may be torn.
+impl<'a> Bucket<'a> {
+    /// The bucket made of `w` ([`BUCKET_WORDS`] words).
     #[inline]
-    pub(crate) fn value_len(&self) -> usize {
-        self.vlen.load(Ordering::Relaxed).min(VW * WORD)
+    pub(crate) fn new(w: &'a [Word]) -> Self {
+        Self { w }
     }
 
-    /// Copies the value into the front of `out` if it fits, and returns its length either way.
+    /// The header word.
     #[inline]
-    pub(crate) fn read_value_into(&self, out: &mut [u8]) -> usize {
-        let len = self.value_len();
-        if let Some(out) = out.get_mut(..len) {
-            // Whole words first, as single stores; then the bytes of a last, partial word.
-            let mut chunks = out.chunks_exact_mut(WORD);
-            for (chunk, w) in (&mut chunks).zip(&self.value) {
-                chunk.copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes());
-            }
-            let tail = chunks.into_remainder();
-            if let Some(w) = self.value.get(len / WORD).filter(|_| !tail.is_empty()) {
-                tail.copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes()[..tail.len()]);
-            }
-        }
-        len
+    pub(crate) fn header(&self) -> &'a Word {
+        &self.w[0]
     }
 
-    /// Copies the value's words into `out` and returns its length.
+    /// The header, for a reader starting a copy.
     #[inline]
-    pub(crate) fn read_value_words(&self, out: &mut [usize; VW]) -> usize {
-        let len = self.value_len();
-        for (o, w) in out.iter_mut().zip(&self.value).take(len.div_ceil(WORD)) {
-            *o = w.load(Ordering::Relaxed);
-        }
-        len
-    }
-}
-
-/// A bucket of `W` slots, each holding a key of up to `KW` words and a value of up to `VW` words.
-///
-/// Buckets are the table's storage: build them with [`Bucket::new`] (a `const fn`, so an array of
-/// them can be a `static`) and hand them to [`Table`](crate::Table).
-///
-/// On 64-bit targets a bucket starts on a 64-byte boundary, a cache line on the processors those
-/// targets run on. Elsewhere it is not padded: a microcontroller has no cache to align to, and
-/// every byte of RAM counts.
-#[cfg_attr(target_pointer_width = "64", repr(C, align(64)))]
-#[cfg_attr(not(target_pointer_width = "64"), repr(C))]
-pub struct Bucket<const KW: usize, const VW: usize, const W: usize = 8> {
-    /// Even while no writer is inside; bumped to odd before a write and back to even after.
-    pub(crate) version: AtomicVersion,
-    pub(crate) lock: Lock,
-    pub(crate) meta: [AtomicMeta; W],
-    pub(crate) slots: [Payload<KW, VW>; W],
-}
-
-impl<const KW: usize, const VW: usize, const W: usize> Bucket<KW, VW, W> {
-    const VALID: () = {
-        assert!(W > 0, "a bucket needs at least one slot");
-        assert!(W <= 64, "at most 64 slots per bucket");
-        assert!(
-            KW * WORD <= MAX_META_KEY,
-            "key too long for the metadata word"
-        );
-    };
-
-    /// An empty bucket.
-    #[cfg(not(kv_loom))]
-    pub const fn new() -> Self {
-        let () = Self::VALID;
-        Self {
-            version: AtomicVersion::new(0),
-            lock: Lock::new(),
-            meta: [const { AtomicMeta::new(0) }; W],
-            slots: [const {
-                Payload {
-                    vlen: AtomicUsize::new(0),
-                    key: [const { AtomicUsize::new(0) }; KW],
-                    value: [const { AtomicUsize::new(0) }; VW],
-                }
-            }; W],
-        }
+    pub(crate) fn version(&self) -> usize {
+        self.w[0].load(Ordering::Acquire)
     }
 
-    /// An empty bucket.
-    #[cfg(kv_loom)]
-    pub fn new() -> Self {
-        let () = Self::VALID;
-        Self {
-            version: AtomicVersion::new(0),
-            lock: Lock::new(),
-            meta: core::array::from_fn(|_| AtomicMeta::new(0)),
-            slots: core::array::from_fn(|_| Payload {
-                vlen: AtomicUsize::new(0),
-                key: core::array::from_fn(|_| AtomicUsize::new(0)),
-                value: core::array::from_fn(|_| AtomicUsize::new(0)),
-            }),
-        }
+    /// The header again, after a `fence(Acquire)`, for a reader ending a copy.
+    #[inline]
+    pub(crate) fn version_again(&self) -> usize {
+        self.w[0].load(Ordering::Relaxed)
     }
 
-    /// Marks the start of a write; the caller holds this bucket's lock.
+    #[inline]
+    fn slot_words(&self, j: usize) -> &'a [Word] {
+        &self.w[1 + j * SLOT_WORDS..1 + (j + 1) * SLOT_WORDS]
+    }
+
+    /// Slot `j`.
+    #[inline]
+    pub(crate) fn slot(&self, j: usize) -> Slot {
+        slot::load(self.slot_words(j))
+    }
+
+    /// Whether slot `j` holds a key with these key bits (one load).
+    #[inline]
+    pub(crate) fn slot_matches(&self, j: usize, key_bits: u16) -> bool {
+        slot::matches(self.slot_words(j), key_bits)
+    }
+
+    /// Stores slot `j`; the caller holds the lock and has begun a write.
+    #[inline]
+    pub(crate) fn set(&self, j: usize, s: Slot) {
+        slot::store(self.slot_words(j), s);
+    }
+
+    /// The first free slot.
+    #[inline]
+    pub(crate) fn free_slot(&self) -> Option<usize> {
+        (0..SLOTS).find(|&j| !self.slot(j).is_occupied())
+    }
+
+    /// Takes the bucket's lock.
+    #[inline]
+    pub(crate) fn lock(&self, wait: Wait) -> Result<BitLock<'a>, Error> {
+        BitLock::take_as(&self.w[0], LOCKED, wait)
+    }
+
+    /// Marks the start of a write; the caller holds the lock.
+    #[inline]
+    pub(crate) fn begin_write(&self) {
+        self.w[0].fetch_add(WRITING, Ordering::AcqRel);
+        // Slot stores below may not become visible before `writing` does.
+        fence(Ordering::Release);
+    }
+
+    /// Marks the end of a write begun by [`Bucket::begin_write`]: the next version, still
+    /// locked, `writing` clear.
     ///
-    /// The `AcqRel` read-modify-write (rather than a plain store) also orders this write after a
-    /// visitor's cursor update, see `Table::visit`.
+    /// A read-modify-write rather than a store of the same value: a failed `try_take` of the
+    /// lock may run at the same time (a `fetch_or` that changes nothing), and the model checker
+    /// can order a plain store before a concurrent read-modify-write of the same word, which no
+    /// machine does (tokio-rs/loom#254); with every change a read-modify-write it cannot.
     #[inline]
-    pub(crate) fn begin_write(&self) -> Version {
-        let before = self.version.fetch_add(1, Ordering::AcqRel);
-        // Payload stores below may not become visible before the odd version does.
-        crate::sync::fence(Ordering::Release);
-        before
-    }
-
-    /// Marks the end of a write begun by [`Bucket::begin_write`].
-    #[inline]
-    pub(crate) fn end_write(&self, before: Version) {
-        self.version
-            .store(before.wrapping_add(2), Ordering::Release);
-    }
-
-    /// Copies slot `i`'s payload into `dst` (the caller holds both buckets' locks and has begun
-    /// a write on `dst`'s bucket).
-    pub(crate) fn copy_payload(&self, i: usize, dst: &Payload<KW, VW>) {
-        let src = &self.slots[i];
-        dst.vlen
-            .store(src.vlen.load(Ordering::Relaxed), Ordering::Relaxed);
-        for (d, s) in dst.key.iter().zip(&src.key) {
-            d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
-        }
-        for (d, s) in dst.value.iter().zip(&src.value) {
-            d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
-        }
-    }
-}
-
-impl<const KW: usize, const VW: usize, const W: usize> Default for Bucket<KW, VW, W> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Stores `bytes` into the first words of `words`, zero-padding the last one. Words past the end
-/// are left as they are: readers use only the words the stored length covers.
-#[inline]
-pub(crate) fn store_bytes(words: &[AtomicUsize], bytes: &[u8]) {
-    for (w, chunk) in words.iter().zip(bytes.chunks(WORD)) {
-        w.store(word_from(chunk), Ordering::Relaxed);
-    }
-}
-
-/// Packs up to [`WORD`] bytes into a word, zero-padded.
-#[inline]
-pub(crate) fn word_from(chunk: &[u8]) -> usize {
-    if let Ok(whole) = <[u8; WORD]>::try_from(chunk) {
-        return usize::from_ne_bytes(whole);
-    }
-    let mut buf = [0u8; WORD];
-    buf[..chunk.len()].copy_from_slice(chunk);
-    usize::from_ne_bytes(buf)
-}
-
-/// Packs `bytes` into `out`, zero-padded; `bytes` must fit.
-#[inline]
-pub(crate) fn pack<const N: usize>(bytes: &[u8]) -> [usize; N] {
-    // Word by word, as values: building the array in memory through a loop of stores made the
-    // copy that followed wait for them (a load wider than the stores cannot be forwarded).
-    core::array::from_fn(|i| {
-        let rest = bytes.get(i * WORD..).unwrap_or(&[]);
-        word_from(&rest[..rest.len().min(WORD)])
-    })
-}
-
-/// The bytes of a word array, for handing a copied value to a caller without another copy.
-#[inline]
-pub(crate) fn as_bytes(words: &[usize]) -> &[u8] {
-    // SAFETY: `words` is a live, initialised allocation of `size_of_val(words)` bytes; `u8` has
-    // alignment 1 and every bit pattern is a valid `u8`; the returned slice borrows `words`, so
-    // it cannot outlive it or alias a mutable borrow of it.
-    unsafe {
-        core::slice::from_raw_parts(words.as_ptr().cast::<u8>(), core::mem::size_of_val(words))
+    pub(crate) fn end_write(&self) {
+        self.w[0].fetch_add(STEP - WRITING, Ordering::Release);
     }
 }

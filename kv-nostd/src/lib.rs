@@ -1,14 +1,24 @@
-//! The allocation-free core of kv: a fixed-memory concurrent hash table, and the wire codecs
-//! that let any byte stream reach it.
+//! The allocation-free core of kv: a concurrent hash table over memory the caller hands over,
+//! and the wire codecs that let any byte stream reach it.
 //!
 //! Nothing here allocates, touches a socket, a file, a thread or a clock, so the same table runs
-//! in a `static` on a microcontroller and behind the `kv-server` on a host.
+//! over `static` arrays on a microcontroller and over a large anonymous mapping behind the
+//! `kv-server` on a host.
 //!
 //! # Modules
-//! - [`table`]: the concurrent cuckoo hash table ([`Table`]) and its put / get / delete / visit.
-//! - [`bucket`]: one bucket of slots, the unit of locking and versioning ([`Bucket`]).
+//! - [`table`]: the table ([`Table`]): put / get / delete / visit / scan over an index and an
+//!   arena.
+//! - `index` (private): extendible hashing over cuckoo segments, which grows by splitting one
+//!   segment at a time; `segment`, `bucket` and `slot` are its parts.
+//! - `arena` (private): pages cut into size-class chunks, and the free lists; `class` computes
+//!   the classes, `page` keeps per-page metadata and the pins of large items, `item` the format
+//!   of a key and value in the arena, `budget` the byte limit.
+//! - [`memory`]: the caller's memory ([`Memory`], [`Word`]).
+//! - [`config`]: page and segment sizes and limits ([`Config`]).
+//! - [`sink`]: where a read puts a value ([`Sink`]).
+//! - [`scan`]: visits and resumable scans ([`Entry`], [`ScanCursor`]).
 //! - [`hash`]: the keyed SipHash-1-3 the table places keys with ([`HashKey`]).
-//! - [`error`]: why an operation did nothing ([`Error`]).
+//! - [`error`]: why an operation did nothing ([`Error`], [`LayoutError`]).
 //! - [`native`]: kv's own length-prefixed binary protocol, sans-IO (requests and responses).
 //! - [`resp`]: the Redis protocol (RESP2), sans-IO: request decoder, reply encoders and decoder.
 //! - [`interrupts`]: which calls an interrupt handler may make (the `try_` ones), and why.
@@ -17,22 +27,23 @@
 //!
 //! # Example
 //! ```
-//! use kv_nostd::{words, Bucket, Error, HashKey, Put, Table};
+//! use kv_nostd::{Config, Error, HashKey, Put, Table, Word};
 //!
-//! // 64 buckets of 8 slots; keys up to 16 bytes, values up to 32 bytes.
-//! type Small = Table<[Bucket<{ words(16) }, { words(32) }>; 64], { words(16) }, { words(32) }>;
-//! static TABLE: Small = Table::from_array([const { Bucket::new() }; 64], HashKey([42; 16]));
+//! // 64 KiB of arena in 1 KiB pages, 16 KiB of index: all zero, so they can be `static`s.
+//! static ARENA: [Word; 8192] = [const { Word::new(0) }; 8192];
+//! static INDEX: [Word; 2048] = [const { Word::new(0) }; 2048];
+//! static TABLE: Table<&[Word], &[Word]> =
+//!     Table::new_static(&ARENA, &INDEX, HashKey([42; 16]), Config::SMALL);
 //!
 //! assert_eq!(TABLE.put(b"user1", b"John"), Ok(Put::Inserted));
-//! assert_eq!(TABLE.put(b"user1", b"John Doe"), Ok(Put::Replaced));
+//! assert_eq!(TABLE.put(b"user1", &[b'x'; 3000]), Ok(Put::Replaced));
 //!
-//! let mut buf = [0u8; 32];
+//! let mut buf = [0u8; 4096];
 //! let n = TABLE.get_into(b"user1", &mut buf)?.expect("present");
-//! assert_eq!(&buf[..n], b"John Doe");
+//! assert_eq!(&buf[..n], &[b'x'; 3000][..]);
 //!
 //! assert_eq!(TABLE.delete(b"user1"), Ok(true));
 //! assert_eq!(TABLE.get_into(b"user1", &mut buf), Ok(None));
-//! assert!(matches!(TABLE.put(&[0; 17], b""), Err(Error::KeyTooLong { len: 17, max: 16 })));
 //! # Ok::<(), Error>(())
 //! ```
 #![no_std]
@@ -43,20 +54,35 @@
     clippy::missing_safety_doc
 )]
 
-pub mod bucket;
+mod arena;
+mod bucket;
+mod budget;
+mod class;
+pub mod config;
 pub mod error;
 pub mod hash;
+mod index;
 #[doc = include_str!("interrupts.md")]
 pub mod interrupts {}
+mod item;
 #[cfg(kv_loom)]
 #[doc(hidden)]
 pub mod loom_hooks;
+pub mod memory;
 pub mod native;
+mod page;
 pub mod resp;
+pub mod scan;
+mod segment;
+pub mod sink;
+mod slot;
 mod sync;
 pub mod table;
 
-pub use bucket::{words, Bucket, WORD};
+pub use config::Config;
 pub use error::{Error, LayoutError};
 pub use hash::HashKey;
-pub use table::{Put, ScanCursor, Table, When};
+pub use memory::{Memory, Word, WORD};
+pub use scan::{Entry, ScanCursor};
+pub use sink::Sink;
+pub use table::{Put, Stats, Table, When};

@@ -1,33 +1,21 @@
 //! The one place the table gets its synchronisation primitives from.
 //!
-//! Under `--cfg kv_loom` every atomic, fence, lock and spin hint comes from `loom`, so the model
-//! checker sees each access the table makes; otherwise they come from `core` and `spin`. Nothing
-//! else in the crate names `core::sync::atomic` or `spin` directly.
+//! Under `--cfg kv_loom` every atomic, fence and spin hint comes from `loom`, so the model checker
+//! sees each access the table makes; otherwise they come from `core`. Nothing else in the crate
+//! names `core::sync::atomic` directly.
+//!
+//! Every lock of the table is one bit of an atomic word ([`BitLock`]): the bucket locks share
+//! their word with the bucket's version, and the allocator's and the directory's locks are words
+//! of their own. A lock is taken with an `Acquire` `fetch_or` and released with a `Release`
+//! `fetch_and`, so a holder sees everything the previous holder wrote; under loom the same code
+//! runs on loom's atomics, and its spin loops yield.
 
 #[cfg(not(kv_loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicU32 as AtomicMeta, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};
 #[cfg(kv_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicU32 as AtomicMeta, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
 
-/// The per-bucket version counter.
-///
-/// It must not wrap while one optimistic read is in flight. Where the target has 64-bit atomics
-/// that is a `u64`, which cannot wrap in practice. On 32-bit targets without them (thumbv7em) it
-/// is a `usize`: a false validation would need 2^31 writes to one bucket during a single read,
-/// each a locked update, which no realistic interrupt or thread schedule produces. An emulated
-/// 64-bit atomic would put a critical section on every read, which is worse.
-#[cfg(all(not(kv_loom), target_has_atomic = "64"))]
-pub(crate) type AtomicVersion = core::sync::atomic::AtomicU64;
-#[cfg(all(not(kv_loom), target_has_atomic = "64"))]
-pub(crate) type Version = u64;
-#[cfg(all(not(kv_loom), not(target_has_atomic = "64")))]
-pub(crate) type AtomicVersion = core::sync::atomic::AtomicUsize;
-#[cfg(all(not(kv_loom), not(target_has_atomic = "64")))]
-pub(crate) type Version = usize;
-#[cfg(kv_loom)]
-pub(crate) type AtomicVersion = loom::sync::atomic::AtomicU64;
-#[cfg(kv_loom)]
-pub(crate) type Version = u64;
+use crate::error::Error;
 
 /// Tells the processor (or, under loom, the scheduler) that this thread is waiting on another.
 #[inline]
@@ -38,64 +26,72 @@ pub(crate) fn spin_hint() {
     loom::thread::yield_now();
 }
 
-/// A bucket lock: a spinlock from `spin`, or loom's mutex under the model checker.
-pub(crate) struct Lock {
-    #[cfg(not(kv_loom))]
-    inner: spin::mutex::SpinMutex<()>,
-    #[cfg(kv_loom)]
-    inner: loom::sync::Mutex<()>,
+/// Whether a call may wait for a lock or must answer [`Error::Busy`] instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Spin until the lock is free.
+    Block,
+    /// Never wait: `Busy`.
+    Try,
 }
 
-/// Proof that a bucket lock is held; dropping it releases the lock.
-pub(crate) struct LockGuard<'a> {
-    #[cfg(not(kv_loom))]
-    _inner: spin::mutex::SpinMutexGuard<'a, ()>,
-    #[cfg(kv_loom)]
-    _inner: loom::sync::MutexGuard<'a, ()>,
+/// Proof that one bit of a word, used as a lock, is held; dropping it clears the bit.
+#[must_use]
+pub(crate) struct BitLock<'a> {
+    word: &'a AtomicUsize,
+    bit: usize,
 }
 
-impl Lock {
-    #[cfg(not(kv_loom))]
-    pub(crate) const fn new() -> Self {
-        Self {
-            inner: spin::mutex::SpinMutex::new(()),
-        }
-    }
-
-    #[cfg(kv_loom)]
-    pub(crate) fn new() -> Self {
-        Self {
-            inner: loom::sync::Mutex::new(()),
-        }
-    }
-
-    /// Takes the lock, spinning (with the shim's hint) until it is free.
+impl<'a> BitLock<'a> {
+    /// Sets `bit` of `word` if it is clear, without waiting.
+    ///
+    /// One `fetch_or`, with no load before it: setting a bit that is already set changes
+    /// nothing, and a lock taken without reading the word first is also one whose race with a
+    /// reader of the word the model checker sees (loom remembers one access per word, and a load
+    /// by the locker itself would hide the reader's).
     #[inline]
-    pub(crate) fn lock(&self) -> LockGuard<'_> {
-        #[cfg(not(kv_loom))]
+    pub(crate) fn try_take(word: &'a AtomicUsize, bit: usize) -> Option<Self> {
+        let before = word.fetch_or(bit, Ordering::Acquire);
+        // Not `then_some`: it would build the guard, and drop it (unlocking someone else's
+        // lock), even when the lock was not taken.
+        (before & bit == 0).then(|| Self { word, bit })
+    }
+
+    /// Sets `bit` of `word`, spinning (with the shim's hint) while another holder has it.
+    #[inline]
+    pub(crate) fn take(word: &'a AtomicUsize, bit: usize) -> Self {
         loop {
-            if let Some(guard) = self.try_lock() {
+            if let Some(guard) = Self::try_take(word, bit) {
                 return guard;
             }
-            // Wait on a plain load so a contended lock's cache line is not written in a loop.
-            while self.inner.is_locked() {
+            // Wait on plain loads, so a contended lock's cache line is not written in a loop.
+            while word.load(Ordering::Relaxed) & bit != 0 {
                 spin_hint();
             }
         }
-        #[cfg(kv_loom)]
-        LockGuard {
-            _inner: self.inner.lock().unwrap_or_else(|e| e.into_inner()),
+    }
+
+    /// [`BitLock::take`] or [`BitLock::try_take`], as `wait` says.
+    #[inline]
+    pub(crate) fn take_as(word: &'a AtomicUsize, bit: usize, wait: Wait) -> Result<Self, Error> {
+        match wait {
+            Wait::Block => Ok(Self::take(word, bit)),
+            Wait::Try => Self::try_take(word, bit).ok_or(Error::Busy),
         }
     }
 
-    /// Takes the lock if it is free, without waiting.
+    /// Keeps the lock held past this guard: the caller releases it some other way (a
+    /// `SegmentLock` releases every bucket lock of a segment at once).
     #[inline]
-    pub(crate) fn try_lock(&self) -> Option<LockGuard<'_>> {
-        #[cfg(not(kv_loom))]
-        let guard = self.inner.try_lock();
-        #[cfg(kv_loom)]
-        let guard = self.inner.try_lock().ok();
-        guard.map(|g| LockGuard { _inner: g })
+    pub(crate) fn keep(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for BitLock<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.word.fetch_and(!self.bit, Ordering::Release);
     }
 }
 

@@ -1,163 +1,58 @@
-//! The concurrent table: a fixed array of set-associative buckets with cuckoo displacement.
+//! The table: keys and values of any length in an arena of caller memory, found through an index
+//! that grows as keys arrive.
 //!
-//! Every key has two candidate buckets, `b1` from its hash and `b2 = alt(b1, tag)` from the 16-bit
-//! tag stored beside it, so an entry can be moved to its other bucket without rehashing its key
-//! (MemC3, libcuckoo). A put that finds both buckets full searches breadth-first, without locks,
-//! for a path of moves that ends in a free slot, then executes it backwards: each hop copies an
-//! entry into the free slot first and only then frees the source, so the *hole* travels and a key
-//! is never absent from both of its buckets.
+//! A put writes its item (key and value) into arena memory first, with no lock held, then locks
+//! the key's buckets only to link the item's slot word (and to run the caller's `then` hook);
+//! the item it replaced, if any, is freed after the lock is released (or, if a reader has it
+//! pinned, by that reader). A get locks nothing: it reads the bucket's version, finds the slot
+//! by its tag, compares the key and copies the value out of the arena, and keeps the copy only
+//! if the version did not move meanwhile (`item.rs` argues why this is sound even when the item
+//! was freed and its memory reused during the copy); after a bounded number of lost races it
+//! takes the locks. A large value is read under a pin instead, without retries.
 //!
-//! Writers lock the buckets they touch, at most two at a time and always in index order, so no
-//! cycle of waiters (deadlock) can form; a write to a key already present locks only the bucket
-//! holding it, which every other writer or mover of that key must also lock. Readers lock
-//! nothing: they read a bucket's version, copy, and check the version again, retrying on change
-//! and locking after a bounded number of lost races. A hit is checked against its own bucket's
-//! version; a miss against both buckets'.
+//! Inside a segment (`segment.rs`) every key has two candidate buckets. A put that finds both
+//! full searches breadth-first, without locks, for a path of moves that ends in a free slot,
+//! then executes it backwards, so the hole travels and a key is never absent from both of its
+//! buckets. When no path exists the segment splits (`index.rs`).
+//!
+//! Lock order: the directory lock, then bucket locks of one segment in bucket order (at most two
+//! for ordinary writes, all of them for a split or a scan step), then a size class's lock, then
+//! the free-page lock. No call holds a lock of a later kind while it waits for an earlier one.
 
-use crate::bucket::{
-    as_bytes, is_occupied, klen_of, meta, pack, store_bytes, tag_of, Bucket, Meta, Payload, WORD,
-};
+use crate::arena::{Arena, ArenaLayout, ArenaView, Loc};
+use crate::bucket::{self, Bucket, SLOTS};
+use crate::budget::Budget;
+use crate::class::Classes;
+use crate::config::Config;
 use crate::error::{Error, LayoutError};
-use crate::hash::{sip13, HashKey};
-use crate::sync::{fence, prefetch, spin_hint, AtomicUsize, Lock, LockGuard, Ordering, Version};
+use crate::hash::{sip13, HashKey, SipHasher13};
+use crate::index::{self, Index, IndexLayout};
+use crate::item::Header;
+use crate::memory::{Memory, Word};
+use crate::page::{self, Kind, Pin};
+use crate::scan::{Entry, ScanCursor};
+use crate::segment::{self, alt, Place, Segment};
+use crate::sink::Sink;
+use crate::slot::Slot;
+use crate::sync::{fence, prefetch, spin_hint, AtomicUsize, BitLock, Ordering, Wait};
 
 /// Optimistic reads a lookup tries before it takes the locks. Under the model checker one lost
 /// race is enough, so that the locking fallback is explored.
 const OPTIMISTIC_TRIES: usize = if cfg!(kv_loom) { 1 } else { 32 };
 
 /// The longest cuckoo path, in moves.
-const MAX_DEPTH: usize = 4;
+const MAX_PATH: usize = 4;
 
 /// Buckets the breadth-first path search may queue; the queue lives on the stack of `put`
 /// (8 bytes a node).
 pub const SEARCH_QUEUE: usize = 128;
 
-/// Concurrent visitors (`visit`) that may run at once; more wait for a free place.
-const VISITORS: usize = 2;
-const NO_VISITOR: usize = usize::MAX;
+/// Slots in each bucket of the index.
+pub const BUCKET_SLOTS: usize = SLOTS;
 
-/// Cuckoo moves remembered for resumable scans; a scan whose client falls further behind than
-/// this restarts.
-pub const MOVE_LOG: usize = 64;
-
-/// The destinations of the most recent cuckoo moves, numbered. A resumable scan revisits the
-/// destinations of moves made since its previous step, so an entry moved into a bucket the scan
-/// has passed is not lost to it.
-struct MoveLog {
-    lock: Lock,
-    /// Moves logged so far (wrapping).
-    count: AtomicUsize,
-    /// `dest[n % MOVE_LOG]` is the bucket move `n` carried an entry into.
-    dest: [AtomicUsize; MOVE_LOG],
-}
-
-impl MoveLog {
-    #[cfg(not(kv_loom))]
-    const fn new() -> Self {
-        Self {
-            lock: Lock::new(),
-            count: AtomicUsize::new(0),
-            dest: [const { AtomicUsize::new(0) }; MOVE_LOG],
-        }
-    }
-
-    #[cfg(kv_loom)]
-    fn new() -> Self {
-        Self {
-            lock: Lock::new(),
-            count: AtomicUsize::new(0),
-            dest: core::array::from_fn(|_| AtomicUsize::new(0)),
-        }
-    }
-
-    /// The destinations of moves `since..` (the count now, and how many were copied into
-    /// `out`), or `None` if more than [`MOVE_LOG`] were made and the oldest are forgotten.
-    fn since(&self, since: usize, out: &mut [usize; MOVE_LOG]) -> Option<(usize, usize)> {
-        let _guard = self.lock.lock();
-        let now = self.count.load(Ordering::Relaxed);
-        let n = now.wrapping_sub(since);
-        if n > MOVE_LOG {
-            return None;
-        }
-        for (k, o) in out.iter_mut().enumerate().take(n) {
-            *o = self.dest[since.wrapping_add(k) % MOVE_LOG].load(Ordering::Relaxed);
-        }
-        Some((now, n))
-    }
-
-    fn now(&self) -> usize {
-        let _guard = self.lock.lock();
-        self.count.load(Ordering::Relaxed)
-    }
-}
-
-/// Where a resumable [`Table::scan`] stands: the next bucket, and how many moves had been logged
-/// when it last looked. [`ScanCursor::START`] starts a scan; a scan returns it when done.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ScanCursor {
-    bucket: usize,
-    moves: usize,
-}
-
-impl ScanCursor {
-    /// The cursor that starts a scan, and that a finished scan returns.
-    pub const START: ScanCursor = ScanCursor {
-        bucket: 0,
-        moves: 0,
-    };
-
-    const BUCKET_BITS: u32 = 40;
-
-    /// The cursor as one number, for a wire protocol: the bucket in the low 40 bits and the low
-    /// 24 bits of the move count above them. [`ScanCursor::START`] is 0.
-    pub fn to_u64(self) -> u64 {
-        let moves = (self.moves as u64) & ((1 << (64 - Self::BUCKET_BITS)) - 1);
-        (moves << Self::BUCKET_BITS) | (self.bucket as u64 & ((1 << Self::BUCKET_BITS) - 1))
-    }
-
-    /// The cursor [`ScanCursor::to_u64`] made. Any number is accepted: a bucket past the end
-    /// finishes the scan, and a move count that does not match makes the scan restart.
-    pub fn from_u64(n: u64) -> Self {
-        Self {
-            // Both fit: 40 and 24 bits, and a table has fewer than 2^40 buckets.
-            bucket: usize::try_from(n & ((1 << Self::BUCKET_BITS) - 1)).unwrap_or(usize::MAX),
-            moves: (n >> Self::BUCKET_BITS) as usize,
-        }
-    }
-
-    /// A cursor that scans again from the first bucket; never equal to [`ScanCursor::START`],
-    /// even once encoded, so the caller does not take it for the end.
-    fn restart(moves: usize) -> Self {
-        let mut c = ScanCursor { bucket: 0, moves };
-        if c.to_u64() == 0 {
-            // A count one lower reads as one extra logged move: a harmless revisit.
-            c.moves = moves.wrapping_sub(1);
-        }
-        c
-    }
-
-    /// Whether this is [`ScanCursor::START`] (as given) or the end of a scan (as returned).
-    pub fn is_start(self) -> bool {
-        self == Self::START
-    }
-}
-
-/// Whether a call may wait for a lock or must return [`Error::Busy`] instead.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Wait {
-    Block,
-    Try,
-}
-
-impl Wait {
-    /// Takes `lock`, waiting for it or answering [`Error::Busy`] as this mode says.
-    fn lock(self, lock: &Lock) -> Result<LockGuard<'_>, Error> {
-        match self {
-            Wait::Block => Ok(lock.lock()),
-            Wait::Try => lock.try_lock().ok_or(Error::Busy),
-        }
-    }
-}
+/// Large items a scan step pins and hands out after releasing its segment's locks; more are
+/// handed out with the locks held.
+const PINNED_BATCH: usize = 8;
 
 /// What a successful put did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,15 +74,46 @@ pub enum When {
     IfPresent,
 }
 
-/// Receives the value a key held before a put, or `None` if it was absent.
-pub type OldValue<'a> = &'a mut dyn FnMut(Option<&[u8]>);
+impl When {
+    /// Whether the key was present before a put with this condition answered `result`, the
+    /// case in which the put's `old` sink was handed the value it held.
+    pub fn was_present(self, result: Option<Put>) -> bool {
+        matches!(
+            (self, result),
+            (_, Some(Put::Replaced)) | (When::IfAbsent, None)
+        )
+    }
+}
 
-/// Where a key may live.
-#[derive(Clone, Copy)]
-struct Loc {
-    b1: usize,
-    b2: usize,
-    tag: u16,
+/// Receives the value a key held before a put (only if it was present; see
+/// [`When::was_present`]).
+pub type OldValue<'a> = &'a mut dyn Sink;
+
+/// Figures about a table's memory, as `INFO memory` reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Keys stored.
+    pub len: usize,
+    /// Bytes of arena pages and index in use (Redis's `used_memory`).
+    pub used_bytes: usize,
+    /// The byte limit; `None` for none.
+    pub max_memory: Option<usize>,
+    /// Bytes in an arena page.
+    pub page_bytes: usize,
+    /// Arena pages in use.
+    pub pages_in_use: usize,
+    /// Arena pages the memory holds.
+    pub pages: usize,
+    /// Bytes of one index segment.
+    pub segment_bytes: usize,
+    /// Index segments in use.
+    pub segments: usize,
+    /// Index segments the memory holds.
+    pub max_segments: usize,
+    /// The directory's global depth (it has `2^global_depth` entries).
+    pub global_depth: u32,
+    /// Slots in the segments in use: the keys the index holds before it must split.
+    pub slots: usize,
 }
 
 /// A slot on a cuckoo path.
@@ -206,132 +132,193 @@ struct Node {
     depth: u8,
 }
 
-/// A copy of one slot, taken while no writer was active.
-#[derive(Clone, Copy)]
-struct SlotCopy<const KW: usize, const VW: usize> {
-    meta: Meta,
-    vlen: usize,
-    key: [usize; KW],
-    value: [usize; VW],
+/// What an optimistic probe of one bucket found.
+enum Probe {
+    /// The key, with a small value of this length (copied into the sink, if any).
+    Hit(usize),
+    /// The key, with a value longer than the sink takes.
+    TooSmall(usize),
+    /// A slot whose tag matches, holding a large item: read under a pin.
+    Large(usize, Slot, usize),
+    /// Not in this bucket (from this slot on).
+    Miss,
 }
 
-impl<const KW: usize, const VW: usize> SlotCopy<KW, VW> {
-    const EMPTY: Self = Self {
-        meta: 0,
-        vlen: 0,
-        key: [0; KW],
-        value: [0; VW],
-    };
+/// What a search of one bucket concluded.
+enum Found {
+    Value(usize),
+    TooSmall(usize),
+    Absent,
+    Retry,
 }
 
-/// A value copied out of the table.
-struct Found<const VW: usize> {
-    words: [usize; VW],
-    len: usize,
-}
+/// The bucket locks a write holds: one, or a pair.
+type Guards<'a> = (BitLock<'a>, Option<BitLock<'a>>);
 
-impl<const VW: usize> Found<VW> {
-    fn read<const KW: usize>(slot: &Payload<KW, VW>) -> Self {
-        let mut words = [0; VW];
-        let len = slot.read_value_words(&mut words);
-        Self { words, len }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &as_bytes(&self.words)[..self.len]
-    }
-}
-
-/// A fixed-capacity concurrent hash table with keys of up to `KW` words and values of up to `VW`
-/// words stored inline, in buckets of `W` slots held by the storage `S`.
-///
-/// `S` is anything that lends a slice of buckets: an array (for a `static`), a `&'static` slice,
-/// or a `Box<[Bucket]>` on a host. The bucket count must be a power of two. Capacity is fixed at
-/// construction; the table never allocates.
+/// A concurrent hash table over an arena `A` and an index `I` of caller memory (see
+/// [`Memory`]): keys and values of any length up to the configured limits, a memory limit that
+/// can change at run time, and an index that grows as keys arrive. The table never allocates.
 ///
 /// # Calling from an interrupt handler
-/// The blocking calls (`put`, `get_into`, `delete`, `visit`, ...) may spin on a bucket lock. On a
+/// The blocking calls (`put`, `get_into`, `delete`, `visit`, ...) may spin on a lock. On a
 /// single core, an interrupt handler that spins on a lock held by the code it interrupted spins
 /// forever. From interrupt context use only the `try_` calls: they never wait, and answer
-/// [`Error::Busy`] when a bucket is locked or mid-write. The interrupted code may itself be a
-/// reader or a writer of the same table; a `try_` write from the handler that completes makes an
-/// interrupted optimistic reader retry, which is correct. Blocking calls are safe from thread
-/// context, and from interrupt handlers only if no code of lower priority uses the table.
-pub struct Table<S, const KW: usize, const VW: usize, const W: usize = 8> {
-    buckets: S,
-    mask: usize,
+/// [`Error::Busy`] when a lock is held or a write is in progress. See
+/// [`interrupts`](crate::interrupts).
+pub struct Table<A: Memory, I: Memory> {
+    arena: Arena<A>,
+    index: Index<I>,
+    budget: Budget,
     hash_key: HashKey,
+    max_key: usize,
+    max_value: usize,
     len: AtomicUsize,
-    /// Each running visit's progress (the bucket it is copying), or `NO_VISITOR`.
-    visitors: [AtomicUsize; VISITORS],
-    moves: MoveLog,
 }
 
-impl<const N: usize, const KW: usize, const VW: usize, const W: usize>
-    Table<[Bucket<KW, VW, W>; N], KW, VW, W>
-{
-    /// A table that owns an array of `N` buckets; `N` must be a power of two (checked at compile
-    /// time). A `const fn`, so the table can be a `static`:
-    ///
-    /// ```
-    /// use kv_nostd::{Bucket, HashKey, Table};
-    /// static TABLE: Table<[Bucket<2, 4, 4>; 16], 2, 4, 4> =
-    ///     Table::from_array([const { Bucket::new() }; 16], HashKey([7; 16]));
-    /// TABLE.put(b"k", b"v").unwrap();
-    /// ```
-    #[cfg(not(kv_loom))]
-    pub const fn from_array(buckets: [Bucket<KW, VW, W>; N], hash_key: HashKey) -> Self {
-        const { assert!(N.is_power_of_two(), "bucket count must be a power of two") };
+/// The layouts of both regions, or why they do not fit.
+const fn layouts(
+    arena_words: usize,
+    index_words: usize,
+    c: &Config,
+) -> Result<(ArenaLayout, IndexLayout, Classes), LayoutError> {
+    if !c.page_bytes.is_power_of_two() || c.page_bytes < 64 || c.page_bytes > 4 << 20 {
+        return Err(LayoutError::PageSize(c.page_bytes));
+    }
+    let nb = c.segment_buckets;
+    if !nb.is_power_of_two() || nb < 2 || nb > 1 << 16 {
+        return Err(LayoutError::SegmentBuckets(nb));
+    }
+    let classes = Classes::new(c.page_bytes);
+    let al = match ArenaLayout::new(arena_words, c.page_bytes, &classes) {
+        Ok(l) => l,
+        Err(e) => return Err(e),
+    };
+    let il = match IndexLayout::new(index_words, nb) {
+        Ok(l) => l,
+        Err(e) => return Err(e),
+    };
+    Ok((al, il, classes))
+}
+
+const fn limit_of(c: &Config) -> usize {
+    if c.max_memory == 0 {
+        usize::MAX
+    } else {
+        c.max_memory
+    }
+}
+
+const fn max_key_of(c: &Config) -> usize {
+    // The long item header stores key lengths in 32 bits.
+    if c.max_key > u32::MAX as usize {
+        u32::MAX as usize
+    } else {
+        c.max_key
+    }
+}
+
+#[cfg(not(kv_loom))]
+impl<'a> Table<&'a [Word], &'a [Word]> {
+    /// A table over `static` arrays (or any slices of zeroed words), as a `const fn`, so the
+    /// table can be a `static` itself. Panics (at compile time, in a `static`) if the memory
+    /// does not fit the configuration; [`Table::new`] answers the reason instead.
+    pub const fn new_static(
+        arena: &'a [Word],
+        index: &'a [Word],
+        hash_key: HashKey,
+        config: Config,
+    ) -> Self {
+        let Ok((al, il, classes)) = layouts(arena.len(), index.len(), &config) else {
+            panic!("the memory does not fit the configuration (Table::new says why)");
+        };
         Self {
-            buckets,
-            mask: N - 1,
+            arena: Arena::build(arena, al, classes),
+            index: Index::build(index, il),
+            budget: Budget::new(il.segment_bytes() + crate::WORD, limit_of(&config)),
             hash_key,
+            max_key: max_key_of(&config),
+            max_value: config.max_value,
             len: AtomicUsize::new(0),
-            visitors: [const { AtomicUsize::new(NO_VISITOR) }; VISITORS],
-            moves: MoveLog::new(),
         }
     }
 }
 
-impl<S, const KW: usize, const VW: usize, const W: usize> Table<S, KW, VW, W>
-where
-    S: AsRef<[Bucket<KW, VW, W>]>,
-{
-    /// The longest key, in bytes.
-    pub const MAX_KEY: usize = KW * WORD;
-    /// The longest value, in bytes.
-    pub const MAX_VALUE: usize = VW * WORD;
-
-    /// A table over `buckets`, whose count must be a non-zero power of two (and at most 2^32).
-    /// The buckets should be empty; entries already in them are not counted by [`Table::len`].
-    pub fn new(buckets: S, hash_key: HashKey) -> Result<Self, LayoutError> {
-        let n = buckets.as_ref().len();
-        if !n.is_power_of_two() || n as u64 > 1 << 32 {
-            return Err(LayoutError::BucketCount(n));
-        }
+impl<A: Memory, I: Memory> Table<A, I> {
+    /// A table over `arena` and `index`, both all zeros. Fails if the configuration is out of
+    /// range or the memory too small for it (one page and one segment at least).
+    pub fn new(arena: A, index: I, hash_key: HashKey, config: Config) -> Result<Self, LayoutError> {
+        let (al, il, classes) = layouts(arena.words().len(), index.words().len(), &config)?;
         Ok(Self {
-            buckets,
-            mask: n - 1,
+            arena: Arena::build(arena, al, classes),
+            index: Index::build(index, il),
+            budget: Budget::new(Index::<I>::initial_bytes(&il), limit_of(&config)),
             hash_key,
+            max_key: max_key_of(&config),
+            max_value: config.max_value,
             len: AtomicUsize::new(0),
-            visitors: core::array::from_fn(|_| AtomicUsize::new(NO_VISITOR)),
-            moves: MoveLog::new(),
         })
     }
 
-    /// The number of slots: the most entries the table can ever hold.
-    pub fn capacity(&self) -> usize {
-        self.buckets.as_ref().len() * W
+    /// The memory the table was built over: arena and index.
+    pub fn memory(&self) -> (&A, &I) {
+        (self.arena.memory(), self.index.memory())
     }
 
-    /// The number of entries. Exact when no write is in flight.
+    /// The number of keys. Exact when no write is in flight.
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
     }
 
-    /// Whether the table holds no entry.
+    /// Whether the table holds no key.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes of arena pages (with their metadata) and index segments (with the directory) in
+    /// use: what the memory limit counts, Redis's `used_memory`.
+    pub fn used_bytes(&self) -> usize {
+        self.budget.used()
+    }
+
+    /// The memory limit in bytes, `None` for none.
+    pub fn max_memory(&self) -> Option<usize> {
+        Some(self.budget.limit()).filter(|&l| l != usize::MAX)
+    }
+
+    /// Sets the memory limit (0 for none). Memory already in use above a lowered limit stays
+    /// in use; writes that need more answer [`Error::NoSpace`] until deletes bring the use
+    /// down.
+    pub fn set_max_memory(&self, bytes: usize) {
+        self.budget
+            .set_limit(if bytes == 0 { usize::MAX } else { bytes });
+    }
+
+    /// The longest key, in bytes.
+    pub fn max_key(&self) -> usize {
+        self.max_key
+    }
+
+    /// The longest value, in bytes.
+    pub fn max_value(&self) -> usize {
+        self.max_value
+    }
+
+    /// Figures about the table's memory.
+    pub fn stats(&self) -> Stats {
+        let segments = self.index.segments();
+        Stats {
+            len: self.len(),
+            used_bytes: self.used_bytes(),
+            max_memory: self.max_memory(),
+            page_bytes: self.arena.lay.page_bytes,
+            pages_in_use: self.arena.pages_in_use(),
+            pages: self.arena.lay.pages,
+            segment_bytes: self.index.lay.segment_bytes(),
+            segments,
+            max_segments: self.index.lay.segments,
+            global_depth: self.index.global_depth(),
+            slots: segments * (self.index.lay.mask + 1) * SLOTS,
+        }
     }
 
     /// Inserts or overwrites `key`, reporting which it did.
@@ -340,7 +327,7 @@ where
             .map(|p| p.unwrap_or(Put::Replaced))
     }
 
-    /// [`Table::put`] that never waits: [`Error::Busy`] if a bucket it needs is locked.
+    /// [`Table::put`] that never waits: [`Error::Busy`] if a lock it needs is held.
     pub fn try_put(&self, key: &[u8], value: &[u8]) -> Result<Put, Error> {
         self.put_inner(key, value, When::Always, None, None, Wait::Try)
             .map(|p| p.unwrap_or(Put::Replaced))
@@ -351,23 +338,24 @@ where
         self.put_inner(key, value, when, None, None, Wait::Block)
     }
 
-    /// [`Table::put_if`] that also hands `old` the value the key held before the call (or `None`),
-    /// read atomically with the write, as Redis `SET ... GET` needs.
+    /// [`Table::put_if`] that also hands `old` the value the key held before the call, if it
+    /// was present (read atomically with the write, as Redis `SET ... GET` needs). Whether it
+    /// was follows from the answer: [`When::was_present`].
     pub fn put_if_with_old(
         &self,
         key: &[u8],
         value: &[u8],
         when: When,
-        old: &mut dyn FnMut(Option<&[u8]>),
+        old: &mut dyn Sink,
     ) -> Result<Option<Put>, Error> {
         self.put_inner(key, value, when, Some(old), None, Wait::Block)
     }
 
-    /// [`Table::put_if_with_old`] that also calls `then` after writing, while the key's bucket is
-    /// still locked (both of its buckets, for an insert): every write to one key runs its `then`
-    /// in the order the writes took effect, which is what an append-only log needs. `then` should
-    /// be short (it delays other writers of those buckets) and must not use this table. `old` is
-    /// optional here.
+    /// [`Table::put_if`] that also calls `then` after writing, while the key's bucket is still
+    /// locked (both of its buckets, for an insert): every write to one key runs its `then` in
+    /// the order the writes took effect, which is what an append-only log needs. `then` should
+    /// be short (it delays other writers of those buckets) and must not use this table. `old`
+    /// is as for [`Table::put_if_with_old`], and is filled after the locks are released.
     pub fn put_if_then(
         &self,
         key: &[u8],
@@ -388,9 +376,30 @@ where
         self.get_into_inner(key, out, Wait::Block)
     }
 
-    /// [`Table::get_into`] that never waits: [`Error::Busy`] if the key's buckets are being written.
+    /// [`Table::get_into`] that never waits: [`Error::Busy`] if the key's buckets are being
+    /// written or its segment split.
     pub fn try_get_into(&self, key: &[u8], out: &mut [u8]) -> Result<Option<usize>, Error> {
         self.get_into_inner(key, out, Wait::Try)
+    }
+
+    /// Copies `key`'s value into a buffer `sink` provides for its exact length, and returns the
+    /// length, or `None` if the key is absent. `sink` may be asked more than once (see
+    /// [`Sink`]); the buffer of the last call holds the value.
+    pub fn get_with<S: Sink + ?Sized>(
+        &self,
+        key: &[u8],
+        sink: &mut S,
+    ) -> Result<Option<usize>, Error> {
+        self.lookup(key, Some(sink), Wait::Block)
+    }
+
+    /// [`Table::get_with`] that never waits.
+    pub fn try_get_with<S: Sink + ?Sized>(
+        &self,
+        key: &[u8],
+        sink: &mut S,
+    ) -> Result<Option<usize>, Error> {
+        self.lookup(key, Some(sink), Wait::Try)
     }
 
     /// `key`'s value as a `heapless::Vec` of capacity `N`.
@@ -398,33 +407,23 @@ where
         &self,
         key: &[u8],
     ) -> Result<Option<heapless::Vec<u8, N>>, Error> {
-        match self.lookup(key, Wait::Block, Found::read)? {
-            None => Ok(None),
-            Some(found) => heapless::Vec::from_slice(found.bytes())
-                .map(Some)
-                .map_err(|_| Error::BufferTooSmall {
-                    needed: found.len,
-                    len: N,
-                }),
-        }
-    }
-
-    /// Calls `f` with `key`'s value (copied out of the table first), returning what `f` returns,
-    /// or `None` if the key is absent.
-    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, Error> {
-        Ok(self
-            .lookup(key, Wait::Block, Found::read)?
-            .map(|v| f(v.bytes())))
+        let mut v = heapless::Vec::new();
+        Ok(self.get_with(key, &mut v)?.map(|_| v))
     }
 
     /// Whether `key` is present.
     pub fn contains(&self, key: &[u8]) -> Result<bool, Error> {
-        Ok(self.lookup(key, Wait::Block, |_| ())?.is_some())
+        Ok(self.lookup::<[u8]>(key, None, Wait::Block)?.is_some())
     }
 
     /// [`Table::contains`] that never waits.
     pub fn try_contains(&self, key: &[u8]) -> Result<bool, Error> {
-        Ok(self.lookup(key, Wait::Try, |_| ())?.is_some())
+        Ok(self.lookup::<[u8]>(key, None, Wait::Try)?.is_some())
+    }
+
+    /// The length of `key`'s value, or `None` if the key is absent.
+    pub fn value_len(&self, key: &[u8]) -> Result<Option<usize>, Error> {
+        self.lookup::<[u8]>(key, None, Wait::Block)
     }
 
     /// Removes `key`, reporting whether it was present.
@@ -432,8 +431,8 @@ where
         self.delete_inner(key, None, Wait::Block)
     }
 
-    /// [`Table::delete`] that calls `then`, if the key was present, while the bucket that held it
-    /// is still locked (see [`Table::put_if_then`]).
+    /// [`Table::delete`] that calls `then`, if the key was present, while the bucket that held
+    /// it is still locked (see [`Table::put_if_then`]).
     pub fn delete_then(&self, key: &[u8], then: &mut dyn FnMut()) -> Result<bool, Error> {
         self.delete_inner(key, Some(then), Wait::Block)
     }
@@ -443,190 +442,156 @@ where
         self.delete_inner(key, None, Wait::Try)
     }
 
-    /// Removes every entry, bucket by bucket; returns how many it removed. Writes that run
-    /// concurrently may land before or after their bucket is cleared.
+    /// Removes every key, bucket by bucket; returns how many it removed. Writes that run
+    /// concurrently may land before or after their bucket is cleared. The index keeps its size;
+    /// arena pages go back as they empty.
     pub fn clear(&self) -> usize {
         self.clear_then(&mut |_| {})
     }
 
-    /// [`Table::clear`] that calls `then(key)` for each entry it removes, while that entry's
-    /// bucket is still locked (see [`Table::put_if_then`]).
-    pub fn clear_then(&self, then: &mut dyn FnMut(&[u8])) -> usize {
+    /// [`Table::clear`] that calls `then` with each entry it removes, while that entry's bucket
+    /// is still locked (see [`Table::put_if_then`]).
+    pub fn clear_then(&self, then: &mut dyn FnMut(&Entry<'_>)) -> usize {
+        let view = self.arena.view();
         let mut removed = 0;
-        for b in self.buckets.as_ref() {
-            let _guard = b.lock.lock();
-            let v = b.begin_write();
-            for (m, slot) in b.meta.iter().zip(&b.slots) {
-                let meta = m.load(Ordering::Relaxed);
-                if is_occupied(meta) {
-                    m.store(0, Ordering::Relaxed);
-                    removed += 1;
-                    let mut key = [0usize; KW];
-                    for (k, a) in key.iter_mut().zip(&slot.key) {
-                        *k = a.load(Ordering::Relaxed);
+        let mut id = 0;
+        while id < self.index.segments() {
+            let seg = self.index.segment(id);
+            for i in 0..seg.buckets() {
+                let b = seg.bucket(i);
+                let guard = BitLock::take(b.header(), bucket::LOCKED);
+                let mut gone = [Slot::EMPTY; SLOTS];
+                let mut n = 0;
+                let mut writing = false;
+                for (j, g) in gone.iter_mut().enumerate() {
+                    let s = b.slot(j);
+                    if !s.is_occupied() {
+                        continue;
                     }
-                    then(&as_bytes(&key)[..klen_of(meta).min(Self::MAX_KEY)]);
+                    then(&Self::entry(view, s.loc()));
+                    if !writing {
+                        b.begin_write();
+                        writing = true;
+                    }
+                    b.set(j, Slot::EMPTY);
+                    *g = s;
+                    n += 1;
                 }
+                if writing {
+                    b.end_write();
+                }
+                drop(guard);
+                self.len.fetch_sub(n, Ordering::Relaxed);
+                for s in gone.iter().filter(|s| s.is_occupied()) {
+                    self.retire(view, s.loc(), Wait::Block);
+                }
+                removed += n;
             }
-            b.end_write(v);
+            id += 1;
         }
-        self.len.fetch_sub(removed, Ordering::Relaxed);
         removed
     }
 
-    /// Calls `f(key, value)` for every entry, while writers keep running.
+    /// Calls `f` with every entry, while writers keep running.
     ///
-    /// Each pair is consistent: the value is one its key held. Every key present for the whole
-    /// visit is visited exactly once, with some value it held during the visit; a key inserted or
-    /// deleted during the visit may or may not be visited. At most two visits run at once; a
-    /// third waits. A cuckoo move between a bucket a visit has finished and one it has yet to
-    /// read waits until the visit has passed both, so `f` should be quick, and must not write to
-    /// this table (a write that needs such a move would wait for the visit that waits for it).
-    pub fn visit(&self, f: impl FnMut(&[u8], &[u8])) {
+    /// Each entry is one its key held during the visit. Every key present for the whole visit
+    /// is visited exactly once; a key inserted or deleted during the visit may or may not be.
+    /// The visit locks one segment at a time while it reads it (see [`crate::scan`]), so `f`
+    /// should be quick, and must not write to this table (a write that needs to split the
+    /// segment would wait for the visit that waits for it).
+    pub fn visit(&self, mut f: impl FnMut(&Entry<'_>)) {
         // Blocking mode never answers Busy.
-        let _ = self.visit_inner(f, Wait::Block);
+        let _ = self.scan_inner(0, usize::MAX, &mut f, Wait::Block);
     }
 
-    /// [`Table::visit`] that never waits; [`Error::Busy`] if a bucket stays locked or two visits
-    /// are already running. Entries visited before the error were passed to `f`.
-    pub fn try_visit(&self, f: impl FnMut(&[u8], &[u8])) -> Result<(), Error> {
-        self.visit_inner(f, Wait::Try)
+    /// [`Table::visit`] that never waits; [`Error::Busy`] if a segment's bucket is locked.
+    /// Entries visited before the error were passed to `f`.
+    pub fn try_visit(&self, mut f: impl FnMut(&Entry<'_>)) -> Result<(), Error> {
+        self.scan_inner(0, usize::MAX, &mut f, Wait::Try)
+            .map(|_| ())
     }
 
-    /// One step of a resumable scan, like Redis `SCAN`: calls `f(key, value)` for the entries of
-    /// about `buckets` buckets from `cursor`, and returns the cursor for the next step, which is
-    /// [`ScanCursor::START`] when the scan is done. Nothing is held between steps.
+    /// One step of a resumable scan, like Redis `SCAN`: calls `f` with the entries of whole
+    /// segments from `cursor` on, until at least `count` were passed or the scan ends, and
+    /// returns the cursor for the next step, [`ScanCursor::START`] when the scan is done.
+    /// Nothing is held between steps.
     ///
-    /// Pairs are consistent, as for [`Table::visit`]. Every key present from the first step to
-    /// the last is passed to `f` at least once; some keys may be passed more than once (a step
-    /// revisits the buckets that cuckoo moves filled behind the cursor since the previous step,
-    /// and a scan whose steps are more than [`MOVE_LOG`] moves apart starts over).
+    /// Entries are as for [`Table::visit`]. Every key present from the first step to the last
+    /// is passed to `f` at least once, however the index grows meanwhile.
     pub fn scan(
         &self,
         cursor: ScanCursor,
-        buckets: usize,
-        mut f: impl FnMut(&[u8], &[u8]),
+        count: usize,
+        mut f: impl FnMut(&Entry<'_>),
     ) -> ScanCursor {
-        let n = self.buckets().len();
-        let mut copy = [SlotCopy::<KW, VW>::EMPTY; W];
-        let mut emit_bucket = |bi: usize, f: &mut dyn FnMut(&[u8], &[u8])| {
-            // Blocking mode never answers Busy.
-            if self.copy_bucket(bi, &mut copy, Wait::Block).is_ok() {
-                for c in copy.iter().filter(|c| is_occupied(c.meta)) {
-                    let klen = klen_of(c.meta).min(Self::MAX_KEY);
-                    f(&as_bytes(&c.key)[..klen], &as_bytes(&c.value)[..c.vlen]);
-                }
-            }
-        };
-        let mut dests = [0usize; MOVE_LOG];
-        let (mut next, mut moves) = if cursor.is_start() {
-            (0, self.moves.now())
-        } else {
-            (cursor.bucket.min(n), cursor.moves)
-        };
-        // Revisit the buckets behind the cursor that moves have filled since the last step.
-        match self.moves.since(moves, &mut dests) {
-            Some((now, count)) => {
-                for &d in &dests[..count] {
-                    if d < next {
-                        emit_bucket(d, &mut f);
-                    }
-                }
-                moves = now;
-            }
-            None => {
-                next = 0;
-                moves = self.moves.now();
-            }
-        }
-        if next >= n {
-            // Only the final look at the log was left.
-            next = n;
-        }
-        let end = next.saturating_add(buckets.max(1)).min(n);
-        for bi in next..end {
-            emit_bucket(bi, &mut f);
-        }
-        if end < n {
-            return ScanCursor { bucket: end, moves };
-        }
-        // The whole table has been passed: revisit what moves filled meanwhile until a look at
-        // the log finds no new move, so nothing moved behind the cursor during the last step.
-        for _ in 0..4 {
-            match self.moves.since(moves, &mut dests) {
-                Some((_, 0)) => return ScanCursor::START,
-                Some((now, count)) => {
-                    for &d in &dests[..count] {
-                        emit_bucket(d, &mut f);
-                    }
-                    moves = now;
-                }
-                None => return ScanCursor::restart(self.moves.now()),
-            }
-        }
-        ScanCursor { bucket: n, moves }
+        // Blocking mode never answers Busy.
+        ScanCursor(
+            self.scan_inner(cursor.0, count, &mut f, Wait::Block)
+                .unwrap_or(0),
+        )
     }
 
-    /// The candidate buckets of `key`, for tests that need keys sharing buckets.
+    /// The hash of `key` and its two candidate buckets in its segment, for tests that need keys
+    /// that share buckets or segments.
     #[doc(hidden)]
-    pub fn buckets_of(&self, key: &[u8]) -> (usize, usize) {
-        let loc = self.locate(key);
-        (loc.b1, loc.b2)
+    pub fn placement(&self, key: &[u8]) -> (u64, usize, usize) {
+        let h = self.hash(key);
+        let p = Place::of(h, self.index.lay.mask);
+        (h, p.b1, p.b2)
     }
 
-    fn buckets(&self) -> &[Bucket<KW, VW, W>] {
-        self.buckets.as_ref()
+    #[cfg(kv_loom)]
+    pub(crate) fn index(&self) -> &Index<I> {
+        &self.index
     }
 
-    #[inline]
-    fn bucket(&self, i: usize) -> &Bucket<KW, VW, W> {
-        &self.buckets()[i & self.mask]
-    }
-
-    #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn locate(&self, key: &[u8]) -> Loc {
-        let h = sip13(&self.hash_key, key);
-        // Truncation keeps the low bits for the bucket; the tag takes the top 16.
-        let b1 = (h as usize) & self.mask;
-        let tag = (h >> 48) as u16;
-        Loc {
-            b1,
-            b2: self.alt(b1, tag),
-            tag,
-        }
-    }
-
-    /// The other bucket of an entry with `tag` in bucket `b`; `alt(alt(b)) == b`.
-    #[inline]
-    fn alt(&self, b: usize, tag: u16) -> usize {
-        let mixed = (u64::from(tag) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
-        let mut off = (mixed as usize) & self.mask;
-        if off == 0 {
-            off = 1 & self.mask;
-        }
-        b ^ off
+    #[cfg(kv_loom)]
+    pub(crate) fn arena(&self) -> &Arena<A> {
+        &self.arena
     }
 
     #[inline]
-    fn check_key(key: &[u8]) -> Result<(), Error> {
-        if key.len() > Self::MAX_KEY {
+    fn hash(&self, key: &[u8]) -> u64 {
+        sip13(&self.hash_key, key)
+    }
+
+    #[inline]
+    fn check_key(&self, key: &[u8]) -> Result<(), Error> {
+        if key.len() > self.max_key {
             return Err(Error::KeyTooLong {
                 len: key.len(),
-                max: Self::MAX_KEY,
+                max: self.max_key,
             });
         }
         Ok(())
     }
 
     #[inline]
-    fn check_value(value: &[u8]) -> Result<(), Error> {
-        if value.len() > Self::MAX_VALUE {
+    fn check_value(&self, value: &[u8]) -> Result<(), Error> {
+        if value.len() > self.max_value {
             return Err(Error::ValueTooLong {
                 len: value.len(),
-                max: Self::MAX_VALUE,
+                max: self.max_value,
             });
         }
         Ok(())
+    }
+
+    fn entry(view: ArenaView<'_>, loc: Loc) -> Entry<'_> {
+        Entry {
+            view,
+            loc,
+            hdr: view.header(loc),
+        }
+    }
+
+    /// The hash of the key of the item a slot links (stable: its bucket is locked).
+    fn rehash(&self, view: ArenaView<'_>, s: Slot) -> u64 {
+        let loc = s.loc();
+        let hdr = view.header(loc);
+        let mut h = SipHasher13::new(&self.hash_key);
+        view.hash_key(loc, &hdr, &mut h);
+        h.finish()
     }
 
     fn get_into_inner(
@@ -635,248 +600,442 @@ where
         out: &mut [u8],
         wait: Wait,
     ) -> Result<Option<usize>, Error> {
-        let room = out.len();
-        // How much of `out` copies have written, counted or not.
-        let mut written = 0;
-        let found = self.lookup(key, wait, |slot| {
-            let len = slot.read_value_into(out);
-            if len <= room {
-                written = written.max(len);
+        /// A caller's buffer, and how much of it copies have written, counted or not.
+        struct Tracked<'b> {
+            out: &'b mut [u8],
+            written: usize,
+        }
+        impl Sink for Tracked<'_> {
+            fn buffer(&mut self, len: usize) -> Option<&mut [u8]> {
+                let b = self.out.get_mut(..len)?;
+                self.written = self.written.max(len);
+                Some(b)
             }
-            len
-        });
-        let result = match found {
-            Ok(Some(len)) if len > room => Err(Error::BufferTooSmall {
-                needed: len,
-                len: room,
-            }),
-            other => other,
-        };
+            fn room(&self) -> usize {
+                self.out.len()
+            }
+        }
+        let mut t = Tracked { out, written: 0 };
+        let result = self.lookup(key, Some(&mut t), wait);
         // A copy that did not count (torn by a writer, or of a value deleted before the answer)
         // must not leave another value's bytes in the caller's buffer.
         let kept = match result {
             Ok(Some(len)) => len,
             _ => 0,
         };
-        if written > kept {
-            out[kept..written].fill(0);
+        if t.written > kept {
+            t.out[kept..t.written].fill(0);
         }
         result
     }
 
-    /// Locks buckets `a` and `b` (one lock if they are the same), lower index first.
-    fn lock_pair(
-        &self,
-        a: usize,
-        b: usize,
-        wait: Wait,
-    ) -> Result<(LockGuard<'_>, Option<LockGuard<'_>>), Error> {
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        let take = |i: usize| wait.lock(&self.bucket(i).lock);
-        let first = take(lo)?;
-        let second = if hi == lo { None } else { Some(take(hi)?) };
-        Ok((first, second))
-    }
-
-    /// The slot of bucket `b` holding the key packed in `kw` with length `klen`, if any.
-    /// Reads are `Relaxed`: the caller holds the lock or validates the version afterwards.
-    #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn find_in(b: &Bucket<KW, VW, W>, tag: u16, klen: usize, kw: &[usize; KW]) -> Option<usize> {
-        let want = meta(tag, klen);
-        // Every metadata word is compared first, without a branch (`W <= 64`), so the loads can
-        // all be in flight at once; only the slots whose word matches have their keys compared.
-        let mut matches = 0u64;
-        for (i, m) in b.meta.iter().enumerate() {
-            matches |= u64::from(m.load(Ordering::Relaxed) == want) << i;
-        }
-        let n = klen.div_ceil(WORD);
-        while matches != 0 {
-            let i = matches.trailing_zeros() as usize;
-            matches &= matches - 1;
-            let key = &b.slots[i].key[..n];
-            if key
-                .iter()
-                .zip(&kw[..n])
-                .all(|(a, w)| a.load(Ordering::Relaxed) == *w)
-            {
-                return Some(i);
-            }
-        }
-        None
-    }
-
-    /// Finds `key` and returns what `read` made of its slot, from a read no writer disturbed.
-    /// `read` may run more than once, on copies that turn out torn; only the result of its last
-    /// run is returned, so it must not act on what it reads, only copy it.
+    /// Copies a value of `len` bytes into `sink`, by `copy`; the error if the sink cannot take
+    /// it.
     #[inline]
-    fn lookup<T>(
-        &self,
+    fn fill<S: Sink + ?Sized>(
+        sink: &mut S,
+        len: usize,
+        copy: impl FnOnce(&mut [u8]),
+    ) -> Result<(), Error> {
+        match sink.buffer(len).and_then(|b| b.get_mut(..len)) {
+            Some(buf) => {
+                copy(buf);
+                Ok(())
+            }
+            None => Err(Error::BufferTooSmall {
+                needed: len,
+                len: sink.room(),
+            }),
+        }
+    }
+
+    /// Probes bucket `b` without locks from slot `from` on, for the key with `key_bits`.
+    #[inline]
+    fn probe<S: Sink + ?Sized>(
+        view: ArenaView<'_>,
+        b: Bucket<'_>,
+        from: usize,
+        key_bits: u16,
         key: &[u8],
+        sink: &mut Option<&mut S>,
+    ) -> Probe {
+        for j in from..SLOTS {
+            let s = b.slot(j);
+            if s.key_bits() != key_bits {
+                continue;
+            }
+            let loc = s.loc();
+            if loc >= view.data_bytes() / 8 {
+                continue;
+            }
+            if s.is_large() {
+                let state = view.state(view.page_of(loc)).load(Ordering::Relaxed);
+                return Probe::Large(j, s, state);
+            }
+            let Some(g) = view.glimpse(loc) else {
+                continue;
+            };
+            if !view.glimpse_key_is(&g, key) {
+                continue;
+            }
+            let len = g.hdr.vlen;
+            if let Some(sink) = sink.as_deref_mut() {
+                match sink.buffer(len).and_then(|buf| buf.get_mut(..len)) {
+                    Some(buf) => view.glimpse_value(&g, buf),
+                    None => return Probe::TooSmall(len),
+                }
+            }
+            return Probe::Hit(len);
+        }
+        Probe::Miss
+    }
+
+    /// Searches bucket `b`, whose version the caller read as `v`, for `key`, validating a hit.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn search<S: Sink + ?Sized>(
+        &self,
+        view: ArenaView<'_>,
+        b: Bucket<'_>,
+        v: usize,
+        key_bits: u16,
+        key: &[u8],
+        sink: &mut Option<&mut S>,
         wait: Wait,
-        mut read: impl FnMut(&Payload<KW, VW>) -> T,
-    ) -> Result<Option<T>, Error> {
-        Self::check_key(key)?;
-        let loc = self.locate(key);
-        let kw: [usize; KW] = pack(key);
-        let klen = key.len();
-        let (b1, b2) = (self.bucket(loc.b1), self.bucket(loc.b2));
-        // A miss in `b1` reads `b2`: start that load now rather than after the search of `b1`.
-        prefetch(b2);
-        for _ in 0..OPTIMISTIC_TRIES {
-            let v1 = b1.version.load(Ordering::Acquire);
-            if v1 & 1 == 0 {
-                if let Some(i) = Self::find_in(b1, loc.tag, klen, &kw) {
-                    // A hit needs only its own bucket unchanged: the copy is then the slot as it
-                    // stood at one moment.
-                    let got = read(&b1.slots[i]);
-                    // The copy must complete before the version is read again.
-                    fence(Ordering::Acquire);
-                    if b1.version.load(Ordering::Relaxed) == v1 {
-                        return Ok(Some(got));
+    ) -> Result<Found, Error> {
+        // A hit needs only its own bucket unchanged: the slot was then linked there throughout
+        // the copy, so the item was too (a split that moves the slot away bumps this bucket's
+        // version like any other write). The copy must complete before the version is read
+        // again.
+        let valid = || {
+            fence(Ordering::Acquire);
+            bucket::unchanged(v, b.version_again())
+        };
+        let mut from = 0;
+        loop {
+            match Self::probe(view, b, from, key_bits, key, sink) {
+                Probe::Hit(len) => {
+                    return Ok(if valid() {
+                        Found::Value(len)
+                    } else {
+                        Found::Retry
+                    });
+                }
+                Probe::TooSmall(len) => {
+                    return Ok(if valid() {
+                        Found::TooSmall(len)
+                    } else {
+                        Found::Retry
+                    });
+                }
+                Probe::Large(j, s, state) => {
+                    // Linked when `state` was read: pin it if it is still that item.
+                    if !valid() {
+                        return Ok(Found::Retry);
                     }
-                } else {
-                    // A miss needs both buckets unchanged over one stretch of time that both
-                    // searches fall in: `v2` is read after `b1` was searched, and `v1` checked
-                    // after `b2` was. An entry being moved is in one of the two throughout.
-                    let v2 = b2.version.load(Ordering::Acquire);
-                    if v2 & 1 == 0 {
-                        let found =
-                            Self::find_in(b2, loc.tag, klen, &kw).map(|i| read(&b2.slots[i]));
-                        fence(Ordering::Acquire);
-                        if b1.version.load(Ordering::Relaxed) == v1
-                            && b2.version.load(Ordering::Relaxed) == v2
-                        {
-                            return Ok(found);
-                        }
-                    } else if wait == Wait::Try {
-                        return Err(Error::Busy);
+                    let loc = s.loc();
+                    let word = view.state(view.page_of(loc));
+                    if page::pin(word, state) == Pin::Gone {
+                        return Ok(Found::Retry);
+                    }
+                    let hdr = view.header(loc);
+                    let found = if !view.key_is(loc, &hdr, key) {
+                        None
+                    } else if let Some(sink) = sink.as_deref_mut() {
+                        Some(
+                            match Self::fill(sink, hdr.vlen, |buf| {
+                                view.read(loc, &hdr, hdr.value_at(), buf)
+                            }) {
+                                Ok(()) => Found::Value(hdr.vlen),
+                                Err(_) => Found::TooSmall(hdr.vlen),
+                            },
+                        )
+                    } else {
+                        Some(Found::Value(hdr.vlen))
+                    };
+                    self.unpin(view, loc, wait);
+                    match found {
+                        Some(f) => return Ok(f),
+                        // Another key with the same tag: go on from the next slot.
+                        None => from = j + 1,
                     }
                 }
-            } else if wait == Wait::Try {
-                return Err(Error::Busy);
+                Probe::Miss => return Ok(Found::Absent),
+            }
+        }
+    }
+
+    /// Finds `key` and copies its value into `sink` (if any); returns the value's length.
+    #[inline]
+    fn lookup<S: Sink + ?Sized>(
+        &self,
+        key: &[u8],
+        mut sink: Option<&mut S>,
+        wait: Wait,
+    ) -> Result<Option<usize>, Error> {
+        self.check_key(key)?;
+        let h = self.hash(key);
+        let view = self.arena.view();
+        for _ in 0..OPTIMISTIC_TRIES {
+            let (seg, _, sw) = self.index.locate(h, wait)?;
+            let place = Place::of(h, seg.mask);
+            let kb = Slot::key_bits_of(place.tag);
+            let (b1, b2) = (seg.bucket(place.b1), seg.bucket(place.b2));
+            // A miss in `b1` reads `b2`: start that load now rather than after the search.
+            prefetch(b2.header());
+            let v1 = b1.version();
+            if bucket::is_writing(v1) {
+                if wait == Wait::Try {
+                    return Err(Error::Busy);
+                }
+                spin_hint();
+                continue;
+            }
+            let too_small = |len, sink: &Option<&mut S>| Error::BufferTooSmall {
+                needed: len,
+                len: sink.as_ref().map_or(0, |s| s.room()),
+            };
+            match self.search(view, b1, v1, kb, key, &mut sink, wait)? {
+                Found::Value(len) => return Ok(Some(len)),
+                Found::TooSmall(len) => return Err(too_small(len, &sink)),
+                Found::Retry => {
+                    spin_hint();
+                    continue;
+                }
+                Found::Absent => {}
+            }
+            // A miss needs both buckets unchanged over one stretch of time that both searches
+            // fall in: `v2` is read after `b1` was searched, and `v1` checked after `b2` was. A
+            // key being moved is in one of the two throughout. And the segment must not have
+            // split meanwhile: a split that moved the key out before `v1` was read leaves both
+            // versions steady while the key is elsewhere.
+            let v2 = b2.version();
+            if bucket::is_writing(v2) {
+                if wait == Wait::Try {
+                    return Err(Error::Busy);
+                }
+                spin_hint();
+                continue;
+            }
+            match self.search(view, b2, v2, kb, key, &mut sink, wait)? {
+                Found::Value(len) => return Ok(Some(len)),
+                Found::TooSmall(len) => return Err(too_small(len, &sink)),
+                Found::Retry => {
+                    spin_hint();
+                    continue;
+                }
+                Found::Absent => {}
+            }
+            fence(Ordering::Acquire);
+            if bucket::unchanged(v1, b1.version_again())
+                && bucket::unchanged(v2, b2.version_again())
+                && seg.split().load(Ordering::Relaxed) == sw
+            {
+                return Ok(None);
             }
             spin_hint();
         }
         // Writers kept winning: read under the locks, which always terminates.
-        let _guards = self.lock_pair(loc.b1, loc.b2, wait)?;
-        for b in [b1, b2] {
-            if let Some(i) = Self::find_in(b, loc.tag, klen, &kw) {
-                return Ok(Some(read(&b.slots[i])));
-            }
-        }
-        Ok(None)
+        self.lookup_locked(view, key, h, sink, wait)
     }
 
-    /// The lock of the bucket holding `key`, with the bucket and the slot, when a look without
-    /// locks finds the key and it is still there once that lock is held. `None` proves nothing:
-    /// the key may be absent, or have moved meanwhile.
-    fn lock_holder(
+    fn lookup_locked<S: Sink + ?Sized>(
         &self,
-        loc: &Loc,
-        klen: usize,
-        kw: &[usize; KW],
+        view: ArenaView<'_>,
+        key: &[u8],
+        h: u64,
+        sink: Option<&mut S>,
         wait: Wait,
-    ) -> Result<Option<(LockGuard<'_>, &Bucket<KW, VW, W>, usize)>, Error> {
-        for bi in [loc.b1, loc.b2] {
-            let b = self.bucket(bi);
-            if Self::find_in(b, loc.tag, klen, kw).is_none() {
+    ) -> Result<Option<usize>, Error> {
+        loop {
+            let (seg, _, sw) = self.index.locate(h, wait)?;
+            let place = Place::of(h, seg.mask);
+            let kb = Slot::key_bits_of(place.tag);
+            let guards = Self::lock_pair(seg, place.b1, place.b2, wait)?;
+            if seg.split().load(Ordering::Relaxed) != sw {
+                drop(guards);
+                spin_hint();
                 continue;
             }
-            let guard = wait.lock(&b.lock)?;
-            return Ok(Self::find_in(b, loc.tag, klen, kw).map(|i| (guard, b, i)));
+            for b in [seg.bucket(place.b1), seg.bucket(place.b2)] {
+                let Some((_, s, hdr)) = Self::find_locked(view, b, kb, key) else {
+                    continue;
+                };
+                let Some(sink) = sink else {
+                    return Ok(Some(hdr.vlen));
+                };
+                let loc = s.loc();
+                let word = view.state(view.page_of(loc));
+                let large = page::kind(word.load(Ordering::Relaxed)) == Kind::Head;
+                if large {
+                    // Copy a large value under a pin, not under the locks.
+                    page::pin_linked(word);
+                    drop(guards);
+                }
+                let copied = Self::fill(sink, hdr.vlen, |buf| {
+                    view.read(loc, &hdr, hdr.value_at(), buf)
+                });
+                if large {
+                    self.unpin(view, loc, wait);
+                }
+                return copied.map(|()| Some(hdr.vlen));
+            }
+            return Ok(None);
+        }
+    }
+
+    /// Drops a pin on the large item at `loc`, freeing it if it was dead and this the last pin.
+    fn unpin(&self, view: ArenaView<'_>, loc: Loc, wait: Wait) {
+        if page::unpin(view.state(view.page_of(loc))) {
+            self.arena.free_item(&self.budget, loc, wait);
+        }
+    }
+
+    /// Ends the life of an item the caller unlinked: frees it now, or, for a large item that a
+    /// reader has pinned, leaves the free to the last unpinner.
+    fn retire(&self, view: ArenaView<'_>, loc: Loc, wait: Wait) {
+        let word = view.state(view.page_of(loc));
+        if page::kind(word.load(Ordering::Relaxed)) == Kind::Head && !page::kill(word) {
+            return;
+        }
+        self.arena.free_item(&self.budget, loc, wait);
+    }
+
+    /// Locks buckets `a` and `b` of `seg` (one lock if they are the same), lower index first.
+    fn lock_pair<'s>(
+        seg: Segment<'s>,
+        a: usize,
+        b: usize,
+        wait: Wait,
+    ) -> Result<Guards<'s>, Error> {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let first = seg.bucket(lo).lock(wait)?;
+        let second = if hi == lo {
+            None
+        } else {
+            Some(seg.bucket(hi).lock(wait)?)
+        };
+        Ok((first, second))
+    }
+
+    /// The slot of locked bucket `b` holding `key`, with its header.
+    fn find_locked(
+        view: ArenaView<'_>,
+        b: Bucket<'_>,
+        key_bits: u16,
+        key: &[u8],
+    ) -> Option<(usize, Slot, Header)> {
+        (0..SLOTS).find_map(|j| {
+            let s = b.slot(j);
+            if s.key_bits() != key_bits {
+                return None;
+            }
+            let hdr = view.header(s.loc());
+            view.key_is(s.loc(), &hdr, key).then_some((j, s, hdr))
+        })
+    }
+
+    /// The lock of the bucket holding `key`, with the bucket, the slot and its contents, when a
+    /// look without locks finds a matching tag and the key is there once that lock is held.
+    /// `None` proves nothing: the key may be absent, or have moved meanwhile.
+    ///
+    /// No split-word check is needed here: finding the key under the bucket's lock proves it is
+    /// linked in this bucket now, and a bucket only ever holds keys its segment covers (inserts
+    /// and moves check the split word under their locks, and a split moves keys out under all
+    /// of them).
+    #[allow(clippy::type_complexity)]
+    fn holder<'s>(
+        view: ArenaView<'_>,
+        seg: Segment<'s>,
+        place: Place,
+        key_bits: u16,
+        key: &[u8],
+        wait: Wait,
+    ) -> Result<Option<(Guards<'s>, Bucket<'s>, usize, Slot)>, Error> {
+        for bi in [place.b1, place.b2] {
+            let b = seg.bucket(bi);
+            if !(0..SLOTS).any(|j| b.slot_matches(j, key_bits)) {
+                continue;
+            }
+            let guard = b.lock(wait)?;
+            if let Some((j, s, _)) = Self::find_locked(view, b, key_bits, key) {
+                return Ok(Some(((guard, None), b, j, s)));
+            }
         }
         Ok(None)
     }
 
-    /// Replaces the value in slot `i` of `b`, which holds the key being put; the caller holds the
-    /// lock of `b`, which is all a writer of a present key needs: any other writer of that key,
-    /// and any move of it, takes that lock too.
-    fn overwrite(
-        b: &Bucket<KW, VW, W>,
-        i: usize,
-        value: &[u8],
-        when: When,
-        old: Option<&mut OldValue<'_>>,
-        then: Option<&mut &mut dyn FnMut()>,
-    ) -> Option<Put> {
-        let slot = &b.slots[i];
-        if let Some(old) = old {
-            old(Some(Found::read(slot).bytes()));
-        }
-        if when == When::IfAbsent {
-            return None;
-        }
-        let v = b.begin_write();
-        slot.vlen.store(value.len(), Ordering::Relaxed);
-        store_bytes(&slot.value, value);
-        b.end_write(v);
-        if let Some(then) = then {
-            then();
-        }
-        Some(Put::Replaced)
-    }
-
-    /// Frees slot `i` of `b`, which holds the key being deleted; the caller holds the lock of `b`
-    /// (see [`Table::overwrite`]).
-    fn remove(&self, b: &Bucket<KW, VW, W>, i: usize, then: Option<&mut dyn FnMut()>) {
-        let v = b.begin_write();
-        b.meta[i].store(0, Ordering::Relaxed);
-        b.end_write(v);
-        self.len.fetch_sub(1, Ordering::Relaxed);
-        if let Some(then) = then {
-            then();
-        }
-    }
-
+    #[allow(clippy::too_many_arguments)]
     fn put_inner(
         &self,
         key: &[u8],
         value: &[u8],
         when: When,
+        old: Option<OldValue<'_>>,
+        then: Option<&mut dyn FnMut()>,
+        wait: Wait,
+    ) -> Result<Option<Put>, Error> {
+        self.check_key(key)?;
+        self.check_value(value)?;
+        if wait == Wait::Block {
+            self.arena.drain_deferred(&self.budget);
+        }
+        let h = self.hash(key);
+        // The item is written before any lock is taken; the locks are held only to link it.
+        let (loc, large) = self.arena.write_item(&self.budget, key, value, wait)?;
+        let result = self.link(h, key, loc, large, when, old, then, wait);
+        if !matches!(result, Ok(Some(_))) {
+            // Never linked, so never seen: free it at once.
+            self.arena.free_item(&self.budget, loc, wait);
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn link(
+        &self,
+        h: u64,
+        key: &[u8],
+        loc: Loc,
+        large: bool,
+        when: When,
         mut old: Option<OldValue<'_>>,
         mut then: Option<&mut dyn FnMut()>,
         wait: Wait,
     ) -> Result<Option<Put>, Error> {
-        Self::check_key(key)?;
-        Self::check_value(value)?;
-        let loc = self.locate(key);
-        let kw: [usize; KW] = pack(key);
-        if let Some((_guard, b, i)) = self.lock_holder(&loc, key.len(), &kw, wait)? {
-            return Ok(Self::overwrite(
-                b,
-                i,
-                value,
-                when,
-                old.as_mut(),
-                then.as_mut(),
-            ));
-        }
+        let view = self.arena.view();
         loop {
-            let guards = self.lock_pair(loc.b1, loc.b2, wait)?;
-            for bi in [loc.b1, loc.b2] {
-                let b = self.bucket(bi);
-                if let Some(i) = Self::find_in(b, loc.tag, key.len(), &kw) {
-                    let (old, then) = (old.as_mut(), then.as_mut());
-                    return Ok(Self::overwrite(b, i, value, when, old, then));
-                }
+            let (seg, id, sw) = self.index.locate(h, wait)?;
+            let place = Place::of(h, seg.mask);
+            let kb = Slot::key_bits_of(place.tag);
+            let new = Slot::new(place.tag, loc, large);
+            // A key already present: lock only the bucket holding it, which every other writer
+            // or mover of that key must also lock.
+            if let Some((guards, b, j, s)) = Self::holder(view, seg, place, kb, key, wait)? {
+                let (old, then) = (old.take(), then.take());
+                return Ok(self.replace(view, guards, b, j, s, new, when, old, then, wait));
             }
-            if let Some(old) = old.as_mut() {
-                old(None);
+            let guards = Self::lock_pair(seg, place.b1, place.b2, wait)?;
+            if seg.split().load(Ordering::Relaxed) != sw {
+                drop(guards);
+                spin_hint();
+                continue;
+            }
+            let (b1, b2) = (seg.bucket(place.b1), seg.bucket(place.b2));
+            for b in [b1, b2] {
+                if let Some((j, s, _)) = Self::find_locked(view, b, kb, key) {
+                    let (old, then) = (old.take(), then.take());
+                    return Ok(self.replace(view, guards, b, j, s, new, when, old, then, wait));
+                }
             }
             if when == When::IfPresent {
                 return Ok(None);
             }
-            for bi in [loc.b1, loc.b2] {
-                let b = self.bucket(bi);
-                let free = (0..W).find(|&i| !is_occupied(b.meta[i].load(Ordering::Relaxed)));
-                let Some(i) = free else { continue };
-                let v = b.begin_write();
-                let slot = &b.slots[i];
-                store_bytes(&slot.key, key);
-                slot.vlen.store(value.len(), Ordering::Relaxed);
-                store_bytes(&slot.value, value);
-                b.meta[i].store(meta(loc.tag, key.len()), Ordering::Relaxed);
-                b.end_write(v);
+            for b in [b1, b2] {
+                let Some(j) = b.free_slot() else { continue };
+                b.begin_write();
+                b.set(j, new);
+                b.end_write();
                 self.len.fetch_add(1, Ordering::Relaxed);
                 if let Some(then) = then.as_mut() {
                     then();
@@ -884,49 +1043,139 @@ where
                 return Ok(Some(Put::Inserted));
             }
             drop(guards);
-            if !self.make_room(&loc, wait)? {
-                return Err(Error::NoSpace);
+            if !self.make_room(seg, sw, place, wait)? {
+                // No cuckoo path: the segment is full around this key.
+                let prefetch = |s: Slot| {
+                    if let Some(w) = view.data().get(s.loc() * 8 / crate::WORD) {
+                        prefetch(w);
+                    }
+                };
+                self.index
+                    .split(id, sw, &self.budget, wait, prefetch, |s| {
+                        self.rehash(view, s)
+                    })?;
             }
-            // A slot was freed in one of the key's buckets, or the path went stale because others
-            // wrote meanwhile; either way, look again.
+            // A slot was freed in one of the key's buckets, the segment split, or others wrote
+            // meanwhile; either way, look again.
         }
+    }
+
+    /// Puts `new` in place of slot `j` of locked bucket `b`, which holds the key as `s`.
+    #[allow(clippy::too_many_arguments)]
+    fn replace(
+        &self,
+        view: ArenaView<'_>,
+        guards: Guards<'_>,
+        b: Bucket<'_>,
+        j: usize,
+        s: Slot,
+        new: Slot,
+        when: When,
+        old: Option<OldValue<'_>>,
+        then: Option<&mut dyn FnMut()>,
+        wait: Wait,
+    ) -> Option<Put> {
+        let old_loc = s.loc();
+        let hdr = view.header(old_loc);
+        let copy_old = |sink: &mut dyn Sink| {
+            let _ = Self::fill(sink, hdr.vlen, |buf| {
+                view.read(old_loc, &hdr, hdr.value_at(), buf)
+            });
+        };
+        if when == When::IfAbsent {
+            if let Some(sink) = old {
+                let word = view.state(view.page_of(old_loc));
+                if page::kind(word.load(Ordering::Relaxed)) == Kind::Head {
+                    page::pin_linked(word);
+                    drop(guards);
+                    copy_old(sink);
+                    self.unpin(view, old_loc, wait);
+                } else {
+                    copy_old(sink);
+                }
+            }
+            return None;
+        }
+        b.begin_write();
+        b.set(j, new);
+        b.end_write();
+        if let Some(then) = then {
+            then();
+        }
+        drop(guards);
+        // Unlinked by us and not yet retired: it cannot be freed while we read it.
+        if let Some(sink) = old {
+            copy_old(sink);
+        }
+        self.retire(view, old_loc, wait);
+        Some(Put::Replaced)
     }
 
     fn delete_inner(
         &self,
         key: &[u8],
-        then: Option<&mut dyn FnMut()>,
+        mut then: Option<&mut dyn FnMut()>,
         wait: Wait,
     ) -> Result<bool, Error> {
-        Self::check_key(key)?;
-        let loc = self.locate(key);
-        let kw: [usize; KW] = pack(key);
-        if let Some((_guard, b, i)) = self.lock_holder(&loc, key.len(), &kw, wait)? {
-            self.remove(b, i, then);
+        self.check_key(key)?;
+        if wait == Wait::Block {
+            self.arena.drain_deferred(&self.budget);
+        }
+        let h = self.hash(key);
+        let view = self.arena.view();
+        loop {
+            let (seg, _, sw) = self.index.locate(h, wait)?;
+            let place = Place::of(h, seg.mask);
+            let kb = Slot::key_bits_of(place.tag);
+            let found = match Self::holder(view, seg, place, kb, key, wait)? {
+                Some(found) => found,
+                None => {
+                    let guards = Self::lock_pair(seg, place.b1, place.b2, wait)?;
+                    if seg.split().load(Ordering::Relaxed) != sw {
+                        drop(guards);
+                        spin_hint();
+                        continue;
+                    }
+                    let hit = [seg.bucket(place.b1), seg.bucket(place.b2)]
+                        .into_iter()
+                        .find_map(|b| Self::find_locked(view, b, kb, key).map(|f| (b, f)));
+                    match hit {
+                        Some((b, (j, s, _))) => (guards, b, j, s),
+                        None => return Ok(false),
+                    }
+                }
+            };
+            let (guards, b, j, s) = found;
+            b.begin_write();
+            b.set(j, Slot::EMPTY);
+            b.end_write();
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            if let Some(then) = then.as_mut() {
+                then();
+            }
+            drop(guards);
+            self.retire(view, s.loc(), wait);
             return Ok(true);
         }
-        let _guards = self.lock_pair(loc.b1, loc.b2, wait)?;
-        for bi in [loc.b1, loc.b2] {
-            let b = self.bucket(bi);
-            if let Some(i) = Self::find_in(b, loc.tag, key.len(), &kw) {
-                self.remove(b, i, then);
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
-    /// Frees a slot in one of `loc`'s buckets by a chain of cuckoo moves. `Ok(false)` when no
-    /// path exists within the search bounds: the table is full around this key.
-    fn make_room(&self, loc: &Loc, wait: Wait) -> Result<bool, Error> {
-        let mut path = [Hop::default(); MAX_DEPTH + 1];
-        let Some(len) = self.search_path(loc.b1, loc.b2, &mut path) else {
+    /// Frees a slot in one of `place`'s buckets by a chain of cuckoo moves. `Ok(false)` when no
+    /// path exists within the search bounds: the segment is full around this key.
+    fn make_room(
+        &self,
+        seg: Segment<'_>,
+        sw: usize,
+        place: Place,
+        wait: Wait,
+    ) -> Result<bool, Error> {
+        let mut path = [Hop::default(); MAX_PATH + 1];
+        let Some(len) = Self::search_path(seg, place.b1, place.b2, &mut path) else {
             return Ok(false);
         };
         // Move the hole backwards along the path: the last hop's entry goes into the free slot
         // first, so every entry is in one of its buckets at every moment.
-        for j in (0..len - 1).rev() {
-            if !self.move_entry(path[j], path[j + 1], wait)? {
+        for k in (0..len - 1).rev() {
+            if !Self::move_entry(seg, sw, path[k], path[k + 1], wait)? {
                 spin_hint();
                 break;
             }
@@ -936,7 +1185,12 @@ where
 
     /// Breadth-first search, without locks, for a path from `b1` or `b2` to a free slot. Fills
     /// `path` from the start bucket to the free slot and returns its length in slots.
-    fn search_path(&self, b1: usize, b2: usize, path: &mut [Hop; MAX_DEPTH + 1]) -> Option<usize> {
+    fn search_path(
+        seg: Segment<'_>,
+        b1: usize,
+        b2: usize,
+        path: &mut [Hop; MAX_PATH + 1],
+    ) -> Option<usize> {
         const ROOT: u16 = u16::MAX;
         let mut queue = [Node {
             bucket: 0,
@@ -944,7 +1198,7 @@ where
             slot: 0,
             depth: 0,
         }; SEARCH_QUEUE];
-        // Bucket indices fit in u32: `new` admits at most 2^32 buckets.
+        // Bucket indices fit in u32: segments have at most 2^16 buckets.
         queue[0].bucket = b1 as u32;
         let mut tail = 1;
         if b2 != b1 {
@@ -955,25 +1209,25 @@ where
         while head < tail {
             let node = queue[head];
             let bi = node.bucket as usize;
-            let b = self.bucket(bi);
-            let metas: [Meta; W] = core::array::from_fn(|i| b.meta[i].load(Ordering::Relaxed));
-            if let Some(free) = metas.iter().position(|&m| !is_occupied(m)) {
+            let b = seg.bucket(bi);
+            let slots: [Slot; SLOTS] = core::array::from_fn(|j| b.slot(j));
+            if let Some(free) = slots.iter().position(|s| !s.is_occupied()) {
                 return Some(Self::trace(&queue, head, free, path));
             }
-            if usize::from(node.depth) < MAX_DEPTH {
-                for (s, &m) in metas.iter().enumerate() {
+            if usize::from(node.depth) < MAX_PATH {
+                for (j, s) in slots.iter().enumerate() {
                     if tail == SEARCH_QUEUE {
                         break;
                     }
-                    let next = self.alt(bi, tag_of(m));
+                    let next = alt(bi, s.tag(), seg.mask);
                     if next == bi {
                         continue;
                     }
                     queue[tail] = Node {
                         bucket: next as u32,
                         parent: head as u16,
-                        // W <= 64 (checked by Bucket) and depth <= MAX_DEPTH.
-                        slot: s as u8,
+                        // SLOTS < 256 and depth <= MAX_PATH.
+                        slot: j as u8,
                         depth: node.depth + 1,
                     };
                     tail += 1;
@@ -986,7 +1240,7 @@ where
 
     /// Writes into `path` the slots from the root of `queue[at]`'s chain to slot `free` of its
     /// bucket; returns the count.
-    fn trace(queue: &[Node], at: usize, free: usize, path: &mut [Hop; MAX_DEPTH + 1]) -> usize {
+    fn trace(queue: &[Node], at: usize, free: usize, path: &mut [Hop; MAX_PATH + 1]) -> usize {
         let len = usize::from(queue[at].depth) + 1;
         let mut i = at;
         let mut slot = free;
@@ -1002,156 +1256,121 @@ where
     }
 
     /// Moves the entry in `from` into the free slot `to`, if both still are what the search saw:
-    /// `from` holds an entry whose other bucket is `to.bucket`, and `to` is free. `Ok(false)` if
-    /// not, or if a running visit forbids the move for now.
-    fn move_entry(&self, from: Hop, to: Hop, wait: Wait) -> Result<bool, Error> {
-        // A move a visit already forbids is not tried: trying would bump versions the visit is
-        // copying, making it copy again, and the two could keep each other from progressing.
-        // The check after the bump below is the one correctness rests on.
-        if self.visit_forbids(from.bucket, to.bucket) {
-            return if wait == Wait::Try {
-                Err(Error::Busy)
-            } else {
-                Ok(false)
-            };
+    /// `from` holds an entry whose other bucket is `to.bucket`, `to` is free, and the segment
+    /// has not split. `Ok(false)` if not.
+    fn move_entry(
+        seg: Segment<'_>,
+        sw: usize,
+        from: Hop,
+        to: Hop,
+        wait: Wait,
+    ) -> Result<bool, Error> {
+        let _guards = Self::lock_pair(seg, from.bucket, to.bucket, wait)?;
+        if seg.split().load(Ordering::Relaxed) != sw {
+            return Ok(false);
         }
-        let _guards = self.lock_pair(from.bucket, to.bucket, wait)?;
-        let (src, dst) = (self.bucket(from.bucket), self.bucket(to.bucket));
-        let m = src.meta[from.slot].load(Ordering::Relaxed);
-        if !is_occupied(m)
-            || self.alt(from.bucket, tag_of(m)) != to.bucket
-            || is_occupied(dst.meta[to.slot].load(Ordering::Relaxed))
+        let (src, dst) = (seg.bucket(from.bucket), seg.bucket(to.bucket));
+        let s = src.slot(from.slot);
+        if !s.is_occupied()
+            || alt(from.bucket, s.tag(), seg.mask) != to.bucket
+            || dst.slot(to.slot).is_occupied()
         {
             return Ok(false);
         }
-        // Both versions are bumped before the visitors are read: see `visit_buckets`.
-        let vd = dst.begin_write();
-        let vs = src.begin_write();
-        // The move is logged under the same lock that scans read the log with, so a scan sees
-        // either the entry where it was or the move that carried it away.
-        let log = match wait {
-            Wait::Block => Some(self.moves.lock.lock()),
-            Wait::Try => self.moves.lock.try_lock(),
-        };
-        if log.is_none() || self.visit_forbids(from.bucket, to.bucket) {
-            dst.end_write(vd);
-            src.end_write(vs);
-            return if wait == Wait::Try {
-                Err(Error::Busy)
-            } else {
-                Ok(false)
-            };
-        }
-        src.copy_payload(from.slot, &dst.slots[to.slot]);
-        dst.meta[to.slot].store(m, Ordering::Relaxed);
-        src.meta[from.slot].store(0, Ordering::Relaxed);
-        let count = self.moves.count.load(Ordering::Relaxed);
-        self.moves.dest[count % MOVE_LOG].store(to.bucket, Ordering::Relaxed);
-        self.moves
-            .count
-            .store(count.wrapping_add(1), Ordering::Relaxed);
-        drop(log);
-        dst.end_write(vd);
-        src.end_write(vs);
+        dst.begin_write();
+        src.begin_write();
+        dst.set(to.slot, s);
+        src.set(from.slot, Slot::EMPTY);
+        dst.end_write();
+        src.end_write();
         Ok(true)
     }
 
-    /// Whether a move between buckets `from` and `to` could hide an entry from a running visit
-    /// or show it twice: the visit is copying one of them, or has copied one and not the other.
-    /// A visit's cursor is the bucket it is copying; those below it are done.
-    fn visit_forbids(&self, from: usize, to: usize) -> bool {
-        let (lo, hi) = (from.min(to), from.max(to));
-        self.visitors.iter().any(|c| {
-            let cursor = c.load(Ordering::Acquire);
-            lo <= cursor && cursor <= hi
-        })
+    /// Locks every bucket of the segment holding scan position `pos`; returns it with its
+    /// depth and prefix.
+    fn lock_segment_at(
+        &self,
+        pos: u32,
+        wait: Wait,
+    ) -> Result<(index::SegmentLock<'_>, Segment<'_>, u32, usize), Error> {
+        // A hash whose low 32 bits put it at `pos`.
+        let h = u64::from(pos.reverse_bits());
+        loop {
+            let (seg, _, _) = self.index.lookup_segment(h);
+            let lock = index::lock_all(seg, wait)?;
+            // With every bucket locked, the segment's keys are exactly those its split word
+            // says, `splitting` or not: a split moves keys only while it holds these locks.
+            let sw = seg.split().load(Ordering::Relaxed);
+            if seg.covers(sw, h) {
+                let prefix = seg.prefix().load(Ordering::Relaxed);
+                return Ok((lock, seg, segment::depth(sw), prefix));
+            }
+            drop(lock);
+            spin_hint();
+        }
     }
 
-    /// Copies bucket `bi` while no writer is inside; returns the version the copy belongs to.
-    fn copy_bucket(
+    fn scan_inner(
         &self,
-        bi: usize,
-        out: &mut [SlotCopy<KW, VW>; W],
+        cursor: u64,
+        count: usize,
+        f: &mut dyn FnMut(&Entry<'_>),
         wait: Wait,
-    ) -> Result<Version, Error> {
-        let b = self.bucket(bi);
-        let copy = |out: &mut [SlotCopy<KW, VW>; W]| {
-            for (i, c) in out.iter_mut().enumerate() {
-                c.meta = b.meta[i].load(Ordering::Relaxed);
-                if is_occupied(c.meta) {
-                    c.vlen = b.slots[i].read_value_words(&mut c.value);
-                    for (k, a) in c.key.iter_mut().zip(&b.slots[i].key) {
-                        *k = a.load(Ordering::Relaxed);
+    ) -> Result<u64, Error> {
+        const END: u64 = 1 << 32;
+        if cursor >= END {
+            return Ok(0);
+        }
+        let view = self.arena.view();
+        let mut pos = cursor;
+        let mut passed = 0;
+        loop {
+            // `pos` is below 2^32.
+            let (lock, seg, depth, prefix) = self.lock_segment_at(pos as u32, wait)?;
+            let mut pinned = [0 as Loc; PINNED_BATCH];
+            let mut n_pinned = 0;
+            for i in 0..seg.buckets() {
+                let b = seg.bucket(i);
+                for j in 0..SLOTS {
+                    let s = b.slot(j);
+                    if !s.is_occupied() {
+                        continue;
+                    }
+                    passed += 1;
+                    let loc = s.loc();
+                    let word = view.state(view.page_of(loc));
+                    if page::kind(word.load(Ordering::Relaxed)) == Kind::Head
+                        && n_pinned < PINNED_BATCH
+                    {
+                        page::pin_linked(word);
+                        pinned[n_pinned] = loc;
+                        n_pinned += 1;
+                    } else {
+                        f(&Self::entry(view, loc));
                     }
                 }
             }
-        };
-        for _ in 0..OPTIMISTIC_TRIES {
-            let v = b.version.load(Ordering::Acquire);
-            if v & 1 == 1 {
-                if wait == Wait::Try {
-                    return Err(Error::Busy);
-                }
-                spin_hint();
-                continue;
+            drop(lock);
+            for &loc in &pinned[..n_pinned] {
+                f(&Self::entry(view, loc));
+                self.unpin(view, loc, wait);
             }
-            copy(out);
-            fence(Ordering::Acquire);
-            if b.version.load(Ordering::Relaxed) == v {
-                return Ok(v);
+            // The segment holds the positions whose top `depth` bits are its prefix reversed.
+            let start = u64::from((prefix as u32).reverse_bits());
+            pos = start + (1u64 << (32 - depth));
+            if pos >= END {
+                return Ok(0);
             }
-            spin_hint();
-        }
-        let _guard = wait.lock(&b.lock)?;
-        copy(out);
-        Ok(b.version.load(Ordering::Relaxed))
-    }
-
-    fn visit_inner(&self, mut f: impl FnMut(&[u8], &[u8]), wait: Wait) -> Result<(), Error> {
-        let cursor = loop {
-            let free = self.visitors.iter().find(|c| {
-                c.compare_exchange(NO_VISITOR, 0, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-            });
-            match free {
-                Some(c) => break c,
-                None if wait == Wait::Try => return Err(Error::Busy),
-                None => spin_hint(),
-            }
-        };
-        let result = self.visit_buckets(cursor, &mut f, wait);
-        cursor.store(NO_VISITOR, Ordering::Release);
-        result
-    }
-
-    fn visit_buckets(
-        &self,
-        cursor: &AtomicUsize,
-        f: &mut impl FnMut(&[u8], &[u8]),
-        wait: Wait,
-    ) -> Result<(), Error> {
-        let mut copy = [SlotCopy::<KW, VW>::EMPTY; W];
-        for bi in 0..self.buckets().len() {
-            // Freeze this bucket against moves, then copy it. The freeze is published before a
-            // read-modify-write of the bucket's version, and a mover bumps that version before
-            // it reads the cursors: so either the mover sees the freeze and leaves the entry
-            // where it is, or its bump comes first and the copy below waits for its move to end.
-            cursor.store(bi, Ordering::Release);
-            self.bucket(bi).version.fetch_add(0, Ordering::AcqRel);
-            self.copy_bucket(bi, &mut copy, wait)?;
-            for c in copy.iter().filter(|c| is_occupied(c.meta)) {
-                let klen = klen_of(c.meta).min(Self::MAX_KEY);
-                f(&as_bytes(&c.key)[..klen], &as_bytes(&c.value)[..c.vlen]);
+            if passed >= count {
+                return Ok(pos);
             }
         }
-        Ok(())
     }
 }
 
-/// The only mutable state is atomics and locks, so sharing a table across threads is safe
-/// whenever the storage itself may be shared.
+/// The only mutable state is atomics, so sharing a table across threads is safe whenever the
+/// memory itself may be shared.
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<Table<&'static [Bucket<2, 8>], 2, 8>>();
-    assert_send_sync::<Bucket<2, 8>>();
+    assert_send_sync::<Table<&'static [Word], &'static [Word]>>();
 };

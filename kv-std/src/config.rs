@@ -2,6 +2,7 @@
 
 use crate::persist::aof::Fsync;
 use crate::persist::{default_aof, Options};
+use crate::storage::StorageConfig;
 use clap::Parser;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -37,10 +38,16 @@ pub struct Args {
     #[arg(long)]
     pub threads: Option<usize>,
 
-    /// Slots in the table: the most entries it can hold. Rounded up to a power-of-two number of
-    /// 8-slot buckets; memory is reserved for all of them at start.
-    #[arg(long, default_value_t = 1 << 20)]
-    pub capacity: usize,
+    /// The most memory the data may take, in bytes or with a unit (`4gb`); writes past it are
+    /// refused with Redis's OOM error. 0: no limit but the machine's (Redis's maxmemory).
+    #[arg(long, default_value = "0", value_parser = parse_size, value_name = "BYTES")]
+    pub maxmemory: usize,
+
+    /// Address space to reserve for keys and values: the most the data can ever take. Only
+    /// what is used becomes resident. [default: 64gb, or twice the machine's memory if that is
+    /// more]
+    #[arg(long, value_parser = parse_size, value_name = "BYTES", hide = true)]
+    pub reserve: Option<usize>,
 
     /// Most connections served at once; more are answered with an error and closed.
     #[arg(long, default_value_t = 10_000)]
@@ -148,8 +155,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Worker threads.
     pub threads: usize,
-    /// Buckets in the table (a power of two).
-    pub buckets: usize,
+    /// The table's memory: what to reserve, and its limits.
+    pub storage: StorageConfig,
     /// Most connections at once.
     pub max_clients: usize,
     /// Where and how to persist; `None` keeps everything in memory only.
@@ -297,8 +304,8 @@ pub fn parse_memory(text: &str) -> Option<u64> {
 pub enum ConfigError {
     /// `--threads 0`.
     NoThreads,
-    /// `--capacity 0`, or so large the table cannot be addressed.
-    Capacity(usize),
+    /// `--reserve` too small for a table, or `--maxmemory` above it.
+    Memory(String),
     /// `--max-clients 0`.
     NoClients,
     /// The password file cannot be read, or the password is empty.
@@ -311,9 +318,7 @@ impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ConfigError::NoThreads => f.write_str("--threads must be at least 1"),
-            ConfigError::Capacity(n) => {
-                write!(f, "--capacity {n} is out of range (1 to 2^35 slots)")
-            }
+            ConfigError::Memory(why) => f.write_str(why),
             ConfigError::NoClients => f.write_str("--max-clients must be at least 1"),
             ConfigError::Password(why) => write!(f, "password: {why}"),
             ConfigError::OutputLimit(why) => write!(f, "--client-output-buffer-limit: {why}"),
@@ -323,8 +328,31 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Slots per bucket in the server's table.
-pub const SLOTS_PER_BUCKET: usize = 8;
+/// The table's memory for a server: `reserve` bytes of address space for the arena (a quarter
+/// as much for the index), at most `maxmemory` of them in use (0: no limit).
+pub fn storage(reserve: usize, maxmemory: usize) -> StorageConfig {
+    StorageConfig {
+        arena_bytes: reserve,
+        index_bytes: (reserve / 4).max(1 << 20),
+        table: kv_nostd::Config {
+            max_key: crate::db::MAX_LENGTH,
+            max_value: crate::db::MAX_LENGTH,
+            max_memory: maxmemory,
+            ..kv_nostd::Config::HOST
+        },
+    }
+}
+
+/// The address space reserved for data by default: 64 GiB, or twice the machine's memory.
+fn default_reserve() -> usize {
+    // SAFETY: `sysconf` reads a system value and has no preconditions.
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+    // SAFETY: as above.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let physical =
+        usize::try_from(pages.max(0)).unwrap_or(0) * usize::try_from(page.max(0)).unwrap_or(0);
+    (64usize << 30).max(physical.saturating_mul(2))
+}
 
 impl Config {
     /// Checks `args` and fills in what depends on the machine.
@@ -334,8 +362,17 @@ impl Config {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, usize::from),
         };
-        if args.capacity == 0 || args.capacity > (1 << 35) {
-            return Err(ConfigError::Capacity(args.capacity));
+        let reserve = args.reserve.unwrap_or_else(default_reserve);
+        if reserve < 1 << 20 {
+            return Err(ConfigError::Memory(format!(
+                "--reserve {reserve} is too small: at least 1mb"
+            )));
+        }
+        if args.maxmemory > reserve {
+            return Err(ConfigError::Memory(format!(
+                "--maxmemory {} is above the {reserve} bytes reserved for data (--reserve)",
+                args.maxmemory
+            )));
         }
         if args.max_clients == 0 {
             return Err(ConfigError::NoClients);
@@ -361,7 +398,7 @@ impl Config {
         Ok(Self {
             addr: SocketAddr::new(args.bind, args.port),
             threads,
-            buckets: args.capacity.div_ceil(SLOTS_PER_BUCKET).next_power_of_two(),
+            storage: storage(reserve, args.maxmemory),
             max_clients: args.max_clients,
             persist: (!args.no_persist).then(|| Options {
                 aof: args
@@ -384,13 +421,13 @@ impl Config {
         })
     }
 
-    /// A configuration for tests and embedding: loopback, a free port, 2 threads, 2^16 slots,
-    /// nothing kept on disk.
+    /// A configuration for tests and embedding: loopback, a free port, 2 threads, 4 GiB of
+    /// address space for data, nothing kept on disk.
     pub fn local() -> Self {
         Self {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             threads: 2,
-            buckets: (1 << 16) / SLOTS_PER_BUCKET,
+            storage: storage(4 << 30, 0),
             max_clients: 10_000,
             persist: None,
             password: None,
@@ -419,7 +456,8 @@ mod tests {
         let c = parse(&[]).unwrap();
         assert_eq!(c.addr, "127.0.0.1:7878".parse().unwrap());
         assert!(c.threads >= 1);
-        assert_eq!(c.buckets * SLOTS_PER_BUCKET, 1 << 20);
+        assert_eq!(c.storage.table.max_memory, 0);
+        assert!(c.storage.arena_bytes >= 64 << 30);
         let p = c.persist.expect("persistence on by default");
         assert_eq!(p.backup, PathBuf::from("kv-backup.txt"));
         assert_eq!(p.aof, PathBuf::from("kv-backup.aof"));
@@ -448,9 +486,29 @@ mod tests {
     }
 
     #[test]
-    fn capacity_rounds_up_to_whole_power_of_two_buckets() {
-        assert_eq!(parse(&["--capacity", "100"]).unwrap().buckets, 16);
-        assert_eq!(parse(&["--capacity", "1"]).unwrap().buckets, 1);
+    fn maxmemory_reads_sizes_as_redis_does() {
+        assert_eq!(
+            parse(&["--maxmemory", "100mb"])
+                .unwrap()
+                .storage
+                .table
+                .max_memory,
+            100 << 20
+        );
+        assert_eq!(
+            parse(&["--maxmemory", "1000"])
+                .unwrap()
+                .storage
+                .table
+                .max_memory,
+            1000
+        );
+        let small = parse(&["--reserve", "16mb"]).unwrap().storage;
+        assert_eq!((small.arena_bytes, small.index_bytes), (16 << 20, 4 << 20));
+        assert!(matches!(
+            parse(&["--reserve", "16mb", "--maxmemory", "1gb"]),
+            Err(ConfigError::Memory(_))
+        ));
     }
 
     #[test]
@@ -498,10 +556,10 @@ mod tests {
             parse(&["--threads", "0"]).unwrap_err(),
             ConfigError::NoThreads
         );
-        assert_eq!(
-            parse(&["--capacity", "0"]).unwrap_err(),
-            ConfigError::Capacity(0)
-        );
+        assert!(matches!(
+            parse(&["--reserve", "1000"]),
+            Err(ConfigError::Memory(_))
+        ));
         assert_eq!(
             parse(&["--max-clients", "0"]).unwrap_err(),
             ConfigError::NoClients

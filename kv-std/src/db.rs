@@ -2,30 +2,21 @@
 //! `CONFIG SET` changes, and the counters INFO reports.
 
 use crate::config::OutputLimits;
-use kv_nostd::{words, Bucket, HashKey, Table};
+use crate::storage::StorageConfig;
+use kv_nostd::{HashKey, Sink};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
-/// The longest key the server stores, in bytes.
-pub const MAX_KEY: usize = 64;
-/// The longest value the server stores, in bytes.
-pub const MAX_VALUE: usize = 256;
+pub use crate::storage::Store;
 
-const KW: usize = words(MAX_KEY);
-const VW: usize = words(MAX_VALUE);
-
-/// The server's table: keys up to [`MAX_KEY`] and values up to [`MAX_VALUE`] bytes, inline.
-pub type Store = Table<Box<[Bucket<KW, VW>]>, KW, VW>;
-
-/// Bytes of table memory per slot.
-pub const SLOT_BYTES: usize = std::mem::size_of::<Bucket<KW, VW>>() / 8;
+/// The longest key or value the table can hold, in bytes: lengths travel as 32 bits in the
+/// native protocol. Clients are held to `proto-max-bulk-len` (512 MB by default) below it.
+pub const MAX_LENGTH: usize = u32::MAX as usize;
 
 /// The shared state of one server.
 pub struct Db {
     /// The entries.
     pub table: Store,
-    /// Bytes the table's buckets occupy.
-    pub table_bytes: usize,
     /// Server statistics.
     pub stats: Stats,
     /// When the server started.
@@ -137,13 +128,10 @@ impl Db {
         self.me.upgrade()
     }
 
-    /// A database of `buckets` 8-slot buckets (a power of two), keyed with `hash_key`.
-    pub fn new(buckets: usize, hash_key: HashKey) -> Result<Self, kv_nostd::LayoutError> {
-        let storage: Box<[Bucket<KW, VW>]> = (0..buckets).map(|_| Bucket::new()).collect();
-        let table_bytes = std::mem::size_of_val(&*storage);
+    /// A database over memory reserved as `storage` says, keyed with `hash_key`.
+    pub fn new(storage: StorageConfig, hash_key: HashKey) -> std::io::Result<Self> {
         Ok(Self {
-            table: Table::new(storage, hash_key)?,
-            table_bytes,
+            table: crate::storage::open(storage, hash_key)?,
             stats: Stats::default(),
             started: Instant::now(),
             started_at: SystemTime::now(),
@@ -158,6 +146,39 @@ impl Db {
             settings: Settings::default(),
         })
     }
+}
+
+/// A value read out of the table into a vector (for the native protocol and files; replies
+/// read straight into their buffer with [`crate::reply::BulkSink`]).
+#[derive(Default)]
+pub struct VecSink(pub Vec<u8>);
+
+impl Sink for VecSink {
+    fn buffer(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.0.clear();
+        self.0.resize(len, 0);
+        Some(&mut self.0)
+    }
+
+    fn room(&self) -> usize {
+        MAX_LENGTH
+    }
+}
+
+/// A visited entry's key, copied into `buf` (which grows as needed).
+pub fn entry_key<'b>(entry: &kv_nostd::Entry<'_>, buf: &'b mut Vec<u8>) -> &'b [u8] {
+    buf.clear();
+    buf.resize(entry.key_len(), 0);
+    // `buf` is exactly the key's length, so the copy fits.
+    entry.key(buf).unwrap_or_default()
+}
+
+/// A visited entry's value, copied into `buf` (which grows as needed).
+pub fn entry_value<'b>(entry: &kv_nostd::Entry<'_>, buf: &'b mut Vec<u8>) -> &'b [u8] {
+    buf.clear();
+    buf.resize(entry.value_len(), 0);
+    let n = entry.read_value(0, buf);
+    &buf[..n]
 }
 
 /// A hash key from the operating system's random source.

@@ -8,6 +8,8 @@
 //! - [`pubsub`]: subscriptions, and delivery of published messages across workers.
 //! - [`native_cmd`]: answers to the native protocol.
 //! - [`db`]: the shared table and statistics.
+//! - [`storage`]: host memory for the table: address space reserved up front, resident only as
+//!   used, given back as the table frees pages.
 //! - [`auth`]: protected mode, passwords and `AUTH`.
 //! - [`persist`]: snapshots to the backup file and the append-only log; [`backup_format`] is
 //!   the file format itself.
@@ -45,4 +47,5 @@ pub mod pubsub;
 pub mod rdb;
 pub mod reply;
 pub mod server;
+pub mod storage;
 pub mod value;

@@ -2,22 +2,12 @@
 
 use crate::cmd::Client;
 use crate::db::Db;
-use crate::db::{MAX_KEY, MAX_VALUE};
+use crate::db::VecSink;
 use kv_nostd::native::{self, Request, Response, Status};
-use kv_nostd::table::MOVE_LOG;
 use kv_nostd::{Error, ScanCursor};
 
-/// Buckets one `SCAN` step reads: up to 256 entries at 8 slots a bucket.
-const SCAN_BUCKETS: usize = 32;
-
-// A step also revisits the buckets that cuckoo moves filled behind its cursor: at most MOVE_LOG
-// before it and 4 × MOVE_LOG after the last bucket. Even then a full-size payload fits what
-// clients are told to accept.
-const _: () = assert!(
-    native::SCAN_CURSOR_LEN
-        + (SCAN_BUCKETS + 5 * MOVE_LOG) * 8 * native::scan_entry_len(MAX_KEY, MAX_VALUE)
-        <= native::MAX_SCAN_PAYLOAD
-);
+/// Entries one `SCAN` step reads at least (whole segments, so fewer than this plus a segment).
+const SCAN_ENTRIES: usize = 256;
 
 /// Appends `response` to `out`.
 fn push(out: &mut Vec<u8>, response: Response<'_>) {
@@ -53,11 +43,14 @@ pub fn execute(request: &Request<'_>, client: &mut Client, db: &Db, out: &mut Ve
     }
     match *request {
         Request::Ping => push(out, Response::ok()),
-        Request::Get { key } => match db.table.get_with(key, |v| push(out, Response::value(v))) {
-            Ok(Some(())) => {}
-            Ok(None) => push(out, Response::status(Status::NotFound)),
-            Err(e) => table_error(e, out),
-        },
+        Request::Get { key } => {
+            let mut value = VecSink::default();
+            match db.table.get_with(key, &mut value) {
+                Ok(Some(_)) => push(out, Response::value(&value.0)),
+                Ok(None) => push(out, Response::status(Status::NotFound)),
+                Err(e) => table_error(e, out),
+            }
+        }
         Request::Put { key, value } => {
             let logged = &mut || lsn = db.log(&[b"SET", key, value]);
             match db
@@ -96,14 +89,18 @@ pub fn execute(request: &Request<'_>, client: &mut Client, db: &Db, out: &mut Ve
     client.logged(lsn, start, out.len());
 }
 
-/// One step of `SCAN`: the next cursor, then the entries of [`SCAN_BUCKETS`] buckets.
+/// One step of `SCAN`: the next cursor, then the entries of whole segments, at least
+/// [`SCAN_ENTRIES`] unless the scan ends.
 fn scan(cursor: u64, db: &Db, out: &mut Vec<u8>) {
     let start = out.len();
     let body = start + native::RESPONSE_HEADER_LEN;
     out.resize(body + native::SCAN_CURSOR_LEN, 0);
+    let (mut key, mut value) = (Vec::new(), Vec::new());
     let next = db
         .table
-        .scan(ScanCursor::from_u64(cursor), SCAN_BUCKETS, |k, v| {
+        .scan(ScanCursor::from_u64(cursor), SCAN_ENTRIES, |e| {
+            let k = crate::db::entry_key(e, &mut key);
+            let v = crate::db::entry_value(e, &mut value);
             let at = out.len();
             out.resize(at + native::scan_entry_len(k.len(), v.len()), 0);
             // Sized just above; keys and values are far below the u16 and u32 length fields.

@@ -6,7 +6,10 @@
 //! messages) is an array in RESP2; a verbatim string (`INFO`, `CLIENT LIST`) is a bulk string
 //! in RESP2; a double is a bulk string of its text in RESP2; a boolean is `:1`/`:0` in RESP2.
 
-use kv_nostd::resp::{encode_aggregate_header, format_double, Kind, Reply, DOUBLE_TEXT_MAX};
+use kv_nostd::resp::{
+    encode_aggregate_header, encode_bulk_header, format_double, Kind, Reply, DOUBLE_TEXT_MAX,
+};
+use kv_nostd::Sink;
 
 /// A protocol version a connection speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -208,6 +211,49 @@ impl Out {
     }
 }
 
+/// Reads a value from the table straight into the reply buffer, as a bulk string: no copy of
+/// its own, however large the value. The table may ask for a buffer more than once (a read a
+/// writer disturbed starts again); each time the bulk string is started afresh.
+pub struct BulkSink<'o> {
+    out: &'o mut Out,
+    start: usize,
+}
+
+impl<'o> BulkSink<'o> {
+    /// A sink writing at the end of `out`.
+    pub fn new(out: &'o mut Out) -> Self {
+        let start = out.len();
+        Self { out, start }
+    }
+
+    /// Ends the bulk string: the read returned the value.
+    pub fn finish(self) {
+        self.out.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// Takes back what the read wrote: it returned no value.
+    pub fn abandon(self) {
+        self.out.buf.truncate(self.start);
+    }
+}
+
+impl Sink for BulkSink<'_> {
+    fn buffer(&mut self, len: usize) -> Option<&mut [u8]> {
+        let buf = &mut self.out.buf;
+        buf.truncate(self.start);
+        buf.resize(self.start + 24, 0);
+        let header = encode_bulk_header(len, &mut buf[self.start..]).unwrap_or(0);
+        let at = self.start + header;
+        buf.truncate(at);
+        buf.resize(at + len, 0);
+        Some(&mut buf[at..])
+    }
+
+    fn room(&self) -> usize {
+        usize::MAX
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +295,20 @@ mod tests {
         }
         assert_eq!(both(|o| o.int(-1)).0, both(|o| o.int(-1)).1);
         assert_eq!(both(|o| o.bulk(b"x")).0, b"$1\r\nx\r\n");
+    }
+
+    #[test]
+    fn a_bulk_sink_keeps_only_the_last_read() {
+        let mut out = Out::default();
+        out.ok();
+        let mut sink = BulkSink::new(&mut out);
+        sink.buffer(5).unwrap().copy_from_slice(b"torn!");
+        sink.buffer(3).unwrap().copy_from_slice(b"abc");
+        sink.finish();
+        assert_eq!(out.bytes(), b"+OK\r\n$3\r\nabc\r\n");
+        let mut sink = BulkSink::new(&mut out);
+        sink.buffer(2).unwrap().copy_from_slice(b"xx");
+        sink.abandon();
+        assert_eq!(out.bytes(), b"+OK\r\n$3\r\nabc\r\n");
     }
 }

@@ -6,6 +6,8 @@ mod models {
     mod displace;
     mod lock;
     mod read;
+    mod reuse;
+    mod split;
     mod visit;
     mod write;
 }

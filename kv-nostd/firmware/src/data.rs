@@ -3,8 +3,41 @@
 
 /// The longest key the firmware's tables take, in bytes.
 pub const KEY_MAX: usize = 16;
-/// The longest value the firmware's tables take, in bytes.
+/// The longest value of the keys the interrupt handler shares and the fill writes (and the
+/// longest the baseline's map takes), in bytes.
 pub const VALUE_MAX: usize = 16;
+/// The longest value kv's table takes: four of its 1 KiB pages.
+pub const LARGE_VALUE_MAX: usize = 4096;
+
+/// Value sizes the mixed-size steps cycle through: below, at and above the boundaries that
+/// matter (a word, the 8-byte classes, half a page, a page, several pages).
+pub const MIXED_SIZES: [usize; 12] = [0, 1, 7, 24, 100, 300, 511, 513, 1000, 1100, 2500, 4096];
+
+/// Byte `i` of the value of generation `g` of a mixed-size key `n`: a pattern that a value of
+/// another key, generation or offset does not share.
+pub fn mixed_byte(n: u32, g: u32, i: usize) -> u8 {
+    let x = (n.wrapping_mul(0x9e37_79b9) ^ g.wrapping_mul(0x85eb_ca6b)).wrapping_add(i as u32);
+    (x ^ (x >> 7) ^ (x >> 13)) as u8
+}
+
+/// The length of generation `g` of a mixed-size key `n`.
+pub fn mixed_len(n: u32, g: u32) -> usize {
+    MIXED_SIZES[(n as usize * 5 + g as usize * 7) % MIXED_SIZES.len()]
+}
+
+/// Fills `buf` with generation `g` of mixed-size key `n`'s value; returns its length.
+pub fn mixed_value(n: u32, g: u32, buf: &mut [u8]) -> usize {
+    let len = mixed_len(n, g);
+    for (i, b) in buf[..len].iter_mut().enumerate() {
+        *b = mixed_byte(n, g, i);
+    }
+    len
+}
+
+/// Whether `v` is generation `g` of mixed-size key `n`'s value.
+pub fn is_mixed_value(n: u32, g: u32, v: &[u8]) -> bool {
+    v.len() == mixed_len(n, g) && v.iter().enumerate().all(|(i, &b)| b == mixed_byte(n, g, i))
+}
 
 /// Keys written from the main loop and, concurrently, from the SysTick handler.
 pub const SHARED_KEYS: u32 = 4;

@@ -1,7 +1,7 @@
-//! kv-nostd on a Cortex-M4: a `static` table written from the main loop while the SysTick
-//! handler reads and writes it with the non-blocking `try_` calls, plus native-protocol requests
-//! decoded, applied and answered. Every result is checked; the summary and the exit status travel
-//! over semihosting.
+//! kv-nostd on a Cortex-M4: a `static` table over `static` arrays, written from the main loop
+//! (values from 0 bytes to four pages) while the SysTick handler reads and writes it with the
+//! non-blocking `try_` calls, plus native-protocol requests decoded, applied and answered. Every
+//! result is checked; the summary and the exit status travel over semihosting.
 #![no_std]
 #![no_main]
 
@@ -11,27 +11,36 @@ use panic_semihosting as _;
 
 use kv_firmware::checks::Checks;
 use kv_firmware::data::{
-    churn_key, fill_key, fill_value, hundredths_percent, is_shared_value, shared_key, shared_value,
-    CHURN_KEYS, KEY_MAX, SHARED_KEYS, VALUE_MAX,
+    churn_key, fill_key, fill_value, hundredths_percent, is_mixed_value, is_shared_value,
+    mixed_value, numbered, shared_key, shared_value, CHURN_KEYS, KEY_MAX, LARGE_VALUE_MAX,
+    MIXED_SIZES, SHARED_KEYS, VALUE_MAX,
 };
 #[cfg(feature = "native")]
 use kv_firmware::protocol;
 use kv_firmware::stack;
 use kv_firmware::tick::{self, Counters, Outcome};
-use kv_nostd::{words, Bucket, Error, HashKey, Put, Table};
+use kv_nostd::{Config, Error, HashKey, Put, Table, Word, WORD};
 
-/// 64 buckets of 8 slots: 512 entries of keys and values up to 16 bytes each.
-const BUCKETS: usize = 64;
-const KW: usize = words(KEY_MAX);
-const VW: usize = words(VALUE_MAX);
-type Store = Table<[Bucket<KW, VW>; BUCKETS], KW, VW>;
+/// 24 KiB of arena (1 KiB pages) and 16 KiB of index (segments of 8 buckets of 7 slots): all
+/// zero, so both live in `.bss`.
+const ARENA_WORDS: usize = 24 * 1024 / WORD;
+const INDEX_WORDS: usize = 16 * 1024 / WORD;
+static ARENA: [Word; ARENA_WORDS] = [const { Word::new(0) }; ARENA_WORDS];
+static INDEX: [Word; INDEX_WORDS] = [const { Word::new(0) }; INDEX_WORDS];
+
+type Store = Table<&'static [Word], &'static [Word]>;
+const CONFIG: Config = Config {
+    max_key: KEY_MAX,
+    max_value: LARGE_VALUE_MAX,
+    ..Config::SMALL
+};
 
 /// A fixed hash key keeps runs reproducible; a device would take one from its random number
 /// generator or unique ID, so that no peer can aim keys at one bucket.
-static TABLE: Store = Table::from_array(
-    [const { Bucket::new() }; BUCKETS],
-    HashKey(*b"kv-firmware-key!"),
-);
+static TABLE: Store = Table::new_static(&ARENA, &INDEX, HashKey(*b"kv-firmware-key!"), CONFIG);
+
+/// A value one byte longer than the table takes, in flash.
+static TOO_LONG: [u8; LARGE_VALUE_MAX + 1] = [b'v'; LARGE_VALUE_MAX + 1];
 
 static IRQ: Counters = Counters::new();
 
@@ -43,16 +52,23 @@ fn main() -> ! {
     stack::paint_run();
     let mut core = cortex_m::Peripherals::take().expect("first and only take");
     let mut checks = Checks::new();
+    let s = TABLE.stats();
     hprintln!(
-        "kv-firmware: table of {} slots ({} buckets), {} bytes",
-        TABLE.capacity(),
-        BUCKETS,
+        "kv-firmware: arena {} bytes ({} pages of {}), index {} bytes (up to {} segments of {} \
+         bytes), table header {} bytes",
+        ARENA_WORDS * WORD,
+        s.pages,
+        s.page_bytes,
+        INDEX_WORDS * WORD,
+        s.max_segments,
+        s.segment_bytes,
         core::mem::size_of::<Store>()
     );
 
     basics(&mut checks);
     #[cfg(feature = "native")]
     protocol::run(&TABLE, &mut checks);
+    mixed(&mut checks);
 
     for i in 0..SHARED_KEYS {
         checks.eq(
@@ -63,21 +79,27 @@ fn main() -> ! {
     }
     tick::start(&mut core.SYST);
     stress(&mut checks);
+    // The fill runs without the handler: a write it makes may free memory (and the next blocking
+    // put frees what it deferred), so a refused put would not stay refused.
+    tick::stop(&mut core.SYST);
     let peak_put = fill(&mut checks);
+    tick::start(&mut core.SYST);
     visit(&mut checks);
     tick::stop(&mut core.SYST);
 
     hprintln!(
-        "interrupt: {} ticks, {} calls completed, {} found the bucket busy, {} wrong",
+        "interrupt: {} ticks, {} calls completed, {} found the bucket busy, {} writes found no \
+         space, {} wrong",
         IRQ.ticks(),
         IRQ.completed(),
         IRQ.busy(),
+        IRQ.no_space(),
         IRQ.wrong()
     );
     checks.eq(IRQ.wrong(), 0, "interrupt-time calls with a wrong result");
     checks.check(
-        IRQ.completed() + IRQ.busy() == IRQ.ticks(),
-        "every interrupt-time call completed or found the bucket busy",
+        IRQ.completed() + IRQ.busy() + IRQ.no_space() == IRQ.ticks(),
+        "every interrupt-time call completed, found the bucket busy or found no space",
     );
     checks.check(IRQ.completed() > 0, "interrupt-time calls completed");
     checks.check(
@@ -125,6 +147,9 @@ fn SysTick() {
 fn outcome_of(e: Error) -> Outcome {
     match e {
         Error::Busy => Outcome::Busy,
+        // An overwrite needs room for its new value before the old one goes: while the main
+        // loop holds the arena full, the handler's writes are refused, and change nothing.
+        Error::NoSpace => Outcome::NoSpace,
         _ => Outcome::Wrong,
     }
 }
@@ -166,22 +191,22 @@ fn basics(checks: &mut Checks) {
         "key too long",
     );
     checks.eq(
-        TABLE.put(b"k", &[b'v'; VALUE_MAX + 1]),
+        TABLE.put(b"k", &TOO_LONG),
         Err(Error::ValueTooLong {
-            len: VALUE_MAX + 1,
-            max: VALUE_MAX,
+            len: LARGE_VALUE_MAX + 1,
+            max: LARGE_VALUE_MAX,
         }),
         "value too long",
     );
     checks.eq(
-        TABLE.put(b"k", &[b'v'; VALUE_MAX]),
+        TABLE.put(b"k", &TOO_LONG[..LARGE_VALUE_MAX]),
         Ok(Put::Inserted),
         "longest value",
     );
     checks.eq(
         TABLE.get_into(b"k", &mut [0u8; 4]),
         Err(Error::BufferTooSmall {
-            needed: VALUE_MAX,
+            needed: LARGE_VALUE_MAX,
             len: 4,
         }),
         "buffer too small",
@@ -196,10 +221,60 @@ fn basics(checks: &mut Checks) {
     checks.eq(TABLE.is_empty(), true, "empty after the basics");
 }
 
-/// The main loop overwrites the shared keys, and inserts and deletes keys beside them, while
-/// SysTick pre-empts it; its own reads must see whole values too.
+/// Values of every size in [`MIXED_SIZES`], from nothing to four pages: put, read back,
+/// overwritten with other sizes, read back, deleted; every page goes back but one per class.
+fn mixed(checks: &mut Checks) {
+    let mut buf = [0u8; LARGE_VALUE_MAX];
+    let keys = MIXED_SIZES.len() as u32;
+    let pages = TABLE.stats().pages_in_use;
+    for generation in 0..3 {
+        for n in 0..keys {
+            let key = numbered(b"mixed-", n);
+            let len = mixed_value(n, generation, &mut buf);
+            let want = if generation == 0 {
+                Put::Inserted
+            } else {
+                Put::Replaced
+            };
+            checks.eq(
+                TABLE.put(key.as_slice(), &buf[..len]),
+                Ok(want),
+                "put a value of mixed size",
+            );
+        }
+        for n in 0..keys {
+            let key = numbered(b"mixed-", n);
+            let got = TABLE.get_into(key.as_slice(), &mut buf);
+            let whole = matches!(got, Ok(Some(len)) if is_mixed_value(n, generation, &buf[..len]));
+            checks.check(whole, "read back a value of mixed size");
+        }
+    }
+    let s = TABLE.stats();
+    hprintln!(
+        "mixed: {} values of 0 to {} bytes in {} pages",
+        keys,
+        LARGE_VALUE_MAX,
+        s.pages_in_use - pages
+    );
+    for n in 0..keys {
+        checks.eq(
+            TABLE.delete(numbered(b"mixed-", n).as_slice()),
+            Ok(true),
+            "delete a value of mixed size",
+        );
+    }
+    checks.check(
+        TABLE.stats().pages_in_use <= pages + 8,
+        "pages of deleted values went back (one kept per size class)",
+    );
+}
+
+/// The main loop overwrites the shared keys, and inserts (with values of mixed sizes, read back
+/// at once) and deletes keys beside them, while SysTick pre-empts it; its own reads must see
+/// whole values too.
 fn stress(checks: &mut Checks) {
     let mut buf = [0u8; VALUE_MAX];
+    let mut big = [0u8; LARGE_VALUE_MAX];
     let mut torn = 0u32;
     let mut round = 0u32;
     // Until enough interrupts have landed and at least one found a write in progress (the
@@ -215,9 +290,15 @@ fn stress(checks: &mut Checks) {
         }
         let churn = churn_key(round);
         if round % (2 * CHURN_KEYS) < CHURN_KEYS {
+            let n = round % CHURN_KEYS;
+            let len = mixed_value(n, round, &mut big);
             TABLE
-                .put(churn.as_slice(), fill_value(round).as_slice())
+                .put(churn.as_slice(), &big[..len])
                 .expect("insert beside the shared keys");
+            match TABLE.get_into(churn.as_slice(), &mut big) {
+                Ok(Some(len)) if is_mixed_value(n, round, &big[..len]) => {}
+                _ => torn += 1,
+            }
         } else {
             TABLE.delete(churn.as_slice()).expect("delete beside them");
         }
@@ -268,17 +349,30 @@ fn fill(checks: &mut Checks) -> usize {
         "a full table answers no space",
     );
     let len = TABLE.len();
-    let occupancy = hundredths_percent(len, TABLE.capacity());
+    let s = TABLE.stats();
+    // Every fill item (4 + key + value, at most 23 bytes) takes a 24-byte chunk.
+    let chunks = hundredths_percent(len * 24, s.pages * s.page_bytes);
+    let slots = hundredths_percent(len, s.slots);
     hprintln!(
-        "fill: {} of {} slots used at the first \"no space\" ({}.{:02}%)",
+        "fill: {} keys at the first \"no space\": {} of {} pages in use, {}.{:02}% of the page \
+         bytes in chunks; index {} of {} segments, {}.{:02}% of its slots",
         len,
-        TABLE.capacity(),
-        occupancy / 100,
-        occupancy % 100
+        s.pages_in_use,
+        s.pages,
+        chunks / 100,
+        chunks % 100,
+        s.segments,
+        s.max_segments,
+        slots / 100,
+        slots % 100
     );
     checks.check(
-        occupancy >= 9_000,
-        "occupancy at the first no space is 90% or more",
+        s.pages_in_use == s.pages || s.segments == s.max_segments,
+        "no space only when the arena's pages or the index's segments are used up",
+    );
+    checks.check(
+        chunks >= 8_500,
+        "85% or more of the page bytes hold chunks at the first no space",
     );
 
     let mut buf = [0u8; VALUE_MAX];
@@ -289,31 +383,34 @@ fn fill(checks: &mut Checks) -> usize {
         "the refused key is absent",
     );
     checks.eq(TABLE.len(), len, "no space changed nothing");
-    let (again, used) = stack::measure(|| TABLE.put(missing.as_slice(), b"x"));
+    let value = fill_value(n);
+    let (again, used) = stack::measure(|| TABLE.put(missing.as_slice(), value.as_slice()));
     deepest = deepest.max(used);
     checks.eq(again, Err(Error::NoSpace), "no space again");
     hprintln!("stack: a put that answers no space uses {} bytes", used);
 
-    checks.eq(
-        TABLE.put(fill_key(0).as_slice(), b"new"),
-        Ok(Put::Replaced),
-        "overwrite in a full table",
-    );
-    checks.eq(
-        TABLE.get_into(fill_key(0).as_slice(), &mut buf),
-        Ok(Some(3)),
-        "read it back",
-    );
-    checks.eq(&buf[..3], b"new", "its new value");
+    // A write needs room for its new item before the old one goes: in a full arena, a delete
+    // makes that room.
     checks.eq(
         TABLE.delete(fill_key(1).as_slice()),
         Ok(true),
         "delete in a full table",
     );
     checks.eq(
+        TABLE.put(fill_key(0).as_slice(), b"VALUE-0"),
+        Ok(Put::Replaced),
+        "overwrite in a full table",
+    );
+    checks.eq(
+        TABLE.get_into(fill_key(0).as_slice(), &mut buf),
+        Ok(Some(7)),
+        "read it back",
+    );
+    checks.eq(&buf[..7], b"VALUE-0", "its new value");
+    checks.eq(
         TABLE.put(fill_key(1).as_slice(), fill_value(1).as_slice()),
         Ok(Put::Inserted),
-        "the freed slot takes its key again",
+        "the chunk the overwrite freed takes the deleted key again",
     );
     checks.eq(TABLE.len(), len, "len after delete and insert");
     deepest
@@ -324,12 +421,19 @@ fn visit(checks: &mut Checks) {
     let mut entries = 0usize;
     let mut fill_seen = 0usize;
     let mut wrong = 0usize;
-    TABLE.visit(|key, value| {
+    TABLE.visit(|e| {
         entries += 1;
+        let (mut key, mut value) = ([0u8; KEY_MAX], [0u8; VALUE_MAX]);
+        let (Some(key), Some(value)) = (e.key(&mut key), value.get_mut(..e.value_len())) else {
+            wrong += 1;
+            return;
+        };
+        e.read_value(0, value);
+        let value = &*value;
         if let Some(n) = key.strip_prefix(b"fill-").and_then(parse_decimal) {
             fill_seen += 1;
             let whole = if n == 0 {
-                value == b"new"
+                value == b"VALUE-0"
             } else {
                 value == fill_value(n).as_slice()
             };

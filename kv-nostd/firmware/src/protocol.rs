@@ -3,7 +3,7 @@
 //! what the client expects.
 
 use kv_nostd::native::{decode_request, decode_response, Limits, Request, Response, Status, MAGIC};
-use kv_nostd::{Bucket, Table};
+use kv_nostd::{Memory, Table};
 
 use crate::checks::Checks;
 
@@ -11,16 +11,8 @@ use crate::checks::Checks;
 const BUF: usize = 256;
 
 /// Runs the step against `table`, which must not hold the keys `sensor-*`.
-pub fn run<S, const KW: usize, const VW: usize, const W: usize>(
-    table: &Table<S, KW, VW, W>,
-    checks: &mut Checks,
-) where
-    S: AsRef<[Bucket<KW, VW, W>]>,
-{
-    let limits = Limits::new(
-        Table::<S, KW, VW, W>::MAX_KEY,
-        Table::<S, KW, VW, W>::MAX_VALUE,
-    );
+pub fn run<A: Memory, I: Memory>(table: &Table<A, I>, checks: &mut Checks) {
+    let limits = Limits::new(table.max_key(), table.max_value());
     let long_key = [b'k'; 17];
     let mut input = [0u8; BUF];
     // A PING spelled out byte by byte pins the wire format: magic, op, key and value lengths.
@@ -133,14 +125,11 @@ pub fn run<S, const KW: usize, const VW: usize, const W: usize>(
 /// What a device serving the native protocol answers `request` with. It has no storage to save
 /// to and no users, so `SAVE` and `AUTH` are refused, and its responses are built in one small
 /// buffer, too small for a `SCAN` step, which is refused too.
-fn apply<'v, S, const KW: usize, const VW: usize, const W: usize>(
-    table: &Table<S, KW, VW, W>,
+fn apply<'v, A: Memory, I: Memory>(
+    table: &Table<A, I>,
     request: Request<'_>,
     value: &'v mut [u8],
-) -> Response<'v>
-where
-    S: AsRef<[Bucket<KW, VW, W>]>,
-{
+) -> Response<'v> {
     match request {
         Request::Ping => Response::ok(),
         Request::Get { key } => match table.get_into(key, value) {

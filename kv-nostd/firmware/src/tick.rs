@@ -15,6 +15,8 @@ pub enum Outcome {
     Completed,
     /// It found a bucket locked or mid-write and returned at once.
     Busy,
+    /// A write found no memory for its new value (the main loop had filled the arena).
+    NoSpace,
     /// It returned something a correct table never returns (a torn value, a missing key).
     Wrong,
 }
@@ -25,6 +27,7 @@ pub struct Counters {
     ticks: AtomicU32,
     completed: AtomicU32,
     busy: AtomicU32,
+    no_space: AtomicU32,
     wrong: AtomicU32,
 }
 
@@ -35,6 +38,7 @@ impl Counters {
             ticks: AtomicU32::new(0),
             completed: AtomicU32::new(0),
             busy: AtomicU32::new(0),
+            no_space: AtomicU32::new(0),
             wrong: AtomicU32::new(0),
         }
     }
@@ -49,6 +53,7 @@ impl Counters {
         let counter = match outcome {
             Outcome::Completed => &self.completed,
             Outcome::Busy => &self.busy,
+            Outcome::NoSpace => &self.no_space,
             Outcome::Wrong => &self.wrong,
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -67,6 +72,11 @@ impl Counters {
     /// Calls that found a bucket busy so far.
     pub fn busy(&self) -> u32 {
         self.busy.load(Ordering::Relaxed)
+    }
+
+    /// Writes that found no memory so far.
+    pub fn no_space(&self) -> u32 {
+        self.no_space.load(Ordering::Relaxed)
     }
 
     /// Calls that returned a wrong result so far.

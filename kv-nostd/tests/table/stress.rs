@@ -1,10 +1,12 @@
-//! Many threads at once: no lost update, no torn value, no key hidden from a visit or a scan.
+//! Many threads at once, while the index grows: no lost update, no torn value, no key hidden
+//! from a visit or a scan.
 //!
 //! Each value encodes its key and a version, so any read can be checked on its own: a torn or
-//! misplaced value does not decode to the key it was read under.
+//! misplaced value does not decode to the key it was read under. Value sizes are mixed: mostly
+//! small, some spanning several pages (read under pins), some in between.
 
-use crate::table;
-use kv_nostd::{Error, ScanCursor};
+use crate::{pair, table, VecSink};
+use kv_nostd::{Config, Error, ScanCursor};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
@@ -15,15 +17,21 @@ const THREADS: usize = 4;
 const KEYS_PER_THREAD: usize = 1000;
 const OPS_PER_THREAD: usize = 200_000;
 const TIME_LIMIT: Duration = Duration::from_secs(5);
+const PAGE: usize = 4096;
 
 fn key(thread: usize, i: usize) -> Vec<u8> {
     format!("t{thread}-k{i}").into_bytes()
 }
 
 /// The value of `key` at `version`: the version, then bytes derived from both, of a length that
-/// varies with the version so torn lengths show too.
+/// varies with the version: 8 to 64 bytes mostly, up to 2 KiB often, up to 5 pages sometimes.
 fn value(key: &[u8], version: u32) -> Vec<u8> {
-    let len = 8 + (version as usize * 7 + key.len()) % 56;
+    let spread = (version as usize * 7 + key.len()) as u64;
+    let len = match version % 10 {
+        0 => PAGE / 2 + (spread as usize * 977) % (5 * PAGE),
+        1..=3 => 64 + (spread as usize * 131) % 2000,
+        _ => 8 + spread as usize % 56,
+    };
     let mut v = Vec::with_capacity(len);
     v.extend_from_slice(&version.to_le_bytes());
     let seed = key.iter().fold(version, |h, &b| {
@@ -37,15 +45,16 @@ fn value(key: &[u8], version: u32) -> Vec<u8> {
 fn check(key: &[u8], v: &[u8]) -> u32 {
     assert!(
         v.len() >= 4,
-        "torn value for {:?}: {v:?}",
-        String::from_utf8_lossy(key)
+        "torn value for {:?}: {} bytes",
+        String::from_utf8_lossy(key),
+        v.len()
     );
     let version = u32::from_le_bytes(v[..4].try_into().unwrap());
-    assert_eq!(
-        v,
-        value(key, version).as_slice(),
-        "value does not belong to {:?}",
-        String::from_utf8_lossy(key)
+    assert!(
+        v == value(key, version).as_slice(),
+        "value of {} bytes does not belong to {:?} (claims version {version})",
+        v.len(),
+        String::from_utf8_lossy(key),
     );
     version
 }
@@ -59,10 +68,13 @@ fn next(state: &mut u64) -> u64 {
 }
 
 #[test]
-fn concurrent_writers_readers_and_a_visitor_lose_nothing() {
-    // 4 threads × 1000 keys (about 4 in 5 present at a time) plus 200 stable keys in 4096 slots:
-    // over 80% full, so puts keep displacing entries while everything else runs.
-    let t = Arc::new(table::<8>(512, [0x42; 16]));
+fn concurrent_writers_readers_and_a_visitor_lose_nothing_while_the_index_grows() {
+    let config = Config {
+        page_bytes: PAGE,
+        segment_buckets: 8,
+        ..Config::HOST
+    };
+    let t = Arc::new(table(256 << 20, 16 << 20, config, [0x42; 16]));
     let stable: Vec<Vec<u8>> = (0..200)
         .map(|i| format!("stable-{i}").into_bytes())
         .collect();
@@ -80,7 +92,7 @@ fn concurrent_writers_readers_and_a_visitor_lose_nothing() {
                 let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ (me as u64 + 1);
                 let mut mine: HashMap<usize, u32> = HashMap::new();
                 let mut versions = vec![0u32; KEYS_PER_THREAD];
-                let mut buf = [0u8; 64];
+                let mut buf = VecSink(Vec::new());
                 barrier.wait();
                 for op in 0..OPS_PER_THREAD {
                     if op % 1024 == 0 && Instant::now() > deadline {
@@ -96,23 +108,23 @@ fn concurrent_writers_readers_and_a_visitor_lose_nothing() {
                                 Ok(_) => {
                                     mine.insert(i, versions[i]);
                                 }
-                                Err(Error::NoSpace) => assert!(!mine.contains_key(&i)),
+                                Err(Error::NoSpace) => panic!("memory is ample"),
                                 Err(e) => panic!("{e}"),
                             }
                         }
                         4 => assert_eq!(t.delete(&k), Ok(mine.remove(&i).is_some())),
                         5..=7 => {
                             // Read-your-writes on our own keys: never an older version.
-                            let got = t.get_into(&k, &mut buf).unwrap();
-                            let got = got.map(|n| check(&k, &buf[..n]));
+                            let got = t.get_with(&k, &mut buf).unwrap();
+                            let got = got.map(|n| check(&k, &buf.0[..n]));
                             assert_eq!(got, mine.get(&i).copied());
                         }
                         _ => {
                             // Other threads' keys: any version, but never torn.
                             let other = (me + 1 + (r as usize >> 3) % (THREADS - 1)) % THREADS;
                             let k = key(other, i);
-                            if let Some(n) = t.get_into(&k, &mut buf).unwrap() {
-                                check(&k, &buf[..n]);
+                            if let Some(n) = t.get_with(&k, &mut buf).unwrap() {
+                                check(&k, &buf.0[..n]);
                             }
                         }
                     }
@@ -130,23 +142,16 @@ fn concurrent_writers_readers_and_a_visitor_lose_nothing() {
             let mut visits = 0;
             while !stop.load(Ordering::Relaxed) {
                 let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
-                t.visit(|k, v| {
-                    check(k, v);
-                    *seen.entry(k.to_vec()).or_default() += 1;
+                t.visit(|e| {
+                    let (k, v) = pair(e);
+                    check(&k, &v);
+                    *seen.entry(k).or_default() += 1;
                 });
                 // Keys present for the whole visit are visited exactly once.
                 for k in &stable {
-                    if seen.get(k) != Some(&1) {
-                        eprintln!(
-                            "DEBUG {:?} seen {:?} buckets {:?} contains {:?}",
-                            String::from_utf8_lossy(k),
-                            seen.get(k),
-                            t.buckets_of(k),
-                            t.contains(k)
-                        );
-                    }
                     assert_eq!(seen.get(k), Some(&1), "{:?}", String::from_utf8_lossy(k));
                 }
+                assert!(seen.values().all(|&n| n == 1), "a key visited twice");
                 visits += 1;
             }
             visits
@@ -163,10 +168,11 @@ fn concurrent_writers_readers_and_a_visitor_lose_nothing() {
                 let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
                 let mut cursor = ScanCursor::START;
                 loop {
-                    // One bucket a step, through the u64 form a client would send back.
-                    cursor = t.scan(cursor, 1, |k, v| {
-                        check(k, v);
-                        *seen.entry(k.to_vec()).or_default() += 1;
+                    // Small steps, through the u64 form a client would send back.
+                    cursor = t.scan(cursor, 5, |e| {
+                        let (k, v) = pair(e);
+                        check(&k, &v);
+                        *seen.entry(k).or_default() += 1;
                     });
                     cursor = ScanCursor::from_u64(cursor.to_u64());
                     if cursor.is_start() {
@@ -197,22 +203,33 @@ fn concurrent_writers_readers_and_a_visitor_lose_nothing() {
     let visits = visitor.join().expect("visitor");
     let scans = scanner.join().expect("scanner");
     assert!(visits > 0 && scans > 0);
+    let s = t.stats();
+    println!(
+        "stress: {visits} visits, {scans} scans; index grew to {} segments (depth {}), {} pages in use",
+        s.segments, s.global_depth, s.pages_in_use
+    );
+    assert!(s.segments > 16, "the index grew during the run");
 
     // No lost update: every key holds exactly the last version its owner wrote.
-    let mut buf = [0u8; 64];
+    let mut buf = VecSink(Vec::new());
     for (k, version) in &expected {
         let n = t
-            .get_into(k, &mut buf)
+            .get_with(k, &mut buf)
             .unwrap()
             .expect("acknowledged write lost");
-        assert_eq!(check(k, &buf[..n]), *version);
+        assert_eq!(check(k, &buf.0[..n]), *version);
     }
     for k in &stable {
-        let n = t.get_into(k, &mut buf).unwrap().expect("stable key lost");
-        assert_eq!(check(k, &buf[..n]), 0);
+        let n = t.get_with(k, &mut buf).unwrap().expect("stable key lost");
+        assert_eq!(check(k, &buf.0[..n]), 0);
     }
     assert_eq!(t.len(), expected.len() + stable.len());
     let mut count = 0;
-    t.visit(|_, _| count += 1);
+    t.visit(|_| count += 1);
     assert_eq!(count, t.len());
+    assert_eq!(t.stats().pages_in_use, t.stats().pages_in_use);
+    // Every pin was dropped and every unlinked large item freed: delete everything, and only
+    // one page per class may stay.
+    t.clear();
+    assert!(t.stats().pages_in_use <= 60, "{:?}", t.stats());
 }

@@ -10,7 +10,10 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kv_std::backup_format::{self, BackupReader, BackupWriter, Trailer};
 use kv_std::client::{Batch, Client, ClientConfig, Error, Reply, RetryPolicy};
-use kv_std::db::{MAX_KEY, MAX_VALUE};
+/// The longest key the native protocol's 16-bit length carries.
+const MAX_KEY: usize = u16::MAX as usize;
+/// The longest value a server takes by default (its `proto-max-bulk-len`).
+const MAX_VALUE: usize = kv_std::config::PROTO_MAX_BULK_LEN;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{self, BufWriter, IsTerminal, Write};

@@ -26,7 +26,9 @@ pub fn flush(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
     // Each removal is logged under its bucket's lock, so a write racing the flush replays in
     // the order it took effect.
     let mut lsn = 0;
-    db.table.clear_then(&mut |k| lsn = db.log(&[b"DEL", k]));
+    let mut buf = Vec::new();
+    db.table
+        .clear_then(&mut |e| lsn = db.log(&[b"DEL", crate::db::entry_key(e, &mut buf)]));
     let start = out.len();
     out.ok();
     client.logged(lsn, start, out.len());
@@ -38,7 +40,9 @@ pub fn keys(mut args: Args<'_>, db: &Db, out: &mut Out) {
     let match_all = pattern == b"*";
     let mut body = Out::new(out.resp);
     let mut count = 0;
-    db.table.visit(|k, _| {
+    let mut buf = Vec::new();
+    db.table.visit(|e| {
+        let k = crate::db::entry_key(e, &mut buf);
         if match_all || pattern::matches(pattern, k) {
             body.bulk(k);
             count += 1;
@@ -91,29 +95,17 @@ pub fn scan(mut args: Args<'_>, db: &Db, out: &mut Out) {
             return;
         }
     }
-    // Like Redis, a step reads until it has COUNT keys or has looked at ten times as many
-    // places (buckets here) as COUNT; an empty database finishes at once.
+    // COUNT is a hint, as in Redis: whole segments are read until that many entries are.
     let mut body = Out::new(out.resp);
     let mut found = 0;
-    let mut next = ScanCursor::from_u64(cursor);
-    let budget = count.saturating_mul(10).max(1);
-    let mut visited = 0;
-    if db.table.is_empty() {
-        next = ScanCursor::START;
-    }
-    while !db.table.is_empty() {
-        let step = (budget - visited).min(64);
-        next = db.table.scan(next, step, |k, _| {
-            if only_strings && pattern.is_none_or(|p| pattern::matches(p, k)) {
-                body.bulk(k);
-                found += 1;
-            }
-        });
-        visited += step;
-        if next.is_start() || found >= count || visited >= budget {
-            break;
+    let mut buf = Vec::new();
+    let next = db.table.scan(ScanCursor::from_u64(cursor), count, |e| {
+        let k = crate::db::entry_key(e, &mut buf);
+        if only_strings && pattern.is_none_or(|p| pattern::matches(p, k)) {
+            body.bulk(k);
+            found += 1;
         }
-    }
+    });
     out.array(2);
     out.bulk(next.to_u64().to_string().as_bytes());
     out.array(found);

@@ -1,6 +1,6 @@
 //! INFO, COMMAND, CONFIG, and the persistence commands: commands about the server.
 
-use crate::db::{Db, MAX_KEY, MAX_VALUE};
+use crate::db::Db;
 use crate::reply::Out;
 use kv_nostd::resp::Args;
 use std::fmt::Write;
@@ -41,7 +41,7 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Out) {
         format!(
             "redis_version:{REDIS_VERSION}\r\nkv_version:{}\r\nredis_mode:standalone\r\n\
              os:{} {}\r\narch_bits:{}\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\n\
-             uptime_in_days:{}\r\nmax_key_bytes:{MAX_KEY}\r\nmax_value_bytes:{MAX_VALUE}\r\n",
+             uptime_in_days:{}\r\n",
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS,
             std::env::consts::ARCH,
@@ -60,15 +60,30 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Out) {
         ),
     );
     let rss = resident_bytes().unwrap_or(0);
+    let used = db.table.used_bytes() as u64;
+    let max = db.table.max_memory().unwrap_or(0) as u64;
+    let table = db.table.stats();
     section(
         "Memory",
         format!(
-            "used_memory:{}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\n\
-             table_bytes:{}\r\ntable_capacity:{}\r\nmaxmemory:0\r\nmem_allocator:libc\r\n",
-            db.table_bytes,
-            db.table_bytes as f64 / (1024.0 * 1024.0),
-            db.table_bytes,
-            db.table.capacity(),
+            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+             used_memory_rss_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{max}\r\n\
+             maxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\n\
+             mem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\n\
+             arena_pages_in_use:{}\r\narena_page_bytes:{}\r\nindex_segments:{}\r\n\
+             index_segment_bytes:{}\r\n",
+            bytes_to_human(used),
+            bytes_to_human(rss),
+            bytes_to_human(max),
+            if used > 0 {
+                rss as f64 / used as f64
+            } else {
+                0.0
+            },
+            table.pages_in_use,
+            table.page_bytes,
+            table.segments,
+            table.segment_bytes,
         ),
     );
     let persistence = match &db.persist {
@@ -118,6 +133,23 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Out) {
         },
     );
     out.verbatim(text.as_bytes());
+}
+
+/// A byte count as Redis's `bytesToHuman` writes it: `999B`, `1.50K`, `2.00M`, `3.25G`.
+pub fn bytes_to_human(n: u64) -> String {
+    const UNITS: [(u64, &str); 5] = [
+        (1 << 50, "P"),
+        (1 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
+    for (size, unit) in UNITS {
+        if n >= size {
+            return format!("{:.2}{unit}", n as f64 / size as f64);
+        }
+    }
+    format!("{n}B")
 }
 
 /// This process's resident memory, from `/proc/self/statm` where there is one.

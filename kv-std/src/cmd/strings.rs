@@ -1,29 +1,37 @@
 //! GET, SET, DEL, EXISTS, MGET, MSET.
 
 use super::{Client, SYNTAX_ERROR};
-use crate::db::Db;
-use crate::reply::Out;
+use crate::db::{Db, VecSink};
+use crate::reply::{BulkSink, Out};
 use kv_nostd::resp::Args;
 use kv_nostd::{Error, When};
 
-/// The reply for a table error: the limit by name, or Redis's `OOM` code for a full table.
-pub fn table_error(e: Error, db: &Db, out: &mut Out) {
+/// Redis's reply to a write refused for memory.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// The reply for a table error: Redis's `OOM` for memory, the limit by name otherwise.
+pub fn table_error(e: Error, out: &mut Out) {
     match e {
-        Error::NoSpace => out.error_fmt(format_args!(
-            "OOM no space left: the table is full ({} slots)",
-            db.table.capacity()
-        )),
+        Error::NoSpace => out.error(OOM),
         other => out.error_fmt(format_args!("ERR {other}")),
     }
 }
 
-/// `GET key`: the value, or nil. A key longer than any stored key is simply absent.
-pub fn get(mut args: Args<'_>, db: &Db, out: &mut Out) {
-    let key = args.next().unwrap_or_default();
-    match db.table.get_with(key, |v| out.bulk(v)) {
-        Ok(Some(())) => {}
-        Ok(None) | Err(_) => out.null(),
+/// Appends `key`'s value as a bulk string, or the null for a missing key.
+pub fn reply_value(db: &Db, key: &[u8], out: &mut Out) {
+    let mut sink = BulkSink::new(out);
+    match db.table.get_with(key, &mut sink) {
+        Ok(Some(_)) => sink.finish(),
+        Ok(None) | Err(_) => {
+            sink.abandon();
+            out.null();
+        }
     }
+}
+
+/// `GET key`: the value, or nil.
+pub fn get(mut args: Args<'_>, db: &Db, out: &mut Out) {
+    reply_value(db, args.next().unwrap_or_default(), out);
 }
 
 /// `SET key value [NX|XX] [GET] [KEEPTTL]`.
@@ -54,20 +62,19 @@ pub fn set(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
     }
     let start = out.len();
     let mut lsn = 0;
-    let mut old_reply = Out::new(out.resp);
-    let mut keep_old = |old: Option<&[u8]>| match old {
-        Some(v) => old_reply.bulk(v),
-        None => old_reply.null(),
-    };
-    let old: Option<kv_nostd::table::OldValue<'_>> = if get { Some(&mut keep_old) } else { None };
+    let mut old_value = VecSink::default();
+    let old: Option<kv_nostd::table::OldValue<'_>> = if get { Some(&mut old_value) } else { None };
     let result = db.table.put_if_then(key, value, when, old, &mut || {
         lsn = db.log(&[b"SET", key, value])
     });
     match result {
-        Ok(_) if get => out.raw().extend_from_slice(old_reply.bytes()),
+        Ok(written) if get => match when.was_present(written) {
+            true => out.bulk(&old_value.0),
+            false => out.null(),
+        },
         Ok(Some(_)) => out.ok(),
         Ok(None) => out.null(),
-        Err(e) => table_error(e, db, out),
+        Err(e) => table_error(e, out),
     }
     client.logged(lsn, start, out.len());
 }
@@ -93,39 +100,16 @@ pub fn exists(args: Args<'_>, db: &Db, out: &mut Out) {
 pub fn mget(args: Args<'_>, count: usize, db: &Db, out: &mut Out) {
     out.array(count);
     for key in args {
-        match db.table.get_with(key, |v| out.bulk(v)) {
-            Ok(Some(())) => {}
-            Ok(None) | Err(_) => out.null(),
-        }
+        reply_value(db, key, out);
     }
 }
 
-/// `MSET key value [key value ...]`. Every length is checked before anything is written; a
-/// table that fills part-way stops it with an error saying how many pairs were set.
+/// `MSET key value [key value ...]`. A table that fills part-way stops it with an error saying
+/// how many pairs were set.
 pub fn mset(args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mut Out) {
     if !count.is_multiple_of(2) {
         out.error("ERR wrong number of arguments for 'mset' command");
         return;
-    }
-    let mut pairs = args.clone();
-    while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
-        let too_long = if k.len() > crate::db::MAX_KEY {
-            Some(Error::KeyTooLong {
-                len: k.len(),
-                max: crate::db::MAX_KEY,
-            })
-        } else if v.len() > crate::db::MAX_VALUE {
-            Some(Error::ValueTooLong {
-                len: v.len(),
-                max: crate::db::MAX_VALUE,
-            })
-        } else {
-            None
-        };
-        if let Some(e) = too_long {
-            table_error(e, db, out);
-            return;
-        }
     }
     let mut pairs = args;
     let mut set = 0;
@@ -135,11 +119,15 @@ pub fn mset(args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mu
         if let Err(e) = db.table.put_if_then(k, v, When::Always, None, &mut || {
             lsn = db.log(&[b"SET", k, v])
         }) {
-            let code = if e == Error::NoSpace { "OOM" } else { "ERR" };
-            out.error_fmt(format_args!(
-                "{code} {e} ({set} of {} pairs were set)",
-                count / 2
-            ));
+            if set == 0 {
+                table_error(e, out);
+            } else {
+                let code = if e == Error::NoSpace { "OOM" } else { "ERR" };
+                out.error_fmt(format_args!(
+                    "{code} {e} ({set} of {} pairs were set)",
+                    count / 2
+                ));
+            }
             client.logged(lsn, start, out.len());
             return;
         }

@@ -32,8 +32,11 @@ pub fn write(path: &Path, instance: u64, table: &Store) -> io::Result<u64> {
     // near the bucket being read wait on the visit.
     let mut w = BackupWriter::new(BufWriter::with_capacity(4 << 20, file), instance)?;
     let mut failure = None;
-    table.visit(|k, v| {
+    let (mut key, mut value) = (Vec::new(), Vec::new());
+    table.visit(|e| {
         if failure.is_none() {
+            let k = crate::db::entry_key(e, &mut key);
+            let v = crate::db::entry_value(e, &mut value);
             if let Err(e) = w.entry(k, v) {
                 failure = Some(e);
             }

@@ -8,7 +8,7 @@
 
 use super::clients::Handle;
 use crate::cmd::{self, Client, Flow};
-use crate::db::{Db, MAX_KEY, MAX_VALUE};
+use crate::db::Db;
 use crate::native_cmd;
 use crate::persist::aof::Durability;
 use crate::pubsub::Space;
@@ -28,9 +28,6 @@ const INPUT_START: usize = 4 * 1024;
 pub const OUTPUT_SOFT_CAP: usize = 1024 * 1024;
 /// Frames answered per turn before other connections on the worker get theirs.
 const FRAMES_PER_TURN: usize = 4096;
-
-/// Native limits: the table's own maxima.
-pub const NATIVE_LIMITS: native::Limits = native::Limits::new(MAX_KEY, MAX_VALUE);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Protocol {
@@ -471,7 +468,10 @@ impl Connection {
             return n > 0 && self.skip == 0 && self.start < self.filled;
         }
         let input = &self.input[self.start..self.filled];
-        match native::decode_request(input, &NATIVE_LIMITS) {
+        // Keys and values as long as clients may send, keys also as long as their length field.
+        let max_bulk = db.settings.proto_max_bulk_len();
+        let limits = native::Limits::new(max_bulk.min(u16::MAX as usize), max_bulk);
+        match native::decode_request(input, &limits) {
             Ok(None) => false,
             Ok(Some((request, used))) => {
                 self.start += used;

@@ -58,8 +58,9 @@ impl Server {
     pub fn bind(config: Config) -> io::Result<Self> {
         raise_open_file_limit(config.max_clients as u64 + 64);
         // Load before listening: a client that can connect can also read the data.
-        let mut db = Db::new(config.buckets, random_hash_key()?)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let mut db = Db::new(config.storage, random_hash_key()?)?;
+        db.settings
+            .set_proto_max_bulk_len(config.proto_max_bulk_len);
         if let Some(opts) = &config.persist {
             let p = Persistence::open(opts.clone(), &db).map_err(io::Error::other)?;
             db.persist = Some(Arc::new(p));
@@ -122,12 +123,17 @@ impl Server {
 
     /// Accepts connections until shut down, then waits for the workers to finish.
     pub fn run(mut self) -> io::Result<()> {
+        let maxmemory = match self.db.table.max_memory() {
+            Some(bytes) => format!("maxmemory {:.1} MiB", bytes as f64 / (1 << 20) as f64),
+            None => "no maxmemory".to_string(),
+        };
         log::info!(
-            "kv-server listening on {}: {} worker threads, {} slots, {:.1} MiB table",
+            "kv-server listening on {}: {} worker threads, {maxmemory}, {} GiB of address space \
+             reserved for data, {:.1} MiB in use",
             self.local_addr()?,
             self.config.threads,
-            self.db.table.capacity(),
-            self.db.table_bytes as f64 / (1024.0 * 1024.0),
+            self.config.storage.arena_bytes >> 30,
+            self.db.table.used_bytes() as f64 / (1 << 20) as f64,
         );
         let writer = self.db.persist.as_ref().map(|p| {
             let log = Arc::clone(p.log());

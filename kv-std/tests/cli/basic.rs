@@ -69,7 +69,9 @@ fn awkward_values_round_trip_exactly() {
 
 #[test]
 fn an_oversized_value_is_refused_with_exit_3() {
-    let s = TestServer::start();
+    let mut config = kv_std::config::Config::local();
+    config.proto_max_bulk_len = 256;
+    let s = TestServer::with(config);
     let value = "v".repeat(257);
     s.client()
         .args(["put", "k", &value])

@@ -64,8 +64,8 @@ fn parse_payload(payload: &[u8]) -> (usize, u64) {
 #[ignore = "load test: the README's test command runs it in a release build"]
 fn every_subscriber_gets_every_message_in_order_and_a_stalled_one_is_dropped() {
     let server = ServerProcess::start(&[
-        "--capacity",
-        "1024",
+        "--reserve",
+        "1gb",
         "--client-output-buffer-limit",
         "pubsub 4mb 1mb 10",
     ]);

@@ -34,8 +34,8 @@ pub fn try_start(dir: &Path, port: u16, extra: &[&str]) -> Result<Server, (Optio
         .args([
             "--port",
             &port.to_string(),
-            "--capacity",
-            "65536",
+            "--reserve",
+            "1gb",
             "--log-level",
             "info",
         ])

@@ -166,18 +166,20 @@ fn a_client_that_never_reads_cannot_grow_the_server() {
         .local_addr()
         .unwrap()
         .port();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--capacity",
-            "1024",
-            "--no-persist",
-            "--log-level",
-            "warn",
-        ])
-        .spawn()
-        .unwrap();
+    let server = crate::Killed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--reserve",
+                "1gb",
+                "--no-persist",
+                "--log-level",
+                "warn",
+            ])
+            .spawn()
+            .unwrap(),
+    );
     let addr = format!("127.0.0.1:{port}");
     let start = Instant::now();
     while TcpStream::connect(&addr).is_err() {
@@ -190,7 +192,7 @@ fn a_client_that_never_reads_cannot_grow_the_server() {
         format!("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$256\r\n{value}\r\n").as_bytes(),
         b"+OK\r\n",
     );
-    let before = rss_bytes(server.id());
+    let before = rss_bytes(server.0.id());
     // 1,000,000 GETs of a 256-byte value: 263 MB of replies if the server buffered them all.
     let mut hog = TcpStream::connect(&addr).unwrap();
     hog.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -202,7 +204,7 @@ fn a_client_that_never_reads_cannot_grow_the_server() {
         }
         sent += 10_000;
     }
-    let after = rss_bytes(server.id());
+    let after = rss_bytes(server.0.id());
     // Others are still served.
     c.expect(
         b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n",
@@ -211,6 +213,5 @@ fn a_client_that_never_reads_cannot_grow_the_server() {
     let growth = after.saturating_sub(before);
     println!("never-reading client: {sent} GETs sent before the server stopped reading; RSS {before} -> {after} (+{growth} bytes)");
     assert!(growth < 32 << 20, "RSS grew by {growth} bytes");
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

@@ -5,6 +5,8 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::Killed;
+
 #[test]
 fn help_documents_the_defaults() {
     let out = Command::new(env!("CARGO_BIN_EXE_kv-server"))
@@ -18,7 +20,7 @@ fn help_documents_the_defaults() {
         "--port",
         "[default: 7878]",
         "--threads",
-        "--capacity",
+        "--maxmemory",
         "--max-clients",
         "--log-level",
     ] {
@@ -41,21 +43,23 @@ fn bad_flags_exit_2_with_a_message() {
 
 #[test]
 fn sigterm_answers_what_was_sent_and_exits_0() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kv-server"))
-        .args([
-            "--port",
-            "0",
-            "--capacity",
-            "1024",
-            "--log-level",
-            "info",
-            "--no-persist",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_kv-server"))
+            .args([
+                "--port",
+                "0",
+                "--reserve",
+                "1gb",
+                "--log-level",
+                "info",
+                "--no-persist",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     // The startup line names the port the kernel chose.
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
     let addr = line
@@ -64,7 +68,7 @@ fn sigterm_answers_what_was_sent_and_exits_0() {
         .and_then(|rest| rest.split(':').take(2).collect::<Vec<_>>().join(":").into())
         .expect("startup line names the address");
     assert!(
-        line.contains("worker threads") && line.contains("slots") && line.contains("MiB table"),
+        line.contains("worker threads") && line.contains("reserved for data"),
         "{line}"
     );
     let mut c = TcpStream::connect(addr.trim()).unwrap();
@@ -75,10 +79,10 @@ fn sigterm_answers_what_was_sent_and_exits_0() {
     c.read_exact(&mut reply).unwrap();
     assert_eq!(&reply, b"+OK\r\n");
     // SAFETY: kill(2) with a child's pid and a valid signal number.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
     let start = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             break status;
         }
         assert!(

@@ -3,17 +3,10 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::Killed;
 
 /// CPU time the process has used so far (user + system), from `/proc/PID/stat`.
 fn cpu_time(pid: u32) -> Duration {
@@ -38,7 +31,7 @@ fn start(extra: &[&str]) -> (Killed, TcpStream) {
     let server = Killed(
         Command::new(env!("CARGO_BIN_EXE_kv-server"))
             .args(["--port", &port.to_string(), "--threads", "1"])
-            .args(["--capacity", "1024", "--no-persist", "--log-level", "error"])
+            .args(["--reserve", "1gb", "--no-persist", "--log-level", "error"])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

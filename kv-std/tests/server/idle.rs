@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Raises this test process's open-file limit to its hard limit.
@@ -19,14 +19,7 @@ fn raise_fd_limit() -> u64 {
     lim.rlim_cur
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::Killed;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -53,8 +46,8 @@ fn ten_thousand_idle_connections_and_a_new_client_is_served() {
                     &port.to_string(),
                     "--threads",
                     threads,
-                    "--capacity",
-                    "1024",
+                    "--reserve",
+                    "1gb",
                 ])
                 .args([
                     "--max-clients",

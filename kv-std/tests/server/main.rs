@@ -80,3 +80,13 @@ impl Conn {
         }
     }
 }
+
+/// A child process killed and reaped when dropped, so a failing test leaves no server behind.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -107,7 +107,9 @@ fn pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn an_oversized_key_is_refused_and_the_connection_goes_on() {
-    let s = TestServer::start();
+    let mut config = kv_std::config::Config::local();
+    config.proto_max_bulk_len = 64;
+    let s = TestServer::with(config);
     let mut c = s.connect();
     let key = vec![b'k'; 65];
     let mut frame = vec![0u8; 8 + 65 + 1];

@@ -4,6 +4,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::Killed;
+
 /// A namespace and veth pair, removed when dropped.
 struct RemoteHost {
     ns: String,
@@ -62,26 +64,28 @@ impl Drop for RemoteHost {
     }
 }
 
-fn serve(bind: &str, extra: &[&str]) -> (std::process::Child, u16) {
+fn serve(bind: &str, extra: &[&str]) -> (Killed, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_kv-server"))
-        .args([
-            "--bind",
-            bind,
-            "--port",
-            &port.to_string(),
-            "--capacity",
-            "1024",
-            "--no-persist",
-        ])
-        .args(["--log-level", "error"])
-        .args(extra)
-        .spawn()
-        .unwrap();
+    let child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_kv-server"))
+            .args([
+                "--bind",
+                bind,
+                "--port",
+                &port.to_string(),
+                "--reserve",
+                "1gb",
+                "--no-persist",
+            ])
+            .args(["--log-level", "error"])
+            .args(extra)
+            .spawn()
+            .unwrap(),
+    );
     let start = Instant::now();
     while std::net::TcpStream::connect((bind, port)).is_err() {
         assert!(
@@ -102,28 +106,25 @@ fn protected_mode_refuses_remote_clients_until_a_password_is_set() {
     }
     let remote = RemoteHost::create(1).expect("create a network namespace (ip netns, veth)");
     let bind = "192.0.2.5";
-    let (mut open, port) = serve(bind, &[]);
+    let (open, port) = serve(bind, &[]);
     let reply = remote.ask(bind, port, "PING\\r\\n");
     assert!(
         reply.starts_with("-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user."),
         "{reply:?}"
     );
-    let _ = open.kill();
-    let _ = open.wait();
-    let (mut guarded, port) = serve(bind, &["--requirepass", "pw"]);
+    drop(open);
+    let (guarded, port) = serve(bind, &["--requirepass", "pw"]);
     // QUIT ends each exchange, so the reader sees the end of the stream.
     let reply = remote.ask(bind, port, "PING\\r\\nAUTH pw\\r\\nPING\\r\\nQUIT\\r\\n");
     assert_eq!(
         reply,
         "-NOAUTH Authentication required.\r\n+OK\r\n+PONG\r\n+OK\r\n"
     );
-    let _ = guarded.kill();
-    let _ = guarded.wait();
-    let (mut unprotected, port) = serve(bind, &["--protected-mode", "no"]);
+    drop(guarded);
+    let (unprotected, port) = serve(bind, &["--protected-mode", "no"]);
     assert_eq!(
         remote.ask(bind, port, "PING\\r\\nQUIT\\r\\n"),
         "+PONG\r\n+OK\r\n"
     );
-    let _ = unprotected.kill();
-    let _ = unprotected.wait();
+    drop(unprotected);
 }

@@ -67,43 +67,84 @@ fn strings() {
 }
 
 #[test]
-fn limits_are_named_in_errors() {
-    let s = TestServer::start();
+fn a_string_one_byte_over_the_limit_is_refused_and_the_connection_goes_on() {
+    let mut config = kv_std::config::Config::local();
+    config.proto_max_bulk_len = 1000;
+    let s = TestServer::with(config);
     let mut c = s.connect();
-    let long_key = "k".repeat(65);
-    let req = format!("*3\r\n$3\r\nSET\r\n$65\r\n{long_key}\r\n$1\r\nv\r\n");
-    c.expect(
-        req.as_bytes(),
-        b"-ERR key of 65 bytes exceeds the maximum of 64 bytes\r\n",
-    );
-    let long_value = "v".repeat(300);
-    let req = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$300\r\n{long_value}\r\n");
-    c.expect(
-        req.as_bytes(),
-        b"-ERR value of 300 bytes exceeds the maximum of 256 bytes\r\n",
-    );
-    // A key too long to be stored is simply absent.
-    let req = format!("*2\r\n$3\r\nGET\r\n$65\r\n{long_key}\r\n");
-    c.expect(req.as_bytes(), b"$-1\r\n");
+    let refused = b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";
+    let long_key = "k".repeat(1001);
+    let req = format!("*3\r\n$3\r\nSET\r\n$1001\r\n{long_key}\r\n$1\r\nv\r\n");
+    c.expect(req.as_bytes(), refused);
+    let long_value = "v".repeat(1001);
+    let req = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1001\r\n{long_value}\r\n");
+    c.expect(req.as_bytes(), refused);
     c.expect(b"*1\r\n$6\r\nDBSIZE\r\n", b":0\r\n");
+    // At the limit exactly, both are stored.
+    let key = "k".repeat(1000);
+    let value = "v".repeat(1000);
+    let req = format!("*3\r\n$3\r\nSET\r\n$1000\r\n{key}\r\n$1000\r\n{value}\r\n");
+    c.expect(req.as_bytes(), b"+OK\r\n");
+    let req = format!("*2\r\n$3\r\nGET\r\n$1000\r\n{key}\r\n");
+    c.expect(req.as_bytes(), format!("$1000\r\n{value}\r\n").as_bytes());
 }
 
 #[test]
-fn a_full_table_answers_oom_and_keeps_its_data() {
+fn at_maxmemory_writes_answer_oom_and_every_earlier_key_is_intact() {
     let mut config = kv_std::config::Config::local();
-    config.buckets = 1;
+    config.storage.table.max_memory = 4 << 20;
     let s = TestServer::with(config);
     let mut c = s.connect();
-    for i in 0..8 {
-        let req = format!("*3\r\n$3\r\nSET\r\n$2\r\nk{i}\r\n$1\r\n{i}\r\n");
-        c.expect(req.as_bytes(), b"+OK\r\n");
+    let value = "v".repeat(1000);
+    let set = |key: &str| {
+        format!(
+            "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
+            key.len(),
+            value.len()
+        )
+    };
+    let oom = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+    let mut stored = 0;
+    loop {
+        let key = format!("k{stored}");
+        std::io::Write::write_all(&mut c.stream, set(&key).as_bytes()).unwrap();
+        if c.read_exact(1) == b"+" {
+            assert_eq!(c.read_exact(4), b"OK\r\n");
+            stored += 1;
+            assert!(stored < 100_000, "4 MiB never filled");
+            continue;
+        }
+        assert_eq!(c.read_exact(oom.len() - 1), &oom[1..]);
+        break;
     }
-    c.expect(
-        b"*3\r\n$3\r\nSET\r\n$2\r\nk8\r\n$1\r\nx\r\n",
-        b"-OOM no space left: the table is full (8 slots)\r\n",
+    assert!(
+        stored >= 1000,
+        "only {stored} values of 1000 bytes fit in 4 MiB"
     );
-    c.expect(b"*3\r\n$3\r\nSET\r\n$2\r\nk0\r\n$1\r\nx\r\n", b"+OK\r\n");
-    c.expect(b"*2\r\n$3\r\nGET\r\n$2\r\nk7\r\n", b"$1\r\n7\r\n");
+    // Refused again (the same item size finds no room), and nothing changed: every earlier key
+    // reads back, the refused one is absent.
+    let refused = format!("k{stored}");
+    c.expect(set(&refused).as_bytes(), oom);
+    let expect_value = format!("${}\r\n{value}\r\n", value.len());
+    for i in (0..stored).step_by(97) {
+        let key = format!("k{i}");
+        let get = format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len());
+        c.expect(get.as_bytes(), expect_value.as_bytes());
+    }
+    let exists = format!("*2\r\n$6\r\nEXISTS\r\n${}\r\n{refused}\r\n", refused.len());
+    c.expect(exists.as_bytes(), b":0\r\n");
+    c.expect(
+        b"*1\r\n$6\r\nDBSIZE\r\n",
+        format!(":{stored}\r\n").as_bytes(),
+    );
+    // Deletes make room; then writes go in again.
+    let mut del = format!("*{}\r\n$3\r\nDEL\r\n", 201);
+    for i in 0..200 {
+        let key = format!("k{i}");
+        del.push_str(&format!("${}\r\n{key}\r\n", key.len()));
+    }
+    c.expect(del.as_bytes(), b":200\r\n");
+    c.expect(set(&refused).as_bytes(), b"+OK\r\n");
 }
 
 #[test]

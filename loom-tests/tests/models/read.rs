@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use kv_nostd::Put;
 use loom::thread;
-use loom_tests::{assert_quiescent, find_key, get, plan, table};
+use loom_tests::{assert_quiescent, find_key, get, plan, table, Shape};
+
+const SHAPE: Shape = Shape::fixed(2);
 
 /// Values of different lengths, so a reader that pairs one write's length with another's words
 /// produces neither.
@@ -14,9 +16,9 @@ const NEW: &[u8] = b"newvalue";
 /// Model 2: a reader of a key being overwritten sees the old or the new value, never a mix.
 #[test]
 fn reader_vs_update_sees_old_or_new() {
-    let k = plan(|| find_key(&table::<1>(2).0, &[], |_, _| true));
+    let k = plan(|| find_key(&table(SHAPE), &[], |_, _, _| true));
     loom_tests::model("reader_vs_update_sees_old_or_new", move || {
-        let (t, buckets) = table::<1>(2);
+        let t = table(SHAPE);
         assert_eq!(t.put(&k, OLD), Ok(Put::Inserted));
         let writer = {
             let (t, k) = (Arc::clone(&t), k.clone());
@@ -29,7 +31,7 @@ fn reader_vs_update_sees_old_or_new() {
         );
         writer.join().unwrap();
         assert_eq!(get(&t, &k).as_deref(), Some(NEW));
-        assert_quiescent(&buckets);
+        assert_quiescent(&t);
     });
 }
 
@@ -45,14 +47,14 @@ fn lost_race_falls_back_to_locks() {
     const V1: &[u8] = b"v1";
     const V2: &[u8] = b"value-02";
     let (x, k) = plan(|| {
-        let (t, _) = table::<1>(2);
-        let x = find_key(&t, &[], |_, _| true);
-        let (x1, _) = t.buckets_of(&x);
-        let k = find_key(&t, &[&x], |b1, _| b1 == x1);
+        let t = table(SHAPE);
+        let x = find_key(&t, &[], |_, _, _| true);
+        let (_, x1, _) = t.placement(&x);
+        let k = find_key(&t, &[&x], |_, b1, _| b1 == x1);
         (x, k)
     });
     loom_tests::deep_model("lost_race_falls_back_to_locks", 4, move || {
-        let (t, buckets) = table::<1>(2);
+        let t = table(SHAPE);
         assert_eq!(t.put(&x, b"x"), Ok(Put::Inserted));
         assert_eq!(t.put(&k, OLD), Ok(Put::Inserted));
         let writer = {
@@ -70,7 +72,7 @@ fn lost_race_falls_back_to_locks() {
         writer.join().unwrap();
         assert_eq!(get(&t, &k).as_deref(), Some(V2));
         assert_eq!(get(&t, &x).as_deref(), Some(&b"x"[..]));
-        assert_quiescent(&buckets);
+        assert_quiescent(&t);
     });
 }
 
@@ -80,9 +82,9 @@ fn lost_race_falls_back_to_locks() {
 #[test]
 fn get_of_a_deleted_key_leaves_no_bytes_behind() {
     const SECRET: &[u8] = b"secret";
-    let k = plan(|| find_key(&table::<1>(2).0, &[], |_, _| true));
+    let k = plan(|| find_key(&table(SHAPE), &[], |_, _, _| true));
     loom_tests::model("get_of_a_deleted_key_leaves_no_bytes_behind", move || {
-        let (t, buckets) = table::<1>(2);
+        let t = table(SHAPE);
         assert_eq!(t.put(&k, SECRET), Ok(Put::Inserted));
         let deleter = {
             let (t, k) = (Arc::clone(&t), k.clone());
@@ -102,6 +104,6 @@ fn get_of_a_deleted_key_leaves_no_bytes_behind() {
             "bytes of a value not returned were left in the buffer: {buf:?} (answer {got:?})"
         );
         deleter.join().unwrap();
-        assert_quiescent(&buckets);
+        assert_quiescent(&t);
     });
 }

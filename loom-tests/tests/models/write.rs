@@ -4,15 +4,17 @@ use std::sync::Arc;
 
 use kv_nostd::Put;
 use loom::thread;
-use loom_tests::{assert_quiescent, entries, find_key, get, plan, stored, table};
+use loom_tests::{assert_quiescent, entries, find_key, get, plan, stored, table, Shape};
+
+const SHAPE: Shape = Shape::fixed(2);
 
 /// Model 4: two puts of one absent key leave exactly one entry, holding the value of the put
 /// that came second (the one that answered `Replaced`).
 #[test]
 fn concurrent_inserts_of_one_key_leave_one_entry() {
-    let k = plan(|| find_key(&table::<1>(2).0, &[], |_, _| true));
+    let k = plan(|| find_key(&table(SHAPE), &[], |_, _, _| true));
     loom_tests::model("concurrent_inserts_of_one_key_leave_one_entry", move || {
-        let (t, buckets) = table::<1>(2);
+        let t = table(SHAPE);
         let put = |v: &'static [u8]| {
             let (t, k) = (Arc::clone(&t), k.clone());
             thread::spawn(move || t.put(&k, v))
@@ -24,10 +26,10 @@ fn concurrent_inserts_of_one_key_leave_one_entry() {
             (Ok(Put::Replaced), Ok(Put::Inserted)) => b"one",
             other => panic!("expected one insert and one replace, got {other:?}"),
         };
-        assert_eq!(stored(&buckets), 1, "the key is stored twice");
+        assert_eq!(stored(&t), 1, "the key is stored twice");
         assert_eq!(entries(&t), [(k.clone(), last.to_vec())]);
         assert_eq!(t.len(), 1);
-        assert_quiescent(&buckets);
+        assert_quiescent(&t);
     });
 }
 
@@ -36,11 +38,11 @@ fn concurrent_inserts_of_one_key_leave_one_entry() {
 /// put-then-delete or with delete-then-put.
 #[test]
 fn insert_vs_delete_is_serialisable() {
-    let k = plan(|| find_key(&table::<1>(2).0, &[], |_, _| true));
+    let k = plan(|| find_key(&table(SHAPE), &[], |_, _, _| true));
     for present in [false, true] {
         let k = k.clone();
         loom_tests::model("insert_vs_delete_is_serialisable", move || {
-            let (t, buckets) = table::<1>(2);
+            let t = table(SHAPE);
             if present {
                 assert_eq!(t.put(&k, b"old"), Ok(Put::Inserted));
             }
@@ -50,7 +52,7 @@ fn insert_vs_delete_is_serialisable() {
             };
             let deleted = t.delete(&k);
             let put = put.join().unwrap();
-            assert_quiescent(&buckets);
+            assert_quiescent(&t);
             let outcome = (put, deleted, get(&t, &k), t.len());
             let put_first = (
                 Ok(if present {
@@ -75,13 +77,13 @@ fn insert_vs_delete_is_serialisable() {
 #[test]
 fn opposite_bucket_order_does_not_deadlock() {
     let (a, b) = plan(|| {
-        let (t, _) = table::<1>(2);
-        let a = find_key(&t, &[], |b1, _| b1 == 0);
-        let b = find_key(&t, &[&a], |b1, _| b1 == 1);
+        let t = table(SHAPE);
+        let a = find_key(&t, &[], |_, b1, _| b1 == 0);
+        let b = find_key(&t, &[&a], |_, b1, _| b1 == 1);
         (a, b)
     });
     loom_tests::model("opposite_bucket_order_does_not_deadlock", move || {
-        let (t, buckets) = table::<1>(2);
+        let t = table(SHAPE);
         let put = |k: &Vec<u8>, v: &'static [u8]| {
             let (t, k) = (Arc::clone(&t), k.clone());
             thread::spawn(move || t.put(&k, v))
@@ -91,6 +93,6 @@ fn opposite_bucket_order_does_not_deadlock() {
         assert_eq!(pb.join().unwrap(), Ok(Put::Inserted));
         assert_eq!(get(&t, &a).as_deref(), Some(&b"a"[..]));
         assert_eq!(get(&t, &b).as_deref(), Some(&b"b"[..]));
-        assert_quiescent(&buckets);
+        assert_quiescent(&t);
     });
 }
