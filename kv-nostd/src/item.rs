@@ -218,6 +218,25 @@ impl<A: Memory> Arena<A> {
         Ok((head_loc, true))
     }
 
+    /// The arena bytes an item of a `klen`-byte key and a `vlen`-byte value takes: its chunk,
+    /// or its whole pages and the chunk of its tail, as `write_item` lays it out.
+    pub(crate) fn footprint(&self, klen: usize, vlen: usize) -> usize {
+        let total = Header::new(klen, vlen).total();
+        if let Some(c) = self.classes.of(total) {
+            return self.classes.size(c);
+        }
+        let page = self.lay.page_bytes;
+        let rest = total.saturating_sub(page);
+        let whole = rest / page;
+        let tail = rest % page;
+        let tail_bytes = match self.classes.of(tail) {
+            _ if tail == 0 => 0,
+            Some(c) => self.classes.size(c),
+            None => page,
+        };
+        page * (1 + whole) + tail_bytes
+    }
+
     fn take_large_page(&self, budget: &Budget, kind: Kind, wait: Wait) -> Result<usize, Error> {
         let p = self.take_page(budget, wait, None)?;
         let m = self.view().meta(p);

@@ -293,6 +293,13 @@ impl<A: Memory, I: Memory> Table<A, I> {
             .set_limit(if bytes == 0 { usize::MAX } else { bytes });
     }
 
+    /// The bytes a key of `key_len` bytes with a value of `value_len` bytes takes: its item's
+    /// memory in the arena (rounded up to its size class, or whole pages for a large value) and
+    /// its slot in the index. The same for every key of these lengths.
+    pub fn item_bytes(&self, key_len: usize, value_len: usize) -> usize {
+        self.arena.footprint(key_len, value_len) + core::mem::size_of::<u64>()
+    }
+
     /// The longest key, in bytes.
     pub fn max_key(&self) -> usize {
         self.max_key

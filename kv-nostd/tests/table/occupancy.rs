@@ -115,3 +115,31 @@ fn a_segment_fills_95_percent_of_its_slots_before_it_must_split() {
         assert!(ratio >= 0.95, "only {:.1}%", 100.0 * ratio);
     }
 }
+
+/// `item_bytes` is what the arena takes: two items of three and a half pages take seven pages
+/// (their half-page tails share one), a thousand small items a thousand chunks.
+#[test]
+fn item_bytes_is_what_the_arena_takes() {
+    let page = Config::HOST.page_bytes;
+    let t = table(64 << 20, 4 << 20, Config::HOST, [5; 16]);
+    let slot = 8;
+    let big = 3 * page + page / 2 - 64;
+    let footprint = t.item_bytes(8, big) - slot;
+    assert_eq!(footprint, 3 * page + page / 2);
+    let before = t.stats().pages_in_use;
+    t.put(b"big-one!", &vec![1; big]).unwrap();
+    t.put(b"big-two!", &vec![2; big]).unwrap();
+    assert_eq!(t.stats().pages_in_use - before, 7);
+    let small = t.item_bytes(16, 64) - slot;
+    assert_eq!(small % 8, 0);
+    assert!((16 + 64..16 + 64 + 16).contains(&small), "{small}");
+    let before = t.stats().pages_in_use;
+    let mut state = 11;
+    for _ in 0..1000 {
+        t.put(&random_key(&mut state), &[3; 64]).unwrap();
+    }
+    assert_eq!(
+        t.stats().pages_in_use - before,
+        (1000 * small).div_ceil(page)
+    );
+}

@@ -176,6 +176,8 @@ pub enum Command {
     Command,
     /// `CONFIG` and its subcommands.
     Config,
+    /// `MEMORY` and its subcommands.
+    Memory,
     /// `SAVE`.
     Save,
     /// `BGSAVE`.
@@ -247,6 +249,8 @@ const CONFIG_SUBCOMMANDS: &[Sub] = &[
     sub("config|help", 2),
 ];
 
+const MEMORY_SUBCOMMANDS: &[Sub] = &[sub("memory|usage", -3), sub("memory|help", 2)];
+
 const COMMAND_SUBCOMMANDS: &[Sub] = &[
     sub("command|count", 2),
     sub("command|docs", -2),
@@ -298,6 +302,10 @@ const COMMANDS: &[Spec] = &[
     Spec {
         subcommands: CONFIG_SUBCOMMANDS,
         ..spec("config", Command::Config, -2)
+    },
+    Spec {
+        subcommands: MEMORY_SUBCOMMANDS,
+        ..spec("memory", Command::Memory, -2)
     },
     spec("save", Command::Save, 1),
     spec("bgsave", Command::Bgsave, -1),
@@ -447,6 +455,7 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         Command::Info => server::info(args, db, out),
         Command::Command => server::command(subcommand, args, out),
         Command::Config => server::config(subcommand, args, db, out),
+        Command::Memory => server::memory(subcommand, args, db, out),
         Command::Save => server::save(db, out),
         Command::Bgsave => server::bgsave(args, db, out),
         Command::Lastsave => server::lastsave(db, out),

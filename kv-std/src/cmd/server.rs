@@ -198,6 +198,8 @@ fn parameters(db: &Db) -> Vec<(&'static str, String)> {
             "proto-max-bulk-len",
             db.settings.proto_max_bulk_len().to_string(),
         ),
+        ("maxmemory", db.table.max_memory().unwrap_or(0).to_string()),
+        ("maxmemory-policy", "noeviction".into()),
         (
             "client-query-buffer-limit",
             db.settings.client_query_buffer_limit().to_string(),
@@ -254,6 +256,7 @@ fn config_set(args: Args<'_>, db: &Db, out: &mut Out) {
     let mut limits = db.settings.output_limits();
     let mut bulk = db.settings.proto_max_bulk_len();
     let mut query = db.settings.client_query_buffer_limit();
+    let mut maxmemory = db.table.max_memory().unwrap_or(0);
     let failed = |out: &mut Out, name: &[u8], why: &str| {
         out.error_fmt(format_args!(
             "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
@@ -266,6 +269,13 @@ fn config_set(args: Args<'_>, db: &Db, out: &mut Out) {
             match limits.parse(&String::from_utf8_lossy(value)) {
                 Ok(l) => limits = l,
                 Err(why) => return failed(out, name, &why),
+            }
+        } else if name.eq_ignore_ascii_case(b"maxmemory") {
+            let size = crate::config::parse_memory(&String::from_utf8_lossy(value))
+                .and_then(|n| usize::try_from(n).ok());
+            match size {
+                Some(n) => maxmemory = n,
+                None => return failed(out, name, "argument must be a memory value"),
             }
         } else if name.eq_ignore_ascii_case(b"proto-max-bulk-len")
             || name.eq_ignore_ascii_case(b"client-query-buffer-limit")
@@ -297,7 +307,48 @@ fn config_set(args: Args<'_>, db: &Db, out: &mut Out) {
     db.settings.set_output_limits(limits);
     db.settings.set_proto_max_bulk_len(bulk);
     db.settings.set_client_query_buffer_limit(query);
+    db.table.set_max_memory(maxmemory);
     out.ok();
+}
+
+/// `MEMORY USAGE key [SAMPLES count]`: the bytes the key takes (its item in the arena and its
+/// slot in the index; exact, so `SAMPLES` changes nothing), or nil; `MEMORY HELP`.
+pub fn memory(sub: &str, mut args: Args<'_>, db: &Db, out: &mut Out) {
+    if sub != "usage" {
+        const LINES: &[&str] = &[
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+            "HELP",
+            "    Print this help.",
+        ];
+        out.help(LINES);
+        return;
+    }
+    let Some(key) = args.next() else {
+        out.error("ERR wrong number of arguments for 'memory|usage' command");
+        return;
+    };
+    while let Some(option) = args.next() {
+        let count = args
+            .next()
+            .filter(|_| option.eq_ignore_ascii_case(b"samples"));
+        let Some(count) = count else {
+            out.error(super::SYNTAX_ERROR);
+            return;
+        };
+        match super::parse_int(count) {
+            Some(n) if n >= 0 => {}
+            Some(_) => return out.error(super::SYNTAX_ERROR),
+            None => return out.error(super::NOT_AN_INTEGER),
+        }
+    }
+    match db.table.value_len(key) {
+        Ok(Some(len)) => out.int(db.table.item_bytes(key.len(), len) as i64),
+        Ok(None) => out.null(),
+        Err(e) => out.error_fmt(format_args!("ERR {e}")),
+    }
 }
 
 const NO_PERSISTENCE: &str = "ERR persistence is disabled on this server (--no-persist)";

@@ -8,6 +8,7 @@ mod busy_poll;
 mod clients;
 mod concurrency;
 mod idle;
+mod large;
 mod native;
 mod protected;
 mod protocol_errors;
