@@ -2,16 +2,23 @@
 //! subcommand if it has them, checked for arity, authentication and pub/sub context, and applied
 //! by the file of its family.
 //!
+//! Every command has an entry in the command table ([`table`], in the shape [`spec`] describes):
+//! its arity, flags, key specs and documentation as Redis publishes them. The arity checks here,
+//! `COMMAND` (in `introspection.rs`) and `COMMAND GETKEYS` all read that one table.
+//!
 //! Replies and error texts are Redis 7's, byte for byte, so clients and tools that parse them
 //! work unchanged; each reply is written once, through the connection's [`Out`], which shapes it
 //! for RESP2 or RESP3. An unknown command or subcommand is answered, never fatal.
 
 mod client;
 mod connection;
+mod introspection;
 mod keys;
 mod pubsub;
 mod server;
+pub mod spec;
 mod strings;
+pub mod table;
 
 pub use server::REDIS_VERSION;
 
@@ -20,8 +27,10 @@ use crate::reply::{Out, Resp};
 use crate::server::clients::Handle;
 use indexmap::IndexSet;
 use kv_nostd::resp::Request;
+use spec::Spec;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use table::COMMANDS;
 
 /// Per-connection state the commands read and change.
 pub struct Client {
@@ -188,147 +197,11 @@ pub enum Command {
     Shutdown,
 }
 
-/// A command's name, Redis arity (`n`: exactly `n` arguments counting the name; `-n`: at least
-/// `n`) and subcommands.
-struct Spec {
-    name: &'static str,
-    command: Command,
-    arity: i32,
-    subcommands: &'static [Sub],
-}
-
-/// A subcommand: its full name as Redis writes it (`client|list`) and its arity, counting the
-/// command and subcommand names.
-struct Sub {
-    name: &'static str,
-    arity: i32,
-}
-
-const fn spec(name: &'static str, command: Command, arity: i32) -> Spec {
-    Spec {
-        name,
-        command,
-        arity,
-        subcommands: &[],
-    }
-}
-
-const fn sub(name: &'static str, arity: i32) -> Sub {
-    Sub { name, arity }
-}
-
-const CLIENT_SUBCOMMANDS: &[Sub] = &[
-    sub("client|id", 2),
-    sub("client|info", 2),
-    sub("client|list", -2),
-    sub("client|kill", -3),
-    sub("client|getname", 2),
-    sub("client|setname", 3),
-    sub("client|setinfo", 4),
-    sub("client|no-evict", 3),
-    sub("client|no-touch", 3),
-    sub("client|tracking", -3),
-    sub("client|getredir", 2),
-    sub("client|reply", 3),
-    sub("client|help", 2),
-];
-
-const PUBSUB_SUBCOMMANDS: &[Sub] = &[
-    sub("pubsub|channels", -2),
-    sub("pubsub|numsub", -2),
-    sub("pubsub|numpat", 2),
-    sub("pubsub|shardchannels", -2),
-    sub("pubsub|shardnumsub", -2),
-    sub("pubsub|help", 2),
-];
-
-const CONFIG_SUBCOMMANDS: &[Sub] = &[
-    sub("config|get", -3),
-    sub("config|set", -4),
-    sub("config|resetstat", 2),
-    sub("config|help", 2),
-];
-
-const MEMORY_SUBCOMMANDS: &[Sub] = &[sub("memory|usage", -3), sub("memory|help", 2)];
-
-const COMMAND_SUBCOMMANDS: &[Sub] = &[
-    sub("command|count", 2),
-    sub("command|docs", -2),
-    sub("command|help", 2),
-];
-
-const COMMANDS: &[Spec] = &[
-    spec("get", Command::Get, 2),
-    spec("set", Command::Set, -3),
-    spec("del", Command::Del, -2),
-    spec("exists", Command::Exists, -2),
-    spec("mget", Command::Mget, -2),
-    spec("mset", Command::Mset, -3),
-    spec("ping", Command::Ping, -1),
-    spec("dbsize", Command::Dbsize, 1),
-    spec("flushdb", Command::Flushdb, -1),
-    spec("flushall", Command::Flushall, -1),
-    spec("keys", Command::Keys, 2),
-    spec("scan", Command::Scan, -2),
-    spec("echo", Command::Echo, 2),
-    spec("quit", Command::Quit, -1),
-    spec("select", Command::Select, 2),
-    spec("hello", Command::Hello, -1),
-    spec("auth", Command::Auth, -2),
-    spec("reset", Command::Reset, 1),
-    spec("readonly", Command::Readonly, 1),
-    spec("readwrite", Command::Readwrite, 1),
-    Spec {
-        subcommands: CLIENT_SUBCOMMANDS,
-        ..spec("client", Command::Client, -2)
-    },
-    spec("subscribe", Command::Subscribe, -2),
-    spec("unsubscribe", Command::Unsubscribe, -1),
-    spec("psubscribe", Command::Psubscribe, -2),
-    spec("punsubscribe", Command::Punsubscribe, -1),
-    spec("ssubscribe", Command::Ssubscribe, -2),
-    spec("sunsubscribe", Command::Sunsubscribe, -1),
-    spec("publish", Command::Publish, 3),
-    spec("spublish", Command::Spublish, 3),
-    Spec {
-        subcommands: PUBSUB_SUBCOMMANDS,
-        ..spec("pubsub", Command::Pubsub, -2)
-    },
-    spec("info", Command::Info, -1),
-    Spec {
-        subcommands: COMMAND_SUBCOMMANDS,
-        ..spec("command", Command::Command, -1)
-    },
-    Spec {
-        subcommands: CONFIG_SUBCOMMANDS,
-        ..spec("config", Command::Config, -2)
-    },
-    Spec {
-        subcommands: MEMORY_SUBCOMMANDS,
-        ..spec("memory", Command::Memory, -2)
-    },
-    spec("save", Command::Save, 1),
-    spec("bgsave", Command::Bgsave, -1),
-    spec("lastsave", Command::Lastsave, 1),
-    spec("shutdown", Command::Shutdown, -1),
-];
-
-/// How many commands the server knows (`COMMAND COUNT`).
-pub const COMMAND_COUNT: usize = COMMANDS.len();
-
+/// The command called `name` (any case), not a subcommand.
 fn lookup(name: &[u8]) -> Option<&'static Spec> {
     COMMANDS
         .iter()
         .find(|spec| spec.name.as_bytes().eq_ignore_ascii_case(name))
-}
-
-/// Whether `argc` arguments satisfy Redis arity `arity`.
-fn arity_ok(arity: i32, argc: usize) -> bool {
-    if arity >= 0 {
-        argc == arity as usize
-    } else {
-        argc >= arity.unsigned_abs() as usize
-    }
 }
 
 /// The commands a RESP2 client may run while it subscribes to something.
@@ -371,12 +244,7 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
     let mut given: &[u8] = &[];
     if !spec.subcommands.is_empty() && argc >= 2 {
         given = args.next().unwrap_or_default();
-        let found = spec.subcommands.iter().find(|s| {
-            s.name
-                .split_once('|')
-                .is_some_and(|(_, n)| n.as_bytes().eq_ignore_ascii_case(given))
-        });
-        let Some(found) = found else {
+        let Some(found) = spec.subcommand(given) else {
             client.last_command = "NULL";
             out.error_fmt(format_args!(
                 "ERR unknown subcommand '{}'. Try {} HELP.",
@@ -385,7 +253,7 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
             ));
             return Flow::Continue;
         };
-        if !arity_ok(found.arity, argc) {
+        if !found.arity_ok(argc) {
             client.last_command = found.name;
             out.error_fmt(format_args!(
                 "ERR wrong number of arguments for '{}' command",
@@ -397,7 +265,7 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         subcommand = &found.name[spec.name.len() + 1..];
     }
     client.last_command = full_name;
-    if !arity_ok(spec.arity, argc) {
+    if !spec.arity_ok(argc) {
         out.error_fmt(format_args!(
             "ERR wrong number of arguments for '{}' command",
             spec.name
@@ -453,7 +321,7 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         Command::Spublish => pubsub::publish(true, args, client, db, out),
         Command::Pubsub => pubsub::pubsub(subcommand, given, args, db, out),
         Command::Info => server::info(args, db, out),
-        Command::Command => server::command(subcommand, args, out),
+        Command::Command => introspection::command(subcommand, args, out),
         Command::Config => server::config(subcommand, args, db, out),
         Command::Memory => server::memory(subcommand, args, db, out),
         Command::Save => server::save(db, out),

@@ -1,4 +1,4 @@
-//! INFO, COMMAND, CONFIG, and the persistence commands: commands about the server.
+//! INFO, CONFIG, MEMORY, and the persistence commands: commands about the server.
 
 use crate::db::Db;
 use crate::reply::Out;
@@ -158,30 +158,6 @@ fn resident_bytes() -> Option<u64> {
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     // The page size is 4 KiB on the Linux targets kv serves from.
     Some(pages * 4096)
-}
-
-/// `COMMAND`, `COMMAND DOCS`, `COMMAND COUNT`: no command table is published, which clients
-/// accept (an empty array; an empty map for `DOCS`).
-pub fn command(sub: &str, _args: Args<'_>, out: &mut Out) {
-    match sub {
-        "count" => out.int(super::COMMAND_COUNT as i64),
-        "docs" => out.map(0),
-        "help" => {
-            const LINES: &[&str] = &[
-                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "(no subcommand)",
-                "    Return details about all Redis commands.",
-                "COUNT",
-                "    Return the total number of commands in this Redis server.",
-                "DOCS [<command-name> ...]",
-                "    Return documentation details about multiple Redis commands.",
-                "HELP",
-                "    Print this help.",
-            ];
-            out.help(LINES);
-        }
-        _ => out.array(0),
-    }
 }
 
 /// The parameters `CONFIG GET` answers, each with its value now, in Redis's names.

@@ -12,6 +12,7 @@
 //! redis-server must be on the PATH: the README's test command installs it.
 #![allow(missing_docs)]
 
+mod command_table;
 mod frame;
 mod mask;
 mod script;
@@ -352,5 +353,6 @@ scripts!(
     strings,
     keyspace,
     server,
-    auth
+    auth,
+    command
 );

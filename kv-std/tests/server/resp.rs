@@ -210,8 +210,21 @@ fn server_commands() {
         b"*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$7\r\nnothing\r\n",
         b"*0\r\n",
     );
-    c.expect(b"*1\r\n$7\r\nCOMMAND\r\n", b"*0\r\n");
-    c.expect(b"*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n", b"*0\r\n");
+    // Redis's own description of GET: arity, flags, key range, categories, tips, key specs.
+    c.expect(
+        b"*3\r\n$7\r\nCOMMAND\r\n$4\r\nINFO\r\n$3\r\nget\r\n",
+        b"*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
+          *3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n\
+          *2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n\
+          $4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n\
+          $5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n\
+          $5\r\nlimit\r\n:0\r\n*0\r\n",
+    );
+    c.expect(
+        b"*7\r\n$7\r\nCOMMAND\r\n$7\r\nGETKEYS\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n\
+          $1\r\nb\r\n$1\r\n2\r\n",
+        b"*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+    );
     c.expect(
         b"*2\r\n$3\r\nFOO\r\n$3\r\nbar\r\n",
         b"-ERR unknown command 'FOO', with args beginning with: 'bar' \r\n",

@@ -1,0 +1,996 @@
+//! The command table: one entry for every command kv has, with the facts Redis 7.0 publishes
+//! about it (`COMMAND INFO`, `COMMAND DOCS`). Arity checks, `COMMAND` and `COMMAND GETKEYS` all
+//! read it.
+//!
+//! Adding a command's metadata is adding its entry here (besides its [`Command`] variant and the
+//! function that runs it). The entries are redis-server 7.0.15's own replies, written in the
+//! builder form of `spec.rs`; `kv-std/tools/command_spec.py` prints an entry from a running
+//! redis-server, ready to paste. Where kv has only part of a container's subcommands, only
+//! those are listed, so clients are not told of subcommands kv would refuse. `CLIENT SETINFO`
+//! and `CLIENT NO-TOUCH` came with Redis 7.2, and their entries are 7.2's.
+//!
+//! A command whose key flags depend on its arguments (a key spec marked `variable_flags`) names
+//! a function that finds its keys, as `SET` does below; the table's tests check that it does.
+
+use super::spec::ArgKind::*;
+use super::spec::BeginSearch::*;
+use super::spec::FindKeys::*;
+use super::spec::{arg, key_spec, pure_token, spec, KeyAt, Spec};
+use super::Command;
+
+/// Every command kv has, in no order Redis promises (its own is a hash table's).
+// Laid out in rustfmt's style, but with Redis's long texts on lines of their own, which rustfmt
+// cannot lay out: it would leave the whole table as it is.
+#[rustfmt::skip]
+pub const COMMANDS: &[Spec] = &[
+    spec("get", Command::Get, 2)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@read", "@string", "@fast"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Get the value of a key", "1.0.0", "string", "O(1)")
+        .arguments(&[arg("key", Key(0))]),
+    spec("set", Command::Set, -3)
+        .flags(&["write", "denyoom"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@slow"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "update", "variable_flags"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            )
+            .notes("RW and ACCESS due to the optional `GET` argument"),
+        ])
+        .find_keys(set_keys)
+        .docs("Set the string value of a key", "1.0.0", "string", "O(1)")
+        .history(&[
+            ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+            ("6.0.0", "Added the `KEEPTTL` option."),
+            ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+            ("7.0.0", "Allowed the `NX` and `GET` options to be used together."),
+        ])
+        .arguments(&[
+            arg("key", Key(0)),
+            arg("value", Str),
+            arg("condition", OneOf(&[pure_token("nx", "NX"), pure_token("xx", "XX")]))
+                .since("2.6.12")
+                .optional(),
+            pure_token("get", "GET").since("6.2.0").optional(),
+            arg(
+                "expiration",
+                OneOf(&[
+                    arg("seconds", Integer).token("EX").since("2.6.12"),
+                    arg("milliseconds", Integer).token("PX").since("2.6.12"),
+                    arg("unix-time-seconds", UnixTime).token("EXAT").since("6.2.0"),
+                    arg("unix-time-milliseconds", UnixTime).token("PXAT").since("6.2.0"),
+                    pure_token("keepttl", "KEEPTTL").since("6.0.0"),
+                ]),
+            )
+            .optional(),
+        ]),
+    spec("del", Command::Del, -2)
+        .flags(&["write"])
+        .keys(1, -1, 1)
+        .acl(&["@keyspace", "@write", "@slow"])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .key_specs(&[
+            key_spec(&["RM", "delete"], Index(1), Range { lastkey: -1, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Delete a key",
+            "1.0.0",
+            "generic",
+            "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
+        )
+        .arguments(&[arg("key", Key(0)).multiple()]),
+    spec("exists", Command::Exists, -2)
+        .flags(&["readonly", "fast"])
+        .keys(1, -1, 1)
+        .acl(&["@keyspace", "@read", "@fast"])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .key_specs(&[key_spec(&["RO"], Index(1), Range { lastkey: -1, keystep: 1, limit: 0 })])
+        .docs(
+            "Determine if a key exists",
+            "1.0.0",
+            "generic",
+            "O(N) where N is the number of keys to check.",
+        )
+        .history(&[("3.0.3", "Accepts multiple `key` arguments.")])
+        .arguments(&[arg("key", Key(0)).multiple()]),
+    spec("mget", Command::Mget, -2)
+        .flags(&["readonly", "fast"])
+        .keys(1, -1, 1)
+        .acl(&["@read", "@string", "@fast"])
+        .tips(&["request_policy:multi_shard"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: -1, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Get the values of all the given keys",
+            "1.0.0",
+            "string",
+            "O(N) where N is the number of keys to retrieve.",
+        )
+        .arguments(&[arg("key", Key(0)).multiple()]),
+    spec("mset", Command::Mset, -3)
+        .flags(&["write", "denyoom"])
+        .keys(1, -1, 2)
+        .acl(&["@write", "@string", "@slow"])
+        .tips(&["request_policy:multi_shard", "response_policy:all_succeeded"])
+        .key_specs(&[
+            key_spec(&["OW", "update"], Index(1), Range { lastkey: -1, keystep: 2, limit: 0 }),
+        ])
+        .docs(
+            "Set multiple keys to multiple values",
+            "1.0.1",
+            "string",
+            "O(N) where N is the number of keys to set.",
+        )
+        .arguments(&[arg("key_value", Block(&[arg("key", Key(0)), arg("value", Str)])).multiple()]),
+    spec("ping", Command::Ping, -1)
+        .flags(&["fast"])
+        .acl(&["@fast", "@connection"])
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .docs("Ping the server", "1.0.0", "connection", "O(1)")
+        .arguments(&[arg("message", Str).optional()]),
+    spec("dbsize", Command::Dbsize, 1)
+        .flags(&["readonly", "fast"])
+        .acl(&["@keyspace", "@read", "@fast"])
+        .tips(&["request_policy:all_shards", "response_policy:agg_sum"])
+        .docs("Return the number of keys in the selected database", "1.0.0", "server", "O(1)"),
+    spec("flushdb", Command::Flushdb, -1)
+        .flags(&["write"])
+        .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .docs(
+            "Remove all keys from the current database",
+            "1.0.0",
+            "server",
+            "O(N) where N is the number of keys in the selected database",
+        )
+        .history(&[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ])
+        .arguments(&[
+            arg(
+                "async",
+                OneOf(&[
+                    pure_token("async", "ASYNC").since("4.0.0"),
+                    pure_token("sync", "SYNC").since("6.2.0"),
+                ]),
+            )
+            .optional(),
+        ]),
+    spec("flushall", Command::Flushall, -1)
+        .flags(&["write"])
+        .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .docs(
+            "Remove all keys from all databases",
+            "1.0.0",
+            "server",
+            "O(N) where N is the total number of keys in all databases",
+        )
+        .history(&[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ])
+        .arguments(&[
+            arg(
+                "async",
+                OneOf(&[
+                    pure_token("async", "ASYNC").since("4.0.0"),
+                    pure_token("sync", "SYNC").since("6.2.0"),
+                ]),
+            )
+            .optional(),
+        ]),
+    spec("keys", Command::Keys, 2)
+        .flags(&["readonly"])
+        .acl(&["@keyspace", "@read", "@slow", "@dangerous"])
+        .tips(&["request_policy:all_shards", "nondeterministic_output_order"])
+        .docs(
+            "Find all keys matching the given pattern",
+            "1.0.0",
+            "generic",
+            "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+        )
+        .arguments(&[arg("pattern", Pattern)]),
+    spec("scan", Command::Scan, -2)
+        .flags(&["readonly"])
+        .acl(&["@keyspace", "@read", "@slow"])
+        .tips(&["nondeterministic_output", "request_policy:special"])
+        .docs(
+            "Incrementally iterate the keys space",
+            "2.8.0",
+            "generic",
+            "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        )
+        .history(&[("6.0.0", "Added the `TYPE` subcommand.")])
+        .arguments(&[
+            arg("cursor", Integer),
+            arg("pattern", Pattern).token("MATCH").optional(),
+            arg("count", Integer).token("COUNT").optional(),
+            arg("type", Str).token("TYPE").since("6.0.0").optional(),
+        ]),
+    spec("echo", Command::Echo, 2)
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@fast", "@connection"])
+        .docs("Echo the given string", "1.0.0", "connection", "O(1)")
+        .arguments(&[arg("message", Str)]),
+    spec("quit", Command::Quit, -1)
+        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
+        .acl(&["@fast", "@connection"])
+        .docs("Close the connection", "1.0.0", "connection", "O(1)"),
+    spec("select", Command::Select, 2)
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@fast", "@connection"])
+        .docs(
+            "Change the selected database for the current connection",
+            "1.0.0",
+            "connection",
+            "O(1)",
+        )
+        .arguments(&[arg("index", Integer)]),
+    spec("hello", Command::Hello, -1)
+        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
+        .acl(&["@fast", "@connection"])
+        .docs("Handshake with Redis", "6.0.0", "connection", "O(1)")
+        .history(&[
+            ("6.2.0", "`protover` made optional; when called without arguments the command reports the current connection's context."),
+        ])
+        .arguments(&[
+            arg(
+                "arguments",
+                Block(&[
+                    arg("protover", Integer),
+                    arg("username_password", Block(&[arg("username", Str), arg("password", Str)]))
+                        .token("AUTH")
+                        .optional(),
+                    arg("clientname", Str).token("SETNAME").optional(),
+                ]),
+            )
+            .optional(),
+        ]),
+    spec("auth", Command::Auth, -2)
+        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
+        .acl(&["@fast", "@connection"])
+        .docs(
+            "Authenticate to the server",
+            "1.0.0",
+            "connection",
+            "O(N) where N is the number of passwords defined for the user",
+        )
+        .history(&[("6.0.0", "Added ACL style (username and password).")])
+        .arguments(&[arg("username", Str).since("6.0.0").optional(), arg("password", Str)]),
+    spec("reset", Command::Reset, 1)
+        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
+        .acl(&["@fast", "@connection"])
+        .docs("Reset the connection", "6.2.0", "connection", "O(1)"),
+    spec("readonly", Command::Readonly, 1)
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@fast", "@connection"])
+        .docs(
+            "Enables read queries for a connection to a cluster replica node",
+            "3.0.0",
+            "cluster",
+            "O(1)",
+        ),
+    spec("readwrite", Command::Readwrite, 1)
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@fast", "@connection"])
+        .docs(
+            "Disables read queries for a connection to a cluster replica node",
+            "3.0.0",
+            "cluster",
+            "O(1)",
+        ),
+    spec("client", Command::Client, -2)
+        .acl(&["@slow"])
+        .docs(
+            "A container for client connection commands",
+            "2.4.0",
+            "connection",
+            "Depends on subcommand.",
+        )
+        .subcommands(&[
+            spec("client|getname", Command::Client, 2)
+                .flags(&["noscript", "loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs("Get the current connection name", "2.6.9", "connection", "O(1)"),
+            spec("client|getredir", Command::Client, 2)
+                .flags(&["noscript", "loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs(
+                    "Get tracking notifications redirection client ID if any",
+                    "6.0.0",
+                    "connection",
+                    "O(1)",
+                ),
+            spec("client|help", Command::Client, 2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs(
+                    "Show helpful text about the different subcommands",
+                    "5.0.0",
+                    "connection",
+                    "O(1)",
+                ),
+            spec("client|id", Command::Client, 2)
+                .flags(&["noscript", "loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs(
+                    "Returns the client ID for the current connection",
+                    "5.0.0",
+                    "connection",
+                    "O(1)",
+                ),
+            spec("client|info", Command::Client, 2)
+                .flags(&["noscript", "loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .tips(&["nondeterministic_output"])
+                .docs(
+                    "Returns information about the current client connection.",
+                    "6.2.0",
+                    "connection",
+                    "O(1)",
+                ),
+            spec("client|kill", Command::Client, -3)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+                .docs(
+                    "Kill the connection of a client",
+                    "2.4.0",
+                    "connection",
+                    "O(N) where N is the number of client connections",
+                )
+                .history(&[
+                    ("2.8.12", "Added new filter format."),
+                    ("2.8.12", "`ID` option."),
+                    ("3.2.0", "Added `master` type in for `TYPE` option."),
+                    ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility."),
+                    ("6.2.0", "`LADDR` option."),
+                ])
+                .arguments(&[
+                    arg(
+                        "filter",
+                        OneOf(&[
+                            arg("ip:port", Str).deprecated_since("2.8.12"),
+                            arg(
+                                "new-format",
+                                OneOf(&[
+                                    arg("client-id", Integer)
+                                        .token("ID")
+                                        .since("2.8.12")
+                                        .optional(),
+                                    arg(
+                                        "normal_master_slave_pubsub",
+                                        OneOf(&[
+                                            pure_token("normal", "NORMAL"),
+                                            pure_token("master", "MASTER").since("3.2.0"),
+                                            pure_token("slave", "SLAVE"),
+                                            pure_token("replica", "REPLICA").since("5.0.0"),
+                                            pure_token("pubsub", "PUBSUB"),
+                                        ]),
+                                    )
+                                    .token("TYPE")
+                                    .since("2.8.12")
+                                    .optional(),
+                                    arg("username", Str).token("USER").optional(),
+                                    arg("ip:port", Str).token("ADDR").optional(),
+                                    arg("ip:port", Str).token("LADDR").since("6.2.0").optional(),
+                                    arg("yes/no", Str).token("SKIPME").optional(),
+                                ]),
+                            )
+                            .multiple(),
+                        ]),
+                    ),
+                ]),
+            spec("client|list", Command::Client, -2)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+                .tips(&["nondeterministic_output"])
+                .docs(
+                    "Get the list of client connections",
+                    "2.4.0",
+                    "connection",
+                    "O(N) where N is the number of client connections",
+                )
+                .history(&[
+                    ("2.8.12", "Added unique client `id` field."),
+                    ("5.0.0", "Added optional `TYPE` filter."),
+                    ("6.0.0", "Added `user` field."),
+                    ("6.2.0", "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter."),
+                    ("7.0.0", "Added `resp`, `multi-mem`, `rbs` and `rbp` fields."),
+                    ("7.0.3", "Added `ssub` field."),
+                ])
+                .arguments(&[
+                    arg(
+                        "normal_master_replica_pubsub",
+                        OneOf(&[
+                            pure_token("normal", "NORMAL"),
+                            pure_token("master", "MASTER"),
+                            pure_token("replica", "REPLICA"),
+                            pure_token("pubsub", "PUBSUB"),
+                        ]),
+                    )
+                    .token("TYPE")
+                    .since("5.0.0")
+                    .optional(),
+                    arg("id", Block(&[arg("client-id", Integer).multiple()]))
+                        .token("ID")
+                        .since("6.2.0")
+                        .optional(),
+                ]),
+            spec("client|no-evict", Command::Client, 3)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+                .docs(
+                    "Set client eviction mode for the current connection",
+                    "7.0.0",
+                    "connection",
+                    "O(1)",
+                )
+                .arguments(&[
+                    arg("enabled", OneOf(&[pure_token("on", "ON"), pure_token("off", "OFF")])),
+                ]),
+            spec("client|no-touch", Command::Client, 3)
+                .flags(&["noscript", "loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs(
+                    "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+                    "7.2.0",
+                    "connection",
+                    "O(1)",
+                )
+                .arguments(&[
+                    arg("enabled", OneOf(&[pure_token("on", "ON"), pure_token("off", "OFF")])),
+                ]),
+            spec("client|reply", Command::Client, 3)
+                .flags(&["noscript", "loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs(
+                    "Instruct the server whether to reply to commands",
+                    "3.2.0",
+                    "connection",
+                    "O(1)",
+                )
+                .arguments(&[
+                    arg(
+                        "on_off_skip",
+                        OneOf(&[
+                            pure_token("on", "ON"),
+                            pure_token("off", "OFF"),
+                            pure_token("skip", "SKIP"),
+                        ]),
+                    ),
+                ]),
+            spec("client|setinfo", Command::Client, 4)
+                .flags(&["noscript", "loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs(
+                    "Sets information specific to the client or connection.",
+                    "7.2.0",
+                    "connection",
+                    "O(1)",
+                )
+                .arguments(&[arg(
+                    "attr",
+                    OneOf(&[
+                        arg("libname", Str).token("lib-name"),
+                        arg("libver", Str).token("lib-ver"),
+                    ]),
+                )]),
+            spec("client|setname", Command::Client, 3)
+                .flags(&["noscript", "loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs("Set the current connection name", "2.6.9", "connection", "O(1)")
+                .arguments(&[arg("connection-name", Str)]),
+            spec("client|tracking", Command::Client, -3)
+                .flags(&["noscript", "loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs(
+                    "Enable or disable server assisted client side caching support",
+                    "6.0.0",
+                    "connection",
+                    "O(1). Some options may introduce additional complexity.",
+                )
+                .arguments(&[
+                    arg("status", OneOf(&[pure_token("on", "ON"), pure_token("off", "OFF")])),
+                    arg("client-id", Integer).token("REDIRECT").optional(),
+                    arg("prefix", Str).token("PREFIX").optional().multiple().multiple_token(),
+                    pure_token("bcast", "BCAST").optional(),
+                    pure_token("optin", "OPTIN").optional(),
+                    pure_token("optout", "OPTOUT").optional(),
+                    pure_token("noloop", "NOLOOP").optional(),
+                ]),
+        ]),
+    spec("subscribe", Command::Subscribe, -2)
+        .flags(&["pubsub", "noscript", "loading", "stale"])
+        .acl(&["@pubsub", "@slow"])
+        .docs(
+            "Listen for messages published to the given channels",
+            "2.0.0",
+            "pubsub",
+            "O(N) where N is the number of channels to subscribe to.",
+        )
+        .arguments(&[arg("channel", Str).multiple()]),
+    spec("unsubscribe", Command::Unsubscribe, -1)
+        .flags(&["pubsub", "noscript", "loading", "stale"])
+        .acl(&["@pubsub", "@slow"])
+        .docs(
+            "Stop listening for messages posted to the given channels",
+            "2.0.0",
+            "pubsub",
+            "O(N) where N is the number of clients already subscribed to a channel.",
+        )
+        .arguments(&[arg("channel", Str).optional().multiple()]),
+    spec("psubscribe", Command::Psubscribe, -2)
+        .flags(&["pubsub", "noscript", "loading", "stale"])
+        .acl(&["@pubsub", "@slow"])
+        .docs(
+            "Listen for messages published to channels matching the given patterns",
+            "2.0.0",
+            "pubsub",
+            "O(N) where N is the number of patterns the client is already subscribed to.",
+        )
+        .arguments(&[arg("pattern", Block(&[arg("pattern", Pattern)])).multiple()]),
+    spec("punsubscribe", Command::Punsubscribe, -1)
+        .flags(&["pubsub", "noscript", "loading", "stale"])
+        .acl(&["@pubsub", "@slow"])
+        .docs(
+            "Stop listening for messages posted to channels matching the given patterns",
+            "2.0.0",
+            "pubsub",
+            "O(N+M) where N is the number of patterns the client is already subscribed and M is the number of total patterns subscribed in the system (by any client).",
+        )
+        .arguments(&[arg("pattern", Pattern).optional().multiple()]),
+    spec("ssubscribe", Command::Ssubscribe, -2)
+        .flags(&["pubsub", "noscript", "loading", "stale"])
+        .keys(1, -1, 1)
+        .acl(&["@pubsub", "@slow"])
+        .key_specs(&[key_spec(&["not_key"], Index(1), Range { lastkey: -1, keystep: 1, limit: 0 })])
+        .docs(
+            "Listen for messages published to the given shard channels",
+            "7.0.0",
+            "pubsub",
+            "O(N) where N is the number of shard channels to subscribe to.",
+        )
+        .arguments(&[arg("shardchannel", Str).multiple()]),
+    spec("sunsubscribe", Command::Sunsubscribe, -1)
+        .flags(&["pubsub", "noscript", "loading", "stale"])
+        .keys(1, -1, 1)
+        .acl(&["@pubsub", "@slow"])
+        .key_specs(&[key_spec(&["not_key"], Index(1), Range { lastkey: -1, keystep: 1, limit: 0 })])
+        .docs(
+            "Stop listening for messages posted to the given shard channels",
+            "7.0.0",
+            "pubsub",
+            "O(N) where N is the number of clients already subscribed to a shard channel.",
+        )
+        .arguments(&[arg("shardchannel", Str).optional().multiple()]),
+    spec("publish", Command::Publish, 3)
+        .flags(&["pubsub", "loading", "stale", "fast"])
+        .acl(&["@pubsub", "@fast"])
+        .docs(
+            "Post a message to a channel",
+            "2.0.0",
+            "pubsub",
+            "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
+        )
+        .arguments(&[arg("channel", Str), arg("message", Str)]),
+    spec("spublish", Command::Spublish, 3)
+        .flags(&["pubsub", "loading", "stale", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@pubsub", "@fast"])
+        .key_specs(&[key_spec(&["not_key"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 })])
+        .docs(
+            "Post a message to a shard channel",
+            "7.0.0",
+            "pubsub",
+            "O(N) where N is the number of clients subscribed to the receiving shard channel.",
+        )
+        .arguments(&[arg("shardchannel", Str), arg("message", Str)]),
+    spec("pubsub", Command::Pubsub, -2)
+        .acl(&["@slow"])
+        .docs("A container for Pub/Sub commands", "2.8.0", "pubsub", "Depends on subcommand.")
+        .subcommands(&[
+            spec("pubsub|channels", Command::Pubsub, -2)
+                .flags(&["pubsub", "loading", "stale"])
+                .acl(&["@pubsub", "@slow"])
+                .docs(
+                    "List active channels",
+                    "2.8.0",
+                    "pubsub",
+                    "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)",
+                )
+                .arguments(&[arg("pattern", Pattern).optional()]),
+            spec("pubsub|help", Command::Pubsub, 2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow"])
+                .docs(
+                    "Show helpful text about the different subcommands",
+                    "6.2.0",
+                    "pubsub",
+                    "O(1)",
+                ),
+            spec("pubsub|numpat", Command::Pubsub, 2)
+                .flags(&["pubsub", "loading", "stale"])
+                .acl(&["@pubsub", "@slow"])
+                .docs(
+                    "Get the count of unique patterns pattern subscriptions",
+                    "2.8.0",
+                    "pubsub",
+                    "O(1)",
+                ),
+            spec("pubsub|numsub", Command::Pubsub, -2)
+                .flags(&["pubsub", "loading", "stale"])
+                .acl(&["@pubsub", "@slow"])
+                .docs(
+                    "Get the count of subscribers for channels",
+                    "2.8.0",
+                    "pubsub",
+                    "O(N) for the NUMSUB subcommand, where N is the number of requested channels",
+                )
+                .arguments(&[arg("channel", Str).optional().multiple()]),
+            spec("pubsub|shardchannels", Command::Pubsub, -2)
+                .flags(&["pubsub", "loading", "stale"])
+                .acl(&["@pubsub", "@slow"])
+                .docs(
+                    "List active shard channels",
+                    "7.0.0",
+                    "pubsub",
+                    "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).",
+                )
+                .arguments(&[arg("pattern", Pattern).optional()]),
+            spec("pubsub|shardnumsub", Command::Pubsub, -2)
+                .flags(&["pubsub", "loading", "stale"])
+                .acl(&["@pubsub", "@slow"])
+                .docs(
+                    "Get the count of subscribers for shard channels",
+                    "7.0.0",
+                    "pubsub",
+                    "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",
+                )
+                .arguments(&[arg("shardchannel", Str).optional().multiple()]),
+        ]),
+    spec("info", Command::Info, -1)
+        .flags(&["loading", "stale"])
+        .acl(&["@slow", "@dangerous"])
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
+        .docs("Get information and statistics about the server", "1.0.0", "server", "O(1)")
+        .history(&[("7.0.0", "Added support for taking multiple section arguments.")])
+        .arguments(&[arg("section", Str).optional().multiple()]),
+    spec("command", Command::Command, -1)
+        .flags(&["loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .tips(&["nondeterministic_output_order"])
+        .docs(
+            "Get array of Redis command details",
+            "2.8.13",
+            "server",
+            "O(N) where N is the total number of Redis commands",
+        )
+        .subcommands(&[
+            spec("command|count", Command::Command, 2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs("Get total number of Redis commands", "2.8.13", "server", "O(1)"),
+            spec("command|docs", Command::Command, -2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .tips(&["nondeterministic_output_order"])
+                .docs(
+                    "Get array of specific Redis command documentation",
+                    "7.0.0",
+                    "server",
+                    "O(N) where N is the number of commands to look up",
+                )
+                .arguments(&[arg("command-name", Str).optional().multiple()]),
+            spec("command|getkeys", Command::Command, -4)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs(
+                    "Extract keys given a full Redis command",
+                    "2.8.13",
+                    "server",
+                    "O(N) where N is the number of arguments to the command",
+                ),
+            spec("command|getkeysandflags", Command::Command, -4)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs(
+                    "Extract keys and access flags given a full Redis command",
+                    "7.0.0",
+                    "server",
+                    "O(N) where N is the number of arguments to the command",
+                ),
+            spec("command|help", Command::Command, 2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .docs(
+                    "Show helpful text about the different subcommands",
+                    "5.0.0",
+                    "server",
+                    "O(1)",
+                ),
+            spec("command|info", Command::Command, -2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .tips(&["nondeterministic_output_order"])
+                .docs(
+                    "Get array of specific Redis command details, or all when no argument is given.",
+                    "2.8.13",
+                    "server",
+                    "O(N) where N is the number of commands to look up",
+                )
+                .history(&[
+                    ("7.0.0", "Allowed to be called with no argument to get info on all commands."),
+                ])
+                .arguments(&[arg("command-name", Str).optional().multiple()]),
+            spec("command|list", Command::Command, -2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow", "@connection"])
+                .tips(&["nondeterministic_output_order"])
+                .docs(
+                    "Get an array of Redis command names",
+                    "7.0.0",
+                    "server",
+                    "O(N) where N is the total number of Redis commands",
+                )
+                .arguments(&[
+                    arg(
+                        "filterby",
+                        OneOf(&[
+                            arg("module-name", Str).token("MODULE"),
+                            arg("category", Str).token("ACLCAT"),
+                            arg("pattern", Pattern).token("PATTERN"),
+                        ]),
+                    )
+                    .token("FILTERBY")
+                    .optional(),
+                ]),
+        ]),
+    spec("config", Command::Config, -2)
+        .acl(&["@slow"])
+        .docs(
+            "A container for server configuration commands",
+            "2.0.0",
+            "server",
+            "Depends on subcommand.",
+        )
+        .subcommands(&[
+            spec("config|get", Command::Config, -3)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs(
+                    "Get the values of configuration parameters",
+                    "2.0.0",
+                    "server",
+                    "O(N) when N is the number of configuration parameters provided",
+                )
+                .history(&[
+                    ("7.0.0", "Added the ability to pass multiple pattern parameters in one call"),
+                ])
+                .arguments(&[arg("parameter", Block(&[arg("parameter", Str)])).multiple()]),
+            spec("config|help", Command::Config, 2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow"])
+                .docs(
+                    "Show helpful text about the different subcommands",
+                    "5.0.0",
+                    "server",
+                    "O(1)",
+                ),
+            spec("config|resetstat", Command::Config, 2)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs("Reset the stats returned by INFO", "2.0.0", "server", "O(1)"),
+            spec("config|set", Command::Config, -4)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+                .docs(
+                    "Set configuration parameters to the given values",
+                    "2.0.0",
+                    "server",
+                    "O(N) when N is the number of configuration parameters provided",
+                )
+                .history(&[("7.0.0", "Added the ability to set multiple parameters in one call.")])
+                .arguments(&[
+                    arg("parameter_value", Block(&[arg("parameter", Str), arg("value", Str)]))
+                        .multiple(),
+                ]),
+        ]),
+    spec("memory", Command::Memory, -2)
+        .acl(&["@slow"])
+        .docs(
+            "A container for memory diagnostics commands",
+            "4.0.0",
+            "server",
+            "Depends on subcommand.",
+        )
+        .subcommands(&[
+            spec("memory|help", Command::Memory, 2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow"])
+                .docs(
+                    "Show helpful text about the different subcommands",
+                    "4.0.0",
+                    "server",
+                    "O(1)",
+                ),
+            spec("memory|usage", Command::Memory, -3)
+                .flags(&["readonly"])
+                .keys(2, 2, 1)
+                .acl(&["@read", "@slow"])
+                .key_specs(&[
+                    key_spec(&["RO"], Index(2), Range { lastkey: 0, keystep: 1, limit: 0 }),
+                ])
+                .docs(
+                    "Estimate the memory usage of a key",
+                    "4.0.0",
+                    "server",
+                    "O(N) where N is the number of samples.",
+                )
+                .arguments(&[arg("key", Key(0)), arg("count", Integer).token("SAMPLES").optional()]),
+        ]),
+    spec("save", Command::Save, 1)
+        .flags(&["admin", "noscript", "no_async_loading", "no_multi"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .docs(
+            "Synchronously save the dataset to disk",
+            "1.0.0",
+            "server",
+            "O(N) where N is the total number of keys in all databases",
+        ),
+    spec("bgsave", Command::Bgsave, -1)
+        .flags(&["admin", "noscript", "no_async_loading"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .docs("Asynchronously save the dataset to disk", "1.0.0", "server", "O(1)")
+        .history(&[("3.2.2", "Added the `SCHEDULE` option.")])
+        .arguments(&[pure_token("schedule", "SCHEDULE").since("3.2.2").optional()]),
+    spec("lastsave", Command::Lastsave, 1)
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@admin", "@fast", "@dangerous"])
+        .tips(&["nondeterministic_output"])
+        .docs(
+            "Get the UNIX time stamp of the last successful save to disk",
+            "1.0.0",
+            "server",
+            "O(1)",
+        ),
+    spec("shutdown", Command::Shutdown, -1)
+        .flags(&["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .docs(
+            "Synchronously save the dataset to disk and then shut down the server",
+            "1.0.0",
+            "server",
+            "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+        )
+        .history(&[("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers.")])
+        .arguments(&[
+            arg(
+                "nosave_save",
+                OneOf(&[pure_token("nosave", "NOSAVE"), pure_token("save", "SAVE")]),
+            )
+            .optional(),
+            pure_token("now", "NOW").since("7.0.0").optional(),
+            pure_token("force", "FORCE").since("7.0.0").optional(),
+            pure_token("abort", "ABORT").since("7.0.0").optional(),
+        ]),
+];
+
+/// `SET`'s keys, as Redis's `setGetKeys` finds them: the key is read as well as written when
+/// the request has `GET`.
+fn set_keys(argv: &[&[u8]]) -> Vec<KeyAt> {
+    // Redis compares the first three bytes and then looks for the C string's end, so an
+    // argument "get" followed by a NUL byte and more counts too.
+    let is_get = |a: &&[u8]| {
+        a.len() >= 3 && a[..3].eq_ignore_ascii_case(b"get") && a.get(3).is_none_or(|b| *b == 0)
+    };
+    let flags: &'static [&'static str] = if argv.iter().skip(3).any(is_get) {
+        &["RW", "access", "update"]
+    } else {
+        &["OW", "update"]
+    };
+    vec![KeyAt { pos: 1, flags }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::spec::{Arg, ArgKind};
+    use std::collections::HashSet;
+
+    fn every_spec() -> impl Iterator<Item = &'static Spec> {
+        COMMANDS
+            .iter()
+            .flat_map(|spec| std::iter::once(spec).chain(spec.subcommands))
+    }
+
+    fn key_indexes(args: &[Arg], out: &mut Vec<i64>) {
+        for arg in args {
+            match arg.kind {
+                ArgKind::Key(i) => out.push(i),
+                ArgKind::OneOf(nested) | ArgKind::Block(nested) => key_indexes(nested, out),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_lower_case_and_unique_and_subcommands_are_their_containers() {
+        let mut seen = HashSet::new();
+        for spec in every_spec() {
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            assert!(seen.insert(spec.name), "{} twice", spec.name);
+        }
+        for spec in COMMANDS {
+            assert!(!spec.name.contains('|'));
+            for sub in spec.subcommands {
+                assert_eq!(sub.name.split_once('|').unwrap().0, spec.name);
+                assert_eq!(
+                    sub.command, spec.command,
+                    "{} is run by its container",
+                    sub.name
+                );
+                assert!(
+                    sub.subcommands.is_empty(),
+                    "one level of subcommands, as Redis"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_entry_is_complete() {
+        for spec in every_spec() {
+            let d = &spec.docs;
+            assert_ne!(spec.arity, 0, "{}", spec.name);
+            assert!(!spec.acl.is_empty(), "{}", spec.name);
+            assert!(spec.acl.iter().all(|c| c.starts_with('@')), "{}", spec.name);
+            for field in [d.summary, d.since, d.group, d.complexity] {
+                assert!(!field.is_empty(), "{} lacks documentation", spec.name);
+            }
+            let mut indexes = Vec::new();
+            key_indexes(d.arguments, &mut indexes);
+            for i in indexes {
+                assert!(
+                    (i as usize) < spec.key_specs.len(),
+                    "{}: key spec {i}",
+                    spec.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn key_flags_that_vary_have_a_function_to_find_them() {
+        for spec in every_spec() {
+            let varies = spec.key_specs.iter().any(|k| k.has("variable_flags"));
+            assert_eq!(varies, spec.find_keys.is_some(), "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn set_reads_its_key_only_with_get() {
+        let set = COMMANDS.iter().find(|s| s.name == "set").unwrap();
+        let flags = |argv: &[&[u8]]| set.keys_of(argv)[0].flags;
+        assert_eq!(flags(&[b"set", b"k", b"v"]), ["OW", "update"]);
+        assert_eq!(
+            flags(&[b"set", b"k", b"v", b"NX", b"gEt"]),
+            ["RW", "access", "update"]
+        );
+        assert_eq!(flags(&[b"set", b"k", b"get"]), ["OW", "update"]);
+        assert_eq!(
+            flags(&[b"set", b"k", b"v", b"get\0x"]),
+            ["RW", "access", "update"]
+        );
+    }
+}
