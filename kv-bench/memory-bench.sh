@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Memory of kv-server against redis-server, side by side on loopback, in one run.
 #
-#   kv-bench/memory-bench.sh [--duration SECS] [--keys N] [--seed S]
+#   kv-bench/memory-bench.sh [--duration SECS] [--keys N] [--seed S] [--settle SECS]
 #
 # Builds kv-server, kv-client and the overwrite driver (release), then measures:
 #   1. the resident set (VmRSS in /proc/PID/status) of each server just started with its default
@@ -14,9 +14,10 @@
 #   3. fresh servers under `overwrite-bench` (kv-bench/src/bin/overwrite-bench.rs): --keys keys
 #      (default 100,000) set once, then overwritten for --duration seconds (default 600) with
 #      values of 16 B to 16 KiB, uniformly, the same commands to both servers at once; then
-#      every other key deleted, then the rest. RSS against the live bytes (keys plus values) at
-#      each point, and each server's used_memory and mem_fragmentation_ratio.
-# Prints markdown tables on stdout, progress on stderr. Takes --duration plus about 2 minutes.
+#      every other key deleted, then the rest, each followed by a pause of --settle seconds
+#      (default 30) for memory an allocator gives back lazily. RSS against the live bytes (keys
+#      plus values) at each point, and each server's used_memory and mem_fragmentation_ratio.
+# Prints markdown tables on stdout, progress on stderr. Takes --duration plus about 3 minutes.
 # Needs redis-server, redis-cli and redis-benchmark on PATH (Debian: redis-server, redis-tools).
 # Every process it starts is stopped when it ends, fails or is interrupted.
 set -euo pipefail
@@ -24,6 +25,7 @@ set -euo pipefail
 DURATION=600
 FRAG_KEYS=100000
 SEED=1
+SETTLE=30
 LOAD_REQUESTS=1000000
 LOAD_KEYSPACE=100000000
 INPROCESS_KEYS=1000000
@@ -37,11 +39,12 @@ while [ $# -gt 0 ]; do
         --duration) DURATION=${2:?--duration SECS}; shift 2 ;;
         --keys) FRAG_KEYS=${2:?--keys N}; shift 2 ;;
         --seed) SEED=${2:?--seed S}; shift 2 ;;
+        --settle) SETTLE=${2:?--settle SECS}; shift 2 ;;
         -h|--help) usage 0 ;;
         *) log "unknown argument $1"; usage 2 ;;
     esac
 done
-for n in "$DURATION" "$FRAG_KEYS" "$SEED"; do
+for n in "$DURATION" "$FRAG_KEYS" "$SEED" "$SETTLE"; do
     [[ $n =~ ^[0-9]+$ ]] || { log "expected a number, got '$n'"; exit 2; }
 done
 for tool in redis-server redis-cli redis-benchmark; do
@@ -183,9 +186,9 @@ inproc_rss=$(awk '/^resident growth/ { sub(/\(/, "", $6); print $6 }' "$WORK/inp
 # 3: fragmentation under overwrites, fresh servers.
 start_servers
 log "overwrite-bench: $FRAG_KEYS keys, ${DURATION}s of overwrites, values of 16 B to 16 KiB, seed $SEED"
-run_bg timeout $((DURATION + 600)) "$DRIVER" --server "kv=127.0.0.1:$KV_PORT" \
+run_bg timeout $((DURATION + 2 * SETTLE + 600)) "$DRIVER" --server "kv=127.0.0.1:$KV_PORT" \
     --server "redis=127.0.0.1:$REDIS_PORT" --duration "$DURATION" --keys "$FRAG_KEYS" \
-    --seed "$SEED" </dev/null >"$WORK/frag.md"
+    --seed "$SEED" --settle "$SETTLE" </dev/null >"$WORK/frag.md"
 stop_servers
 log "load after: $(uptime)"
 
@@ -218,6 +221,7 @@ echo "kv after loading: $kv_pages arena pages of $kv_page_bytes bytes" \
     "($(div $((kv_segments * kv_segment_bytes)) "$kv_keys") B per key)."
 echo
 echo "Overwrites: $FRAG_KEYS keys, values of 16 B to 16 KiB drawn uniformly, ${DURATION}s," \
-    "the same commands to both servers (seed $SEED); live bytes are keys plus values:"
+    "the same commands to both servers (seed $SEED); live bytes are keys plus values;" \
+    "each delete step followed by ${SETTLE}s of waiting:"
 echo
 cat "$WORK/frag.md"

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p kv-bench --bin overwrite-bench -- \
 //!     --server kv=127.0.0.1:7878 --server redis=127.0.0.1:6379 \
-//!     [--duration 600] [--keys 100000] [--min 16] [--max 16384] [--seed 1] [--settle 5]
+//!     [--duration 600] [--keys 100000] [--min 16] [--max 16384] [--seed 1] [--settle 30]
 //! ```
 //!
 //! First sets every one of `--keys` keys (`key:000000000042`, 16 bytes) once, then overwrites
@@ -12,7 +12,8 @@
 //! for `--duration` seconds, 64 commands to a pipelined batch. Every server gets each batch
 //! before any reply is read, so all of them run at once and see exactly the same commands; the
 //! driver remembers the last size written to each key, so it knows the live bytes (keys plus
-//! values) without asking. Then it deletes every other key, and then the rest.
+//! values) without asking. Then it deletes every other key, and then the rest, and waits
+//! `--settle` seconds after each.
 //!
 //! At each of those three points it prints a markdown table row per server: the resident set
 //! (`VmRSS` of the process named by `INFO server`'s `process_id`, so the servers must run on
@@ -52,7 +53,7 @@ impl Options {
             min: 16,
             max: 16 * 1024,
             seed: 1,
-            settle: Duration::from_secs(5),
+            settle: Duration::from_secs(30),
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -370,8 +371,8 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     report(&format!("{overwrites} overwrites"), &mut servers, &sizes);
 
-    // Deletes: every other key, then the rest; each point measured after a pause, for memory
-    // an allocator gives back lazily.
+    // Deletes: every other key, then the rest; each point measured after a pause, because an
+    // allocator may give memory back lazily (jemalloc's dirty pages decay over 10 s by default).
     for (point, parity) in [("deleting every other key", 1), ("deleting the rest", 0)] {
         let mut i = parity;
         while i < o.keys {
