@@ -108,7 +108,7 @@ start_servers() {
     KV_PORT=$(free_port 17878)
     # KV_ARGS is split into words on purpose: it holds flags.
     # shellcheck disable=SC2086
-    "$KV_BIN" --bind 127.0.0.1 --port "$KV_PORT" --no-persist --capacity 2097152 \
+    "$KV_BIN" --bind 127.0.0.1 --port "$KV_PORT" --no-persist \
         --threads "$KV_THREADS" --log-level warn $KV_ARGS &
     KV_PID=$!
     REDIS_PORT=$(free_port $((KV_PORT + 1)))
@@ -215,8 +215,10 @@ redis_after=$(used_memory)
 kv_keys=$(dbsize "$KV_PORT")
 redis_keys=$(dbsize "$REDIS_PORT")
 
-table_bytes=$(info_field "$KV_PORT" table_bytes)
-table_slots=$(info_field "$KV_PORT" table_capacity)
+kv_pages=$(info_field "$KV_PORT" arena_pages_in_use)
+kv_page_bytes=$(info_field "$KV_PORT" arena_page_bytes)
+kv_segments=$(info_field "$KV_PORT" index_segments)
+kv_segment_bytes=$(info_field "$KV_PORT" index_segment_bytes)
 
 echo
 echo "Memory after loading $LOAD_KEYS distinct keys (16-byte keys, 64-byte values):"
@@ -224,13 +226,14 @@ echo
 echo "| server | keys | before | after | growth | bytes per key |"
 echo "|---|---|---|---|---|---|"
 awk -v b="$kv_before" -v a="$kv_after" -v k="$kv_keys" 'BEGIN {
-    printf "| kv (RSS) | %d | %.1f MiB | %.1f MiB | %.1f MiB | %.1f (whole RSS / keys: %.1f) |\n",
-        k, b / 1024, a / 1024, (a - b) / 1024, (a - b) * 1024 / k, a * 1024 / k }'
+    printf "| kv (RSS) | %d | %.1f MiB | %.1f MiB | %.1f MiB | %.1f |\n",
+        k, b / 1024, a / 1024, (a - b) / 1024, (a - b) * 1024 / k }'
 awk -v b="$redis_before" -v a="$redis_after" -v k="$redis_keys" 'BEGIN {
     printf "| redis (used_memory) | %d | %.1f MiB | %.1f MiB | %.1f MiB | %.1f |\n",
         k, b / 1048576, a / 1048576, (a - b) / 1048576, (a - b) / k }'
 echo
-echo "kv reserves and touches its whole table at start: $table_bytes bytes for $table_slots slots,"
-awk -v b="$table_bytes" -v s="$table_slots" -v k="$kv_keys" 'BEGIN {
-    printf "%.0f bytes per slot; %.1f bytes per key at this capacity (%.0f%% full).\n", b / s, b / k, 100 * k / s }'
+awk -v p="$kv_pages" -v pb="$kv_page_bytes" -v s="$kv_segments" -v sb="$kv_segment_bytes" \
+    -v k="$kv_keys" 'BEGIN {
+    printf "kv: %d arena pages of %d bytes (%.1f bytes per key), %d index segments of %d bytes (%.1f bytes per key).\n",
+        p, pb, p * pb / k, s, sb, s * sb / k }'
 log "load after: $(uptime)"

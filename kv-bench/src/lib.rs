@@ -12,8 +12,10 @@
 //! - [`SharedMap`], [`stream`] and [`run`]: threads running a mix of gets and puts on one map.
 //!
 //! The benches themselves are in `benches/` (`table.rs`: one thread; `concurrent.rs`: two
-//! threads; `goals.rs`: the two-thread goal, measured by alternation), the server benchmark is
-//! `server-bench.sh`; `docs/BENCHMARKS.md` has the commands and the results.
+//! threads; `goals.rs`: the two-thread goal, measured by alternation), the server benchmarks are
+//! `server-bench.sh` (throughput) and `memory-bench.sh` (memory), and `src/bin/` has the drivers
+//! for what `redis-benchmark` cannot do (`pubsub-bench`, `overwrite-bench`); `docs/BENCHMARKS.md`
+//! has the commands and the results.
 //!
 //! # Example
 //! ```
