@@ -12,8 +12,10 @@
 # growth and Redis's `used_memory` growth.
 #
 # Environment: KV_THREADS (kv-server --threads, default 1), KV_ARGS (more kv-server flags, such
-# as "--busy-poll 100"; default none), ROUNDS (3), REQUESTS (1000000), BUDGET_SECS (whole run,
-# 1500), OUT (directory for the raw CSVs, default a temporary one).
+# as "--busy-poll 100"; default none), ROUNDS (3), REQUESTS (1000000), DATA (value size for
+# redis-benchmark's -d, default 64), KEYSPACE (its -r, default 1000000), MEMORY (1: also the
+# memory step; 0: skip it), BUDGET_SECS (whole run, 1500), OUT (directory for the raw CSVs,
+# default a temporary one).
 # Installs Debian's redis-server and redis-tools if redis-server or redis-benchmark is missing.
 # Both servers are stopped when the script ends, fails, times out or is interrupted.
 set -euo pipefail
@@ -23,7 +25,9 @@ KV_ARGS=${KV_ARGS:-}
 ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-1000000}
 BUDGET_SECS=${BUDGET_SECS:-1500}
-KEYSPACE=1000000
+DATA=${DATA:-64}
+KEYSPACE=${KEYSPACE:-1000000}
+MEMORY=${MEMORY:-1}
 LOAD_KEYS=1000000
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -125,7 +129,7 @@ port_of() { if [ "$1" = kv ]; then echo "$KV_PORT"; else echo "$REDIS_PORT"; fi;
 run_one() {
     local round=$1 server=$2 pipeline=$3
     run_bg timeout 300 redis-benchmark -h 127.0.0.1 -p "$(port_of "$server")" -t ping,set,get \
-        -n "$REQUESTS" -r "$KEYSPACE" -d 64 -c 50 -P "$pipeline" --csv \
+        -n "$REQUESTS" -r "$KEYSPACE" -d "$DATA" -c 50 -P "$pipeline" --csv \
         >"$OUT/${round}_${server}_P${pipeline}.csv"
 }
 
@@ -182,7 +186,7 @@ summarise() {
 
 echo
 echo "kv-server --threads $KV_THREADS $KV_ARGS against redis-server, $ROUNDS rounds, medians;"
-echo "redis-benchmark -t ping,set,get -n $REQUESTS -r $KEYSPACE -d 64 -c 50 [-P 16]"
+echo "redis-benchmark -t ping,set,get -n $REQUESTS -r $KEYSPACE -d $DATA -c 50 [-P 16]"
 echo
 summarise
 echo
@@ -194,6 +198,9 @@ done >&2
 
 # Memory per key: fresh servers, 1,000,000 distinct 16-byte keys with 64-byte values.
 stop_servers
+if [ "$MEMORY" = 0 ]; then
+    exit 0
+fi
 log "generating $LOAD_KEYS SET commands"
 awk -v n="$LOAD_KEYS" 'BEGIN {
     for (i = 0; i < n; i++)
