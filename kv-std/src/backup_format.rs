@@ -629,7 +629,7 @@ const PIECE: usize = 64 * 1024;
 /// Writes a backup one entry at a time, checksumming as it goes; [`BackupWriter::finish`] writes
 /// the trailer.
 ///
-/// An entry is escaped and written [`PIECE`] bytes at a time, so writing a large value takes no
+/// An entry is escaped and written 64 KiB at a time, so writing a large value takes no
 /// escaped copy of it, and [`BackupWriter::entry_from`] does not even need the value in memory.
 pub struct BackupWriter<W: Write> {
     out: W,
