@@ -183,8 +183,12 @@ fn run(command: Command, client: &mut Client, out: &mut impl Write) -> Result<()
         }
         Command::Get { key } => {
             let key = key.into_encoded_bytes();
-            match client.get(&key).map_err(Exit::client)? {
-                Some(value) => printed(write_line(out, &[&value])),
+            // Printed from the client's buffer: a large value is not copied first.
+            let shown = client
+                .get_with(&key, |value| write_line(out, &[value]))
+                .map_err(Exit::client)?;
+            match shown {
+                Some(written) => printed(written),
                 None => Err(not_found(&key)),
             }
         }
