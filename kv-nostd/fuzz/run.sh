@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     cargo +nightly install cargo-fuzz --locked
 fi
-for target in native_request native_response resp_request resp_reply resp3_reply; do
+for target in native_request native_response native_scan resp_request resp_reply resp3_reply; do
     case "$target" in
         native_*) dict=native.dict ;;
         resp3_*) dict=resp3.dict ;;

@@ -39,6 +39,7 @@
 
 use std::fmt;
 use std::io::{self, BufRead, Write};
+use std::ops::Range;
 
 /// The first header line.
 pub const VERSION_LINE: &str = "version:1";
@@ -78,15 +79,25 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
 
 /// Appends `key`, escaped for the key field, to `out`.
 pub fn escape_key(key: &[u8], out: &mut Vec<u8>) {
-    escape(key, true, out);
+    escape(key, Field::Key, true, out);
 }
 
 /// Appends `value`, escaped for the value field, to `out`.
 pub fn escape_value(value: &[u8], out: &mut Vec<u8>) {
-    escape(value, false, out);
+    escape(value, Field::Value, true, out);
 }
 
-fn escape(bytes: &[u8], is_key: bool, out: &mut Vec<u8>) {
+/// Which side of the comma a field is on: a key also escapes commas and a leading `#`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Key,
+    Value,
+}
+
+/// Appends `bytes`, a piece of a field (`at_start` if it is the field's first), escaped. A field
+/// cut where [`complete_prefix`] says escapes to the same bytes piece by piece as whole.
+fn escape(bytes: &[u8], field: Field, at_start: bool, out: &mut Vec<u8>) {
+    let is_key = field == Field::Key;
     let hex = |b: u8, out: &mut Vec<u8>| {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         out.extend_from_slice(&[
@@ -96,7 +107,7 @@ fn escape(bytes: &[u8], is_key: bool, out: &mut Vec<u8>) {
             DIGITS[usize::from(b & 0xF)],
         ]);
     };
-    let mut first = true;
+    let mut first = at_start;
     for chunk in bytes.utf8_chunks() {
         for &b in chunk.valid().as_bytes() {
             match b {
@@ -115,6 +126,28 @@ fn escape(bytes: &[u8], is_key: bool, out: &mut Vec<u8>) {
             first = false;
         }
     }
+}
+
+/// How much of `bytes`, a piece of a field that more bytes may follow, can be escaped now: all
+/// of it but a trailing UTF-8 sequence the next bytes could still complete (at most 3 bytes).
+///
+/// Escaping writes valid UTF-8 as it is and other bytes as `\xHH`, so a character cut in two
+/// must wait for its other half. A UTF-8 sequence is a lead byte and at most three continuation
+/// bytes (`0b10xxxxxx`); any byte that is not a continuation byte begins a new one, so the pieces
+/// on either side of such a byte escape exactly as the whole would. `bytes` must itself begin a
+/// sequence (the start of a field, or of what the last call held back).
+fn complete_prefix(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    for p in (n.saturating_sub(3)..n).rev() {
+        let b = bytes[p];
+        if b & 0xC0 != 0x80 {
+            // A lead byte may begin a sequence that runs on; an ASCII byte is whole by itself,
+            // and continuation bytes after it are stray ones, each escaped alone.
+            return if b >= 0xC0 { p } else { n };
+        }
+    }
+    // Three continuation bytes end any sequence begun before them (or are stray ones).
+    n
 }
 
 /// Why one line is not an entry. Only [`LineError::is_fatal`] errors end the file.
@@ -235,14 +268,15 @@ enum State {
 
 /// A streaming parser over a backup, one line at a time.
 ///
-/// [`BackupReader::next_entry`] lends each entry from buffers the reader reuses, for loading
-/// millions of lines without an allocation each; the [`Iterator`] implementation copies them.
-/// Line numbers count from 1 and include the header.
+/// [`BackupReader::next_entry`] lends each entry from the one buffer the reader reuses, for
+/// loading millions of lines without an allocation each; the [`Iterator`] implementation copies
+/// them. A line is unescaped where it was read, so an entry costs one buffer of its line's
+/// length, however large its value. Line numbers count from 1 and include the header.
 pub struct BackupReader<R> {
     input: R,
     line: Vec<u8>,
-    key: Vec<u8>,
-    value: Vec<u8>,
+    /// Bytes read from `input` so far.
+    position: u64,
     line_number: u64,
     crc: Crc32c,
     entries: u64,
@@ -259,8 +293,7 @@ impl<R: BufRead> BackupReader<R> {
         Self {
             input,
             line: Vec::new(),
-            key: Vec::new(),
-            value: Vec::new(),
+            position: 0,
             line_number: 0,
             crc: Crc32c::new(),
             entries: 0,
@@ -293,6 +326,7 @@ impl<R: BufRead> BackupReader<R> {
                 self.state = State::Done;
                 return None;
             }
+            self.position += n as u64;
             self.line_number += 1;
             let number = self.line_number;
             let crc_before = self.crc.value();
@@ -369,8 +403,11 @@ impl<R: BufRead> BackupReader<R> {
                 continue;
             }
             self.entries += 1;
-            let result = split_entry(text, &mut self.key, &mut self.value)
-                .map(|()| (&self.key[..], &self.value[..]));
+            let text_len = text.len();
+            let result = split_entry(&mut self.line[..text_len]).map(|(key, value)| {
+                let (key, value) = (&self.line[key], &self.line[value]);
+                (key, value)
+            });
             return Some((number, result));
         }
     }
@@ -378,6 +415,11 @@ impl<R: BufRead> BackupReader<R> {
     /// The input, as far as it has not been read (for `&[u8]`, the bytes still to come).
     pub fn get_ref(&self) -> &R {
         &self.input
+    }
+
+    /// Bytes read from the input so far: the end of the last line returned.
+    pub fn position(&self) -> u64 {
+        self.position
     }
 
     /// The header's `instance:` number (a snapshot's generation), once the header is read; `None`
@@ -414,23 +456,89 @@ impl<R: BufRead> Iterator for BackupReader<R> {
 /// if the last line is not a trailer, `Ok(Some(entries))` if it is and the checksum of every byte
 /// before it matches. The entry count is checked when the lines are read.
 pub fn check_trailer(data: &[u8]) -> Result<Option<u64>, LineError> {
-    let body = data.strip_suffix(b"\n").unwrap_or(data);
-    let last_start = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let last = &body[last_start..];
-    if !last.starts_with(b"#") {
-        return Ok(None);
+    let mut check = TrailerCheck::new();
+    check.update(data);
+    check.finish()
+}
+
+/// [`check_trailer`] over a file read in pieces, so a large backup can be checked before it is
+/// applied without holding it in memory: pass every byte, in order, to [`TrailerCheck::update`],
+/// then ask [`TrailerCheck::finish`]. It keeps the checksum and the lines that begin with `#`,
+/// nothing else.
+#[derive(Debug, Default)]
+pub struct TrailerCheck {
+    /// The checksum of every byte so far.
+    crc: Crc32c,
+    /// The line being read.
+    line: TrailerLine,
+    /// The last line read whole (up to its newline).
+    last: Option<TrailerLine>,
+}
+
+/// A line as [`TrailerCheck`] sees it.
+#[derive(Debug, Default)]
+struct TrailerLine {
+    /// The checksum of every byte before the line.
+    crc_before: u32,
+    /// The line's first byte, once it has one.
+    first: Option<u8>,
+    /// The line without its newline, kept only when it begins with `#`.
+    text: Vec<u8>,
+}
+
+impl TrailerCheck {
+    /// A check that has seen no byte.
+    pub fn new() -> Self {
+        Self::default()
     }
-    let Some((entries, crc)) = parse_trailer(last).filter(|_| body.len() < data.len()) else {
-        return Err(LineError::BadTrailer);
-    };
-    let computed = crc32c(&data[..last_start]);
-    if crc != computed {
-        return Err(LineError::CrcMismatch {
-            trailer: crc,
-            computed,
-        });
+
+    /// Adds the next bytes of the file.
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let newline = bytes.iter().position(|&b| b == b'\n');
+            let part = &bytes[..newline.unwrap_or(bytes.len())];
+            if self.line.first.is_none() {
+                self.line.first = part.first().copied();
+            }
+            if self.line.first == Some(b'#') {
+                self.line.text.extend_from_slice(part);
+            }
+            self.crc.update(part);
+            let Some(at) = newline else {
+                return;
+            };
+            self.crc.update(b"\n");
+            let next = TrailerLine {
+                crc_before: self.crc.value(),
+                ..TrailerLine::default()
+            };
+            self.last = Some(std::mem::replace(&mut self.line, next));
+            bytes = &bytes[at + 1..];
+        }
     }
-    Ok(Some(entries))
+
+    /// The verdict on the whole file, as [`check_trailer`] gives it.
+    pub fn finish(self) -> Result<Option<u64>, LineError> {
+        let last = match (self.line.first, self.last) {
+            // The file does not end with a newline: its last line cannot be a trailer.
+            (Some(b'#'), _) => return Err(LineError::BadTrailer),
+            (Some(_), _) | (None, None) => return Ok(None),
+            (None, Some(last)) => last,
+        };
+        if last.first != Some(b'#') {
+            return Ok(None);
+        }
+        let Some((entries, crc)) = parse_trailer(&last.text) else {
+            return Err(LineError::BadTrailer);
+        };
+        if crc != last.crc_before {
+            return Err(LineError::CrcMismatch {
+                trailer: crc,
+                computed: last.crc_before,
+            });
+        }
+        Ok(Some(entries))
+    }
 }
 
 /// `#end entries=<n> crc32c=<hex8>`, parsed.
@@ -447,9 +555,9 @@ fn parse_trailer(line: &[u8]) -> Option<(u64, u32)> {
     Some((entries, u32::from_str_radix(crc, 16).ok()?))
 }
 
-/// Splits an entry line at its first unescaped comma and unescapes both sides into `key` and
-/// `value`.
-fn split_entry(line: &[u8], key: &mut Vec<u8>, value: &mut Vec<u8>) -> Result<(), LineError> {
+/// Splits an entry line at its first unescaped comma and unescapes both sides where they lie:
+/// the ranges of `line` that then hold the key and the value.
+fn split_entry(line: &mut [u8]) -> Result<(Range<usize>, Range<usize>), LineError> {
     let mut i = 0;
     let comma = loop {
         match line.get(i) {
@@ -459,36 +567,53 @@ fn split_entry(line: &[u8], key: &mut Vec<u8>, value: &mut Vec<u8>) -> Result<()
             Some(_) => i += 1,
         }
     };
-    unescape(&line[..comma], 0, key)?;
-    unescape(&line[comma + 1..], comma + 1, value)
+    let key_len = unescape_in_place(&mut line[..comma], 0)?;
+    let value_len = unescape_in_place(&mut line[comma + 1..], comma + 1)?;
+    Ok((0..key_len, comma + 1..comma + 1 + value_len))
 }
 
-/// Unescapes `field` (which starts at `offset` in its line) into `out`.
-fn unescape(field: &[u8], offset: usize, out: &mut Vec<u8>) -> Result<(), LineError> {
-    out.clear();
-    let mut i = 0;
-    while i < field.len() {
-        let Some(at) = field[i..].iter().position(|&b| b == b'\\') else {
-            out.extend_from_slice(&field[i..]);
+/// Unescapes `field` (which starts at `offset` in its line) into its own first bytes and returns
+/// how many it took. An escape is never shorter than the byte it stands for, so the bytes written
+/// never overtake the bytes still to read.
+fn unescape_in_place(field: &mut [u8], offset: usize) -> Result<usize, LineError> {
+    let (mut read, mut written) = (0, 0);
+    while read < field.len() {
+        let Some(at) = field[read..].iter().position(|&b| b == b'\\') else {
+            if written < read {
+                field.copy_within(read.., written);
+            }
+            written += field.len() - read;
             break;
         };
-        out.extend_from_slice(&field[i..i + at]);
-        i += at;
-        let (byte, len) = match field.get(i + 1) {
+        if written < read {
+            field.copy_within(read..read + at, written);
+        }
+        written += at;
+        read += at;
+        let (byte, len) = match field.get(read + 1) {
             Some(b'\\') => (b'\\', 2),
             Some(b',') => (b',', 2),
             Some(b'n') => (b'\n', 2),
             Some(b'r') => (b'\r', 2),
-            Some(b'x') => match field.get(i + 2..i + 4).and_then(hex_byte) {
+            Some(b'x') => match field.get(read + 2..read + 4).and_then(hex_byte) {
                 Some(b) => (b, 4),
-                None => return Err(LineError::BadEscape { column: offset + i }),
+                None => {
+                    return Err(LineError::BadEscape {
+                        column: offset + read,
+                    })
+                }
             },
-            _ => return Err(LineError::BadEscape { column: offset + i }),
+            _ => {
+                return Err(LineError::BadEscape {
+                    column: offset + read,
+                })
+            }
         };
-        out.push(byte);
-        i += len;
+        field[written] = byte;
+        written += 1;
+        read += len;
     }
-    Ok(())
+    Ok(written)
 }
 
 /// The byte two hex digits spell.
@@ -497,13 +622,23 @@ fn hex_byte(digits: &[u8]) -> Option<u8> {
     Some((digit(digits[0])? * 16 + digit(digits[1])?) as u8)
 }
 
+/// The most of a field escaped (and read from the table) at a time: a large value is written a
+/// piece of this size at a time, never escaped whole.
+const PIECE: usize = 64 * 1024;
+
 /// Writes a backup one entry at a time, checksumming as it goes; [`BackupWriter::finish`] writes
 /// the trailer.
+///
+/// An entry is escaped and written 64 KiB at a time, so writing a large value takes no
+/// escaped copy of it, and [`BackupWriter::entry_from`] does not even need the value in memory.
 pub struct BackupWriter<W: Write> {
     out: W,
     crc: Crc32c,
     entries: u64,
+    /// Escaped bytes not yet written.
     line: Vec<u8>,
+    /// A piece of a value read by [`BackupWriter::entry_from`].
+    piece: Vec<u8>,
 }
 
 impl<W: Write> BackupWriter<W> {
@@ -514,6 +649,7 @@ impl<W: Write> BackupWriter<W> {
             crc: Crc32c::new(),
             entries: 0,
             line: Vec::with_capacity(128),
+            piece: Vec::new(),
         };
         let header = format!("{VERSION_LINE}\ninstance:{instance}\n{HEADER_END}\n");
         w.line.extend_from_slice(header.as_bytes());
@@ -523,9 +659,80 @@ impl<W: Write> BackupWriter<W> {
 
     /// Writes one entry line.
     pub fn entry(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
-        escape_key(key, &mut self.line);
+        self.field(Field::Key, key)?;
         self.line.push(b',');
-        escape_value(value, &mut self.line);
+        self.field(Field::Value, value)?;
+        self.end_entry()
+    }
+
+    /// Writes one entry line whose `value_len`-byte value is read a piece at a time by
+    /// `read(from, buf)`, which copies value bytes from offset `from` into `buf` and returns how
+    /// many ([`kv_nostd::Entry::read_value`] does exactly that). At most 64 KiB of the value is
+    /// held at a time, read or escaped.
+    ///
+    /// A value that ends before `value_len` bytes is an error (`UnexpectedEof`); the line is left
+    /// unfinished, so the file must be abandoned.
+    pub fn entry_from(
+        &mut self,
+        key: &[u8],
+        value_len: usize,
+        mut read: impl FnMut(usize, &mut [u8]) -> usize,
+    ) -> io::Result<()> {
+        self.field(Field::Key, key)?;
+        self.line.push(b',');
+        let mut piece = std::mem::take(&mut self.piece);
+        // Room for a piece and the up to 3 bytes of a character held back from the last one.
+        piece.resize(PIECE + 3, 0);
+        let (mut from, mut held) = (0, 0);
+        let result = loop {
+            if from == value_len {
+                escape(&piece[..held], Field::Value, from == held, &mut self.line);
+                break Ok(());
+            }
+            let want = (value_len - from).min(PIECE);
+            let n = read(from, &mut piece[held..held + want]);
+            if n == 0 {
+                break Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("value ended after {from} of its {value_len} bytes"),
+                ));
+            }
+            let at_start = from == 0;
+            from += n;
+            let have = held + n;
+            let ready = if from == value_len {
+                have
+            } else {
+                complete_prefix(&piece[..have])
+            };
+            escape(&piece[..ready], Field::Value, at_start, &mut self.line);
+            piece.copy_within(ready..have, 0);
+            held = have - ready;
+            if let Err(e) = self.flush_line() {
+                break Err(e);
+            }
+        };
+        self.piece = piece;
+        result?;
+        self.end_entry()
+    }
+
+    /// Escapes `bytes` into the line a piece at a time, writing each piece out.
+    fn field(&mut self, field: Field, bytes: &[u8]) -> io::Result<()> {
+        let mut rest = bytes;
+        let mut at_start = true;
+        while rest.len() > PIECE {
+            let n = complete_prefix(&rest[..PIECE]);
+            escape(&rest[..n], field, at_start, &mut self.line);
+            self.flush_line()?;
+            rest = &rest[n..];
+            at_start = false;
+        }
+        escape(rest, field, at_start, &mut self.line);
+        Ok(())
+    }
+
+    fn end_entry(&mut self) -> io::Result<()> {
         self.line.push(b'\n');
         self.entries += 1;
         self.flush_line()
@@ -741,6 +948,183 @@ mod tests {
         assert_eq!(trailer, None);
         let (lines, _) = read_all(b"version:1\ninstance:x\n---\n");
         assert_eq!((lines[0].0, lines.len()), (2, 1));
+    }
+
+    /// Several MiB holding every byte value many times over, the escape and separator bytes,
+    /// newlines, `#`, and valid UTF-8 characters of every length placed across every piece
+    /// boundary.
+    fn large_value() -> Vec<u8> {
+        let mut value = Vec::with_capacity(5 << 20);
+        let mut i = 0u32;
+        while value.len() < (5 << 20) - 64 {
+            value.extend_from_slice(&[(i % 256) as u8]);
+            if i.is_multiple_of(7) {
+                value.extend_from_slice("é✓😀,\\\n\r#".as_bytes());
+            }
+            i = i.wrapping_mul(1_103_515_245).wrapping_add(12_345) >> 1;
+        }
+        // Whole characters straddling the first piece boundaries, at each offset.
+        for (k, c) in ["é", "✓", "😀"].iter().enumerate() {
+            let at = PIECE * (k + 1) - 1;
+            value[at..at + c.len()].copy_from_slice(c.as_bytes());
+        }
+        for b in 0..=255u8 {
+            value.push(b);
+        }
+        value
+    }
+
+    #[test]
+    fn a_large_value_escapes_piece_by_piece_as_it_would_whole() {
+        let value = large_value();
+        let mut key = vec![b'#'; 3];
+        key.extend_from_slice(&value[..PIECE + 10]);
+        let mut whole = Vec::new();
+        escape_key(&key, &mut whole);
+        whole.push(b',');
+        escape_value(&value, &mut whole);
+        whole.push(b'\n');
+
+        let mut from_slice = Vec::new();
+        let mut w = BackupWriter::new(&mut from_slice, 1).unwrap();
+        w.entry(&key, &value).unwrap();
+        w.finish().unwrap();
+
+        // Read as the snapshot reads the table, in short and odd-sized reads.
+        let mut from_reads = Vec::new();
+        let mut w = BackupWriter::new(&mut from_reads, 1).unwrap();
+        let mut reads = 0;
+        w.entry_from(&key, value.len(), |from, buf| {
+            reads += 1;
+            let n = buf
+                .len()
+                .min(value.len() - from)
+                .min(1 + reads * 977 % 70_000);
+            buf[..n].copy_from_slice(&value[from..from + n]);
+            n
+        })
+        .unwrap();
+        w.finish().unwrap();
+
+        let header = b"version:1\ninstance:1\n---\n".len();
+        assert_eq!(&from_slice[header..header + whole.len()], &whole[..]);
+        assert_eq!(from_reads, from_slice);
+
+        let mut reader = BackupReader::new(io::BufReader::new(&from_reads[..]));
+        let (number, entry) = reader.next_entry().unwrap();
+        let (k, v) = entry.unwrap();
+        assert_eq!(number, 4);
+        assert_eq!(k, &key[..]);
+        assert!(v == &value[..], "the value differs");
+        assert!(reader.next_entry().is_none());
+        assert_eq!(reader.trailer(), Some(Trailer::Verified { entries: 1 }));
+        assert_eq!(reader.position(), from_reads.len() as u64);
+    }
+
+    #[test]
+    fn a_value_shorter_than_announced_is_an_error() {
+        let mut file = Vec::new();
+        let mut w = BackupWriter::new(&mut file, 1).unwrap();
+        let e = w
+            .entry_from(b"k", 10, |from, buf| {
+                let n = buf.len().min(4usize.saturating_sub(from));
+                buf[..n].fill(b'v');
+                n
+            })
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn lines_unescape_where_they_lie() {
+        let mut line = b"a\\,b\\x00,x\\\\y\\nz,\\r".to_vec();
+        let (key, value) = split_entry(&mut line).unwrap();
+        assert_eq!(&line[key], b"a,b\x00");
+        assert_eq!(&line[value], b"x\\y\nz,\r");
+        let mut bad = b"k,ok\\xZZ".to_vec();
+        assert!(matches!(
+            split_entry(&mut bad),
+            Err(LineError::BadEscape { column: 4 })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn pieces_cut_where_complete_prefix_says_escape_as_the_whole(
+            bytes in proptest::collection::vec(
+                prop_oneof![any::<u8>(), 0x80u8..=0xBF, 0xC2u8..=0xF4],
+                0..64,
+            ),
+            cut in 0usize..64,
+            is_key in any::<bool>(),
+        ) {
+            let field = if is_key { Field::Key } else { Field::Value };
+            let mut whole = Vec::new();
+            escape(&bytes, field, true, &mut whole);
+            let cut = cut.min(bytes.len());
+            let ready = complete_prefix(&bytes[..cut]);
+            prop_assert!(ready + 3 >= cut && ready <= cut);
+            let mut pieces = Vec::new();
+            escape(&bytes[..ready], field, true, &mut pieces);
+            escape(&bytes[ready..], field, ready == 0, &mut pieces);
+            prop_assert_eq!(pieces, whole);
+        }
+
+        #[test]
+        fn a_trailer_checked_in_pieces_gets_the_same_verdict(
+            entries in proptest::collection::vec(
+                (proptest::collection::vec(any::<u8>(), 0..8),
+                 proptest::collection::vec(any::<u8>(), 0..16)),
+                0..6,
+            ),
+            damage in proptest::option::of((any::<usize>(), any::<u8>())),
+            cut in proptest::option::of(any::<usize>()),
+            pieces in proptest::collection::vec(1usize..20, 1..8),
+        ) {
+            let mut file = Vec::new();
+            write_backup(&mut file, 1, entries.iter().map(|(k, v)| (k, v))).unwrap();
+            if let Some((at, byte)) = damage {
+                let at = at % file.len();
+                file[at] = byte;
+            }
+            if let Some(len) = cut {
+                file.truncate(len % (file.len() + 1));
+            }
+            let mut check = TrailerCheck::new();
+            let mut rest = &file[..];
+            for n in pieces.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let n = (*n).min(rest.len());
+                check.update(&rest[..n]);
+                rest = &rest[n..];
+            }
+            let verdict = |r: Result<Option<u64>, LineError>| r.map_err(|e| e.to_string());
+            prop_assert_eq!(verdict(check.finish()), verdict(check_trailer_whole(&file)));
+        }
+    }
+
+    /// `check_trailer` as it was before it streamed: the reference the streaming check must
+    /// agree with.
+    fn check_trailer_whole(data: &[u8]) -> Result<Option<u64>, LineError> {
+        let body = data.strip_suffix(b"\n").unwrap_or(data);
+        let last_start = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let last = &body[last_start..];
+        if !last.starts_with(b"#") {
+            return Ok(None);
+        }
+        let Some((entries, crc)) = parse_trailer(last).filter(|_| body.len() < data.len()) else {
+            return Err(LineError::BadTrailer);
+        };
+        let computed = crc32c(&data[..last_start]);
+        if crc != computed {
+            return Err(LineError::CrcMismatch {
+                trailer: crc,
+                computed,
+            });
+        }
+        Ok(Some(entries))
     }
 
     proptest! {

@@ -148,8 +148,9 @@ impl Db {
     }
 }
 
-/// A value read out of the table into a vector (for the native protocol and files; replies
-/// read straight into their buffer with [`crate::reply::BulkSink`]).
+/// A value read out of the table into a vector, for a command that needs it apart from its reply
+/// (`SET ... GET`'s old value). Replies read straight into their buffer
+/// ([`crate::reply::BulkSink`], the native protocol's own sink), and snapshots a piece at a time.
 #[derive(Default)]
 pub struct VecSink(pub Vec<u8>);
 

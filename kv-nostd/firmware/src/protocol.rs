@@ -2,13 +2,19 @@
 //! the table and answered into an output buffer; the answers are then decoded and compared with
 //! what the client expects.
 
-use kv_nostd::native::{decode_request, decode_response, Limits, Request, Response, Status, MAGIC};
+use kv_nostd::native::{
+    decode_request, decode_response, Limits, Request, Response, Status, Version,
+};
 use kv_nostd::{Memory, Table};
 
 use crate::checks::Checks;
 
 /// Requests and responses of this step fit easily: the longest frame is 8 + 17 + 16 bytes.
 const BUF: usize = 256;
+
+/// The device speaks version 1, whose 16-bit key lengths are plenty for its keys.
+const VERSION: Version = Version::V1;
+const MAGIC: u8 = VERSION.magic();
 
 /// Runs the step against `table`, which must not hold the keys `sensor-*`.
 pub fn run<A: Memory, I: Memory>(table: &Table<A, I>, checks: &mut Checks) {
@@ -37,7 +43,9 @@ pub fn run<A: Memory, I: Memory>(table: &Table<A, I>, checks: &mut Checks) {
             value: b"v",
         },
     ] {
-        len += request.encode(&mut input[len..]).expect("requests fit");
+        len += request
+            .encode(VERSION, &mut input[len..])
+            .expect("requests fit");
     }
     // An op no version of the protocol defines: skipped and answered, not fatal.
     input[len..len + 8].copy_from_slice(&[MAGIC, 0x7f, 0, 0, 0, 0, 0, 0]);
@@ -67,7 +75,7 @@ pub fn run<A: Memory, I: Memory>(table: &Table<A, I>, checks: &mut Checks) {
             },
         };
         out_len += response
-            .encode(&mut output[out_len..])
+            .encode(VERSION, &mut output[out_len..])
             .expect("responses fit");
         at += used;
     }

@@ -1,8 +1,9 @@
 //! Any bytes: decoding never panics, consumes at most its input, ignores what follows the frame,
-//! and a decoded response re-encodes to exactly the bytes it came from.
+//! and a decoded response re-encodes, in the version its first byte names, to exactly the bytes
+//! it came from.
 #![no_main]
 
-use kv_nostd::native::{decode_response, Limits};
+use kv_nostd::native::{decode_response, Limits, Version};
 use libfuzzer_sys::fuzz_target;
 
 const LIMITS: Limits = Limits::new(64, 1024);
@@ -12,10 +13,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(n > 0 && n <= data.len());
-    assert_eq!(decode_response(&data[..n], &LIMITS), Ok(Some((response, n))));
+    assert_eq!(
+        decode_response(&data[..n], &LIMITS),
+        Ok(Some((response, n)))
+    );
     assert_eq!(decode_response(&data[..n - 1], &LIMITS), Ok(None));
+    let version = Version::of(data).expect("decoded").expect("not empty");
     let mut buf = vec![0u8; response.encoded_len()];
-    assert_eq!(response.encode(&mut buf), Ok(n));
+    assert_eq!(response.encode(version, &mut buf), Ok(n));
     assert_eq!(buf, &data[..n]);
     assert_eq!(decode_response(&buf, &LIMITS), Ok(Some((response, n))));
 });

@@ -1,40 +1,54 @@
 //! kv's own binary protocol: length-prefixed requests and responses, sans-IO.
 //!
-//! Every frame starts with [`MAGIC`], a byte at or above `0x80`, so a server that also speaks
-//! RESP (whose requests begin with `*` or an ASCII command name) tells the two apart by the first
-//! byte of a connection. Lengths are fixed-width big-endian integers in the header and are checked
-//! against the caller's [`Limits`] as soon as the header is complete, before any of the body has
-//! arrived. `docs/PROTOCOL.md` documents the format byte by byte.
+//! Every frame starts with a magic byte, `0xA1` or `0xA2`, whose low nibble is the protocol
+//! [`Version`]. The byte is at or above `0x80`, so a server that also speaks RESP (whose
+//! requests begin with `*` or an ASCII command name) tells the two apart by the first byte of a
+//! connection. Lengths are fixed-width big-endian integers in the header and are checked against
+//! the caller's [`Limits`] as soon as the header is complete, before any of the body has arrived.
+//! `docs/PROTOCOL.md` documents the format byte by byte.
 //!
 //! ```text
-//! request:  magic(1) op(1)     key_len(u16) value_len(u32) key value
-//! response: magic(1) status(1) len(u32)                    payload
+//! request v1: magic(0xA1) op(1)     key_len(u16) value_len(u32) key value
+//! request v2: magic(0xA2) op(1)     key_len(u32) value_len(u32) key value
+//! response:   magic(1)    status(1) len(u32)                    payload
 //! ```
+//!
+//! Version 2 differs from version 1 only in the width of a key's length, in requests and in
+//! `SCAN` entries, so keys can be as long as values. A response carries the version of the
+//! request it answers. Decoders accept both versions; encoders take the version to write.
 //!
 //! Decoding borrows from the input and allocates nothing; encoding writes into a caller's buffer
 //! and writes nothing when the frame does not fit.
 //!
 //! `SCAN` walks every entry a step at a time: its request's value is a cursor, and its
-//! response's payload the next cursor followed by `(key_len u16, key, value_len u32, value)`
+//! response's payload the next cursor followed by `(key_len, key, value_len u32, value)`
 //! entries ([`decode_scan_payload`]).
+//!
+//! # Modules
+//! - `version`: the magic byte and the field widths of each [`Version`].
+//! - `request`: [`Request`], its encoder and [`decode_request`].
+//! - `response`: [`Response`], its encoders and [`decode_response`].
+//! - `scan`: the `SCAN` payload, [`encode_scan_entry`] and [`decode_scan_payload`].
 //!
 //! # Example
 //! ```
-//! use kv_nostd::native::{decode_request, decode_response, Limits, Request, Response, Status};
+//! use kv_nostd::native::{decode_request, decode_response, Limits, Request, Response, Status,
+//!     Version};
 //!
 //! let limits = Limits::new(16, 32);
 //! let mut buf = [0u8; 64];
-//! let n = Request::Put { key: b"user1", value: b"John" }.encode(&mut buf)?;
-//! assert_eq!(
-//!     decode_request(&buf[..n], &limits)?,
-//!     Some((Request::Put { key: b"user1", value: b"John" }, n))
-//! );
+//! let put = Request::Put { key: b"user1", value: b"John" };
+//! let n = put.encode(Version::V2, &mut buf)?;
+//! assert_eq!(decode_request(&buf[..n], &limits)?, Some((put, n)));
 //! // A prefix is not an error: more bytes are needed.
 //! assert_eq!(decode_request(&buf[..n - 1], &limits)?, None);
+//! // The server answers in the version the request came in.
+//! let version = Version::of(&buf[..n])?.expect("not empty");
 //!
-//! let n = Response::value(b"John").encode(&mut buf)?;
+//! let n = Response::value(b"John").encode(version, &mut buf)?;
 //! let (response, _) = decode_response(&buf[..n], &limits)?.expect("complete");
 //! assert_eq!((response.status, response.payload), (Status::Success, &b"John"[..]));
+//! assert_eq!(buf[0], 0xA2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -43,38 +57,32 @@ use core::fmt;
 mod request;
 mod response;
 mod scan;
+mod version;
 
 pub use request::{decode_request, Request};
 pub use response::{decode_response, encode_response_header, Response};
 pub use scan::{
-    decode_scan_payload, encode_scan_entry, scan_entry_len, ScanEntries, ScanPayloadError,
-    MAX_SCAN_PAYLOAD, SCAN_CURSOR_LEN, SCAN_ENTRY_HEADER_LEN,
+    decode_scan_payload, encode_scan_entry, encode_scan_entry_header, scan_entry_len, ScanEntries,
+    ScanPayloadError, MAX_SCAN_PAYLOAD, SCAN_CURSOR_LEN,
 };
+pub use version::{is_native, Version};
 
-/// A key's and a value's lengths in their wire widths (u16 and u32), or why one does not fit.
-fn wire_lengths(key: &[u8], value: &[u8]) -> Result<(u16, u32), EncodeError> {
-    let key_len = u16::try_from(key.len()).map_err(|_| EncodeError::KeyTooLong {
-        len: key.len(),
-        max: u16::MAX as usize,
-    })?;
-    let value_len = u32::try_from(value.len()).map_err(|_| EncodeError::ValueTooLong {
-        len: value.len(),
+/// Checks that a key's and a value's lengths fit `version`'s length fields (the key's is 16 bits
+/// in version 1, 32 in version 2; a value's is 32 bits in both) and returns the value's.
+fn check_lengths(version: Version, key_len: usize, value_len: usize) -> Result<u32, EncodeError> {
+    if key_len > version.max_key_len() {
+        return Err(EncodeError::KeyTooLong {
+            len: key_len,
+            max: version.max_key_len(),
+        });
+    }
+    u32::try_from(value_len).map_err(|_| EncodeError::ValueTooLong {
+        len: value_len,
         max: u32::MAX as usize,
-    })?;
-    Ok((key_len, value_len))
+    })
 }
 
-/// The first byte of every frame: the high nibble `0xA` marks the protocol, the low nibble is the
-/// version ([`VERSION`]).
-pub const MAGIC: u8 = 0xA0 | VERSION;
-
-/// The protocol version this module speaks.
-pub const VERSION: u8 = 1;
-
-/// Bytes in a request header: magic, op, key length (u16), value length (u32).
-pub const REQUEST_HEADER_LEN: usize = 8;
-
-/// Bytes in a response header: magic, status, payload length (u32).
+/// Bytes in a response header, in either version: magic, status, payload length (u32).
 pub const RESPONSE_HEADER_LEN: usize = 6;
 
 /// The longest message an error response may carry, in bytes.
@@ -200,16 +208,6 @@ impl From<crate::Error> for Status {
     }
 }
 
-fn check_magic(input: &[u8]) -> Result<(), DecodeError> {
-    match input.first() {
-        None | Some(&MAGIC) => Ok(()),
-        Some(&byte) if byte & 0xF0 == MAGIC & 0xF0 => Err(DecodeError::UnsupportedVersion {
-            version: byte & 0x0F,
-        }),
-        Some(&byte) => Err(DecodeError::BadMagic { byte }),
-    }
-}
-
 /// A big-endian u32 from exactly four bytes, widened; `usize` is at least 32 bits on every target
 /// this crate builds for, and saturation keeps a 16-bit target safe (the length is then rejected).
 fn be_u32(bytes: &[u8]) -> usize {
@@ -311,7 +309,7 @@ impl fmt::Display for DecodeError {
             DecodeError::UnsupportedVersion { version } => {
                 write!(
                     f,
-                    "unsupported protocol version {version} (this end speaks {VERSION})"
+                    "unsupported protocol version {version} (this end speaks 1 and 2)"
                 )
             }
             DecodeError::UnknownOp { op, .. } => write!(f, "unknown op {op:#04x}"),
@@ -341,14 +339,15 @@ pub enum EncodeError {
         /// The buffer's length in bytes.
         len: usize,
     },
-    /// The key is longer than the wire format's 16-bit length field.
+    /// The key is longer than the version's key length field carries (65,535 bytes in version 1,
+    /// 4 GiB − 1 in version 2).
     KeyTooLong {
         /// The key's length in bytes.
         len: usize,
         /// The longest key the format can carry.
         max: usize,
     },
-    /// The value or payload is longer than the wire format's 32-bit length field.
+    /// The value or payload is longer than the format's 32-bit length field.
     ValueTooLong {
         /// The value's length in bytes.
         len: usize,
@@ -384,39 +383,41 @@ mod tests {
 
     use super::*;
     use proptest::prelude::*;
+    use std::string::ToString;
     use std::vec::Vec;
 
     const LIMITS: Limits = Limits::new(64, 1024);
+    const VERSIONS: [Version; 2] = [Version::V1, Version::V2];
 
-    fn encode_request(request: &Request<'_>) -> Vec<u8> {
-        let mut buf = std::vec![0u8; request.encoded_len()];
-        let n = request.encode(&mut buf).expect("fits");
+    fn encode_request(version: Version, request: &Request<'_>) -> Vec<u8> {
+        let mut buf = std::vec![0u8; request.encoded_len(version)];
+        let n = request.encode(version, &mut buf).expect("fits");
         assert_eq!(n, buf.len());
         buf
     }
 
-    fn encode_response(response: &Response<'_>) -> Vec<u8> {
+    fn encode_response(version: Version, response: &Response<'_>) -> Vec<u8> {
         let mut buf = std::vec![0u8; response.encoded_len()];
-        let n = response.encode(&mut buf).expect("fits");
+        let n = response.encode(version, &mut buf).expect("fits");
         assert_eq!(n, buf.len());
         buf
     }
 
     /// Every proper prefix needs more bytes, and the whole decodes to `expected` whatever the
     /// trailing bytes.
-    fn assert_incremental_request(bytes: &[u8], expected: &Request<'_>) {
+    fn assert_incremental_request(bytes: &[u8], expected: &Request<'_>, limits: &Limits) {
         for end in 0..bytes.len() {
             assert_eq!(
-                decode_request(&bytes[..end], &LIMITS),
+                decode_request(&bytes[..end], limits),
                 Ok(None),
                 "prefix {end}"
             );
         }
         let mut more = bytes.to_vec();
-        more.extend_from_slice(&[MAGIC, 0x01, 0, 0]);
+        more.extend_from_slice(&[Version::V1.magic(), 0x01, 0, 0]);
         for input in [bytes, &more[..]] {
             assert_eq!(
-                decode_request(input, &LIMITS),
+                decode_request(input, limits),
                 Ok(Some((*expected, bytes.len())))
             );
         }
@@ -436,8 +437,9 @@ mod tests {
         );
     }
 
-    fn request_parts() -> impl Strategy<Value = (u8, Vec<u8>, Vec<u8>)> {
+    fn request_parts() -> impl Strategy<Value = (Version, u8, Vec<u8>, Vec<u8>)> {
         (
+            proptest::sample::select(&VERSIONS[..]),
             1u8..=7,
             proptest::collection::vec(any::<u8>(), 0..=64),
             proptest::collection::vec(any::<u8>(), 0..=300),
@@ -465,19 +467,27 @@ mod tests {
 
     proptest! {
         #[test]
-        fn request_round_trips_at_every_split((op, key, value) in request_parts()) {
+        fn request_round_trips_at_every_split((version, op, key, value) in request_parts()) {
             let request = build(op, &key, &value);
-            let bytes = encode_request(&request);
-            assert_incremental_request(&bytes, &request);
+            let bytes = encode_request(version, &request);
+            prop_assert_eq!(bytes[0], version.magic());
+            prop_assert_eq!(Version::of(&bytes), Ok(Some(version)));
+            assert_incremental_request(&bytes, &request, &LIMITS);
+            // The header alone is the frame's first bytes.
+            let mut header = [0u8; 10];
+            let n = request.encode_header(version, &mut header).expect("fits");
+            prop_assert_eq!(&header[..n], &bytes[..n]);
         }
 
         #[test]
         fn response_round_trips_at_every_split(
+            version in proptest::sample::select(&VERSIONS[..]),
             status in 0u8..=8,
             payload in proptest::collection::vec(any::<u8>(), 0..=MAX_MESSAGE),
         ) {
             let response = Response { status: Status::from_u8(status).expect("valid"), payload: &payload };
-            let bytes = encode_response(&response);
+            let bytes = encode_response(version, &response);
+            prop_assert_eq!(Version::of(&bytes), Ok(Some(version)));
             assert_incremental_response(&bytes, &response);
         }
 
@@ -485,22 +495,30 @@ mod tests {
         fn decoding_arbitrary_bytes_never_overreads(input in proptest::collection::vec(any::<u8>(), 0..64)) {
             if let Ok(Some((request, n))) = decode_request(&input, &LIMITS) {
                 prop_assert!(n <= input.len());
-                prop_assert_eq!(encode_request(&request), &input[..n]);
+                let version = Version::of(&input).unwrap().unwrap();
+                prop_assert_eq!(encode_request(version, &request), &input[..n]);
             }
             if let Ok(Some((response, n))) = decode_response(&input, &LIMITS) {
                 prop_assert!(n <= input.len());
-                prop_assert_eq!(encode_response(&response), &input[..n]);
+                let version = Version::of(&input).unwrap().unwrap();
+                prop_assert_eq!(encode_response(version, &response), &input[..n]);
             }
         }
     }
 
     #[test]
     fn golden_request_bytes() {
-        let cases: [(Request<'_>, &[u8]); 6] = [
-            (Request::Ping, b"\xA1\x01\x00\x00\x00\x00\x00\x00"),
+        type Case<'a> = (Request<'a>, &'a [u8], &'a [u8]);
+        let cases: [Case<'_>; 6] = [
+            (
+                Request::Ping,
+                b"\xA1\x01\x00\x00\x00\x00\x00\x00",
+                b"\xA2\x01\x00\x00\x00\x00\x00\x00\x00\x00",
+            ),
             (
                 Request::Get { key: b"k" },
                 b"\xA1\x02\x00\x01\x00\x00\x00\x00k",
+                b"\xA2\x02\x00\x00\x00\x01\x00\x00\x00\x00k",
             ),
             (
                 Request::Put {
@@ -508,52 +526,65 @@ mod tests {
                     value: b"vv",
                 },
                 b"\xA1\x03\x00\x01\x00\x00\x00\x02kvv",
+                b"\xA2\x03\x00\x00\x00\x01\x00\x00\x00\x02kvv",
             ),
             (
                 Request::Delete { key: b"ab" },
                 b"\xA1\x04\x00\x02\x00\x00\x00\x00ab",
+                b"\xA2\x04\x00\x00\x00\x02\x00\x00\x00\x00ab",
             ),
-            (Request::Save, b"\xA1\x05\x00\x00\x00\x00\x00\x00"),
+            (
+                Request::Save,
+                b"\xA1\x05\x00\x00\x00\x00\x00\x00",
+                b"\xA2\x05\x00\x00\x00\x00\x00\x00\x00\x00",
+            ),
             (
                 Request::Auth {
                     user: b"",
                     password: b"pw",
                 },
                 b"\xA1\x06\x00\x00\x00\x00\x00\x02pw",
+                b"\xA2\x06\x00\x00\x00\x00\x00\x00\x00\x02pw",
             ),
         ];
-        for (request, bytes) in cases {
-            assert_eq!(encode_request(&request), bytes, "{request:?}");
-            assert_incremental_request(bytes, &request);
+        for (request, v1, v2) in cases {
+            for (version, bytes) in [(Version::V1, v1), (Version::V2, v2)] {
+                assert_eq!(encode_request(version, &request), bytes, "{request:?}");
+                assert_incremental_request(bytes, &request, &LIMITS);
+            }
         }
     }
 
     #[test]
     fn golden_response_bytes() {
-        assert_eq!(
-            encode_response(&Response::ok()),
-            b"\xA1\x00\x00\x00\x00\x00"
-        );
-        assert_eq!(
-            encode_response(&Response::value(b"v")),
-            b"\xA1\x00\x00\x00\x00\x01v"
-        );
-        assert_eq!(
-            encode_response(&Response::status(Status::NotFound)),
-            b"\xA1\x01\x00\x00\x00\x00"
-        );
-        assert_eq!(
-            encode_response(&Response::error(Status::ServerError, "disk")),
-            b"\xA1\x06\x00\x00\x00\x04disk"
-        );
+        for version in VERSIONS {
+            let m = version.magic();
+            assert_eq!(
+                encode_response(version, &Response::ok()),
+                [m, 0, 0, 0, 0, 0]
+            );
+            assert_eq!(
+                encode_response(version, &Response::value(b"v")),
+                [m, 0, 0, 0, 0, 1, b'v']
+            );
+            assert_eq!(
+                encode_response(version, &Response::status(Status::NotFound)),
+                [m, 1, 0, 0, 0, 0]
+            );
+            assert_eq!(
+                encode_response(version, &Response::error(Status::ServerError, "disk")),
+                [m, 6, 0, 0, 0, 4, b'd', b'i', b's', b'k']
+            );
+        }
     }
 
     #[test]
     fn invalid_requests_fail_with_their_cause() {
-        let cases: [(&[u8], DecodeError); 9] = [
+        let cases: [(&[u8], DecodeError); 15] = [
             (b"*1\r\n", DecodeError::BadMagic { byte: b'*' }),
             (b"PING", DecodeError::BadMagic { byte: b'P' }),
-            (b"\xA2", DecodeError::UnsupportedVersion { version: 2 }),
+            (b"\xA3", DecodeError::UnsupportedVersion { version: 3 }),
+            (b"\xA0\x01", DecodeError::UnsupportedVersion { version: 0 }),
             (
                 b"\xA1\x00\x00\x00\x00\x00\x00\x00",
                 DecodeError::UnknownOp {
@@ -566,6 +597,13 @@ mod tests {
                 DecodeError::UnknownOp {
                     op: 8,
                     frame_len: Some(10),
+                },
+            ),
+            (
+                b"\xA2\x08\x00\x00\x00\x01\x00\x00\x00\x01",
+                DecodeError::UnknownOp {
+                    op: 8,
+                    frame_len: Some(12),
                 },
             ),
             (
@@ -583,6 +621,13 @@ mod tests {
                 },
             ),
             (
+                b"\xA2\x02\x00\x00\x00\x01\x00\x00\x00\x01",
+                DecodeError::Malformed {
+                    op: Op::Get,
+                    frame_len: Some(12),
+                },
+            ),
+            (
                 b"\xA1\x03\x00\x41\x00\x00\x00\x00",
                 DecodeError::KeyTooLong {
                     len: 65,
@@ -591,11 +636,38 @@ mod tests {
                 },
             ),
             (
+                b"\xA2\x03\x00\x00\x00\x41\x00\x00\x00\x00",
+                DecodeError::KeyTooLong {
+                    len: 65,
+                    max: 64,
+                    frame_len: Some(75),
+                },
+            ),
+            // The high half of a version-2 key length is read too: not a key of 0x41 bytes.
+            (
+                b"\xA2\x02\x01\x00\x00\x41\x00\x00\x00\x00",
+                DecodeError::KeyTooLong {
+                    len: 0x0100_0041,
+                    max: 64,
+                    frame_len: Some(10 + 0x0100_0041),
+                },
+            ),
+            (
                 b"\xA1\x03\x00\x01\xFF\xFF\xFF\xFF",
                 DecodeError::ValueTooLong {
                     len: 0xFFFF_FFFF,
                     max: 1024,
                     frame_len: 9usize.checked_add(0xFFFF_FFFF),
+                },
+            ),
+            (
+                b"\xA2\x03\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF",
+                DecodeError::KeyTooLong {
+                    len: 0xFFFF_FFFF,
+                    max: 64,
+                    frame_len: 10usize
+                        .checked_add(0xFFFF_FFFF)
+                        .and_then(|n| n.checked_add(0xFFFF_FFFF)),
                 },
             ),
         ];
@@ -611,17 +683,74 @@ mod tests {
             .status(),
             Status::KeyTooLong
         );
+        assert_eq!(
+            DecodeError::UnsupportedVersion { version: 3 }.to_string(),
+            "unsupported protocol version 3 (this end speaks 1 and 2)"
+        );
+    }
+
+    #[test]
+    fn a_partial_header_asks_for_its_version_s_length() {
+        // Eight bytes are a whole version-1 header but only most of a version-2 one.
+        let v2 = encode_request(Version::V2, &Request::Get { key: b"k" });
+        assert_eq!(decode_request(&v2[..8], &LIMITS), Ok(None));
+        assert_eq!(decode_request(&v2[..9], &LIMITS), Ok(None));
+        assert_eq!(
+            decode_request(&v2, &LIMITS),
+            Ok(Some((Request::Get { key: b"k" }, 11)))
+        );
+    }
+
+    #[test]
+    fn version_2_carries_keys_longer_than_version_1_can() {
+        let key = std::vec![0x5Au8; 70_000];
+        let limits = Limits::new(100_000, 16);
+        let request = Request::Put {
+            key: &key,
+            value: b"v",
+        };
+        let bytes = encode_request(Version::V2, &request);
+        assert_eq!(&bytes[..10], b"\xA2\x03\x00\x01\x11\x70\x00\x00\x00\x01");
+        assert_eq!(decode_request(&bytes, &limits), Ok(Some((request, 70_011))));
+        assert_eq!(
+            decode_request(&bytes[..70_010], &limits),
+            Ok(None),
+            "the value's byte is still to come"
+        );
+        assert_eq!(
+            request.encode(Version::V1, &mut std::vec![0u8; 80_000]),
+            Err(EncodeError::KeyTooLong {
+                len: 70_000,
+                max: 65_535
+            })
+        );
+        assert_eq!(
+            request.encode_header(Version::V1, &mut [0u8; 10]),
+            Err(EncodeError::KeyTooLong {
+                len: 70_000,
+                max: 65_535
+            })
+        );
     }
 
     #[test]
     fn invalid_responses_fail_with_their_cause() {
-        let cases: [(&[u8], DecodeError); 4] = [
+        let cases: [(&[u8], DecodeError); 6] = [
             (b"+OK\r\n", DecodeError::BadMagic { byte: b'+' }),
+            (b"\xA5\x00", DecodeError::UnsupportedVersion { version: 5 }),
             (
                 b"\xA1\x09\x00\x00\x00\x00",
                 DecodeError::UnknownStatus {
                     status: 9,
                     frame_len: Some(6),
+                },
+            ),
+            (
+                b"\xA2\x00\x00\x00\x04\x01",
+                DecodeError::ValueTooLong {
+                    len: 1025,
+                    max: 1024,
+                    frame_len: Some(1031),
                 },
             ),
             (
@@ -652,27 +781,46 @@ mod tests {
             key: b"key",
             value: b"value",
         };
-        let mut buf = [0xEEu8; 15];
-        assert_eq!(
-            request.encode(&mut buf),
-            Err(EncodeError::BufferTooSmall {
-                needed: 16,
-                len: 15
-            })
-        );
-        assert_eq!(buf, [0xEE; 15]);
-        let mut buf = [0xEEu8; 6];
-        assert_eq!(
-            Response::value(b"v").encode(&mut buf),
-            Err(EncodeError::BufferTooSmall { needed: 7, len: 6 })
-        );
-        assert_eq!(buf, [0xEE; 6]);
+        for (version, needed) in [(Version::V1, 16), (Version::V2, 18)] {
+            let mut buf = std::vec![0xEEu8; needed - 1];
+            assert_eq!(
+                request.encode(version, &mut buf),
+                Err(EncodeError::BufferTooSmall {
+                    needed,
+                    len: needed - 1
+                })
+            );
+            assert!(buf.iter().all(|&b| b == 0xEE));
+            let header = version.request_header_len();
+            let mut buf = std::vec![0xEEu8; header - 1];
+            assert_eq!(
+                request.encode_header(version, &mut buf),
+                Err(EncodeError::BufferTooSmall {
+                    needed: header,
+                    len: header - 1
+                })
+            );
+            assert!(buf.iter().all(|&b| b == 0xEE));
+            let mut buf = [0xEEu8; 6];
+            assert_eq!(
+                Response::value(b"v").encode(version, &mut buf),
+                Err(EncodeError::BufferTooSmall { needed: 7, len: 6 })
+            );
+            assert_eq!(buf, [0xEE; 6]);
+        }
         let long = [0u8; 65536];
         assert_eq!(
-            Request::Get { key: &long }.encode(&mut []),
+            Request::Get { key: &long }.encode(Version::V1, &mut []),
             Err(EncodeError::KeyTooLong {
                 len: 65536,
                 max: 65535
+            })
+        );
+        assert_eq!(
+            Request::Get { key: &long }.encode(Version::V2, &mut []),
+            Err(EncodeError::BufferTooSmall {
+                needed: 65546,
+                len: 0
             })
         );
     }
@@ -690,14 +838,19 @@ mod tests {
         let request = Request::Scan {
             cursor: 0x0102_0304_0506_0708,
         };
-        let bytes = b"\xA1\x07\x00\x00\x00\x00\x00\x08\x01\x02\x03\x04\x05\x06\x07\x08";
-        assert_eq!(request.encoded_len(), bytes.len());
-        assert_eq!(encode_request(&request), bytes);
-        assert_incremental_request(bytes, &request);
+        let v1 = b"\xA1\x07\x00\x00\x00\x00\x00\x08\x01\x02\x03\x04\x05\x06\x07\x08";
+        let v2 = b"\xA2\x07\x00\x00\x00\x00\x00\x00\x00\x08\x01\x02\x03\x04\x05\x06\x07\x08";
+        for (version, bytes) in [(Version::V1, &v1[..]), (Version::V2, &v2[..])] {
+            assert_eq!(request.encoded_len(version), bytes.len());
+            assert_eq!(encode_request(version, &request), bytes);
+            assert_incremental_request(bytes, &request, &LIMITS);
+        }
         for (input, frame_len) in [
             (&b"\xA1\x07\x00\x00\x00\x00\x00\x00"[..], 8),
             (b"\xA1\x07\x00\x00\x00\x00\x00\x07", 15),
             (b"\xA1\x07\x00\x01\x00\x00\x00\x08", 17),
+            (b"\xA2\x07\x00\x00\x00\x00\x00\x00\x00\x09", 19),
+            (b"\xA2\x07\x00\x00\x00\x01\x00\x00\x00\x08", 19),
         ] {
             assert_eq!(
                 decode_request(input, &LIMITS),
@@ -709,44 +862,90 @@ mod tests {
         }
     }
 
+    /// A payload of cursor 42 and `entries`, encoded in `version`.
+    fn scan_payload(version: Version, entries: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let mut payload = 42u64.to_be_bytes().to_vec();
+        for &(key, value) in entries {
+            let start = payload.len();
+            payload.resize(start + scan_entry_len(version, key.len(), value.len()), 0);
+            let n = encode_scan_entry(version, key, value, &mut payload[start..]).expect("fits");
+            assert_eq!(start + n, payload.len());
+        }
+        payload
+    }
+
     #[test]
     fn scan_payloads_round_trip() {
         let entries: [(&[u8], &[u8]); 3] = [(b"k", b"vv"), (b"", b""), (b"key", "é,\n".as_bytes())];
-        let mut payload = std::vec![0u8; SCAN_CURSOR_LEN];
-        payload.copy_from_slice(&42u64.to_be_bytes());
-        for (key, value) in entries {
-            let start = payload.len();
-            payload.resize(start + scan_entry_len(key.len(), value.len()), 0);
-            let n = encode_scan_entry(key, value, &mut payload[start..]).expect("fits");
-            assert_eq!(start + n, payload.len());
-        }
-        assert_eq!(
-            &payload[8..17],
-            b"\x00\x01k\x00\x00\x00\x02vv",
-            "key_len u16, key, value_len u32, value"
-        );
-        let (cursor, decoded) = decode_scan_payload(&payload).expect("valid");
-        assert_eq!(cursor, 42);
-        assert!(decoded.eq(entries));
-        for end in 9..payload.len() {
-            if let Ok((_, mut it)) = decode_scan_payload(&payload[..end]) {
-                // A cut that falls between entries is a shorter valid payload.
-                assert!(it.all(|e| entries.contains(&e)));
+        for (version, first_entry) in [
+            (Version::V1, &b"\x00\x01k\x00\x00\x00\x02vv"[..]),
+            (Version::V2, b"\x00\x00\x00\x01k\x00\x00\x00\x02vv"),
+        ] {
+            let payload = scan_payload(version, &entries);
+            assert_eq!(
+                &payload[8..8 + first_entry.len()],
+                first_entry,
+                "key_len, key, value_len u32, value"
+            );
+            let (cursor, decoded) = decode_scan_payload(version, &payload).expect("valid");
+            assert_eq!(cursor, 42);
+            assert!(decoded.eq(entries));
+            for end in 9..payload.len() {
+                if let Ok((_, mut it)) = decode_scan_payload(version, &payload[..end]) {
+                    // A cut that falls between entries is a shorter valid payload.
+                    assert!(it.all(|e| entries.contains(&e)));
+                }
             }
+            assert_eq!(
+                decode_scan_payload(version, &payload[..12]).err(),
+                Some(ScanPayloadError::TruncatedEntry { offset: 8 })
+            );
+            assert_eq!(
+                decode_scan_payload(version, &payload[..7]).err(),
+                Some(ScanPayloadError::NoCursor { len: 7 })
+            );
+            let needed = scan_entry_len(version, 1, 2);
+            let mut small = std::vec![0xEEu8; needed - 1];
+            assert_eq!(
+                encode_scan_entry(version, b"k", b"vv", &mut small),
+                Err(EncodeError::BufferTooSmall {
+                    needed,
+                    len: needed - 1
+                })
+            );
+            assert!(small.iter().all(|&b| b == 0xEE));
         }
+    }
+
+    #[test]
+    fn version_2_scan_entries_carry_long_keys() {
+        let key = std::vec![b'k'; 70_000];
+        let entries: [(&[u8], &[u8]); 2] = [(&key, b"v"), (b"short", b"")];
+        let payload = scan_payload(Version::V2, &entries);
+        assert_eq!(&payload[8..12], &70_000u32.to_be_bytes());
+        let (_, decoded) = decode_scan_payload(Version::V2, &payload).expect("valid");
+        assert!(decoded.eq(entries));
+        // Read as version 1, the same bytes do not parse: the response's version matters.
+        assert!(decode_scan_payload(Version::V1, &payload).is_err());
         assert_eq!(
-            decode_scan_payload(&payload[..12]).err(),
-            Some(ScanPayloadError::TruncatedEntry { offset: 8 })
+            encode_scan_entry(Version::V1, &key, b"v", &mut std::vec![0u8; 80_000]),
+            Err(EncodeError::KeyTooLong {
+                len: 70_000,
+                max: 65_535
+            })
         );
-        assert_eq!(
-            decode_scan_payload(&payload[..7]).err(),
-            Some(ScanPayloadError::NoCursor { len: 7 })
-        );
-        let mut small = [0xEEu8; 8];
-        assert_eq!(
-            encode_scan_entry(b"k", b"vv", &mut small),
-            Err(EncodeError::BufferTooSmall { needed: 9, len: 8 })
-        );
-        assert_eq!(small, [0xEE; 8]);
+    }
+
+    #[test]
+    fn scan_entry_headers_lend_the_fields_to_fill() {
+        for version in VERSIONS {
+            let mut out = std::vec![0u8; scan_entry_len(version, 3, 2)];
+            let (key, value) = encode_scan_entry_header(version, 3, 2, &mut out).expect("fits");
+            key.copy_from_slice(b"abc");
+            value.copy_from_slice(b"xy");
+            let mut expected = std::vec![0u8; out.len()];
+            encode_scan_entry(version, b"abc", b"xy", &mut expected).expect("fits");
+            assert_eq!(out, expected);
+        }
     }
 }

@@ -1,8 +1,8 @@
-//! Requests: what a client sends, `magic op key_len(u16) value_len(u32) key value`.
+//! Requests: what a client sends, `magic op key_len value_len key value`, where `key_len` is a
+//! u16 in version 1 and a u32 in version 2, and `value_len` a u32 in both.
 
 use super::{
-    be_u32, check_magic, wire_lengths, DecodeError, EncodeError, Limits, Op, MAGIC,
-    REQUEST_HEADER_LEN, SCAN_CURSOR_LEN,
+    be_u32, check_lengths, DecodeError, EncodeError, Limits, Op, Version, SCAN_CURSOR_LEN,
 };
 
 /// A decoded request, borrowing its key and value from the input.
@@ -59,7 +59,10 @@ impl<'a> Request<'a> {
 
     /// The key field and value field as they travel on the wire (empty when the op has none).
     /// A scan's cursor is not borrowed, so its bytes are written into `cursor` and lent from there.
-    fn parts<'s>(&'s self, cursor: &'s mut [u8; SCAN_CURSOR_LEN]) -> (&'s [u8], &'s [u8]) {
+    ///
+    /// With [`Request::encode_header`], this lets a client send a large value from where it lies
+    /// instead of copying it behind the header.
+    pub fn fields<'s>(&'s self, cursor: &'s mut [u8; SCAN_CURSOR_LEN]) -> (&'s [u8], &'s [u8]) {
         match *self {
             Request::Ping | Request::Save => (&[], &[]),
             Request::Get { key } | Request::Delete { key } => (key, &[]),
@@ -72,35 +75,64 @@ impl<'a> Request<'a> {
         }
     }
 
-    /// The encoded frame's length in bytes (saturating at `usize::MAX`, which no buffer holds).
-    pub const fn encoded_len(&self) -> usize {
-        let (key, value) = match *self {
+    /// The lengths of the key and value fields.
+    const fn field_lens(&self) -> (usize, usize) {
+        match *self {
             Request::Ping | Request::Save => (0, 0),
             Request::Get { key } | Request::Delete { key } => (key.len(), 0),
             Request::Put { key, value } => (key.len(), value.len()),
             Request::Auth { user, password } => (user.len(), password.len()),
             Request::Scan { .. } => (0, SCAN_CURSOR_LEN),
-        };
-        REQUEST_HEADER_LEN.saturating_add(key).saturating_add(value)
+        }
     }
 
-    /// Writes the frame to the start of `out` and returns its length; writes nothing on error.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        let mut cursor = [0u8; SCAN_CURSOR_LEN];
-        let (key, value) = self.parts(&mut cursor);
-        let (key_len, value_len) = wire_lengths(key, value)?;
-        let needed = self.encoded_len();
+    /// The encoded frame's length in bytes in `version` (saturating at `usize::MAX`, which no
+    /// buffer holds).
+    pub const fn encoded_len(&self, version: Version) -> usize {
+        let (key, value) = self.field_lens();
+        version
+            .request_header_len()
+            .saturating_add(key)
+            .saturating_add(value)
+    }
+
+    /// Writes only the frame's header in `version` to the start of `out` and returns its length
+    /// ([`Version::request_header_len`]); the key and value ([`Request::fields`]) follow it on
+    /// the wire. Writes nothing on error.
+    pub fn encode_header(&self, version: Version, out: &mut [u8]) -> Result<usize, EncodeError> {
+        let (key_len, value_len) = self.field_lens();
+        let value_len = check_lengths(version, key_len, value_len)?;
+        let needed = version.request_header_len();
+        let Some(header) = out.get_mut(..needed) else {
+            return Err(EncodeError::BufferTooSmall {
+                needed,
+                len: out.len(),
+            });
+        };
+        let (start, value_field) = header.split_at_mut(needed - 4);
+        start[0] = version.magic();
+        start[1] = self.op() as u8;
+        version.put_key_len(key_len, &mut start[2..]);
+        value_field.copy_from_slice(&value_len.to_be_bytes());
+        Ok(needed)
+    }
+
+    /// Writes the whole frame in `version` to the start of `out` and returns its length; writes
+    /// nothing on error.
+    pub fn encode(&self, version: Version, out: &mut [u8]) -> Result<usize, EncodeError> {
+        let (key_len, value_len) = self.field_lens();
+        check_lengths(version, key_len, value_len)?;
+        let needed = self.encoded_len(version);
         let Some(frame) = out.get_mut(..needed) else {
             return Err(EncodeError::BufferTooSmall {
                 needed,
                 len: out.len(),
             });
         };
-        let (header, body) = frame.split_at_mut(REQUEST_HEADER_LEN);
-        header[0] = MAGIC;
-        header[1] = self.op() as u8;
-        header[2..4].copy_from_slice(&key_len.to_be_bytes());
-        header[4..8].copy_from_slice(&value_len.to_be_bytes());
+        let (header, body) = frame.split_at_mut(version.request_header_len());
+        self.encode_header(version, header)?;
+        let mut cursor = [0u8; SCAN_CURSOR_LEN];
+        let (key, value) = self.fields(&mut cursor);
         let (key_out, value_out) = body.split_at_mut(key.len());
         key_out.copy_from_slice(key);
         value_out.copy_from_slice(value);
@@ -108,22 +140,26 @@ impl<'a> Request<'a> {
     }
 }
 
-/// Decodes one request from the start of `input`.
+/// Decodes one request, of either version, from the start of `input`.
 ///
 /// `Ok(None)` means `input` is a valid prefix and more bytes are needed; `Ok(Some((request,
 /// consumed)))` means the first `consumed` bytes hold `request`. An oversized length is rejected
-/// as soon as the 8-byte header is present.
+/// as soon as the header (8 bytes in version 1, 10 in version 2) is present. The request's version
+/// is its first byte's ([`Version::of`]); a server answers in it.
 pub fn decode_request<'a>(
     input: &'a [u8],
     limits: &Limits,
 ) -> Result<Option<(Request<'a>, usize)>, DecodeError> {
-    check_magic(input)?;
-    let Some(header) = input.get(..REQUEST_HEADER_LEN) else {
+    let Some(version) = Version::of(input)? else {
         return Ok(None);
     };
-    let key_len = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let value_len = be_u32(&header[4..8]);
-    let frame_len = REQUEST_HEADER_LEN
+    let header_len = version.request_header_len();
+    let Some(header) = input.get(..header_len) else {
+        return Ok(None);
+    };
+    let key_len = version.key_len(&header[2..header_len - 4]);
+    let value_len = be_u32(&header[header_len - 4..]);
+    let frame_len = header_len
         .checked_add(key_len)
         .and_then(|n| n.checked_add(value_len));
     let Some(op) = Op::from_u8(header[1]) else {
@@ -161,7 +197,7 @@ pub fn decode_request<'a>(
             frame_len: None,
         });
     };
-    let Some(body) = input.get(REQUEST_HEADER_LEN..frame_len) else {
+    let Some(body) = input.get(header_len..frame_len) else {
         return Ok(None);
     };
     let (key, value) = body.split_at(key_len);

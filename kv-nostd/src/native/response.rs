@@ -1,7 +1,9 @@
-//! Responses: what a server answers, `magic status len(u32) payload`, in request order.
+//! Responses: what a server answers, `magic status len(u32) payload`, in request order. The
+//! layout is the same in both versions; the magic byte repeats the request's version, which says
+//! how a `SCAN` payload's entries are laid out.
 
-use super::{be_u32, check_magic, DecodeError, EncodeError, Limits, Status};
-use super::{MAGIC, MAX_MESSAGE, RESPONSE_HEADER_LEN};
+use super::{be_u32, DecodeError, EncodeError, Limits, Status, Version};
+use super::{MAX_MESSAGE, RESPONSE_HEADER_LEN};
 
 /// A decoded response, borrowing its payload from the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,9 +62,10 @@ impl<'a> Response<'a> {
         RESPONSE_HEADER_LEN.saturating_add(self.payload.len())
     }
 
-    /// Writes the frame to the start of `out` and returns its length; writes nothing on error.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        let n = encode_response_header(self.status, self.payload.len(), out)?;
+    /// Writes the frame in `version` (the request's) to the start of `out` and returns its
+    /// length; writes nothing on error.
+    pub fn encode(&self, version: Version, out: &mut [u8]) -> Result<usize, EncodeError> {
+        let n = encode_response_header(version, self.status, self.payload.len(), out)?;
         let end = n + self.payload.len();
         let Some(payload_out) = out.get_mut(n..end) else {
             return Err(EncodeError::BufferTooSmall {
@@ -75,12 +78,14 @@ impl<'a> Response<'a> {
     }
 }
 
-/// Writes only a response header announcing `payload_len` bytes, so a server can copy a value
-/// straight from its table into the output buffer behind it. Returns [`RESPONSE_HEADER_LEN`].
+/// Writes only a response header in `version` announcing `payload_len` bytes, so a server can
+/// copy a value straight from its table into the output buffer behind it. Returns
+/// [`RESPONSE_HEADER_LEN`].
 ///
 /// Checks that the whole frame fits in `out`, so writing the payload afterwards cannot fail;
 /// writes nothing on error.
 pub fn encode_response_header(
+    version: Version,
     status: Status,
     payload_len: usize,
     out: &mut [u8],
@@ -96,21 +101,22 @@ pub fn encode_response_header(
             len: out.len(),
         });
     }
-    out[0] = MAGIC;
+    out[0] = version.magic();
     out[1] = status as u8;
     out[2..6].copy_from_slice(&len.to_be_bytes());
     Ok(RESPONSE_HEADER_LEN)
 }
 
-/// Decodes one response from the start of `input`.
+/// Decodes one response, of either version, from the start of `input`.
 ///
 /// A `SUCCESS` payload may be up to `limits.max_value` bytes, any other status's up to
 /// [`MAX_MESSAGE`]; a longer announced payload is rejected as soon as the 6-byte header is present.
+/// The response's version is its first byte's ([`Version::of`]).
 pub fn decode_response<'a>(
     input: &'a [u8],
     limits: &Limits,
 ) -> Result<Option<(Response<'a>, usize)>, DecodeError> {
-    check_magic(input)?;
+    Version::of(input)?;
     let Some(header) = input.get(..RESPONSE_HEADER_LEN) else {
         return Ok(None);
     };

@@ -1,5 +1,5 @@
-//! `kv-client`: put, get, delete and ping a kv server from the command line, and import or
-//! export backups through the pipelined client.
+//! `kv-client`: put (a value, or a file's bytes), get, delete and ping a kv server from the
+//! command line, and import or export backups through the pipelined client.
 //!
 //! Exit codes: 0 done; 1 the key was not found; 2 the server could not be reached after the
 //! retries (clap also exits 2 on a usage error, with its usage text on stderr); 3 the server
@@ -8,15 +8,12 @@
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kv_std::backup_format::{self, BackupReader, BackupWriter, Trailer};
-use kv_std::client::{Batch, Client, ClientConfig, Error, Reply, RetryPolicy};
-/// The longest key the native protocol's 16-bit length carries.
-const MAX_KEY: usize = u16::MAX as usize;
-/// The longest value a server takes by default (its `proto-max-bulk-len`).
-const MAX_VALUE: usize = kv_std::config::PROTO_MAX_BULK_LEN;
+use kv_std::backup_format::{self, BackupReader, BackupWriter, Trailer, TrailerCheck};
+use kv_std::client::{Batch, Client, ClientConfig, Error, Reply, RetryPolicy, MAX_VALUE};
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -28,6 +25,13 @@ const FILE_PROBLEM: u8 = 4;
 
 /// Requests per pipelined batch during import.
 const IMPORT_BATCH: usize = 10_000;
+/// Bytes of requests past which an import batch is sent, whatever its count.
+const IMPORT_BATCH_BYTES: usize = 8 << 20;
+/// An entry larger than this is sent on its own, straight from where it was read, rather than
+/// copied into a batch; an export fetches such a value only when it writes it.
+const LARGE: usize = 1 << 20;
+/// How much of a backup is read at a time.
+const READ_BUFFER: usize = 1 << 20;
 
 /// `kv-client`'s flags, as typed.
 #[derive(Parser, Debug)]
@@ -67,8 +71,15 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Set KEY to VALUE.
-    Put { key: OsString, value: OsString },
+    /// Set KEY to VALUE, or to the bytes of a file with --file.
+    Put {
+        key: OsString,
+        #[arg(required_unless_present = "file")]
+        value: Option<OsString>,
+        /// Store this file's bytes as the value ("-" reads standard input).
+        #[arg(long, value_name = "PATH", conflicts_with = "value")]
+        file: Option<PathBuf>,
+    },
     /// Print KEY's value.
     Get { key: OsString },
     /// Remove KEY.
@@ -149,15 +160,35 @@ fn run(command: Command, client: &mut Client, out: &mut impl Write) -> Result<()
         })
     };
     match command {
-        Command::Put { key, value } => {
+        Command::Put {
+            key,
+            value: Some(value),
+            file: None,
+        } => {
             let (key, value) = (key.into_encoded_bytes(), value.into_encoded_bytes());
             client.put(&key, &value).map_err(Exit::client)?;
             printed(write_line(out, &[b"\xE2\x9C\x93 ", &key, b" = ", &value]))
         }
+        Command::Put { key, file, .. } => {
+            // clap requires a value or a file, and not both.
+            let path = file.unwrap_or_else(|| PathBuf::from("-"));
+            let key = key.into_encoded_bytes();
+            let (value, source) = read_value(&path)?;
+            client.put(&key, &value).map_err(Exit::client)?;
+            let summary = format!("<{} bytes from {source}>", value.len());
+            printed(write_line(
+                out,
+                &[b"\xE2\x9C\x93 ", &key, b" = ", summary.as_bytes()],
+            ))
+        }
         Command::Get { key } => {
             let key = key.into_encoded_bytes();
-            match client.get(&key).map_err(Exit::client)? {
-                Some(value) => printed(write_line(out, &[&value])),
+            // Printed from the client's buffer: a large value is not copied first.
+            let shown = client
+                .get_with(&key, |value| write_line(out, &[value]))
+                .map_err(Exit::client)?;
+            match shown {
+                Some(written) => printed(written),
                 None => Err(not_found(&key)),
             }
         }
@@ -178,6 +209,38 @@ fn run(command: Command, client: &mut Client, out: &mut impl Write) -> Result<()
     }
 }
 
+/// The bytes of the file at `path` ("-" for standard input), read into one buffer that is then
+/// sent as it is, and how to name where they came from. A value longer than a server takes is
+/// refused before it is read.
+fn read_value(path: &Path) -> Result<(Vec<u8>, String), Exit> {
+    let too_long = |len: u64| {
+        Exit::client(Error::ValueTooLong(format!(
+            "value of {len} bytes exceeds the maximum of {MAX_VALUE} bytes"
+        )))
+    };
+    if path == Path::new("-") {
+        let mut value = Vec::new();
+        io::stdin()
+            .lock()
+            .take(MAX_VALUE as u64 + 1)
+            .read_to_end(&mut value)
+            .map_err(|e| Exit::file(Path::new("stdin"), e))?;
+        if value.len() > MAX_VALUE {
+            return Err(too_long(value.len() as u64));
+        }
+        return Ok((value, "stdin".into()));
+    }
+    let mut file = File::open(path).map_err(|e| Exit::file(path, e))?;
+    let len = file.metadata().map_err(|e| Exit::file(path, e))?.len();
+    if len > MAX_VALUE as u64 {
+        return Err(too_long(len));
+    }
+    let mut value = Vec::with_capacity(len as usize);
+    file.read_to_end(&mut value)
+        .map_err(|e| Exit::file(path, e))?;
+    Ok((value, path.display().to_string()))
+}
+
 fn write_line(out: &mut impl Write, parts: &[&[u8]]) -> io::Result<()> {
     for p in parts {
         out.write_all(p)?;
@@ -195,17 +258,47 @@ fn not_found(key: &[u8]) -> Exit {
     }
 }
 
+/// Opens a backup to import and checks its trailer first, so that a corrupt file is refused
+/// before anything is sent. A regular file is read twice, a piece at a time, never held whole;
+/// anything else (a pipe) is read into memory once. Returns the reader and the file's length.
+fn open_backup(path: &Path) -> Result<(Box<dyn BufRead>, u64), Exit> {
+    let fail = |e: io::Error| Exit::file(path, e);
+    let refuse =
+        |e: backup_format::LineError| Exit::file(path, format!("{e}; nothing was imported"));
+    let mut file = File::open(path).map_err(fail)?;
+    if !file.metadata().map_err(fail)?.is_file() {
+        let mut data = Vec::new();
+        file.read_to_end(&mut data).map_err(fail)?;
+        backup_format::check_trailer(&data).map_err(refuse)?;
+        let len = data.len() as u64;
+        return Ok((Box::new(io::Cursor::new(data)), len));
+    }
+    let mut check = TrailerCheck::new();
+    let mut reader = BufReader::with_capacity(READ_BUFFER, &mut file);
+    let mut len = 0u64;
+    loop {
+        let piece = reader.fill_buf().map_err(fail)?;
+        if piece.is_empty() {
+            break;
+        }
+        check.update(piece);
+        let n = piece.len();
+        len += n as u64;
+        reader.consume(n);
+    }
+    check.finish().map_err(refuse)?;
+    // The file is read again from the start; should it change in between, the reader's own
+    // check of the trailer catches it, at the end.
+    let file = File::open(path).map_err(fail)?;
+    Ok((Box::new(BufReader::with_capacity(READ_BUFFER, file)), len))
+}
+
 fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), Exit> {
     let started = Instant::now();
-    let data = std::fs::read(path).map_err(|e| Exit::file(path, e))?;
-    // A corrupt backup is refused before anything is sent.
-    backup_format::check_trailer(&data)
-        .map_err(|e| Exit::file(path, format!("{e}; nothing was imported")))?;
+    let (input, total) = open_backup(path)?;
     let progress = if io::stderr().is_terminal() {
-        let bar = ProgressBar::with_draw_target(
-            Some(data.len() as u64),
-            ProgressDrawTarget::stderr_with_hz(10),
-        );
+        let bar =
+            ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
         if let Ok(style) = ProgressStyle::with_template(
             "{bar:40} {percent:>3}% {binary_bytes}/{binary_total_bytes} {per_sec} eta {eta}",
         ) {
@@ -215,7 +308,7 @@ fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
     } else {
         None
     };
-    let mut reader = BackupReader::new(&data[..]);
+    let mut reader = BackupReader::new(input);
     let mut batch = Batch::new();
     let mut lines: Vec<u64> = Vec::with_capacity(IMPORT_BATCH);
     let (mut imported, mut skipped) = (0u64, 0u64);
@@ -229,9 +322,10 @@ fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
         );
     };
     let mut fatal = None;
-    let mut flush = |batch: &mut Batch,
-                     lines: &mut Vec<u64>,
-                     report: &mut dyn FnMut(u64, &dyn std::fmt::Display)|
+    let flush = |client: &mut Client,
+                 batch: &mut Batch,
+                 lines: &mut Vec<u64>,
+                 report: &mut dyn FnMut(u64, &dyn std::fmt::Display)|
      -> Result<u64, Exit> {
         let mut done = 0;
         client
@@ -247,38 +341,33 @@ fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
     };
     while let Some((number, entry)) = reader.next_entry() {
         match entry {
-            Ok((key, _)) if key.len() > MAX_KEY => report(
-                number,
-                &format!(
-                    "key of {} bytes exceeds the maximum of {MAX_KEY}",
-                    key.len()
-                ),
-            ),
-            Ok((_, value)) if value.len() > MAX_VALUE => report(
-                number,
-                &format!(
-                    "value of {} bytes exceeds the maximum of {MAX_VALUE}",
-                    value.len()
-                ),
-            ),
-            Ok((key, value)) => {
-                batch.put(key, value).map_err(Exit::client)?;
-                lines.push(number);
+            Ok((key, value)) if key.len() + value.len() > LARGE => {
+                // Sent from the reader's buffer, after the entries read before it.
+                imported += flush(client, &mut batch, &mut lines, &mut report)?;
+                match client.put(key, value) {
+                    Ok(()) => imported += 1,
+                    Err(e) if e.status().is_some() => report(number, &e),
+                    Err(e) => return Err(Exit::client(e)),
+                }
             }
+            Ok((key, value)) => match batch.put(key, value) {
+                Ok(()) => lines.push(number),
+                Err(e) => report(number, &e),
+            },
             Err(e) if e.is_fatal() => {
                 fatal = Some(format!("line {number}: {e}"));
                 break;
             }
             Err(e) => report(number, &e),
         }
-        if batch.len() >= IMPORT_BATCH {
-            imported += flush(&mut batch, &mut lines, &mut report)?;
-            if let Some(bar) = &progress {
-                bar.set_position((data.len() - reader.get_ref().len()) as u64);
-            }
+        if batch.len() >= IMPORT_BATCH || batch.encoded_len() >= IMPORT_BATCH_BYTES {
+            imported += flush(client, &mut batch, &mut lines, &mut report)?;
+        }
+        if let Some(bar) = &progress {
+            bar.set_position(reader.position());
         }
     }
-    imported += flush(&mut batch, &mut lines, &mut report)?;
+    imported += flush(client, &mut batch, &mut lines, &mut report)?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -312,19 +401,31 @@ fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
 
 fn export(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), Exit> {
     let started = Instant::now();
-    // A scan may pass a key twice; the last value read is the newest.
-    let mut entries: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    // A scan may pass a key twice; the last value read is the newest. A large value is not kept:
+    // it is fetched again when its turn comes to be written, so at most one is held at a time.
+    let mut entries: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
     client
         .scan(|k, v| {
-            entries.insert(k.to_vec(), v.to_vec());
+            entries.insert(k.to_vec(), (k.len() + v.len() <= LARGE).then(|| v.to_vec()));
         })
         .map_err(Exit::client)?;
     let mut sorted: Vec<_> = entries.into_iter().collect();
     sorted.sort_unstable();
-    let file = std::fs::File::create(path).map_err(|e| Exit::file(path, e))?;
+    let file = File::create(path).map_err(|e| Exit::file(path, e))?;
     let mut writer = BackupWriter::new(BufWriter::new(file), 1).map_err(|e| Exit::file(path, e))?;
     for (k, v) in &sorted {
-        writer.entry(k, v).map_err(|e| Exit::file(path, e))?;
+        let written = match v {
+            Some(v) => writer.entry(k, v),
+            // A key deleted since the scan is left out, as if the scan had not seen it.
+            None => match client
+                .get_with(k, |value| writer.entry(k, value))
+                .map_err(Exit::client)?
+            {
+                Some(written) => written,
+                None => Ok(()),
+            },
+        };
+        written.map_err(|e| Exit::file(path, e))?;
     }
     let (buffered, n) = writer.finish().map_err(|e| Exit::file(path, e))?;
     let file = buffered

@@ -1,6 +1,6 @@
 //! Pipelined batches: many requests encoded back to back, sent together, answered in order.
 
-use super::Error;
+use super::{check_limits, Error, VERSION};
 use kv_nostd::native::Request;
 
 /// What a request in a batch asks for, to read its answer by.
@@ -66,9 +66,10 @@ impl Batch {
     }
 
     fn push(&mut self, request: Request<'_>, kind: Kind) -> Result<(), Error> {
+        check_limits(&request)?;
         let start = self.frames.len();
-        self.frames.resize(start + request.encoded_len(), 0);
-        match request.encode(&mut self.frames[start..]) {
+        self.frames.resize(start + request.encoded_len(VERSION), 0);
+        match request.encode(VERSION, &mut self.frames[start..]) {
             Ok(n) => {
                 self.frames.truncate(start + n);
                 self.ends.push(start + n);
@@ -82,17 +83,19 @@ impl Batch {
         }
     }
 
-    /// Adds a PUT; fails, adding nothing, only if the key exceeds the wire format's 65,535 bytes.
+    /// Adds a PUT (copying the key and value into the batch); fails, adding nothing, if the key
+    /// or value exceeds the client's limits ([`MAX_KEY`](super::MAX_KEY),
+    /// [`MAX_VALUE`](super::MAX_VALUE)).
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), Error> {
         self.push(Request::Put { key, value }, Kind::Put)
     }
 
-    /// Adds a GET.
+    /// Adds a GET; fails, adding nothing, if the key exceeds [`MAX_KEY`](super::MAX_KEY).
     pub fn get(&mut self, key: &[u8]) -> Result<(), Error> {
         self.push(Request::Get { key }, Kind::Get)
     }
 
-    /// Adds a DELETE.
+    /// Adds a DELETE; fails, adding nothing, if the key exceeds [`MAX_KEY`](super::MAX_KEY).
     pub fn delete(&mut self, key: &[u8]) -> Result<(), Error> {
         self.push(Request::Delete { key }, Kind::Delete)
     }

@@ -1,7 +1,7 @@
 //! What a client call can fail with: one variant per server status, and the failures of the
 //! connection itself.
 
-use kv_nostd::native::{DecodeError, EncodeError, ScanPayloadError, Status};
+use kv_nostd::native::{DecodeError, EncodeError, ScanPayloadError, Status, Version};
 use std::fmt;
 use std::io;
 
@@ -26,9 +26,11 @@ pub enum Error {
     NotFound(String),
     /// `NO_SPACE`: the table is full; nothing changed.
     NoSpace(String),
-    /// `KEY_TOO_LONG`: the key exceeds the server's maximum.
+    /// `KEY_TOO_LONG`: the key exceeds the server's maximum, or the client's
+    /// ([`MAX_KEY`](super::MAX_KEY)), which refuses it with the same message before sending it.
     KeyTooLong(String),
-    /// `VALUE_TOO_LONG`: the value exceeds the server's maximum.
+    /// `VALUE_TOO_LONG`: the value exceeds the server's maximum, or the client's
+    /// ([`MAX_VALUE`](super::MAX_VALUE)), which refuses it with the same message before sending it.
     ValueTooLong(String),
     /// `BAD_REQUEST`: the server did not understand the request.
     BadRequest(String),
@@ -40,7 +42,8 @@ pub enum Error {
     AuthFailed(String),
     /// The server sent bytes that are not a valid answer; the connection was dropped.
     Protocol(ProtocolError),
-    /// The request cannot be framed at all (a key over 65,535 bytes); nothing was sent.
+    /// The request cannot be framed at all (a key or value over the format's 4 GiB − 1 bytes);
+    /// nothing was sent.
     Encode(EncodeError),
 }
 
@@ -55,6 +58,13 @@ pub enum ProtocolError {
     UnexpectedPayload {
         /// The payload's length.
         len: usize,
+    },
+    /// A `SUCCESS` came in another protocol version than its request.
+    Version {
+        /// The request's version.
+        sent: Version,
+        /// The response's.
+        answered: Version,
     },
 }
 
@@ -142,6 +152,11 @@ impl fmt::Display for ProtocolError {
             ProtocolError::UnexpectedPayload { len } => {
                 write!(f, "unexpected {len}-byte payload in a SUCCESS answer")
             }
+            ProtocolError::Version { sent, answered } => write!(
+                f,
+                "a version {} request was answered in version {}",
+                *sent as u8, *answered as u8
+            ),
         }
     }
 }

@@ -1,6 +1,10 @@
 //! A blocking client over kv's native protocol: put, get, delete, ping, pipelined batches and
 //! scans, reconnecting and retrying by itself where repeating a request is safe.
 //!
+//! The client speaks version 2 of the protocol, so keys may be as long as values. Keys and values
+//! longer than [`MAX_KEY`] and [`MAX_VALUE`] (a server's defaults) are refused before anything
+//! is sent; the server may refuse shorter ones if it is configured so.
+//!
 //! - [`Client`]: one connection, opened lazily and reopened after a failure.
 //! - [`ClientConfig`]: where to connect and how long to wait.
 //! - [`RetryPolicy`]: bounded exponential backoff; its module says which operations are retried
@@ -35,8 +39,8 @@ pub use error::{Error, ProtocolError};
 pub use retry::RetryPolicy;
 
 use batch::Kind;
-use kv_nostd::native::{self, Limits, Request, Response, Status};
-use std::io::{self, Read, Write};
+use kv_nostd::native::{self, Limits, Request, Response, Status, Version};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -45,8 +49,43 @@ use std::time::Duration;
 /// server never stops reading while the client is still writing.
 const WINDOW: usize = 1024;
 
-/// Responses are accepted up to a SCAN step's size; a GET's value is far smaller.
-const LIMITS: Limits = Limits::new(u16::MAX as usize, native::MAX_SCAN_PAYLOAD);
+/// The protocol version the client speaks: the one whose keys may be as long as values.
+const VERSION: Version = Version::LATEST;
+
+/// The longest key the client sends: a server's default `proto-max-bulk-len`.
+pub const MAX_KEY: usize = crate::config::PROTO_MAX_BULK_LEN;
+
+/// The longest value (or password) the client sends: a server's default `proto-max-bulk-len`.
+pub const MAX_VALUE: usize = crate::config::PROTO_MAX_BULK_LEN;
+
+/// Responses are accepted up to the longest payload a frame can announce: a value is as long as
+/// the server let it be stored, and a SCAN step holds at least one whole segment of entries. A
+/// payload is read only as its bytes arrive, so a long announcement alone costs nothing.
+const LIMITS: Limits = Limits::new(u32::MAX as usize, u32::MAX as usize);
+
+/// Requests up to this long are copied into one frame and written in one call; longer ones are
+/// written from where their key and value lie, behind a header of their own.
+const COPY_UP_TO: usize = 64 * 1024;
+
+/// Checks `request`'s key and value against [`MAX_KEY`] and [`MAX_VALUE`], with the error and
+/// message a server with default settings would answer.
+fn check_limits(request: &Request<'_>) -> Result<(), Error> {
+    let mut cursor = [0u8; native::SCAN_CURSOR_LEN];
+    let (key, value) = request.fields(&mut cursor);
+    if key.len() > MAX_KEY {
+        return Err(Error::KeyTooLong(format!(
+            "key of {} bytes exceeds the maximum of {MAX_KEY} bytes",
+            key.len()
+        )));
+    }
+    if value.len() > MAX_VALUE {
+        return Err(Error::ValueTooLong(format!(
+            "value of {} bytes exceeds the maximum of {MAX_VALUE} bytes",
+            value.len()
+        )));
+    }
+    Ok(())
+}
 
 /// Where a client connects and how long it waits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,24 +223,36 @@ impl Client {
         request: Request<'_>,
         mut answer: impl FnMut(Response<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let mut frame = vec![0u8; request.encoded_len()];
-        request.encode(&mut frame).map_err(Error::Encode)?;
+        check_limits(&request)?;
         self.call(|conn| {
-            conn.send(&frame)?;
+            conn.send_request(&request)?;
             let response = conn.receive()?;
             answer(response).map_err(Failure::Final)
         })
     }
 
     /// Sets `key` to `value`. Retried on connection failures: see [`RetryPolicy`].
+    ///
+    /// A large value is written to the socket from `value` itself, never copied.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), Error> {
         self.request(Request::Put { key, value }, expect_empty)
     }
 
     /// The value of `key`; `Ok(None)` if there is none.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        self.get_with(key, |value| value.to_vec())
+    }
+
+    /// Hands the value of `key` to `f`, borrowed from the connection's buffer, and returns what
+    /// `f` made of it; `Ok(None)` if there is no such key. For a large value this saves the copy
+    /// [`Client::get`] makes.
+    pub fn get_with<T>(
+        &mut self,
+        key: &[u8],
+        mut f: impl FnMut(&[u8]) -> T,
+    ) -> Result<Option<T>, Error> {
         self.request(Request::Get { key }, |r| match r.status {
-            Status::Success => Ok(Some(r.payload.to_vec())),
+            Status::Success => Ok(Some(f(r.payload))),
             Status::NotFound => Ok(None),
             s => Err(refusal(s, r.payload)),
         })
@@ -226,14 +277,27 @@ impl Client {
     /// entries of this step. Keys may repeat across steps; see `docs/PROTOCOL.md`.
     #[allow(clippy::type_complexity)]
     pub fn scan_step(&mut self, cursor: u64) -> Result<(u64, Vec<(Vec<u8>, Vec<u8>)>), Error> {
+        let mut entries = Vec::new();
+        let next = self.scan_step_with(cursor, |k, v| entries.push((k.to_vec(), v.to_vec())))?;
+        Ok((next, entries))
+    }
+
+    /// One step of a scan from `cursor` (0 to start), handing each entry to `f` borrowed from the
+    /// connection's buffer; returns the next cursor (0 when done). `f` sees the step's entries
+    /// once, after the whole answer arrived and was checked.
+    pub fn scan_step_with(
+        &mut self,
+        cursor: u64,
+        mut f: impl FnMut(&[u8], &[u8]),
+    ) -> Result<u64, Error> {
         self.request(Request::Scan { cursor }, |r| match r.status {
             Status::Success => {
-                let (next, entries) = native::decode_scan_payload(r.payload)
+                let (next, entries) = native::decode_scan_payload(VERSION, r.payload)
                     .map_err(|e| Error::Protocol(ProtocolError::ScanPayload(e)))?;
-                Ok((
-                    next,
-                    entries.map(|(k, v)| (k.to_vec(), v.to_vec())).collect(),
-                ))
+                for (k, v) in entries {
+                    f(k, v);
+                }
+                Ok(next)
             }
             s => Err(refusal(s, r.payload)),
         })
@@ -244,10 +308,7 @@ impl Client {
     pub fn scan(&mut self, mut f: impl FnMut(&[u8], &[u8])) -> Result<(), Error> {
         let mut cursor = 0;
         loop {
-            let (next, entries) = self.scan_step(cursor)?;
-            for (k, v) in &entries {
-                f(k, v);
-            }
+            let next = self.scan_step_with(cursor, &mut f)?;
             if next == 0 {
                 return Ok(());
             }
@@ -342,7 +403,12 @@ struct Conn {
     input: Vec<u8>,
     /// Where the undecoded bytes begin in `input`.
     start: usize,
+    /// Where a small request is encoded before it is written.
+    frame: Vec<u8>,
 }
+
+/// Bytes the input buffer keeps between answers; a larger answer's memory is given back.
+const INPUT_KEEP: usize = 1024 * 1024;
 
 impl Conn {
     fn open(config: &ClientConfig) -> io::Result<Conn> {
@@ -357,6 +423,7 @@ impl Conn {
                         stream,
                         input: Vec::with_capacity(64 * 1024),
                         start: 0,
+                        frame: Vec::new(),
                     });
                 }
                 Err(e) => last = Some(e),
@@ -379,20 +446,46 @@ impl Conn {
             user: b"",
             password,
         };
-        let mut frame = vec![0u8; request.encoded_len()];
-        request
-            .encode(&mut frame)
-            .map_err(|e| Failure::Final(Error::Encode(e)))?;
-        self.send(&frame)?;
+        check_limits(&request).map_err(Failure::Final)?;
+        self.send_request(&request)?;
         let response = self.receive()?;
         expect_empty(response).map_err(Failure::Final)
     }
 
+    /// Writes already encoded frames.
     fn send(&mut self, frames: &[u8]) -> io::Result<()> {
         self.stream.write_all(frames)
     }
 
+    /// Writes one request: copied into one frame when it is small, else its header and then
+    /// its key and value from where they lie, in as few system calls as the socket allows.
+    fn send_request(&mut self, request: &Request<'_>) -> Result<(), Failure> {
+        let encoding = |e| Failure::Final(Error::Encode(e));
+        let len = request.encoded_len(VERSION);
+        if len <= COPY_UP_TO {
+            self.frame.resize(len, 0);
+            request.encode(VERSION, &mut self.frame).map_err(encoding)?;
+            return Ok(self.stream.write_all(&self.frame)?);
+        }
+        let mut header = [0u8; VERSION.request_header_len()];
+        let n = request
+            .encode_header(VERSION, &mut header)
+            .map_err(encoding)?;
+        let mut cursor = [0u8; native::SCAN_CURSOR_LEN];
+        let (key, value) = request.fields(&mut cursor);
+        let mut parts = [
+            IoSlice::new(&header[..n]),
+            IoSlice::new(key),
+            IoSlice::new(value),
+        ];
+        Ok(write_all_vectored(&mut self.stream, &mut parts)?)
+    }
+
     /// The next response, read from the socket as needed.
+    ///
+    /// The server answers in the request's version. A `SUCCESS` in another version is a protocol
+    /// error (its payload could be misread); any other status is taken as it is, so that a
+    /// server too old for version 2 is heard saying so.
     fn receive(&mut self) -> Result<Response<'_>, Failure> {
         let used = loop {
             match native::decode_response(&self.input[self.start..], &LIMITS) {
@@ -404,7 +497,15 @@ impl Conn {
         let frame = &self.input[self.start..self.start + used];
         self.start += used;
         match native::decode_response(frame, &LIMITS) {
-            Ok(Some((response, _))) => Ok(response),
+            Ok(Some((response, _))) => match Version::of(frame) {
+                Ok(Some(version)) if version != VERSION && response.status == Status::Success => {
+                    Err(Failure::Final(Error::Protocol(ProtocolError::Version {
+                        sent: VERSION,
+                        answered: version,
+                    })))
+                }
+                _ => Ok(response),
+            },
             // The same bytes decoded a moment ago.
             _ => Err(Failure::Final(Error::Protocol(
                 ProtocolError::UnexpectedPayload { len: used },
@@ -417,6 +518,10 @@ impl Conn {
         if self.start > 0 {
             self.input.drain(..self.start);
             self.start = 0;
+        }
+        if self.input.is_empty() && self.input.capacity() > INPUT_KEEP {
+            // A large answer was read and handed out: give its memory back.
+            self.input = Vec::with_capacity(64 * 1024);
         }
         let len = self.input.len();
         self.input.resize(len + 64 * 1024, 0);
@@ -443,6 +548,20 @@ impl Conn {
     }
 }
 
+/// Writes every byte of `parts`, in order, with vectored writes.
+fn write_all_vectored(stream: &mut TcpStream, mut parts: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut parts, 0);
+    while !parts.is_empty() {
+        match stream.write_vectored(parts) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut parts, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// A read timeout surfaces as `WouldBlock` on Unix; say what it means.
 fn timeout_named(e: io::Error) -> io::Error {
     if matches!(
@@ -452,5 +571,85 @@ fn timeout_named(e: io::Error) -> io::Error {
         io::Error::new(io::ErrorKind::TimedOut, "no answer within the timeout")
     } else {
         e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A one-connection server that reads one request and answers `reply(request bytes)`.
+    fn fake_server(reply: fn(&[u8]) -> Vec<u8>) -> (ClientConfig, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let thread = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut input = Vec::new();
+            let mut chunk = vec![0u8; 64 * 1024];
+            let limits = Limits::new(usize::MAX, usize::MAX);
+            let used = loop {
+                match native::decode_request(&input, &limits) {
+                    Ok(Some((_, used))) => break used,
+                    Ok(None) => {}
+                    Err(e) => panic!("{e}"),
+                }
+                let n = stream.read(&mut chunk).unwrap();
+                assert!(n > 0, "the client closed");
+                input.extend_from_slice(&chunk[..n]);
+            };
+            stream.write_all(&reply(&input[..used])).unwrap();
+        });
+        let config = ClientConfig {
+            retry: RetryPolicy::NEVER,
+            ..ClientConfig::new("127.0.0.1", port)
+        };
+        (config, thread)
+    }
+
+    #[test]
+    fn a_large_value_is_sent_whole_from_where_it_lies() {
+        let (config, server) = fake_server(|frame| {
+            let limits = Limits::new(usize::MAX, usize::MAX);
+            let (request, _) = native::decode_request(frame, &limits).unwrap().unwrap();
+            let Request::Put { key, value } = request else {
+                panic!("{request:?}");
+            };
+            assert_eq!(key.len(), 70_000);
+            assert!(value.iter().enumerate().all(|(i, &b)| b == i as u8));
+            // SUCCESS, answered in version 2.
+            vec![0xA2, 0, 0, 0, 0, 0]
+        });
+        let key = vec![b'k'; 70_000];
+        let value: Vec<u8> = (0..3 * COPY_UP_TO).map(|i| i as u8).collect();
+        Client::new(config).put(&key, &value).unwrap();
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_server_that_speaks_only_version_1_says_so() {
+        let (config, server) = fake_server(|_| {
+            let message = b"unsupported protocol version 2 (this end speaks 1)";
+            let mut reply = vec![0xA1, 0x05, 0, 0, 0, message.len() as u8];
+            reply.extend_from_slice(message);
+            reply
+        });
+        let e = Client::new(config).ping().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bad request: unsupported protocol version 2 (this end speaks 1)"
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_success_in_another_version_is_a_protocol_error() {
+        let (config, server) = fake_server(|_| vec![0xA1, 0, 0, 0, 0, 0]);
+        let e = Client::new(config).ping().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "protocol error: a version 2 request was answered in version 1"
+        );
+        server.join().unwrap();
     }
 }

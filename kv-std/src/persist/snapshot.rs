@@ -32,12 +32,14 @@ pub fn write(path: &Path, instance: u64, table: &Store) -> io::Result<u64> {
     // near the bucket being read wait on the visit.
     let mut w = BackupWriter::new(BufWriter::with_capacity(4 << 20, file), instance)?;
     let mut failure = None;
-    let (mut key, mut value) = (Vec::new(), Vec::new());
+    let mut key = Vec::new();
     table.visit(|e| {
         if failure.is_none() {
             let k = crate::db::entry_key(e, &mut key);
-            let v = crate::db::entry_value(e, &mut value);
-            if let Err(e) = w.entry(k, v) {
+            // The value goes from the table to the file a piece at a time: however large, it
+            // is never copied whole, nor escaped whole.
+            let written = w.entry_from(k, e.value_len(), |from, buf| e.read_value(from, buf));
+            if let Err(e) = written {
                 failure = Some(e);
             }
         }

@@ -1,8 +1,8 @@
 //! One client connection: its socket, its input and output buffers, and the loop that turns
 //! complete frames into replies.
 //!
-//! The first byte a client sends picks the protocol for the life of the connection: kv's native
-//! magic byte, or anything else for RESP (`*` for arrays, a letter for inline commands). Every
+//! The first byte a client sends picks the protocol for the life of the connection: a kv native
+//! magic byte (`0xA0`–`0xAF`), or anything else for RESP (`*` for arrays, a letter for inline commands). Every
 //! complete frame in the input is answered in order into one output buffer, which is written
 //! with as few system calls as the socket allows.
 
@@ -291,8 +291,13 @@ impl Connection {
         for &(start, end) in &self.client.write_replies {
             rebuilt.extend_from_slice(&output[at..start]);
             match self.protocol {
+                // In the version the held reply was in, which is its request's.
                 Protocol::Native => native_cmd::error(
                     &mut rebuilt,
+                    native::Version::of(&output[start..end])
+                        .ok()
+                        .flatten()
+                        .unwrap_or(native::Version::V1),
                     native::Status::ServerError,
                     &format!("write not durable: {why}"),
                 ),
@@ -359,10 +364,15 @@ impl Connection {
         if self.filled == self.input.len() {
             let cap = db.settings.client_query_buffer_limit();
             if self.input.len() >= cap {
-                // A frame larger than the limit admits: the decoder rejects such lengths from
-                // their header, so only a huge inline line or array can get here.
+                // A frame larger than the limit admits: the decoders reject oversized lengths
+                // from their header, so only a huge inline line or array, or a native frame whose
+                // key and value are each within the limits, can get here.
                 log::warn!("{}: closed: the query buffer passed {cap} bytes", self.peer);
-                self.protocol_error("ERR Protocol error: too big request");
+                if self.protocol == Protocol::Native {
+                    self.native_too_big(cap);
+                } else {
+                    self.protocol_error("ERR Protocol error: too big request");
+                }
                 return Ok((1, 1));
             }
             let grown = (self.input.len() * 2).clamp(INPUT_START, cap);
@@ -385,7 +395,7 @@ impl Connection {
                 .and_then(|b| b.first())
             {
                 None => return 0,
-                Some(&b) if b & 0xf0 == native::MAGIC & 0xf0 => self.protocol = Protocol::Native,
+                Some(&b) if native::is_native(b) => self.protocol = Protocol::Native,
                 Some(_) => self.protocol = Protocol::Resp,
             }
         }
@@ -468,19 +478,26 @@ impl Connection {
             return n > 0 && self.skip == 0 && self.start < self.filled;
         }
         let input = &self.input[self.start..self.filled];
-        // Keys and values as long as clients may send, keys also as long as their length field.
+        // Keys and values as long as clients may send; a version-1 frame's key is also held to
+        // its 16-bit length field.
         let max_bulk = db.settings.proto_max_bulk_len();
-        let limits = native::Limits::new(max_bulk.min(u16::MAX as usize), max_bulk);
+        let limits = native::Limits::new(max_bulk, max_bulk);
+        // Each frame is answered in its own version. A frame with no version this server speaks
+        // is answered in version 1, which every kv client reads.
+        let version = native::Version::of(input)
+            .ok()
+            .flatten()
+            .unwrap_or(native::Version::V1);
         match native::decode_request(input, &limits) {
             Ok(None) => false,
             Ok(Some((request, used))) => {
                 self.start += used;
-                native_cmd::execute(&request, &mut self.client, db, self.out.raw());
+                native_cmd::execute(version, &request, &mut self.client, db, self.out.raw());
                 true
             }
             Err(e) => {
                 let text = e.to_string();
-                native_cmd::error(self.out.raw(), e.status(), &text);
+                native_cmd::error(self.out.raw(), version, e.status(), &text);
                 match e.frame_len() {
                     // The framing is intact: drop this frame's bytes and go on.
                     Some(len) => {
@@ -494,6 +511,20 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Answers a native frame too large for the query buffer with `BAD_REQUEST`, in its version,
+    /// and closes once that is written: its body cannot be held, and skipping a frame the
+    /// client will expect an answer to would only move the problem.
+    fn native_too_big(&mut self, cap: usize) {
+        let version = native::Version::of(&self.input[self.start..self.filled])
+            .ok()
+            .flatten()
+            .unwrap_or(native::Version::V1);
+        let text = format!("request larger than the client-query-buffer-limit of {cap} bytes");
+        native_cmd::error(self.out.raw(), version, native::Status::BadRequest, &text);
+        self.closing = true;
+        self.start = self.filled;
     }
 
     /// Answers `-text` and closes once it is written, as Redis does on a protocol error.

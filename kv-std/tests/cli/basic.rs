@@ -1,6 +1,6 @@
 //! put, get, delete and ping: the seed's examples, missing keys, awkward values.
 
-use crate::{ClientCommand, TestServer};
+use crate::{large_value, library, ClientCommand, TestServer};
 
 #[test]
 fn the_seeds_examples_print_exactly() {
@@ -123,4 +123,110 @@ fn a_password_protected_server_needs_the_password() {
         .assert()
         .code(0)
         .stdout("v\n");
+}
+
+#[test]
+fn put_file_stores_a_file_s_bytes_exactly() {
+    let s = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("value.bin");
+    let value = large_value(1);
+    std::fs::write(&path, &value).unwrap();
+    s.client()
+        .args(["put", "blob", "--file"])
+        .arg(&path)
+        .assert()
+        .code(0)
+        .stdout(format!(
+            "✓ blob = <{} bytes from {}>\n",
+            value.len(),
+            path.display()
+        ))
+        .stderr("");
+    let out = s.client().args(["get", "blob"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.ends_with(b"\n"));
+    assert!(
+        out.stdout[..out.stdout.len() - 1] == value[..],
+        "get printed other bytes than the file's"
+    );
+    assert!(library(&s).get(b"blob").unwrap().unwrap() == value);
+}
+
+#[test]
+fn put_file_dash_reads_standard_input() {
+    let s = TestServer::start();
+    let value = large_value(2);
+    s.client()
+        .args(["put", "blob", "--file", "-"])
+        .write_stdin(value.clone())
+        .assert()
+        .code(0)
+        .stdout(format!("✓ blob = <{} bytes from stdin>\n", value.len()))
+        .stderr("");
+    assert!(library(&s).get(b"blob").unwrap().unwrap() == value);
+    s.client()
+        .args(["put", "empty", "--file", "-"])
+        .write_stdin("")
+        .assert()
+        .code(0)
+        .stdout("✓ empty = <0 bytes from stdin>\n");
+    s.client()
+        .args(["get", "empty"])
+        .assert()
+        .code(0)
+        .stdout("\n");
+}
+
+#[test]
+fn put_file_problems_exit_with_their_codes() {
+    let s = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.bin");
+    s.client()
+        .args(["put", "k", "--file"])
+        .arg(&missing)
+        .assert()
+        .code(4)
+        .stdout("")
+        .stderr(format!(
+            "kv-client: {}: No such file or directory (os error 2)\n",
+            missing.display()
+        ));
+    // A value and a file at once is a usage error.
+    s.client()
+        .args(["put", "k", "v", "--file", "-"])
+        .assert()
+        .code(2)
+        .stdout("");
+    s.client().args(["get", "k"]).assert().code(1);
+
+    let mut config = kv_std::config::Config::local();
+    config.proto_max_bulk_len = 256;
+    let small = TestServer::with(config);
+    small
+        .client()
+        .args(["put", "k", "--file", "-"])
+        .write_stdin(vec![b'v'; 257])
+        .assert()
+        .code(3)
+        .stdout("")
+        .stderr("kv-client: value too long: value of 257 bytes exceeds the maximum of 256 bytes\n");
+}
+
+#[test]
+fn a_key_longer_than_65535_bytes_round_trips() {
+    let s = TestServer::start();
+    let key = "k".repeat(70_000);
+    s.client()
+        .args(["put", &key, "long"])
+        .assert()
+        .code(0)
+        .stdout(format!("✓ {key} = long\n"));
+    s.client()
+        .args(["get", &key])
+        .assert()
+        .code(0)
+        .stdout("long\n");
+    s.client().args(["get", &key[..65_535]]).assert().code(1);
 }

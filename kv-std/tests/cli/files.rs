@@ -1,6 +1,6 @@
 //! import and export.
 
-use crate::{ClientCommand, TestServer};
+use crate::{large_value, library, ClientCommand, TestServer};
 use kv_std::backup_format::{BackupReader, Trailer};
 use predicates::prelude::*;
 
@@ -135,4 +135,56 @@ fn a_corrupt_backup_imports_nothing() {
             )),
         );
     s.client().args(["get", "k2"]).assert().code(1);
+}
+
+#[test]
+fn large_values_and_keys_export_and_import_byte_for_byte() {
+    let s = TestServer::start();
+    let long_key = vec![b'#'; 70_000];
+    let mut expected = vec![
+        (b"big".to_vec(), large_value(3)),
+        (b"big,too".to_vec(), large_value(4)),
+        (long_key.clone(), b"v".to_vec()),
+        (b"small".to_vec(), b"value, \n".to_vec()),
+    ];
+    {
+        let mut client = library(&s);
+        for (k, v) in &expected {
+            client.put(k, v).unwrap();
+        }
+    }
+    expected.sort();
+    let path = temp("large");
+    s.client()
+        .arg("export")
+        .arg(&path)
+        .assert()
+        .code(0)
+        .stderr("")
+        .stdout(predicate::str::starts_with("exported 4 entries to "));
+    let file = std::fs::read(&path).unwrap();
+    let mut reader = BackupReader::new(&file[..]);
+    let read: Vec<_> = reader.by_ref().map(|(_, e)| e.unwrap()).collect();
+    assert!(read == expected, "the exported entries differ");
+    assert_eq!(reader.trailer(), Some(Trailer::Verified { entries: 4 }));
+
+    let other = TestServer::start();
+    other
+        .client()
+        .arg("import")
+        .arg(&path)
+        .assert()
+        .code(0)
+        .stderr("")
+        .stdout(predicate::str::starts_with("imported 4 entries in "));
+    let mut client = library(&other);
+    for (k, v) in &expected {
+        assert!(client.get(k).unwrap().as_ref() == Some(v), "{k:?}");
+    }
+    let copy = temp("large-copy");
+    other.client().arg("export").arg(&copy).assert().code(0);
+    assert!(
+        std::fs::read(&copy).unwrap() == file,
+        "the second export differs"
+    );
 }

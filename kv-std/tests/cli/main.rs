@@ -29,3 +29,27 @@ pub fn client_on(port: u16) -> Command {
     cmd.timeout(std::time::Duration::from_secs(30));
     cmd
 }
+
+/// About 5 MiB of bytes in no simple pattern, holding every byte value many times over (the
+/// backup format's escape and separator bytes and newlines among them), then each once more.
+pub fn large_value(seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut value: Vec<u8> = (0..5 * 1024 * 1024 - 256)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    value.extend(0..=255u8);
+    value
+}
+
+/// A client library connection to `server`.
+pub fn library(server: &TestServer) -> kv_std::client::Client {
+    kv_std::client::Client::new(kv_std::client::ClientConfig::new(
+        "127.0.0.1",
+        server.addr.port(),
+    ))
+}

@@ -42,6 +42,59 @@ fn awkward_keys_and_values_survive_a_restart_byte_for_byte() {
 }
 
 #[test]
+fn a_value_of_several_mib_holding_every_byte_survives_a_restart() {
+    // Every byte value, runs of the escape and separator bytes, newlines, and UTF-8 characters
+    // of each length at every alignment: 6 MiB, so the snapshot writes it in many pieces.
+    let mut value = Vec::with_capacity(6 << 20);
+    let mut i = 0usize;
+    while value.len() < 6 << 20 {
+        value.extend(0..=255u8);
+        value.extend_from_slice(&"\\,\n\r#é✓😀".as_bytes()[..(i % 13) + 1]);
+        i += 1;
+    }
+    let key = b"big\\,key\n".to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let s = start(dir.path(), port, &[]);
+    let mut con = s.client();
+    let () = con.set(&key, &value).unwrap();
+    let () = con.set("small", "v").unwrap();
+    drop(con);
+    assert_eq!(s.stop(), Some(0));
+
+    // The file holds it as the format says, line for line.
+    let file = fs::read(dir.path().join("kv-backup.txt")).unwrap();
+    let mut reader = kv_std::backup_format::BackupReader::new(&file[..]);
+    let mut entries: Vec<_> = reader.by_ref().map(|(_, e)| e.unwrap()).collect();
+    entries.sort();
+    assert!(
+        entries
+            == [
+                (key.clone(), value.clone()),
+                (b"small".to_vec(), b"v".to_vec())
+            ]
+    );
+    assert_eq!(
+        reader.trailer(),
+        Some(kv_std::backup_format::Trailer::Verified { entries: 2 })
+    );
+    let mut line = Vec::new();
+    kv_std::backup_format::escape_key(&key, &mut line);
+    line.push(b',');
+    kv_std::backup_format::escape_value(&value, &mut line);
+    line.push(b'\n');
+    assert!(
+        file.windows(line.len()).any(|w| w == &line[..]),
+        "the value's line is not the whole value escaped"
+    );
+
+    let s = start(dir.path(), port, &[]);
+    let mut con = s.client();
+    let got: Vec<u8> = con.get(&key).unwrap();
+    assert!(got == value, "the value read back differs");
+}
+
+#[test]
 fn a_file_in_the_original_format_loads_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(

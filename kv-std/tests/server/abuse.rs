@@ -15,28 +15,18 @@ fn next(state: &mut u64) -> u64 {
 
 /// Valid frames of both protocols, to mutate.
 fn seeds() -> Vec<Vec<u8>> {
-    let mut native_put = vec![
-        kv_nostd::native::MAGIC,
-        0x03,
-        0,
-        1,
-        0,
-        0,
-        0,
-        2,
-        b'k',
-        b'v',
-        b'v',
-    ];
-    native_put.truncate(11);
+    let v1 = kv_nostd::native::Version::V1.magic();
+    let v2 = kv_nostd::native::Version::V2.magic();
     vec![
         b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n".to_vec(),
         b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n".to_vec(),
         b"*5\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n".to_vec(),
         b"PING\r\n".to_vec(),
         b"*4\r\n$4\r\nSCAN\r\n$1\r\n0\r\n$5\r\nCOUNT\r\n$2\r\n10\r\n".to_vec(),
-        native_put,
-        vec![kv_nostd::native::MAGIC, 0x02, 0, 1, 0, 0, 0, 0, b'k'],
+        vec![v1, 0x03, 0, 1, 0, 0, 0, 2, b'k', b'v', b'v'],
+        vec![v1, 0x02, 0, 1, 0, 0, 0, 0, b'k'],
+        vec![v2, 0x03, 0, 0, 0, 1, 0, 0, 0, 2, b'k', b'v', b'v'],
+        vec![v2, 0x02, 0, 0, 0, 1, 0, 0, 0, 0, b'k'],
     ]
 }
 

@@ -1,7 +1,7 @@
 //! Passwords: every path to the data is closed until AUTH, in both protocols.
 
 use crate::{Conn, Connect, TestServer};
-use kv_nostd::native::{decode_response, Limits, Request, Status};
+use kv_nostd::native::{decode_response, Limits, Request, Status, Version};
 use kv_std::config::Config;
 use std::io::{Read, Write};
 
@@ -77,8 +77,8 @@ fn before_auth_only_small_requests_are_read() {
 }
 
 fn native(c: &mut Conn, req: Request<'_>) -> (Status, Vec<u8>) {
-    let mut buf = vec![0u8; req.encoded_len()];
-    req.encode(&mut buf).unwrap();
+    let mut buf = vec![0u8; req.encoded_len(Version::LATEST)];
+    req.encode(Version::LATEST, &mut buf).unwrap();
     c.stream.write_all(&buf).unwrap();
     let mut got = Vec::new();
     let mut chunk = [0u8; 512];
