@@ -1,0 +1,434 @@
+//! Deadlines and expiry: the table's clock, the calls that read or change a key's deadline, and
+//! the removal of expired items, for one key or a step at a time over the whole index.
+//!
+//! # Visibility
+//! An item whose deadline is at or before the clock ([`Table::now`]) is expired, and every call
+//! treats its key as absent: gets, `contains`, `value_len`, [`Table::deadline`], visits and
+//! scans do not see it, a conditional put sees the key absent (and hands out no old value), a
+//! delete answers `false`. The clock is read after the item: by a reader once its copy is
+//! validated, by a writer under the bucket lock. Since the clock never goes back, an item found
+//! expired stays expired.
+//!
+//! # Who removes an expired item
+//! Reads never remove anything: they hide. So a replica, whose copy of the data must change only
+//! as its primary says, calls no removing call of its own and sees exactly what it should. The
+//! calls that remove an expired item are a delete of its key, [`Table::reap`] (one key, for a
+//! server's lazy expiry), [`Table::expire_step`] (the active cycle), a put over the key (which
+//! replaces it as it would an absent key's nothing), and [`Table::set_deadline`] with a past
+//! deadline. Each calls its `then` hook with the bucket still locked, so a log written there
+//! records every removal in the order it happened. Removed items' memory goes back to the arena.
+//!
+//! # Changing a deadline
+//! An item with a deadline field has its deadline changed in place (`item.rs` argues why that
+//! is sound); one without gets a copy with a field, linked in its place like an overwrite. A
+//! large item is copied under a pin rather than under the bucket lock, and linked only if its key
+//! still has it.
+
+use crate::arena::Loc;
+use crate::bucket::SLOTS;
+use crate::error::Error;
+use crate::item::NO_DEADLINE;
+use crate::memory::Memory;
+use crate::page;
+use crate::scan::Entry;
+use crate::segment;
+use crate::slot::Slot;
+use crate::sync::{spin_hint, Ordering, Wait};
+use crate::table::{Look, Remove, Removed, Table};
+
+/// The deadline a put gives its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    /// None: the key never expires (a plain `SET`).
+    None,
+    /// Milliseconds on the table's clock ([`Table::now`]); `u64::MAX` is none.
+    At(u64),
+    /// The deadline the key has now, if it is live; none if it is absent or expired (Redis
+    /// `SET ... KEEPTTL`).
+    Keep,
+}
+
+/// When [`Table::set_deadline`] changes a deadline: Redis 7's `EXPIRE` options. A key without
+/// a deadline counts as having one infinitely far away (so `Later` never gives it one and
+/// `Earlier` always does), and a new deadline of `None` is infinitely far too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpireIf {
+    /// Whatever the key's deadline is.
+    Always,
+    /// Only if the key has no deadline (`NX`).
+    NoDeadline,
+    /// Only if the key has a deadline (`XX`).
+    HasDeadline,
+    /// Only if the new deadline is later than the key's (`GT`).
+    Later,
+    /// Only if the new deadline is earlier than the key's (`LT`).
+    Earlier,
+}
+
+impl ExpireIf {
+    /// Whether the condition allows moving a key's deadline from `current` to `new`.
+    fn holds(self, current: Option<u64>, new: Option<u64>) -> bool {
+        // `u64::MAX` is no deadline: the farthest there is.
+        let far = |d: Option<u64>| d.unwrap_or(NO_DEADLINE);
+        match self {
+            ExpireIf::Always => true,
+            ExpireIf::NoDeadline => current.is_none(),
+            ExpireIf::HasDeadline => current.is_some(),
+            ExpireIf::Later => far(new) > far(current),
+            ExpireIf::Earlier => far(new) < far(current),
+        }
+    }
+}
+
+/// What [`Table::set_deadline`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeadlineChange {
+    /// The key is absent or expired: nothing changed.
+    Absent,
+    /// The condition did not hold, or there was no deadline to remove: nothing changed.
+    Unchanged,
+    /// The deadline was set (perhaps to the one it had), moved, or removed.
+    Changed,
+    /// The new deadline had already passed: the key was deleted.
+    Deleted,
+}
+
+/// Where an active-expiry cycle stands: a position in the hash space, in scan order, and a
+/// bucket of the segment there. [`ExpireCursor::START`] starts a cycle; a step returns it when
+/// the cycle is done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpireCursor {
+    pos: u32,
+    bucket: u32,
+}
+
+impl ExpireCursor {
+    /// The cursor that starts a cycle, and that a step ending one returns.
+    pub const START: ExpireCursor = ExpireCursor { pos: 0, bucket: 0 };
+
+    /// Whether this is [`ExpireCursor::START`] (as given) or the end of a cycle (as returned).
+    pub fn is_start(self) -> bool {
+        self == Self::START
+    }
+}
+
+/// What one [`Table::expire_step`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpireStep {
+    /// Where the next step starts; [`ExpireCursor::START`] when this step ended a cycle.
+    pub cursor: ExpireCursor,
+    /// Keys looked at.
+    pub examined: usize,
+    /// Expired keys removed.
+    pub expired: usize,
+}
+
+impl<A: Memory, I: Memory> Table<A, I> {
+    /// The table's clock, in milliseconds: what deadlines are compared with.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Moves the clock to `now_ms` if that is later than it stands (a clock never runs
+    /// backwards, so a key never comes back to life); returns the clock after. A server calls it
+    /// once per event-loop turn, a device from its millisecond tick. Where the clock is two
+    /// words (targets without 64-bit atomics) this may wait for another advance in progress;
+    /// elsewhere it never waits.
+    pub fn advance_clock(&self, now_ms: u64) -> u64 {
+        // Blocking mode never answers Busy.
+        self.clock.advance(now_ms, Wait::Block).unwrap_or(now_ms)
+    }
+
+    /// [`Table::advance_clock`] that never waits: [`Error::Busy`] if another advance is in
+    /// progress (only where the clock is two words).
+    pub fn try_advance_clock(&self, now_ms: u64) -> Result<u64, Error> {
+        self.clock.advance(now_ms, Wait::Try)
+    }
+
+    /// Keys stored with a deadline (expired keys not yet removed included). Exact when no write
+    /// is in flight.
+    pub fn expires(&self) -> usize {
+        self.expires.load(Ordering::Relaxed)
+    }
+
+    /// `key`'s deadline: `None` if the key is absent (or expired), `Some(None)` if it is live
+    /// without a deadline, `Some(Some(ms))` if it expires when the clock reaches `ms` (Redis
+    /// `TTL`, `PTTL`, `EXPIRETIME`).
+    pub fn deadline(&self, key: &[u8]) -> Result<Option<Option<u64>>, Error> {
+        Ok(match self.lookup::<[u8]>(key, None, Wait::Block)? {
+            Look::Live { deadline, .. } => Some(deadline),
+            Look::Absent | Look::Expired => None,
+        })
+    }
+
+    /// Sets (`Some`) or removes (`None`) `key`'s deadline if `cond` allows (Redis `EXPIRE`,
+    /// `PEXPIREAT`, `PERSIST`, with `NX`, `XX`, `GT`, `LT`); reports what it did. A deadline the
+    /// clock has already reached deletes the key (Redis: a non-positive TTL deletes), once
+    /// `cond` allows it. `then` is called with the change (`Changed` or `Deleted`) while the
+    /// key's bucket is still locked (see [`Table::put_if_then`]).
+    ///
+    /// A key whose item has no deadline field gets a copy of it with one, so giving a deadline
+    /// to such a key needs memory for its item: [`Error::NoSpace`] when there is none (nothing
+    /// changed). Moving or removing a deadline, or deleting, needs none.
+    pub fn set_deadline(
+        &self,
+        key: &[u8],
+        deadline: Option<u64>,
+        cond: ExpireIf,
+        then: &mut dyn FnMut(DeadlineChange),
+    ) -> Result<DeadlineChange, Error> {
+        self.check_key(key)?;
+        let wait = Wait::Block;
+        self.arena.drain_deferred(&self.budget);
+        let target = deadline.filter(|&d| d != NO_DEADLINE);
+        let h = self.hash(key);
+        let view = self.arena.view();
+        loop {
+            let Some((guards, b, j, s)) = self.find_for_write(view, h, key, wait)? else {
+                return Ok(DeadlineChange::Absent);
+            };
+            let loc = s.loc();
+            let hdr = view.header(loc);
+            let current = view.deadline(loc, &hdr);
+            let now = self.clock.now();
+            if current.is_some_and(|d| d <= now) {
+                return Ok(DeadlineChange::Absent);
+            }
+            if !cond.holds(current, target) || (target.is_none() && current.is_none()) {
+                return Ok(DeadlineChange::Unchanged);
+            }
+            if target.is_some_and(|d| d <= now) {
+                b.begin_write();
+                b.set(j, Slot::EMPTY);
+                b.end_write();
+                self.len.fetch_sub(1, Ordering::Relaxed);
+                if current.is_some() {
+                    self.expires.fetch_sub(1, Ordering::Relaxed);
+                }
+                then(DeadlineChange::Deleted);
+                drop(guards);
+                self.retire(view, loc, wait);
+                return Ok(DeadlineChange::Deleted);
+            }
+            if hdr.has_deadline {
+                // In place: a write of the bucket, so optimistic readers that copied any of
+                // the field's bytes fail validation (`item.rs`).
+                b.begin_write();
+                view.set_deadline(loc, &hdr, target.unwrap_or(NO_DEADLINE));
+                b.end_write();
+                if current.is_none() {
+                    self.expires.fetch_add(1, Ordering::Relaxed);
+                } else if target.is_none() {
+                    self.expires.fetch_sub(1, Ordering::Relaxed);
+                }
+                then(DeadlineChange::Changed);
+                return Ok(DeadlineChange::Changed);
+            }
+            // No field, so no deadline now (`current` is none) and one to give (`target` is
+            // some): a copy with a field takes the item's place.
+            let Some(d) = target else {
+                return Ok(DeadlineChange::Unchanged);
+            };
+            if !s.is_large() {
+                // Small: copied under the lock, which keeps the item linked and unchanged.
+                let (copy, large) = self.arena.copy_item(&self.budget, loc, &hdr, d, wait)?;
+                b.begin_write();
+                b.set(j, Slot::new(s.tag(), copy, large));
+                b.end_write();
+                self.expires.fetch_add(1, Ordering::Relaxed);
+                then(DeadlineChange::Changed);
+                drop(guards);
+                self.retire(view, loc, wait);
+                return Ok(DeadlineChange::Changed);
+            }
+            // Large: pinned, so never freed and so never another item at `loc`; copied with no
+            // lock held; linked only if the key's slot still names it.
+            page::pin_linked(view.state(view.page_of(loc)));
+            drop(guards);
+            let copy = self.arena.copy_item(&self.budget, loc, &hdr, d, wait);
+            let (copy, large) = match copy {
+                Ok(c) => c,
+                Err(e) => {
+                    self.unpin(view, loc, wait);
+                    return Err(e);
+                }
+            };
+            let linked = match self.find_for_write(view, h, key, wait) {
+                // The same slot word: the same item, still without a deadline, so `cond` holds
+                // as before. Unless the clock reached `d` meanwhile: then go round again.
+                Ok(Some((guards, b, j, now_s))) if now_s == s && d > self.clock.now() => {
+                    b.begin_write();
+                    b.set(j, Slot::new(s.tag(), copy, large));
+                    b.end_write();
+                    self.expires.fetch_add(1, Ordering::Relaxed);
+                    then(DeadlineChange::Changed);
+                    drop(guards);
+                    // Dead while we hold our pin: the unpin below frees it (or a later one).
+                    self.retire(view, loc, wait);
+                    Ok(true)
+                }
+                Ok(_) => Ok(false),
+                Err(e) => Err(e),
+            };
+            self.unpin(view, loc, wait);
+            match linked {
+                Ok(true) => return Ok(DeadlineChange::Changed),
+                Ok(false) => {
+                    // Overwritten, deleted or expired meanwhile: the copy was never seen.
+                    self.arena.free_item(&self.budget, copy, wait);
+                    spin_hint();
+                }
+                Err(e) => {
+                    self.arena.free_item(&self.budget, copy, wait);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Removes `key` if it is expired, calling `then` with its entry while its bucket is still
+    /// locked (a server logs the delete there); answers whether it removed it. A live or absent
+    /// key is left alone, at the cost of one lock-free lookup: a server's lazy expiry may call
+    /// this after any read that found nothing.
+    pub fn reap(&self, key: &[u8], then: &mut dyn FnMut(&Entry<'_>)) -> Result<bool, Error> {
+        if self.lookup::<[u8]>(key, None, Wait::Block)? != Look::Expired {
+            return Ok(false);
+        }
+        let removed = self.delete_inner(key, Remove::Expired, Some(then), Wait::Block)?;
+        Ok(removed == Removed::Expired)
+    }
+
+    /// One step of active expiry (Redis's `activeExpireCycle`): from `cursor`, looks at up to
+    /// `max_buckets` buckets of the index (each up to [`crate::table::BUCKET_SLOTS`] keys) and
+    /// removes the expired keys it finds, calling `then` with each while its bucket is still
+    /// locked (it should be quick, and must not use this table). Returns where to go on from,
+    /// and what it saw: the fraction `expired / examined` tells a caller whether another step
+    /// is worth its time now, as Redis's stale-key threshold does.
+    ///
+    /// The cursor walks segments in the order of [`Table::scan`], so a cycle from
+    /// [`ExpireCursor::START`] until a step returns it looks at every key present throughout,
+    /// however the index grows meanwhile. One bucket is locked at a time. Memory of removed
+    /// items goes back to the arena.
+    pub fn expire_step(
+        &self,
+        cursor: ExpireCursor,
+        max_buckets: usize,
+        then: &mut dyn FnMut(&Entry<'_>),
+    ) -> ExpireStep {
+        const END: u64 = 1 << 32;
+        let wait = Wait::Block;
+        self.arena.drain_deferred(&self.budget);
+        let view = self.arena.view();
+        let (mut pos, mut bi) = (u64::from(cursor.pos), cursor.bucket as usize);
+        let mut step = ExpireStep {
+            cursor,
+            examined: 0,
+            expired: 0,
+        };
+        let mut buckets = 0;
+        while buckets < max_buckets {
+            // A hash whose low 32 bits put it at `pos`; `pos` is below 2^32.
+            let h = u64::from((pos as u32).reverse_bits());
+            // Blocking mode never answers Busy.
+            let Ok((seg, _, _)) = self.index.locate(h, wait) else {
+                return step;
+            };
+            while bi < seg.buckets() && buckets < max_buckets {
+                let b = seg.bucket(bi);
+                // Blocking mode never answers Busy.
+                let Ok(guard) = b.lock(wait) else {
+                    return step;
+                };
+                // Under the lock every item is stable, and every one belongs to this segment:
+                // a split moves slots out only with all its bucket locks held.
+                let now = self.clock.now();
+                let mut gone = [0 as Loc; SLOTS];
+                let mut n = 0;
+                for j in 0..SLOTS {
+                    let s = b.slot(j);
+                    if !s.is_occupied() {
+                        continue;
+                    }
+                    step.examined += 1;
+                    let e = Self::entry(view, s.loc());
+                    if e.deadline.is_none_or(|d| d > now) {
+                        continue;
+                    }
+                    if n == 0 {
+                        b.begin_write();
+                    }
+                    b.set(j, Slot::EMPTY);
+                    gone[n] = s.loc();
+                    n += 1;
+                    then(&e);
+                }
+                if n > 0 {
+                    b.end_write();
+                    self.len.fetch_sub(n, Ordering::Relaxed);
+                    self.expires.fetch_sub(n, Ordering::Relaxed);
+                    self.expired.fetch_add(n, Ordering::Relaxed);
+                }
+                drop(guard);
+                for &loc in &gone[..n] {
+                    self.retire(view, loc, wait);
+                }
+                step.expired += n;
+                bi += 1;
+                buckets += 1;
+            }
+            if bi < seg.buckets() {
+                break;
+            }
+            // Done with the segment: go on past the interval it covers now. A split during the
+            // step (waited out here) only narrowed it, so the keys it moved out lie ahead.
+            let sw = loop {
+                let sw = seg.split().load(Ordering::Acquire);
+                if !segment::is_splitting(sw) {
+                    break sw;
+                }
+                spin_hint();
+            };
+            let start = u64::from((seg.prefix().load(Ordering::Relaxed) as u32).reverse_bits());
+            pos = start + (1u64 << (32 - segment::depth(sw)));
+            bi = 0;
+            if pos >= END {
+                pos = 0;
+                break;
+            }
+        }
+        step.cursor = ExpireCursor {
+            // Below 2^32.
+            pos: pos as u32,
+            bucket: bi as u32,
+        };
+        step
+    }
+}
+
+#[cfg(all(test, not(kv_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_count_no_deadline_as_infinitely_far() {
+        use ExpireIf::*;
+        assert!(Always.holds(Some(5), None));
+        assert!(NoDeadline.holds(None, Some(5)));
+        assert!(!NoDeadline.holds(Some(1), Some(5)));
+        assert!(HasDeadline.holds(Some(1), Some(5)));
+        assert!(!HasDeadline.holds(None, Some(5)));
+        assert!(Later.holds(Some(1), Some(5)));
+        assert!(!Later.holds(Some(5), Some(5)));
+        assert!(
+            !Later.holds(None, Some(5)),
+            "GT never gives a deadline to a key without one"
+        );
+        assert!(Earlier.holds(None, Some(5)), "LT always does");
+        assert!(Earlier.holds(Some(9), Some(5)));
+        assert!(!Earlier.holds(Some(5), Some(9)));
+        assert!(
+            Later.holds(Some(5), None),
+            "removing a deadline moves it to infinity"
+        );
+    }
+}
