@@ -407,7 +407,327 @@ impl<A: Memory, I: Memory> Table<A, I> {
 
 #[cfg(all(test, not(kv_loom)))]
 mod tests {
+    extern crate std;
+
     use super::*;
+    use crate::{Config, HashKey, Put, When, Word, WORD};
+    use std::vec::Vec;
+
+    type T = Table<&'static [Word], &'static [Word]>;
+
+    /// A table of 1 KiB pages (values above 512 bytes are large) and two-bucket segments (the
+    /// index splits often).
+    fn table() -> T {
+        let words = |bytes: usize| -> &'static [Word] {
+            Vec::leak((0..bytes / WORD).map(|_| Word::new(0)).collect())
+        };
+        let config = Config {
+            page_bytes: 1024,
+            segment_buckets: 2,
+            max_key: 300,
+            max_value: 8192,
+            max_memory: 0,
+        };
+        Table::new(words(1 << 20), words(1 << 18), HashKey([3; 16]), config).unwrap()
+    }
+
+    fn get(t: &T, key: &[u8]) -> Option<Vec<u8>> {
+        let mut buf = [0u8; 8192];
+        let n = t.get_into(key, &mut buf).unwrap()?;
+        Some(buf[..n].to_vec())
+    }
+
+    fn put(t: &T, key: &[u8], value: &[u8], deadline: Deadline) -> Option<Put> {
+        t.put_with(key, value, When::Always, deadline, None, &mut || {})
+            .unwrap()
+    }
+
+    fn large() -> Vec<u8> {
+        (0..3000u32).map(|i| i as u8).collect()
+    }
+
+    #[test]
+    fn an_item_is_hidden_from_every_read_once_the_clock_reaches_its_deadline() {
+        let t = table();
+        t.advance_clock(100);
+        for (key, value) in [(&b"small"[..], b"v".to_vec()), (b"large", large())] {
+            let d = t.now() + 50;
+            assert_eq!(put(&t, key, &value, Deadline::At(d)), Some(Put::Inserted));
+            assert_eq!(get(&t, key), Some(value.clone()));
+            assert_eq!(t.deadline(key), Ok(Some(Some(d))));
+            t.advance_clock(d - 1);
+            assert_eq!(t.contains(key), Ok(true));
+            t.advance_clock(d);
+            assert_eq!(get(&t, key), None);
+            assert_eq!(t.contains(key), Ok(false));
+            assert_eq!(t.try_contains(key), Ok(false));
+            assert_eq!(t.value_len(key), Ok(None));
+            assert_eq!(t.try_get_into(key, &mut [0; 8192]), Ok(None));
+            assert_eq!(t.deadline(key), Ok(None));
+            assert_eq!(
+                t.get_into(key, &mut [0; 1]),
+                Ok(None),
+                "absent, not too small"
+            );
+            let mut seen = 0;
+            t.visit(|_| seen += 1);
+            assert_eq!(seen, 0, "a visit skips it");
+            // Still stored until something removes it.
+            assert_eq!((t.len(), t.expires()), (1, 1));
+            assert_eq!(t.delete(key), Ok(false), "an expired key is absent");
+            assert_eq!((t.len(), t.expires()), (0, 0), "but it was removed");
+        }
+        assert_eq!(t.stats().expired, 2);
+        // The clock never goes back.
+        assert_eq!(t.advance_clock(10), 200);
+        assert_eq!(t.now(), 200);
+    }
+
+    #[test]
+    fn conditional_puts_see_an_expired_key_as_absent() {
+        let t = table();
+        put(&t, b"k", b"old", Deadline::At(10));
+        t.advance_clock(10);
+        let mut old = heapless::Vec::<u8, 16>::new();
+        let r = t.put_with(
+            b"k",
+            b"x",
+            When::IfPresent,
+            Deadline::None,
+            Some(&mut old),
+            &mut || panic!("nothing written"),
+        );
+        assert_eq!(r, Ok(None));
+        assert!(!When::IfPresent.was_present(None));
+        assert!(old.is_empty(), "no old value of an expired key");
+        assert_eq!(t.len(), 1, "a put that does not write removes nothing");
+        let mut logged = 0;
+        let r = t.put_with(
+            b"k",
+            b"new",
+            When::IfAbsent,
+            Deadline::None,
+            Some(&mut old),
+            &mut || logged += 1,
+        );
+        assert_eq!((r, logged), (Ok(Some(Put::Inserted)), 1));
+        assert!(old.is_empty());
+        assert_eq!(get(&t, b"k"), Some(b"new".to_vec()));
+        assert_eq!((t.len(), t.expires(), t.stats().expired), (1, 0, 1));
+    }
+
+    #[test]
+    fn keep_carries_the_deadline_of_a_live_key_only() {
+        let t = table();
+        for value in [b"v".to_vec(), large()] {
+            put(&t, b"k", &value, Deadline::At(50));
+            assert_eq!(put(&t, b"k", &value, Deadline::Keep), Some(Put::Replaced));
+            assert_eq!(t.deadline(b"k"), Ok(Some(Some(50))));
+            put(&t, b"k", &value, Deadline::None);
+            assert_eq!(put(&t, b"k", &value, Deadline::Keep), Some(Put::Replaced));
+            assert_eq!(t.deadline(b"k"), Ok(Some(None)));
+            assert_eq!(t.delete(b"k"), Ok(true));
+            assert_eq!(put(&t, b"k", &value, Deadline::Keep), Some(Put::Inserted));
+            assert_eq!(t.deadline(b"k"), Ok(Some(None)));
+            assert_eq!(t.expires(), 0);
+            assert_eq!(t.delete(b"k"), Ok(true));
+        }
+        put(&t, b"k", b"v", Deadline::At(50));
+        t.advance_clock(60);
+        assert_eq!(put(&t, b"k", b"w", Deadline::Keep), Some(Put::Inserted));
+        assert_eq!(
+            t.deadline(b"k"),
+            Ok(Some(None)),
+            "an expired key's deadline is not kept"
+        );
+        assert_eq!(t.expires(), 0);
+    }
+
+    #[test]
+    fn a_put_whose_deadline_has_passed_leaves_the_key_absent() {
+        let t = table();
+        t.advance_clock(100);
+        let used = t.stats().pages_in_use;
+        assert_eq!(put(&t, b"k", b"v", Deadline::At(100)), Some(Put::Inserted));
+        assert_eq!((t.len(), get(&t, b"k")), (0, None));
+        put(&t, b"k", b"old", Deadline::None);
+        let mut old = heapless::Vec::<u8, 16>::new();
+        let r = t.put_with(
+            b"k",
+            b"v",
+            When::Always,
+            Deadline::At(5),
+            Some(&mut old),
+            &mut || {},
+        );
+        assert_eq!(r, Ok(Some(Put::Replaced)));
+        assert_eq!(old.as_slice(), b"old");
+        assert_eq!((t.len(), t.expires(), get(&t, b"k")), (0, 0, None));
+        assert!(t.stats().pages_in_use <= used + 1);
+        // `u64::MAX` is no deadline.
+        put(&t, b"k", b"v", Deadline::At(u64::MAX));
+        assert_eq!(t.deadline(b"k"), Ok(Some(None)));
+    }
+
+    #[test]
+    fn set_deadline_follows_redis_conditions() {
+        let t = table();
+        t.advance_clock(1_000);
+        for value in [b"v".to_vec(), large()] {
+            let mut changes = Vec::new();
+            let mut set = |d: Option<u64>, c: ExpireIf| {
+                t.set_deadline(b"k", d, c, &mut |ch| changes.push(ch))
+                    .unwrap()
+            };
+            use DeadlineChange::*;
+            assert_eq!(set(Some(2_000), ExpireIf::Always), Absent);
+            put(&t, b"k", &value, Deadline::None);
+            assert_eq!(set(None, ExpireIf::Always), Unchanged, "nothing to persist");
+            assert_eq!(set(Some(2_000), ExpireIf::HasDeadline), Unchanged);
+            assert_eq!(set(Some(2_000), ExpireIf::Later), Unchanged);
+            // A copy of the item with a deadline field takes its place.
+            assert_eq!(set(Some(2_000), ExpireIf::NoDeadline), Changed);
+            assert_eq!(t.deadline(b"k"), Ok(Some(Some(2_000))));
+            assert_eq!(get(&t, b"k"), Some(value.clone()));
+            assert_eq!(t.expires(), 1);
+            // In place from now on.
+            assert_eq!(set(Some(3_000), ExpireIf::NoDeadline), Unchanged);
+            assert_eq!(set(Some(1_500), ExpireIf::Later), Unchanged);
+            assert_eq!(set(Some(3_000), ExpireIf::Later), Changed);
+            assert_eq!(
+                set(Some(3_000), ExpireIf::Always),
+                Changed,
+                "the same, set again"
+            );
+            assert_eq!(set(Some(4_000), ExpireIf::Earlier), Unchanged);
+            assert_eq!(set(Some(2_500), ExpireIf::Earlier), Changed);
+            assert_eq!(t.deadline(b"k"), Ok(Some(Some(2_500))));
+            assert_eq!(set(None, ExpireIf::Always), Changed, "persist");
+            assert_eq!((t.deadline(b"k"), t.expires()), (Ok(Some(None)), 0));
+            assert_eq!(set(Some(5_000), ExpireIf::Earlier), Changed);
+            assert_eq!(t.expires(), 1);
+            assert_eq!(get(&t, b"k"), Some(value.clone()));
+            // A past deadline deletes, once the condition holds.
+            assert_eq!(set(Some(999), ExpireIf::Later), Unchanged);
+            assert_eq!(set(Some(1_000), ExpireIf::Always), Deleted);
+            assert_eq!((t.len(), t.expires(), get(&t, b"k")), (0, 0, None));
+            assert_eq!(set(Some(2_000), ExpireIf::Always), Absent);
+            assert_eq!(
+                changes,
+                [Changed, Changed, Changed, Changed, Changed, Changed, Deleted]
+            );
+        }
+        put(&t, b"k", b"v", Deadline::At(1_200));
+        t.advance_clock(1_200);
+        let r = t.set_deadline(b"k", None, ExpireIf::Always, &mut |_| panic!("no change"));
+        assert_eq!(
+            r,
+            Ok(DeadlineChange::Absent),
+            "an expired key has no deadline to remove"
+        );
+    }
+
+    #[test]
+    fn reap_removes_only_an_expired_key() {
+        let t = table();
+        put(&t, b"live", b"v", Deadline::At(10));
+        put(&t, b"dead", b"v", Deadline::At(5));
+        t.advance_clock(5);
+        let mut reaped = Vec::new();
+        let mut note = |e: &Entry<'_>| {
+            let mut k = [0u8; 8];
+            reaped.push((e.key(&mut k).unwrap().to_vec(), e.deadline()));
+        };
+        assert_eq!(t.reap(b"live", &mut note), Ok(false));
+        assert_eq!(t.reap(b"absent", &mut note), Ok(false));
+        assert_eq!(t.reap(b"dead", &mut note), Ok(true));
+        assert_eq!(t.reap(b"dead", &mut note), Ok(false));
+        assert_eq!(reaped, [(b"dead".to_vec(), Some(5))]);
+        assert_eq!((t.len(), t.expires(), t.stats().expired), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_cycle_of_steps_removes_every_expired_key_and_gives_back_its_memory() {
+        let t = table();
+        let empty = t.stats().pages_in_use;
+        let n = 300u32;
+        for i in 0..n {
+            let key = std::format!("key{i}");
+            let value = if i % 50 == 0 {
+                large()
+            } else {
+                std::vec![i as u8; 40]
+            };
+            let deadline = if i % 3 == 0 {
+                Deadline::None
+            } else {
+                Deadline::At(u64::from(i % 7) + 1)
+            };
+            put(&t, key.as_bytes(), &value, deadline);
+        }
+        let with_deadline = (0..n).filter(|i| i % 3 != 0).count();
+        assert_eq!(t.expires(), with_deadline);
+        t.advance_clock(100);
+        let mut cursor = ExpireCursor::START;
+        let (mut examined, mut expired, mut reported, mut steps) = (0, 0, 0, 0);
+        loop {
+            let step = t.expire_step(cursor, 3, &mut |e| {
+                assert!(e.deadline().is_some_and(|d| d <= 100));
+                reported += 1;
+            });
+            // Steps looking at more keys than there are would mean the walk went round twice.
+            examined += step.examined;
+            expired += step.expired;
+            steps += 1;
+            cursor = step.cursor;
+            if cursor.is_start() {
+                break;
+            }
+        }
+        assert!(steps > 1);
+        assert_eq!(examined, n as usize);
+        assert_eq!((expired, reported), (with_deadline, with_deadline));
+        assert_eq!((t.len(), t.expires()), (n as usize - with_deadline, 0));
+        assert_eq!(t.stats().expired, with_deadline);
+        t.clear();
+        assert!(t.stats().pages_in_use <= empty + 12, "pages went back");
+    }
+
+    #[test]
+    fn a_step_resumes_across_splits() {
+        let t = table();
+        for i in 0..40u32 {
+            put(&t, std::format!("a{i}").as_bytes(), b"v", Deadline::At(1));
+        }
+        t.advance_clock(1);
+        let step = t.expire_step(ExpireCursor::START, 1, &mut |_| {});
+        assert!(!step.cursor.is_start());
+        // The index grows under the cursor; the rest of the cycle still finds every key.
+        for i in 0..400u32 {
+            put(&t, std::format!("b{i}").as_bytes(), b"v", Deadline::None);
+        }
+        let mut cursor = step.cursor;
+        let mut expired = step.expired;
+        while !cursor.is_start() {
+            let step = t.expire_step(cursor, 5, &mut |_| {});
+            expired += step.expired;
+            cursor = step.cursor;
+        }
+        assert_eq!(expired, 40);
+        assert_eq!(t.len(), 400);
+    }
+
+    #[test]
+    fn clear_counts_live_keys_and_reports_every_item() {
+        let t = table();
+        put(&t, b"a", b"v", Deadline::At(5));
+        put(&t, b"b", b"v", Deadline::At(50));
+        put(&t, b"c", b"v", Deadline::None);
+        t.advance_clock(5);
+        let mut seen = 0;
+        assert_eq!(t.clear_then(&mut |_| seen += 1), 2);
+        assert_eq!((seen, t.len(), t.expires()), (3, 0, 0));
+    }
 
     #[test]
     fn conditions_count_no_deadline_as_infinitely_far() {

@@ -1719,3 +1719,57 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Table<&'static [Word], &'static [Word]>>();
 };
+
+#[cfg(all(test, not(kv_loom)))]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::WORD;
+    use std::vec::Vec;
+
+    #[test]
+    fn keeping_a_deadline_the_item_has_no_field_for_asks_for_the_item_again() {
+        let words = |bytes: usize| -> &'static [Word] {
+            Vec::leak((0..bytes / WORD).map(|_| Word::new(0)).collect())
+        };
+        let t = Table::new(
+            words(1 << 16),
+            words(1 << 14),
+            HashKey([5; 16]),
+            Config::SMALL,
+        )
+        .unwrap();
+        let at = Deadline::At(50);
+        t.put_with(b"k", b"v", When::Always, at, None, &mut || {})
+            .unwrap();
+        // What a put that keeps the deadline writes if it looked before the key had one.
+        let (loc, large) = t
+            .arena
+            .write_item(&t.budget, b"k", b"w", None, Wait::Block)
+            .unwrap();
+        let item = NewItem {
+            loc,
+            large,
+            hdr: Header::new(1, 1, false),
+            deadline: None,
+        };
+        let h = t.hash(b"k");
+        let linked = t.link(
+            h,
+            b"k",
+            Some(item),
+            When::Always,
+            true,
+            None,
+            None,
+            Wait::Block,
+        );
+        assert!(matches!(linked, Ok(Linked::NeedsField)));
+        t.arena.free_item(&t.budget, loc, Wait::Block);
+        // Nothing changed.
+        assert_eq!(t.deadline(b"k"), Ok(Some(Some(50))));
+        assert_eq!(t.get_vec::<4>(b"k").unwrap().unwrap().as_slice(), b"v");
+        assert_eq!((t.len(), t.expires()), (1, 1));
+    }
+}
