@@ -1,5 +1,5 @@
-//! Models 19, 20 and 21: expiry racing readers and writers of the expiring key, and a deadline
-//! changed in place under a reader.
+//! Models 19, 20, 21 and 21b: expiry racing readers and writers of the expiring key, and a
+//! deadline changed in place under a reader of a small item and of a large one.
 
 use std::sync::Arc;
 
@@ -121,19 +121,18 @@ fn overwrite_vs_expiry_of_the_old_item_keeps_the_new_value() {
     );
 }
 
-/// Model 21: a deadline changed in place (the item has a deadline field) under a reader of the
-/// key: the reader sees the old or the new deadline, never a mix of their halves, and the value
-/// throughout.
-#[test]
-fn deadline_changed_in_place_under_a_reader() {
-    // Different in both 32-bit halves, so a deadline read half before and half after the
-    // change is neither.
-    const A: u64 = 1 << 32 | 1;
-    const B: u64 = 2 << 32 | 2;
+/// Different in both 32-bit halves, so a deadline read half before and half after the change
+/// is neither.
+const A: u64 = 1 << 32 | 1;
+const B: u64 = 2 << 32 | 2;
+
+/// A reader of `k`, whose item holds `value` with deadline `A`, races a change of the deadline
+/// to `B` in place: it sees `A` or `B`, and the value.
+fn deadline_changed_in_place(name: &'static str, value: &'static [u8]) {
     let k = plan(|| find_key(&table(SHAPE), &[], |_, _, _| true));
-    loom_tests::model("deadline_changed_in_place_under_a_reader", move || {
+    loom_tests::model(name, move || {
         let t = table(SHAPE);
-        assert_eq!(put_at(&t, &k, b"v", A), Some(Put::Inserted));
+        assert_eq!(put_at(&t, &k, value, A), Some(Put::Inserted));
         let setter = {
             let (t, k) = (Arc::clone(&t), k.clone());
             thread::spawn(move || {
@@ -146,10 +145,28 @@ fn deadline_changed_in_place_under_a_reader() {
             seen == Some(Some(A)) || seen == Some(Some(B)),
             "a reader saw a deadline the key never had: {seen:x?}"
         );
-        assert_eq!(get(&t, &k).as_deref(), Some(&b"v"[..]));
+        assert_eq!(get(&t, &k).as_deref(), Some(value));
         setter.join().unwrap();
         assert_eq!(t.deadline(&k), Ok(Some(Some(B))));
         assert_eq!((t.len(), t.expires()), (1, 1));
         assert_quiescent(&t);
     });
+}
+
+/// Model 21: a deadline changed in place (the item has a deadline field) under an optimistic
+/// reader of a small item, which validates the deadline it copied like the value.
+#[test]
+fn deadline_changed_in_place_under_a_reader() {
+    deadline_changed_in_place("deadline_changed_in_place_under_a_reader", b"v");
+}
+
+/// Model 21b: as model 21 for a large item (4 + 8 + 2 + 40 bytes: a page of its own), which a
+/// reader pins rather than validates: its deadline must still be the one read before the
+/// validation, never one read from the pinned item.
+#[test]
+fn deadline_changed_in_place_under_a_reader_of_a_large_item() {
+    deadline_changed_in_place(
+        "deadline_changed_in_place_under_a_reader_of_a_large_item",
+        &[b'L'; 40],
+    );
 }
