@@ -1,4 +1,4 @@
-//! Models 19, 20, 21 and 21b: expiry racing readers and writers of the expiring key, and a
+//! Models 19, 19b, 20, 21 and 21b: expiry racing readers and writers of the expiring key, and a
 //! deadline changed in place under a reader of a small item and of a large one.
 
 use std::sync::Arc;
@@ -87,6 +87,55 @@ fn get_vs_active_expiry_of_its_key() {
         assert_eq!((t.len(), t.expires(), t.stats().expired), (1, 0, 1));
         assert_quiescent(&t);
     });
+}
+
+/// Model 19b: as model 19, but a third thread reuses the chunk, so its new owner is ordered
+/// with the step's unlink only through the free list: the step must bump the bucket's version
+/// before it frees the item. (Executions where the put allocates before the step frees test
+/// nothing; some must reuse.)
+#[test]
+fn get_vs_active_expiry_and_reuse_by_another_thread() {
+    static REUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    const OLD: &[u8] = b"old";
+    const OTHER: &[u8] = b"other-value";
+    let (k, x) = plan(|| {
+        let t = table(SHAPE);
+        let k = find_key(&t, &[], |_, _, _| true);
+        let x = find_key(&t, &[&k], |_, _, _| true);
+        (k, x)
+    });
+    loom_tests::model(
+        "get_vs_active_expiry_and_reuse_by_another_thread",
+        move || {
+            let t = table(SHAPE);
+            assert_eq!(put_at(&t, &k, OLD, 10), Some(Put::Inserted));
+            t.advance_clock(10);
+            let old_chunk = t.loom_location(&k);
+            let expirer = {
+                let t = Arc::clone(&t);
+                thread::spawn(move || assert_eq!(expire_all(&t), 1))
+            };
+            let reuser = {
+                let (t, x) = (Arc::clone(&t), x.clone());
+                thread::spawn(move || assert_eq!(t.put(&x, OTHER), Ok(Put::Inserted)))
+            };
+            let seen = get(&t, &k);
+            assert!(
+                seen.is_none() || seen.as_deref() == Some(OLD),
+                "a get racing the expiry of its key got {seen:?}"
+            );
+            expirer.join().unwrap();
+            reuser.join().unwrap();
+            if t.loom_location(&x) == old_chunk {
+                REUSED.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            assert_quiescent(&t);
+        },
+    );
+    assert!(
+        REUSED.load(std::sync::atomic::Ordering::Relaxed),
+        "no execution reused the chunk (the model tests nothing)"
+    );
 }
 
 /// Model 20: an overwrite of a key whose item has expired races an expiry step. The overwrite
