@@ -145,4 +145,44 @@ mod tests {
         assert_eq!(c.advance(0, Wait::Block), Ok(u64::MAX));
         assert_eq!(c.now(), u64::MAX);
     }
+
+    /// Two threads advance the clock across many 2^32 boundaries while two read it: every
+    /// reader's answers never decrease, and each is a time some advance was given or the start
+    /// of a high half one was crossing to.
+    #[test]
+    fn readers_racing_advances_never_see_the_clock_go_back() {
+        extern crate std;
+        const STEPS: u64 = 200_000;
+        // Steps of half a 2^32 span, offset per writer, so high halves change often and the
+        // writers race.
+        let time = |w: u64, i: u64| (i << 31) + w * 7 + (i & 0xff);
+        let given = |t: u64| {
+            let i = t >> 31;
+            (0..2).any(|w| time(w, i) == t) || t & 0xffff_ffff == 0
+        };
+        let c = Clock::new();
+        std::thread::scope(|s| {
+            for w in 0..2u64 {
+                let c = &c;
+                s.spawn(move || {
+                    for i in 0..STEPS {
+                        assert!(c.advance(time(w, i), Wait::Block).unwrap() >= time(w, i));
+                    }
+                });
+            }
+            for _ in 0..2 {
+                let c = &c;
+                s.spawn(move || {
+                    let mut last = 0;
+                    for _ in 0..4 * STEPS {
+                        let now = c.now();
+                        assert!(now >= last, "the clock went back: {last:#x} then {now:#x}");
+                        assert!(given(now), "{now:#x} is no time the clock was given");
+                        last = now;
+                    }
+                });
+            }
+        });
+        assert_eq!(c.now(), time(1, STEPS - 1));
+    }
 }
