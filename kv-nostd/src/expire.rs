@@ -23,6 +23,44 @@
 //! is sound); one without gets a copy with a field, linked in its place like an overwrite. A
 //! large item is copied under a pin rather than under the bucket lock, and linked only if its key
 //! still has it.
+//!
+//! # Example
+//! ```
+//! use kv_nostd::{
+//!     Config, Deadline, DeadlineChange, ExpireCursor, ExpireIf, HashKey, Table, When, Word,
+//! };
+//!
+//! static ARENA: [Word; 8192] = [const { Word::new(0) }; 8192];
+//! static INDEX: [Word; 2048] = [const { Word::new(0) }; 2048];
+//! static TABLE: Table<&[Word], &[Word]> =
+//!     Table::new_static(&ARENA, &INDEX, HashKey([42; 16]), Config::SMALL);
+//!
+//! TABLE.advance_clock(1_000);
+//! // SET session:42 token PX 500
+//! let at = Deadline::At(TABLE.now() + 500);
+//! TABLE.put_with(b"session:42", b"token", When::Always, at, None, &mut || {})?;
+//! assert_eq!(TABLE.deadline(b"session:42")?, Some(Some(1_500)));
+//! // PEXPIRE session:42 1000 GT
+//! let mut log = |_change: DeadlineChange| {};
+//! let later = TABLE.set_deadline(b"session:42", Some(2_000), ExpireIf::Later, &mut log)?;
+//! assert_eq!(later, DeadlineChange::Changed);
+//!
+//! TABLE.advance_clock(2_000);
+//! assert_eq!(TABLE.contains(b"session:42")?, false, "expired: hidden at once");
+//! assert_eq!(TABLE.len(), 1, "but still stored");
+//!
+//! // The active cycle removes it (a server runs a few steps per event-loop turn).
+//! let mut cursor = ExpireCursor::START;
+//! loop {
+//!     let step = TABLE.expire_step(cursor, 16, &mut |_expired| { /* log DEL here */ });
+//!     cursor = step.cursor;
+//!     if cursor.is_start() {
+//!         break;
+//!     }
+//! }
+//! assert_eq!((TABLE.len(), TABLE.stats().expired), (0, 1));
+//! # Ok::<(), kv_nostd::Error>(())
+//! ```
 
 use crate::arena::Loc;
 use crate::bucket::SLOTS;
