@@ -62,7 +62,6 @@
 //! # Ok::<(), kv_nostd::Error>(())
 //! ```
 
-use crate::arena::Loc;
 use crate::bucket::SLOTS;
 use crate::error::Error;
 use crate::item::NO_DEADLINE;
@@ -380,7 +379,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 // Under the lock every item is stable, and every one belongs to this segment:
                 // a split moves slots out only with all its bucket locks held.
                 let now = self.clock.now();
-                let mut gone = [0 as Loc; SLOTS];
+                let mut gone: [Option<Entry<'_>>; SLOTS] = core::array::from_fn(|_| None);
                 let mut n = 0;
                 for j in 0..SLOTS {
                     let s = b.slot(j);
@@ -396,9 +395,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
                         b.begin_write();
                     }
                     b.set(j, Slot::EMPTY);
-                    gone[n] = s.loc();
+                    gone[n] = Some(e);
                     n += 1;
-                    then(&e);
                 }
                 if n > 0 {
                     b.end_write();
@@ -406,9 +404,14 @@ impl<A: Memory, I: Memory> Table<A, I> {
                     self.expires.fetch_sub(n, Ordering::Relaxed);
                     self.expired.fetch_add(n, Ordering::Relaxed);
                 }
+                // Unlinked, still locked (so logged in order with the key's other writes), not
+                // yet freed (so readable); readers of the bucket no longer wait meanwhile.
+                for e in gone.iter().flatten() {
+                    then(e);
+                }
                 drop(guard);
-                for &loc in &gone[..n] {
-                    self.retire(view, loc, wait);
+                for e in gone.iter().flatten() {
+                    self.retire(view, e.loc, wait);
                 }
                 step.expired += n;
                 bi += 1;

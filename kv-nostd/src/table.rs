@@ -381,7 +381,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
 
     /// The bytes a key of `key_len` bytes with a value of `value_len` bytes takes: its item's
     /// memory in the arena (rounded up to its size class, or whole pages for a large value) and
-    /// its slot in the index. The same for every key of these lengths.
+    /// its slot in the index. The same for every key of these lengths without a deadline; a
+    /// deadline adds 8 bytes to the item (before its rounding up to a class).
     pub fn item_bytes(&self, key_len: usize, value_len: usize) -> usize {
         self.arena.footprint(key_len, value_len) + core::mem::size_of::<u64>()
     }
