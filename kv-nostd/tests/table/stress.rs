@@ -296,12 +296,12 @@ fn expiry_steps_and_a_moving_clock_never_show_an_expired_value_nor_lose_a_live_o
                                 &mut || {},
                             );
                             let after = t.now();
-                            let ok = match (put, known.map(|(_, d)| state_of(d, before, after))) {
-                                (Ok(Some(Put::Inserted)), None) => true,
-                                (Ok(Some(Put::Replaced)), Some(Some(true) | None)) => true,
-                                (Ok(Some(Put::Inserted)), Some(Some(false) | None)) => true,
-                                _ => false,
-                            };
+                            let ok = matches!(
+                                (put, known.map(|(_, d)| state_of(d, before, after))),
+                                (Ok(Some(Put::Inserted)), None)
+                                    | (Ok(Some(Put::Replaced)), Some(Some(true) | None))
+                                    | (Ok(Some(Put::Inserted)), Some(Some(false) | None))
+                            );
                             assert!(ok, "put over {known:?} answered {put:?}");
                             mine.insert(i, (version, deadline));
                         }
