@@ -12,11 +12,13 @@
 //! # Who removes an expired item
 //! Reads never remove anything: they hide. So a replica, whose copy of the data must change only
 //! as its primary says, calls no removing call of its own and sees exactly what it should. The
-//! calls that remove an expired item are a delete of its key, [`Table::reap`] (one key, for a
-//! server's lazy expiry), [`Table::expire_step`] (the active cycle), a put over the key (which
-//! replaces it as it would an absent key's nothing), and [`Table::set_deadline`] with a past
-//! deadline. Each calls its `then` hook with the bucket still locked, so a log written there
-//! records every removal in the order it happened. Removed items' memory goes back to the arena.
+//! calls that remove an expired item are a delete of its key (answering `false`),
+//! [`Table::reap`] (one key, for a server's lazy expiry), [`Table::expire_step`] (the active
+//! cycle), and a put that writes the key (as if it were absent: the written value supersedes the
+//! expired one in a log). Each calls its `then` hook with the bucket still locked, so a log
+//! written there records every removal in the order it happened. Removed items' memory goes back
+//! to the arena. (A [`Table::set_deadline`] with a past deadline deletes a live key, telling its
+//! `then`; on an expired key it does nothing.)
 //!
 //! # Changing a deadline
 //! An item with a deadline field has its deadline changed in place (`item.rs` argues why that
