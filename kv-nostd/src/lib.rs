@@ -8,11 +8,14 @@
 //! # Modules
 //! - [`table`]: the table ([`Table`]): put / get / delete / visit / scan over an index and an
 //!   arena.
+//! - [`expire`]: deadlines and expiry: the table's clock, [`Deadline`]s of puts, reading and
+//!   changing a key's deadline, and the removal of expired keys (one key, or a step of the
+//!   active cycle); `clock` (private) is the clock itself.
 //! - `index` (private): extendible hashing over cuckoo segments, which grows by splitting one
 //!   segment at a time; `segment`, `bucket` and `slot` are its parts.
 //! - `arena` (private): pages cut into size-class chunks, and the free lists; `class` computes
 //!   the classes, `page` keeps per-page metadata and the pins of large items, `item` the format
-//!   of a key and value in the arena, `budget` the byte limit.
+//!   of a key, its deadline and its value in the arena, `budget` the byte limit.
 //! - [`memory`]: the caller's memory ([`Memory`], [`Word`]).
 //! - [`config`]: page and segment sizes and limits ([`Config`]).
 //! - [`sink`]: where a read puts a value ([`Sink`]).
@@ -58,8 +61,10 @@ mod arena;
 mod bucket;
 mod budget;
 mod class;
+mod clock;
 pub mod config;
 pub mod error;
+pub mod expire;
 pub mod hash;
 mod index;
 #[doc = include_str!("interrupts.md")]
@@ -81,6 +86,7 @@ pub mod table;
 
 pub use config::Config;
 pub use error::{Error, LayoutError};
+pub use expire::{Deadline, DeadlineChange, ExpireCursor, ExpireIf, ExpireStep};
 pub use hash::HashKey;
 pub use memory::{Memory, Word, WORD};
 pub use scan::{Entry, ScanCursor};

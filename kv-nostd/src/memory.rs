@@ -171,6 +171,31 @@ pub(crate) fn equal(words: &[Word], at: usize, want: &[u8]) -> bool {
     tail.is_empty() || load_word(words, i) & byte_mask(tail.len()) == load_le(tail)
 }
 
+/// Stores `bytes` at bytes `at..at + bytes.len()` of `words`, one `Relaxed` store per word; a
+/// word the range covers only in part is loaded and stored back with its other bytes unchanged.
+/// The caller has checked that the range lies inside `words`, and is the only writer of the
+/// words it touches (so the load and store of a partial word need not be one atomic step).
+#[inline]
+pub(crate) fn copy_in(words: &[Word], at: usize, bytes: &[u8]) {
+    let mut i = at / WORD;
+    let mut skip = at % WORD;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let n = (WORD - skip).min(rest.len());
+        let w = if skip == 0 && n == WORD {
+            word_from(&rest[..WORD])
+        } else {
+            let mut b = words[i].load(Ordering::Relaxed).to_ne_bytes();
+            b[skip..skip + n].copy_from_slice(&rest[..n]);
+            usize::from_ne_bytes(b)
+        };
+        words[i].store(w, Ordering::Relaxed);
+        rest = &rest[n..];
+        skip = 0;
+        i += 1;
+    }
+}
+
 /// Writes a byte stream into consecutive words from a word boundary, one `Relaxed` store per
 /// word; the last word is zero-padded by [`WordWriter::finish`].
 pub(crate) struct WordWriter<'a> {
@@ -260,6 +285,21 @@ mod tests {
                     other[len - 1] ^= 1;
                     assert!(!equal(&words, start, &other[..len]));
                 }
+                // Overwriting the range in place keeps every byte outside it.
+                words[7].store(usize::MAX, Ordering::Relaxed);
+                let mut was = [0u8; 8 * WORD];
+                copy_out(&words, 0, &mut was);
+                let again: [u8; 40] = core::array::from_fn(|i| 0x80 | i as u8);
+                copy_in(&words, start, &again[..len]);
+                let mut now = [0u8; 8 * WORD];
+                copy_out(&words, 0, &mut now);
+                assert_eq!(
+                    &now[start..start + len],
+                    &again[..len],
+                    "copy_in at {start}"
+                );
+                assert_eq!(now[..start], was[..start], "bytes before kept");
+                assert_eq!(now[start + len..], was[start + len..], "bytes after kept");
             }
         }
     }

@@ -16,6 +16,11 @@
 //! a key present from a scan's first step to its last is returned at least once (exactly once
 //! unless the scan restarts from a cursor it did not return). Writers of the segment wait while
 //! it is read; a large value is pinned and handed to the callback after the locks are released.
+//!
+//! # Expired keys
+//! A key whose deadline is at or before the table's clock, read once the segment is locked, is
+//! skipped: visits and scans hand out only live keys. They remove nothing (the active expiry
+//! step, `Table::expire_step`, walks the index in the same order and does).
 
 use crate::arena::{ArenaView, Loc};
 use crate::item::Header;
@@ -49,14 +54,20 @@ impl ScanCursor {
 
 /// One key and its value, as a visit or scan hands them out. The item cannot change or go away
 /// while the callback runs (its segment is locked, or it is pinned), so reads of it need no
-/// retry.
+/// retry. Its deadline was read under the bucket lock.
 pub struct Entry<'t> {
     pub(crate) view: ArenaView<'t>,
     pub(crate) loc: Loc,
     pub(crate) hdr: Header,
+    pub(crate) deadline: Option<u64>,
 }
 
 impl Entry<'_> {
+    /// The key's deadline (milliseconds on the table's clock), `None` if it has none.
+    pub fn deadline(&self) -> Option<u64> {
+        self.deadline
+    }
+
     /// The key's length in bytes.
     pub fn key_len(&self) -> usize {
         self.hdr.klen

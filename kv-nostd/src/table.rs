@@ -18,16 +18,22 @@
 //! Lock order: the directory lock, then bucket locks of one segment in bucket order (at most two
 //! for ordinary writes, all of them for a split or a scan step), then a size class's lock, then
 //! the free-page lock. No call holds a lock of a later kind while it waits for an earlier one.
+//!
+//! An item may carry a deadline (`expire.rs`): once the table's clock reaches it, every call
+//! treats the key as absent. Reads only hide such an item; a put over it replaces it as if the
+//! key were absent, and `delete`, `reap` and `expire_step` remove it.
 
 use crate::arena::{Arena, ArenaLayout, ArenaView, Loc};
 use crate::bucket::{self, Bucket, SLOTS};
 use crate::budget::Budget;
 use crate::class::Classes;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Error, LayoutError};
+use crate::expire::Deadline;
 use crate::hash::{sip13, HashKey, SipHasher13};
 use crate::index::{self, Index, IndexLayout};
-use crate::item::Header;
+use crate::item::{Header, NO_DEADLINE};
 use crate::memory::{Memory, Word};
 use crate::page::{self, Kind, Pin};
 use crate::scan::{Entry, ScanCursor};
@@ -92,8 +98,12 @@ pub type OldValue<'a> = &'a mut dyn Sink;
 /// Figures about a table's memory, as `INFO memory` reports them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stats {
-    /// Keys stored.
+    /// Keys stored (expired keys not yet removed included, as Redis's `DBSIZE` counts them).
     pub len: usize,
+    /// Keys stored with a deadline (the `expires=` of Redis's keyspace line).
+    pub expires: usize,
+    /// Expired keys removed since the table was built (Redis's `expired_keys`).
+    pub expired: usize,
     /// Bytes of arena pages and index in use (Redis's `used_memory`).
     pub used_bytes: usize,
     /// The byte limit; `None` for none.
@@ -134,22 +144,84 @@ struct Node {
 
 /// What an optimistic probe of one bucket found.
 enum Probe {
-    /// The key, with a small value of this length (copied into the sink, if any).
-    Hit(usize),
+    /// The key, with a small value of this length (copied into the sink, if any) and this
+    /// deadline.
+    Hit(usize, Option<u64>),
     /// The key, with a value longer than the sink takes.
-    TooSmall(usize),
-    /// A slot whose tag matches, holding a large item: read under a pin.
-    Large(usize, Slot, usize),
+    TooSmall(usize, Option<u64>),
+    /// The key, expired by the clock as the lookup began (its value not copied).
+    Expired,
+    /// A slot whose tag matches, holding a large item: read under a pin. The page's state word
+    /// and the item's deadline, as seen.
+    Large(usize, Slot, usize, Option<u64>),
     /// Not in this bucket (from this slot on).
     Miss,
 }
 
 /// What a search of one bucket concluded.
 enum Found {
-    Value(usize),
+    Value(usize, Option<u64>),
     TooSmall(usize),
+    Expired,
     Absent,
     Retry,
+}
+
+/// What a lookup found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// No item for the key.
+    Absent,
+    /// An item whose deadline the clock has reached: the key counts as absent.
+    Expired,
+    /// The key, with a value of `len` bytes (copied into the sink, if any) and its deadline.
+    Live { len: usize, deadline: Option<u64> },
+}
+
+impl Look {
+    /// The value's length, if the key is live.
+    fn len(self) -> Option<usize> {
+        match self {
+            Look::Live { len, .. } => Some(len),
+            _ => None,
+        }
+    }
+}
+
+/// A put's item, written and not yet linked.
+#[derive(Clone, Copy)]
+struct NewItem {
+    loc: Loc,
+    large: bool,
+    hdr: Header,
+    /// The deadline it was written with (`None` also for a field to be filled under the lock).
+    deadline: Option<u64>,
+}
+
+/// How an attempt to link a put's item ended.
+enum Linked {
+    /// The put's answer.
+    Done(Option<Put>),
+    /// The put keeps the key's deadline, which its item has no field for: write it again with
+    /// one.
+    NeedsField,
+}
+
+/// What a removal of one key may remove.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Remove {
+    /// The key's item, live or expired (a delete).
+    Any,
+    /// Its item only if expired (a reap).
+    Expired,
+}
+
+/// What a removal of one key removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Removed {
+    Nothing,
+    Live,
+    Expired,
 }
 
 /// The bucket locks a write holds: one, or a pair.
@@ -166,13 +238,19 @@ type Guards<'a> = (BitLock<'a>, Option<BitLock<'a>>);
 /// [`Error::Busy`] when a lock is held or a write is in progress. See
 /// [`interrupts`](crate::interrupts).
 pub struct Table<A: Memory, I: Memory> {
-    arena: Arena<A>,
-    index: Index<I>,
-    budget: Budget,
+    pub(crate) arena: Arena<A>,
+    pub(crate) index: Index<I>,
+    pub(crate) budget: Budget,
     hash_key: HashKey,
     max_key: usize,
     max_value: usize,
-    len: AtomicUsize,
+    pub(crate) len: AtomicUsize,
+    /// Milliseconds, as the caller advances them: what deadlines are compared with.
+    pub(crate) clock: Clock,
+    /// Linked items with a deadline.
+    pub(crate) expires: AtomicUsize,
+    /// Expired items removed.
+    pub(crate) expired: AtomicUsize,
 }
 
 /// The layouts of both regions, or why they do not fit.
@@ -239,6 +317,9 @@ impl<'a> Table<&'a [Word], &'a [Word]> {
             max_key: max_key_of(&config),
             max_value: config.max_value,
             len: AtomicUsize::new(0),
+            clock: Clock::new(),
+            expires: AtomicUsize::new(0),
+            expired: AtomicUsize::new(0),
         }
     }
 }
@@ -256,6 +337,9 @@ impl<A: Memory, I: Memory> Table<A, I> {
             max_key: max_key_of(&config),
             max_value: config.max_value,
             len: AtomicUsize::new(0),
+            clock: Clock::new(),
+            expires: AtomicUsize::new(0),
+            expired: AtomicUsize::new(0),
         })
     }
 
@@ -264,7 +348,9 @@ impl<A: Memory, I: Memory> Table<A, I> {
         (self.arena.memory(), self.index.memory())
     }
 
-    /// The number of keys. Exact when no write is in flight.
+    /// The number of keys. Exact when no write is in flight. Expired keys count until they are
+    /// removed (by [`Table::expire_step`], [`Table::reap`], a delete or a put), as Redis's
+    /// `DBSIZE` counts them.
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
     }
@@ -295,7 +381,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
 
     /// The bytes a key of `key_len` bytes with a value of `value_len` bytes takes: its item's
     /// memory in the arena (rounded up to its size class, or whole pages for a large value) and
-    /// its slot in the index. The same for every key of these lengths.
+    /// its slot in the index. The same for every key of these lengths without a deadline; a
+    /// deadline adds 8 bytes to the item (before its rounding up to a class).
     pub fn item_bytes(&self, key_len: usize, value_len: usize) -> usize {
         self.arena.footprint(key_len, value_len) + core::mem::size_of::<u64>()
     }
@@ -315,6 +402,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
         let segments = self.index.segments();
         Stats {
             len: self.len(),
+            expires: self.expires(),
+            expired: self.expired.load(Ordering::Relaxed),
             used_bytes: self.used_bytes(),
             max_memory: self.max_memory(),
             page_bytes: self.arena.lay.page_bytes,
@@ -328,26 +417,45 @@ impl<A: Memory, I: Memory> Table<A, I> {
         }
     }
 
-    /// Inserts or overwrites `key`, reporting which it did.
+    /// Inserts or overwrites `key` (with no deadline), reporting which it did. A key whose
+    /// deadline has passed counts as absent: writing it is an insert.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<Put, Error> {
-        self.put_inner(key, value, When::Always, None, None, Wait::Block)
-            .map(|p| p.unwrap_or(Put::Replaced))
+        self.put_inner(
+            key,
+            value,
+            When::Always,
+            Deadline::None,
+            None,
+            None,
+            Wait::Block,
+        )
+        .map(|p| p.unwrap_or(Put::Replaced))
     }
 
     /// [`Table::put`] that never waits: [`Error::Busy`] if a lock it needs is held.
     pub fn try_put(&self, key: &[u8], value: &[u8]) -> Result<Put, Error> {
-        self.put_inner(key, value, When::Always, None, None, Wait::Try)
-            .map(|p| p.unwrap_or(Put::Replaced))
+        self.put_inner(
+            key,
+            value,
+            When::Always,
+            Deadline::None,
+            None,
+            None,
+            Wait::Try,
+        )
+        .map(|p| p.unwrap_or(Put::Replaced))
     }
 
-    /// Writes `key` only `when` its presence allows; `Ok(None)` when it did not write.
+    /// Writes `key` (with no deadline) only `when` its presence allows; `Ok(None)` when it did
+    /// not write. An expired key counts as absent.
     pub fn put_if(&self, key: &[u8], value: &[u8], when: When) -> Result<Option<Put>, Error> {
-        self.put_inner(key, value, when, None, None, Wait::Block)
+        self.put_inner(key, value, when, Deadline::None, None, None, Wait::Block)
     }
 
     /// [`Table::put_if`] that also hands `old` the value the key held before the call, if it
     /// was present (read atomically with the write, as Redis `SET ... GET` needs). Whether it
-    /// was follows from the answer: [`When::was_present`].
+    /// was follows from the answer: [`When::was_present`]. An expired key's value is never
+    /// handed out.
     pub fn put_if_with_old(
         &self,
         key: &[u8],
@@ -355,7 +463,15 @@ impl<A: Memory, I: Memory> Table<A, I> {
         when: When,
         old: &mut dyn Sink,
     ) -> Result<Option<Put>, Error> {
-        self.put_inner(key, value, when, Some(old), None, Wait::Block)
+        self.put_inner(
+            key,
+            value,
+            when,
+            Deadline::None,
+            Some(old),
+            None,
+            Wait::Block,
+        )
     }
 
     /// [`Table::put_if`] that also calls `then` after writing, while the key's bucket is still
@@ -371,10 +487,38 @@ impl<A: Memory, I: Memory> Table<A, I> {
         old: Option<OldValue<'_>>,
         then: &mut dyn FnMut(),
     ) -> Result<Option<Put>, Error> {
-        self.put_inner(key, value, when, old, Some(then), Wait::Block)
+        self.put_inner(
+            key,
+            value,
+            when,
+            Deadline::None,
+            old,
+            Some(then),
+            Wait::Block,
+        )
     }
 
-    /// Copies `key`'s value into `out`, returning its length, or `None` if the key is absent.
+    /// [`Table::put_if_then`] with a [`Deadline`] for the key: none, an absolute time on the
+    /// table's clock, or the one the key has now (Redis `SET ... KEEPTTL`: kept only from a
+    /// live key). A deadline the clock has already reached makes the put take effect and the
+    /// key expire at once: it answers as the put would, `then` runs, `old` gets the old value,
+    /// and the key is left absent with no item stored (Redis `SET ... PXAT` with a past time).
+    /// A deadline of `u64::MAX` is no deadline.
+    #[allow(clippy::too_many_arguments)]
+    pub fn put_with(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        when: When,
+        deadline: Deadline,
+        old: Option<OldValue<'_>>,
+        then: &mut dyn FnMut(),
+    ) -> Result<Option<Put>, Error> {
+        self.put_inner(key, value, when, deadline, old, Some(then), Wait::Block)
+    }
+
+    /// Copies `key`'s value into `out`, returning its length, or `None` if the key is absent
+    /// (or expired).
     ///
     /// `out[..len]` holds the value. The rest of `out`, and all of it when the answer is not a
     /// value, may have been overwritten with zeros: the copy is made while writers run, and a
@@ -390,14 +534,14 @@ impl<A: Memory, I: Memory> Table<A, I> {
     }
 
     /// Copies `key`'s value into a buffer `sink` provides for its exact length, and returns the
-    /// length, or `None` if the key is absent. `sink` may be asked more than once (see
-    /// [`Sink`]); the buffer of the last call holds the value.
+    /// length, or `None` if the key is absent (or expired). `sink` may be asked more than once
+    /// (see [`Sink`]); the buffer of the last call holds the value.
     pub fn get_with<S: Sink + ?Sized>(
         &self,
         key: &[u8],
         sink: &mut S,
     ) -> Result<Option<usize>, Error> {
-        self.lookup(key, Some(sink), Wait::Block)
+        self.lookup(key, Some(sink), Wait::Block).map(Look::len)
     }
 
     /// [`Table::get_with`] that never waits.
@@ -406,7 +550,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
         key: &[u8],
         sink: &mut S,
     ) -> Result<Option<usize>, Error> {
-        self.lookup(key, Some(sink), Wait::Try)
+        self.lookup(key, Some(sink), Wait::Try).map(Look::len)
     }
 
     /// `key`'s value as a `heapless::Vec` of capacity `N`.
@@ -418,46 +562,57 @@ impl<A: Memory, I: Memory> Table<A, I> {
         Ok(self.get_with(key, &mut v)?.map(|_| v))
     }
 
-    /// Whether `key` is present.
+    /// Whether `key` is present (and not expired).
     pub fn contains(&self, key: &[u8]) -> Result<bool, Error> {
-        Ok(self.lookup::<[u8]>(key, None, Wait::Block)?.is_some())
+        Ok(self.lookup::<[u8]>(key, None, Wait::Block)?.len().is_some())
     }
 
     /// [`Table::contains`] that never waits.
     pub fn try_contains(&self, key: &[u8]) -> Result<bool, Error> {
-        Ok(self.lookup::<[u8]>(key, None, Wait::Try)?.is_some())
+        Ok(self.lookup::<[u8]>(key, None, Wait::Try)?.len().is_some())
     }
 
-    /// The length of `key`'s value, or `None` if the key is absent.
+    /// The length of `key`'s value, or `None` if the key is absent (or expired).
     pub fn value_len(&self, key: &[u8]) -> Result<Option<usize>, Error> {
-        self.lookup::<[u8]>(key, None, Wait::Block)
+        self.lookup::<[u8]>(key, None, Wait::Block).map(Look::len)
     }
 
-    /// Removes `key`, reporting whether it was present.
+    /// Removes `key`, reporting whether it was present. An expired key counts as absent (the
+    /// answer is `false`), and its item is removed all the same.
     pub fn delete(&self, key: &[u8]) -> Result<bool, Error> {
-        self.delete_inner(key, None, Wait::Block)
+        self.delete_inner(key, Remove::Any, None, Wait::Block)
+            .map(|r| r == Removed::Live)
     }
 
-    /// [`Table::delete`] that calls `then`, if the key was present, while the bucket that held
-    /// it is still locked (see [`Table::put_if_then`]).
+    /// [`Table::delete`] that calls `then` whenever it removed an item, live or expired, while
+    /// the bucket that held it is still locked (see [`Table::put_if_then`]): a log that records
+    /// a delete there also records the removal of an expired key, as Redis propagates one.
     pub fn delete_then(&self, key: &[u8], then: &mut dyn FnMut()) -> Result<bool, Error> {
-        self.delete_inner(key, Some(then), Wait::Block)
+        self.delete_inner(
+            key,
+            Remove::Any,
+            Some(&mut |_: &Entry<'_>| then()),
+            Wait::Block,
+        )
+        .map(|r| r == Removed::Live)
     }
 
     /// [`Table::delete`] that never waits.
     pub fn try_delete(&self, key: &[u8]) -> Result<bool, Error> {
-        self.delete_inner(key, None, Wait::Try)
+        self.delete_inner(key, Remove::Any, None, Wait::Try)
+            .map(|r| r == Removed::Live)
     }
 
-    /// Removes every key, bucket by bucket; returns how many it removed. Writes that run
-    /// concurrently may land before or after their bucket is cleared. The index keeps its size;
-    /// arena pages go back as they empty.
+    /// Removes every key, bucket by bucket; returns how many live keys it removed (expired
+    /// ones go too, uncounted). Writes that run concurrently may land before or after their
+    /// bucket is cleared. The index keeps its size; arena pages go back as they empty.
     pub fn clear(&self) -> usize {
         self.clear_then(&mut |_| {})
     }
 
-    /// [`Table::clear`] that calls `then` with each entry it removes, while that entry's bucket
-    /// is still locked (see [`Table::put_if_then`]).
+    /// [`Table::clear`] that calls `then` with each entry it removes, expired ones included
+    /// ([`Entry::deadline`] tells them apart), while that entry's bucket is still locked (see
+    /// [`Table::put_if_then`]).
     pub fn clear_then(&self, then: &mut dyn FnMut(&Entry<'_>)) -> usize {
         let view = self.arena.view();
         let mut removed = 0;
@@ -467,15 +622,22 @@ impl<A: Memory, I: Memory> Table<A, I> {
             for i in 0..seg.buckets() {
                 let b = seg.bucket(i);
                 let guard = BitLock::take(b.header(), bucket::LOCKED);
+                let now = self.clock.now();
                 let mut gone = [Slot::EMPTY; SLOTS];
-                let mut n = 0;
+                let (mut n, mut live, mut with_deadline) = (0, 0, 0);
                 let mut writing = false;
                 for (j, g) in gone.iter_mut().enumerate() {
                     let s = b.slot(j);
                     if !s.is_occupied() {
                         continue;
                     }
-                    then(&Self::entry(view, s.loc()));
+                    let e = Self::entry(view, s.loc());
+                    then(&e);
+                    match e.deadline {
+                        Some(d) if d <= now => with_deadline += 1,
+                        Some(_) => (live, with_deadline) = (live + 1, with_deadline + 1),
+                        None => live += 1,
+                    }
                     if !writing {
                         b.begin_write();
                         writing = true;
@@ -489,17 +651,18 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 }
                 drop(guard);
                 self.len.fetch_sub(n, Ordering::Relaxed);
+                self.expires.fetch_sub(with_deadline, Ordering::Relaxed);
                 for s in gone.iter().filter(|s| s.is_occupied()) {
                     self.retire(view, s.loc(), Wait::Block);
                 }
-                removed += n;
+                removed += live;
             }
             id += 1;
         }
         removed
     }
 
-    /// Calls `f` with every entry, while writers keep running.
+    /// Calls `f` with every live entry (expired keys are skipped), while writers keep running.
     ///
     /// Each entry is one its key held during the visit. Every key present for the whole visit
     /// is visited exactly once; a key inserted or deleted during the visit may or may not be.
@@ -558,12 +721,12 @@ impl<A: Memory, I: Memory> Table<A, I> {
     }
 
     #[inline]
-    fn hash(&self, key: &[u8]) -> u64 {
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
         sip13(&self.hash_key, key)
     }
 
     #[inline]
-    fn check_key(&self, key: &[u8]) -> Result<(), Error> {
+    pub(crate) fn check_key(&self, key: &[u8]) -> Result<(), Error> {
         if key.len() > self.max_key {
             return Err(Error::KeyTooLong {
                 len: key.len(),
@@ -584,12 +747,22 @@ impl<A: Memory, I: Memory> Table<A, I> {
         Ok(())
     }
 
-    fn entry(view: ArenaView<'_>, loc: Loc) -> Entry<'_> {
+    /// The entry of the item at `loc`, which cannot change meanwhile (its bucket is locked):
+    /// its deadline is read now.
+    pub(crate) fn entry(view: ArenaView<'_>, loc: Loc) -> Entry<'_> {
+        let hdr = view.header(loc);
         Entry {
             view,
             loc,
-            hdr: view.header(loc),
+            hdr,
+            deadline: view.deadline(loc, &hdr),
         }
+    }
+
+    /// Whether an item with `deadline` is expired by the clock now.
+    #[inline]
+    pub(crate) fn is_expired(&self, deadline: Option<u64>) -> bool {
+        deadline.is_some_and(|d| d <= self.clock.now())
     }
 
     /// The hash of the key of the item a slot links (stable: its bucket is locked).
@@ -623,7 +796,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             }
         }
         let mut t = Tracked { out, written: 0 };
-        let result = self.lookup(key, Some(&mut t), wait);
+        let result = self.lookup(key, Some(&mut t), wait).map(Look::len);
         // A copy that did not count (torn by a writer, or of a value deleted before the answer)
         // must not leave another value's bytes in the caller's buffer.
         let kept = match result {
@@ -656,7 +829,9 @@ impl<A: Memory, I: Memory> Table<A, I> {
         }
     }
 
-    /// Probes bucket `b` without locks from slot `from` on, for the key with `key_bits`.
+    /// Probes bucket `b` without locks from slot `from` on, for the key with `key_bits`. `now`
+    /// is the clock as the lookup began: a value already expired then is not copied.
+    #[allow(clippy::too_many_arguments)]
     #[inline]
     fn probe<S: Sink + ?Sized>(
         view: ArenaView<'_>,
@@ -664,6 +839,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
         from: usize,
         key_bits: u16,
         key: &[u8],
+        now: u64,
         sink: &mut Option<&mut S>,
     ) -> Probe {
         for j in from..SLOTS {
@@ -677,7 +853,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             }
             if s.is_large() {
                 let state = view.state(view.page_of(loc)).load(Ordering::Relaxed);
-                return Probe::Large(j, s, state);
+                return Probe::Large(j, s, state, view.peek_deadline(loc));
             }
             let Some(g) = view.glimpse(loc) else {
                 continue;
@@ -685,14 +861,18 @@ impl<A: Memory, I: Memory> Table<A, I> {
             if !view.glimpse_key_is(&g, key) {
                 continue;
             }
+            let deadline = view.glimpse_deadline(&g);
+            if deadline.is_some_and(|d| d <= now) {
+                return Probe::Expired;
+            }
             let len = g.hdr.vlen;
             if let Some(sink) = sink.as_deref_mut() {
                 match sink.buffer(len).and_then(|buf| buf.get_mut(..len)) {
                     Some(buf) => view.glimpse_value(&g, buf),
-                    None => return Probe::TooSmall(len),
+                    None => return Probe::TooSmall(len, deadline),
                 }
             }
-            return Probe::Hit(len);
+            return Probe::Hit(len, deadline);
         }
         Probe::Miss
     }
@@ -707,36 +887,53 @@ impl<A: Memory, I: Memory> Table<A, I> {
         v: usize,
         key_bits: u16,
         key: &[u8],
+        now: u64,
         sink: &mut Option<&mut S>,
         wait: Wait,
     ) -> Result<Found, Error> {
         // A hit needs only its own bucket unchanged: the slot was then linked there throughout
         // the copy, so the item was too (a split that moves the slot away bumps this bucket's
-        // version like any other write). The copy must complete before the version is read
-        // again.
+        // version like any other write), with the deadline copied (a change of it in place is a
+        // write of this bucket). The copy must complete before the version is read again.
         let valid = || {
             fence(Ordering::Acquire);
             bucket::unchanged(v, b.version_again())
         };
+        // The clock is read again after validation: a put that linked the item after the clock
+        // reached its deadline happens before that read, so such an item, never live, is never
+        // returned whatever the clock said as the lookup began.
         let mut from = 0;
         loop {
-            match Self::probe(view, b, from, key_bits, key, sink) {
-                Probe::Hit(len) => {
-                    return Ok(if valid() {
-                        Found::Value(len)
-                    } else {
+            match Self::probe(view, b, from, key_bits, key, now, sink) {
+                Probe::Hit(len, deadline) => {
+                    return Ok(if !valid() {
                         Found::Retry
+                    } else if self.is_expired(deadline) {
+                        Found::Expired
+                    } else {
+                        Found::Value(len, deadline)
                     });
                 }
-                Probe::TooSmall(len) => {
-                    return Ok(if valid() {
+                Probe::TooSmall(len, deadline) => {
+                    return Ok(if !valid() {
+                        Found::Retry
+                    } else if self.is_expired(deadline) {
+                        Found::Expired
+                    } else {
                         Found::TooSmall(len)
+                    });
+                }
+                Probe::Expired => {
+                    return Ok(if valid() {
+                        Found::Expired
                     } else {
                         Found::Retry
                     });
                 }
-                Probe::Large(j, s, state) => {
-                    // Linked when `state` was read: pin it if it is still that item.
+                Probe::Large(j, s, state, deadline) => {
+                    // Linked when `state` and the deadline were read: pin it if it is still that
+                    // item. Its deadline is the one validated now; the field is never read again
+                    // without the bucket's lock or a validation.
                     if !valid() {
                         return Ok(Found::Retry);
                     }
@@ -748,17 +945,19 @@ impl<A: Memory, I: Memory> Table<A, I> {
                     let hdr = view.header(loc);
                     let found = if !view.key_is(loc, &hdr, key) {
                         None
+                    } else if self.is_expired(deadline) {
+                        Some(Found::Expired)
                     } else if let Some(sink) = sink.as_deref_mut() {
                         Some(
                             match Self::fill(sink, hdr.vlen, |buf| {
                                 view.read(loc, &hdr, hdr.value_at(), buf)
                             }) {
-                                Ok(()) => Found::Value(hdr.vlen),
+                                Ok(()) => Found::Value(hdr.vlen, deadline),
                                 Err(_) => Found::TooSmall(hdr.vlen),
                             },
                         )
                     } else {
-                        Some(Found::Value(hdr.vlen))
+                        Some(Found::Value(hdr.vlen, deadline))
                     };
                     self.unpin(view, loc, wait);
                     match found {
@@ -772,17 +971,18 @@ impl<A: Memory, I: Memory> Table<A, I> {
         }
     }
 
-    /// Finds `key` and copies its value into `sink` (if any); returns the value's length.
+    /// Finds `key` and copies its value into `sink` (if any), unless it is expired.
     #[inline]
-    fn lookup<S: Sink + ?Sized>(
+    pub(crate) fn lookup<S: Sink + ?Sized>(
         &self,
         key: &[u8],
         mut sink: Option<&mut S>,
         wait: Wait,
-    ) -> Result<Option<usize>, Error> {
+    ) -> Result<Look, Error> {
         self.check_key(key)?;
         let h = self.hash(key);
         let view = self.arena.view();
+        let now = self.clock.now();
         for _ in 0..OPTIMISTIC_TRIES {
             let (seg, _, sw) = self.index.locate(h, wait)?;
             let place = Place::of(h, seg.mask);
@@ -802,9 +1002,10 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 needed: len,
                 len: sink.as_ref().map_or(0, |s| s.room()),
             };
-            match self.search(view, b1, v1, kb, key, &mut sink, wait)? {
-                Found::Value(len) => return Ok(Some(len)),
+            match self.search(view, b1, v1, kb, key, now, &mut sink, wait)? {
+                Found::Value(len, deadline) => return Ok(Look::Live { len, deadline }),
                 Found::TooSmall(len) => return Err(too_small(len, &sink)),
+                Found::Expired => return Ok(Look::Expired),
                 Found::Retry => {
                     spin_hint();
                     continue;
@@ -824,9 +1025,10 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 spin_hint();
                 continue;
             }
-            match self.search(view, b2, v2, kb, key, &mut sink, wait)? {
-                Found::Value(len) => return Ok(Some(len)),
+            match self.search(view, b2, v2, kb, key, now, &mut sink, wait)? {
+                Found::Value(len, deadline) => return Ok(Look::Live { len, deadline }),
                 Found::TooSmall(len) => return Err(too_small(len, &sink)),
+                Found::Expired => return Ok(Look::Expired),
                 Found::Retry => {
                     spin_hint();
                     continue;
@@ -838,7 +1040,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 && bucket::unchanged(v2, b2.version_again())
                 && seg.split().load(Ordering::Relaxed) == sw
             {
-                return Ok(None);
+                return Ok(Look::Absent);
             }
             spin_hint();
         }
@@ -853,7 +1055,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
         h: u64,
         sink: Option<&mut S>,
         wait: Wait,
-    ) -> Result<Option<usize>, Error> {
+    ) -> Result<Look, Error> {
         loop {
             let (seg, _, sw) = self.index.locate(h, wait)?;
             let place = Place::of(h, seg.mask);
@@ -868,10 +1070,18 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 let Some((_, s, hdr)) = Self::find_locked(view, b, kb, key) else {
                     continue;
                 };
-                let Some(sink) = sink else {
-                    return Ok(Some(hdr.vlen));
-                };
                 let loc = s.loc();
+                let deadline = view.deadline(loc, &hdr);
+                if self.is_expired(deadline) {
+                    return Ok(Look::Expired);
+                }
+                let live = Look::Live {
+                    len: hdr.vlen,
+                    deadline,
+                };
+                let Some(sink) = sink else {
+                    return Ok(live);
+                };
                 let word = view.state(view.page_of(loc));
                 let large = page::kind(word.load(Ordering::Relaxed)) == Kind::Head;
                 if large {
@@ -885,14 +1095,14 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 if large {
                     self.unpin(view, loc, wait);
                 }
-                return copied.map(|()| Some(hdr.vlen));
+                return copied.map(|()| live);
             }
-            return Ok(None);
+            return Ok(Look::Absent);
         }
     }
 
     /// Drops a pin on the large item at `loc`, freeing it if it was dead and this the last pin.
-    fn unpin(&self, view: ArenaView<'_>, loc: Loc, wait: Wait) {
+    pub(crate) fn unpin(&self, view: ArenaView<'_>, loc: Loc, wait: Wait) {
         if page::unpin(view.state(view.page_of(loc))) {
             self.arena.free_item(&self.budget, loc, wait);
         }
@@ -900,7 +1110,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
 
     /// Ends the life of an item the caller unlinked: frees it now, or, for a large item that a
     /// reader has pinned, leaves the free to the last unpinner.
-    fn retire(&self, view: ArenaView<'_>, loc: Loc, wait: Wait) {
+    pub(crate) fn retire(&self, view: ArenaView<'_>, loc: Loc, wait: Wait) {
         let word = view.state(view.page_of(loc));
         if page::kind(word.load(Ordering::Relaxed)) == Kind::Head && !page::kill(word) {
             return;
@@ -978,8 +1188,9 @@ impl<A: Memory, I: Memory> Table<A, I> {
         key: &[u8],
         value: &[u8],
         when: When,
-        old: Option<OldValue<'_>>,
-        then: Option<&mut dyn FnMut()>,
+        deadline: Deadline,
+        mut old: Option<OldValue<'_>>,
+        mut then: Option<&mut dyn FnMut()>,
         wait: Wait,
     ) -> Result<Option<Put>, Error> {
         self.check_key(key)?;
@@ -988,39 +1199,88 @@ impl<A: Memory, I: Memory> Table<A, I> {
             self.arena.drain_deferred(&self.budget);
         }
         let h = self.hash(key);
-        // The item is written before any lock is taken; the locks are held only to link it.
-        let (loc, large) = self.arena.write_item(&self.budget, key, value, wait)?;
-        let result = self.link(h, key, loc, large, when, old, then, wait);
-        if !matches!(result, Ok(Some(_))) {
-            // Never linked, so never seen: free it at once.
-            self.arena.free_item(&self.budget, loc, wait);
+        let keep = deadline == Deadline::Keep;
+        // What the new item's deadline field holds, if it has one.
+        let mut field = match deadline {
+            Deadline::None => None,
+            Deadline::At(NO_DEADLINE) => None,
+            Deadline::At(d) if d <= self.clock.now() => {
+                // Expired on arrival: the put takes effect and the key expires at once, so no
+                // item is written (the clock never goes back, so it is expired under the lock
+                // too).
+                return match self.link(h, key, None, when, false, old, then, wait)? {
+                    Linked::Done(result) => Ok(result),
+                    Linked::NeedsField => unreachable!("only a put that keeps a deadline"),
+                };
+            }
+            Deadline::At(d) => Some(d),
+            // A guess, checked under the lock: a field only if the key has a deadline now.
+            Deadline::Keep => match self.lookup::<[u8]>(key, None, wait)? {
+                Look::Live {
+                    deadline: Some(_), ..
+                } => Some(NO_DEADLINE),
+                _ => None,
+            },
+        };
+        loop {
+            // The item is written before any lock is taken; the locks are held only to link it.
+            let (loc, large) = self
+                .arena
+                .write_item(&self.budget, key, value, field, wait)?;
+            let item = NewItem {
+                loc,
+                large,
+                hdr: Header::new(key.len(), value.len(), field.is_some()),
+                deadline: field.filter(|&d| d != NO_DEADLINE),
+            };
+            let result = self.link(
+                h,
+                key,
+                Some(item),
+                when,
+                keep,
+                old.as_deref_mut(),
+                then.as_deref_mut(),
+                wait,
+            );
+            if !matches!(result, Ok(Linked::Done(Some(_)))) {
+                // Never linked, so never seen: free it at once.
+                self.arena.free_item(&self.budget, loc, wait);
+            }
+            match result? {
+                Linked::Done(result) => return Ok(result),
+                // The key gained a deadline since the guess: write the item again, with a field.
+                Linked::NeedsField => field = Some(NO_DEADLINE),
+            }
         }
-        result
     }
 
+    /// Links `item` for `key` (hash `h`), or, if there is none (a put expired on arrival),
+    /// removes the key's item.
     #[allow(clippy::too_many_arguments)]
     fn link(
         &self,
         h: u64,
         key: &[u8],
-        loc: Loc,
-        large: bool,
+        item: Option<NewItem>,
         when: When,
-        mut old: Option<OldValue<'_>>,
-        mut then: Option<&mut dyn FnMut()>,
+        keep: bool,
+        mut old: Option<&mut (dyn Sink + '_)>,
+        mut then: Option<&mut (dyn FnMut() + '_)>,
         wait: Wait,
-    ) -> Result<Option<Put>, Error> {
+    ) -> Result<Linked, Error> {
         let view = self.arena.view();
         loop {
             let (seg, id, sw) = self.index.locate(h, wait)?;
             let place = Place::of(h, seg.mask);
             let kb = Slot::key_bits_of(place.tag);
-            let new = Slot::new(place.tag, loc, large);
+            let new = item.map(|i| Slot::new(place.tag, i.loc, i.large));
             // A key already present: lock only the bucket holding it, which every other writer
             // or mover of that key must also lock.
             if let Some((guards, b, j, s)) = Self::holder(view, seg, place, kb, key, wait)? {
                 let (old, then) = (old.take(), then.take());
-                return Ok(self.replace(view, guards, b, j, s, new, when, old, then, wait));
+                let put = (item, new, when, keep);
+                return Ok(self.replace(view, guards, b, j, s, put, old, then, wait));
             }
             let guards = Self::lock_pair(seg, place.b1, place.b2, wait)?;
             if seg.split().load(Ordering::Relaxed) != sw {
@@ -1032,22 +1292,35 @@ impl<A: Memory, I: Memory> Table<A, I> {
             for b in [b1, b2] {
                 if let Some((j, s, _)) = Self::find_locked(view, b, kb, key) {
                     let (old, then) = (old.take(), then.take());
-                    return Ok(self.replace(view, guards, b, j, s, new, when, old, then, wait));
+                    let put = (item, new, when, keep);
+                    return Ok(self.replace(view, guards, b, j, s, put, old, then, wait));
                 }
             }
             if when == When::IfPresent {
-                return Ok(None);
+                return Ok(Linked::Done(None));
             }
+            let (Some(item), Some(new)) = (item, new) else {
+                // Expired on arrival: the key was absent and stays so.
+                if let Some(then) = then.as_mut() {
+                    then();
+                }
+                return Ok(Linked::Done(Some(Put::Inserted)));
+            };
             for b in [b1, b2] {
                 let Some(j) = b.free_slot() else { continue };
                 b.begin_write();
                 b.set(j, new);
                 b.end_write();
                 self.len.fetch_add(1, Ordering::Relaxed);
+                // A kept deadline of an absent key is none: a field the guess gave the item
+                // holds "none" already.
+                if item.deadline.is_some() {
+                    self.expires.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Some(then) = then.as_mut() {
                     then();
                 }
-                return Ok(Some(Put::Inserted));
+                return Ok(Linked::Done(Some(Put::Inserted)));
             }
             drop(guards);
             if !self.make_room(seg, sw, place, wait)? {
@@ -1067,7 +1340,9 @@ impl<A: Memory, I: Memory> Table<A, I> {
         }
     }
 
-    /// Puts `new` in place of slot `j` of locked bucket `b`, which holds the key as `s`.
+    /// Puts the new item (`new`, its slot; `None` for a put expired on arrival, which removes
+    /// the key) in place of slot `j` of locked bucket `b`, which holds the key as `s`, if the
+    /// put's condition allows. An expired old item counts as absent.
     #[allow(clippy::too_many_arguments)]
     fn replace(
         &self,
@@ -1076,94 +1351,152 @@ impl<A: Memory, I: Memory> Table<A, I> {
         b: Bucket<'_>,
         j: usize,
         s: Slot,
-        new: Slot,
-        when: When,
-        old: Option<OldValue<'_>>,
-        then: Option<&mut dyn FnMut()>,
+        (item, new, when, keep): (Option<NewItem>, Option<Slot>, When, bool),
+        old: Option<&mut (dyn Sink + '_)>,
+        then: Option<&mut (dyn FnMut() + '_)>,
         wait: Wait,
-    ) -> Option<Put> {
+    ) -> Linked {
         let old_loc = s.loc();
         let hdr = view.header(old_loc);
+        let old_deadline = view.deadline(old_loc, &hdr);
+        let live = !self.is_expired(old_deadline);
         let copy_old = |sink: &mut dyn Sink| {
             let _ = Self::fill(sink, hdr.vlen, |buf| {
                 view.read(old_loc, &hdr, hdr.value_at(), buf)
             });
         };
-        if when == When::IfAbsent {
-            if let Some(sink) = old {
-                let word = view.state(view.page_of(old_loc));
-                if page::kind(word.load(Ordering::Relaxed)) == Kind::Head {
-                    page::pin_linked(word);
-                    drop(guards);
-                    copy_old(sink);
-                    self.unpin(view, old_loc, wait);
-                } else {
-                    copy_old(sink);
+        match (when, live) {
+            (When::IfAbsent, true) => {
+                if let Some(sink) = old {
+                    let word = view.state(view.page_of(old_loc));
+                    if page::kind(word.load(Ordering::Relaxed)) == Kind::Head {
+                        page::pin_linked(word);
+                        drop(guards);
+                        copy_old(sink);
+                        self.unpin(view, old_loc, wait);
+                    } else {
+                        copy_old(sink);
+                    }
                 }
+                return Linked::Done(None);
             }
-            return None;
+            // An expired key is absent: nothing to write over, and nothing is removed.
+            (When::IfPresent, false) => return Linked::Done(None),
+            _ => {}
+        }
+        let deadline = if keep {
+            old_deadline.filter(|_| live)
+        } else {
+            item.and_then(|i| i.deadline)
+        };
+        if let (true, Some(item), Some(d)) = (keep, item, deadline) {
+            if !item.hdr.has_deadline {
+                return Linked::NeedsField;
+            }
+            // Not linked yet, so nobody reads the field; linking it below publishes the store.
+            view.set_deadline(item.loc, &item.hdr, d);
         }
         b.begin_write();
-        b.set(j, new);
+        b.set(j, new.unwrap_or(Slot::EMPTY));
         b.end_write();
+        if new.is_none() {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+        }
+        if old_deadline.is_some() {
+            self.expires.fetch_sub(1, Ordering::Relaxed);
+        }
+        if new.is_some() && deadline.is_some() {
+            self.expires.fetch_add(1, Ordering::Relaxed);
+        }
+        if !live {
+            self.expired.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(then) = then {
             then();
         }
         drop(guards);
         // Unlinked by us and not yet retired: it cannot be freed while we read it.
-        if let Some(sink) = old {
+        if let (true, Some(sink)) = (live, old) {
             copy_old(sink);
         }
         self.retire(view, old_loc, wait);
-        Some(Put::Replaced)
+        Linked::Done(Some(if live { Put::Replaced } else { Put::Inserted }))
     }
 
-    fn delete_inner(
+    /// The locks of the bucket holding `key` (hash `h`), that bucket, the slot and its
+    /// contents; `None` if the key has no item (held under both of its buckets' locks, so the
+    /// answer was true at that moment).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn find_for_write(
+        &self,
+        view: ArenaView<'_>,
+        h: u64,
+        key: &[u8],
+        wait: Wait,
+    ) -> Result<Option<(Guards<'_>, Bucket<'_>, usize, Slot)>, Error> {
+        loop {
+            let (seg, _, sw) = self.index.locate(h, wait)?;
+            let place = Place::of(h, seg.mask);
+            let kb = Slot::key_bits_of(place.tag);
+            if let Some(found) = Self::holder(view, seg, place, kb, key, wait)? {
+                return Ok(Some(found));
+            }
+            let guards = Self::lock_pair(seg, place.b1, place.b2, wait)?;
+            if seg.split().load(Ordering::Relaxed) != sw {
+                drop(guards);
+                spin_hint();
+                continue;
+            }
+            let hit = [seg.bucket(place.b1), seg.bucket(place.b2)]
+                .into_iter()
+                .find_map(|b| Self::find_locked(view, b, kb, key).map(|f| (b, f)));
+            return Ok(hit.map(|(b, (j, s, _))| (guards, b, j, s)));
+        }
+    }
+
+    /// Removes `key`'s item, as `what` allows, calling `then` with it while its bucket is
+    /// locked; says what it removed.
+    pub(crate) fn delete_inner(
         &self,
         key: &[u8],
-        mut then: Option<&mut dyn FnMut()>,
+        what: Remove,
+        then: Option<&mut dyn FnMut(&Entry<'_>)>,
         wait: Wait,
-    ) -> Result<bool, Error> {
+    ) -> Result<Removed, Error> {
         self.check_key(key)?;
         if wait == Wait::Block {
             self.arena.drain_deferred(&self.budget);
         }
         let h = self.hash(key);
         let view = self.arena.view();
-        loop {
-            let (seg, _, sw) = self.index.locate(h, wait)?;
-            let place = Place::of(h, seg.mask);
-            let kb = Slot::key_bits_of(place.tag);
-            let found = match Self::holder(view, seg, place, kb, key, wait)? {
-                Some(found) => found,
-                None => {
-                    let guards = Self::lock_pair(seg, place.b1, place.b2, wait)?;
-                    if seg.split().load(Ordering::Relaxed) != sw {
-                        drop(guards);
-                        spin_hint();
-                        continue;
-                    }
-                    let hit = [seg.bucket(place.b1), seg.bucket(place.b2)]
-                        .into_iter()
-                        .find_map(|b| Self::find_locked(view, b, kb, key).map(|f| (b, f)));
-                    match hit {
-                        Some((b, (j, s, _))) => (guards, b, j, s),
-                        None => return Ok(false),
-                    }
-                }
-            };
-            let (guards, b, j, s) = found;
-            b.begin_write();
-            b.set(j, Slot::EMPTY);
-            b.end_write();
-            self.len.fetch_sub(1, Ordering::Relaxed);
-            if let Some(then) = then.as_mut() {
-                then();
-            }
-            drop(guards);
-            self.retire(view, s.loc(), wait);
-            return Ok(true);
+        let Some((guards, b, j, s)) = self.find_for_write(view, h, key, wait)? else {
+            return Ok(Removed::Nothing);
+        };
+        let e = Self::entry(view, s.loc());
+        let expired = self.is_expired(e.deadline);
+        if what == Remove::Expired && !expired {
+            return Ok(Removed::Nothing);
         }
+        b.begin_write();
+        b.set(j, Slot::EMPTY);
+        b.end_write();
+        self.len.fetch_sub(1, Ordering::Relaxed);
+        if e.deadline.is_some() {
+            self.expires.fetch_sub(1, Ordering::Relaxed);
+        }
+        if expired {
+            self.expired.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(then) = then {
+            then(&e);
+        }
+        drop(guards);
+        self.retire(view, s.loc(), wait);
+        Ok(if expired {
+            Removed::Expired
+        } else {
+            Removed::Live
+        })
     }
 
     /// Frees a slot in one of `place`'s buckets by a chain of cuckoo moves. `Ok(false)` when no
@@ -1334,7 +1667,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
         loop {
             // `pos` is below 2^32.
             let (lock, seg, depth, prefix) = self.lock_segment_at(pos as u32, wait)?;
-            let mut pinned = [0 as Loc; PINNED_BATCH];
+            let now = self.clock.now();
+            let mut pinned: [Option<Entry<'_>>; PINNED_BATCH] = core::array::from_fn(|_| None);
             let mut n_pinned = 0;
             for i in 0..seg.buckets() {
                 let b = seg.bucket(i);
@@ -1343,24 +1677,29 @@ impl<A: Memory, I: Memory> Table<A, I> {
                     if !s.is_occupied() {
                         continue;
                     }
+                    // Read under the lock, as is the deadline: a pinned entry is handed out
+                    // after the locks are released, when the field may be changing.
+                    let e = Self::entry(view, s.loc());
+                    if e.deadline.is_some_and(|d| d <= now) {
+                        continue;
+                    }
                     passed += 1;
-                    let loc = s.loc();
-                    let word = view.state(view.page_of(loc));
+                    let word = view.state(view.page_of(e.loc));
                     if page::kind(word.load(Ordering::Relaxed)) == Kind::Head
                         && n_pinned < PINNED_BATCH
                     {
                         page::pin_linked(word);
-                        pinned[n_pinned] = loc;
+                        pinned[n_pinned] = Some(e);
                         n_pinned += 1;
                     } else {
-                        f(&Self::entry(view, loc));
+                        f(&e);
                     }
                 }
             }
             drop(lock);
-            for &loc in &pinned[..n_pinned] {
-                f(&Self::entry(view, loc));
-                self.unpin(view, loc, wait);
+            for e in pinned.iter().flatten() {
+                f(e);
+                self.unpin(view, e.loc, wait);
             }
             // The segment holds the positions whose top `depth` bits are its prefix reversed.
             let start = u64::from((prefix as u32).reverse_bits());
@@ -1381,3 +1720,57 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Table<&'static [Word], &'static [Word]>>();
 };
+
+#[cfg(all(test, not(kv_loom)))]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::WORD;
+    use std::vec::Vec;
+
+    #[test]
+    fn keeping_a_deadline_the_item_has_no_field_for_asks_for_the_item_again() {
+        let words = |bytes: usize| -> &'static [Word] {
+            Vec::leak((0..bytes / WORD).map(|_| Word::new(0)).collect())
+        };
+        let t = Table::new(
+            words(1 << 16),
+            words(1 << 14),
+            HashKey([5; 16]),
+            Config::SMALL,
+        )
+        .unwrap();
+        let at = Deadline::At(50);
+        t.put_with(b"k", b"v", When::Always, at, None, &mut || {})
+            .unwrap();
+        // What a put that keeps the deadline writes if it looked before the key had one.
+        let (loc, large) = t
+            .arena
+            .write_item(&t.budget, b"k", b"w", None, Wait::Block)
+            .unwrap();
+        let item = NewItem {
+            loc,
+            large,
+            hdr: Header::new(1, 1, false),
+            deadline: None,
+        };
+        let h = t.hash(b"k");
+        let linked = t.link(
+            h,
+            b"k",
+            Some(item),
+            When::Always,
+            true,
+            None,
+            None,
+            Wait::Block,
+        );
+        assert!(matches!(linked, Ok(Linked::NeedsField)));
+        t.arena.free_item(&t.budget, loc, Wait::Block);
+        // Nothing changed.
+        assert_eq!(t.deadline(b"k"), Ok(Some(Some(50))));
+        assert_eq!(t.get_vec::<4>(b"k").unwrap().unwrap().as_slice(), b"v");
+        assert_eq!((t.len(), t.expires()), (1, 1));
+    }
+}

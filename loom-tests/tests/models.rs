@@ -4,6 +4,7 @@
 
 mod models {
     mod displace;
+    mod expire;
     mod lock;
     mod read;
     mod reuse;

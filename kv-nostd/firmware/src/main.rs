@@ -1,7 +1,8 @@
 //! kv-nostd on a Cortex-M4: a `static` table over `static` arrays, written from the main loop
 //! (values from 0 bytes to four pages) while the SysTick handler reads and writes it with the
-//! non-blocking `try_` calls, plus native-protocol requests decoded, applied and answered. Every
-//! result is checked; the summary and the exit status travel over semihosting.
+//! non-blocking `try_` calls and advances the table's clock, plus native-protocol requests
+//! decoded, applied and answered, and keys that expire by SysTick time. Every result is checked;
+//! the summary and the exit status travel over semihosting.
 #![no_std]
 #![no_main]
 
@@ -19,7 +20,10 @@ use kv_firmware::data::{
 use kv_firmware::protocol;
 use kv_firmware::stack;
 use kv_firmware::tick::{self, Counters, Outcome};
-use kv_nostd::{Config, Error, HashKey, Put, Table, Word, WORD};
+use kv_nostd::{
+    Config, Deadline, DeadlineChange, Error, ExpireCursor, ExpireIf, HashKey, Put, Table, When,
+    Word, WORD,
+};
 
 /// 24 KiB of arena (1 KiB pages) and 16 KiB of index (segments of 8 buckets of 7 slots): all
 /// zero, so both live in `.bss`.
@@ -79,6 +83,7 @@ fn main() -> ! {
     }
     tick::start(&mut core.SYST);
     stress(&mut checks);
+    deadlines(&mut checks);
     // The fill runs without the handler: a write it makes may free memory (and the next blocking
     // put frees what it deferred), so a refused put would not stay refused.
     tick::stop(&mut core.SYST);
@@ -86,6 +91,7 @@ fn main() -> ! {
     tick::start(&mut core.SYST);
     visit(&mut checks);
     tick::stop(&mut core.SYST);
+    wide_clock(&mut checks);
 
     hprintln!(
         "interrupt: {} ticks, {} calls completed, {} found the bucket busy, {} writes found no \
@@ -114,11 +120,15 @@ fn main() -> ! {
     checks.finish("kv-firmware")
 }
 
-/// Each SysTick reads, tests or overwrites one of the shared keys, never waiting: a call that
-/// finds its bucket locked or mid-write by the code it pre-empted answers `Busy`.
+/// Each SysTick moves the table's clock to its count of ticks (the firmware's unit of time; a
+/// device would count milliseconds), then reads, tests or overwrites one of the shared keys,
+/// never waiting: a call that finds its bucket locked or mid-write by the code it pre-empted
+/// answers `Busy`.
 #[exception]
 fn SysTick() {
     let n = IRQ.tick();
+    // Only this handler advances the clock while it runs, so no advance is ever in progress.
+    let _ = TABLE.try_advance_clock(u64::from(n) + 1);
     let key = shared_key(n);
     let key = key.as_slice();
     let outcome = match n % 3 {
@@ -327,6 +337,93 @@ fn stress(checks: &mut Checks) {
         SHARED_KEYS as usize,
         "only the shared keys are left",
     );
+}
+
+/// Runs one active-expiry cycle; returns how many keys it removed.
+fn expire_all() -> usize {
+    let mut cursor = ExpireCursor::START;
+    let mut expired = 0;
+    loop {
+        let step = TABLE.expire_step(cursor, 4, &mut |_| {});
+        expired += step.expired;
+        cursor = step.cursor;
+        if cursor.is_start() {
+            return expired;
+        }
+    }
+}
+
+/// A key that expires by SysTick time, one whose deadline is removed, and the active step that
+/// takes back the expired one's memory. SysTick is running.
+fn deadlines(checks: &mut Checks) {
+    let mut buf = [0u8; VALUE_MAX];
+    let deadline = TABLE.now() + 500;
+    let put_at = |key: &[u8]| {
+        TABLE.put_with(key, b"token", When::Always, Deadline::At(deadline), None, &mut || {})
+    };
+    checks.eq(put_at(b"session"), Ok(Some(Put::Inserted)), "put with a deadline");
+    checks.eq(put_at(b"kept"), Ok(Some(Put::Inserted)), "another");
+    checks.eq(
+        TABLE.set_deadline(b"kept", None, ExpireIf::Always, &mut |_| {}),
+        Ok(DeadlineChange::Changed),
+        "remove a deadline",
+    );
+    checks.eq(
+        TABLE.deadline(b"session"),
+        Ok(Some(Some(deadline))),
+        "the deadline reads back",
+    );
+    checks.eq(
+        TABLE.get_into(b"session", &mut buf),
+        Ok(Some(5)),
+        "readable before its deadline",
+    );
+    let mut spins = 0u32;
+    while TABLE.now() < deadline && spins < 100_000_000 {
+        spins += 1;
+        cortex_m::asm::nop();
+    }
+    checks.check(
+        TABLE.now() >= deadline,
+        "SysTick moved the clock to the deadline",
+    );
+    checks.eq(
+        TABLE.get_into(b"session", &mut buf),
+        Ok(None),
+        "gone once the clock reached its deadline",
+    );
+    checks.eq(TABLE.contains(b"session"), Ok(false), "not contained either");
+    checks.eq(
+        TABLE.get_into(b"kept", &mut buf),
+        Ok(Some(5)),
+        "the key without a deadline stays",
+    );
+    let len = TABLE.len();
+    checks.eq(expire_all(), 1, "the active step removed the expired key");
+    checks.eq(TABLE.len(), len - 1, "and only it");
+    checks.eq(TABLE.expires(), 0, "no key has a deadline");
+    checks.eq(TABLE.delete(b"kept"), Ok(true), "delete the kept key");
+    hprintln!("deadlines: a key expired at tick {}", deadline);
+}
+
+/// The clock beyond 32 bits, where it is three words on this target: a deadline across the
+/// boundary of its high half. SysTick is stopped.
+fn wide_clock(checks: &mut Checks) {
+    let base = (1u64 << 32) - 2;
+    checks.eq(TABLE.advance_clock(base), base, "advance the clock");
+    let at = Deadline::At(base + 5);
+    checks.eq(
+        TABLE.put_with(b"wide", b"v", When::Always, at, None, &mut || {}),
+        Ok(Some(Put::Inserted)),
+        "put with a deadline past 2^32",
+    );
+    checks.eq(TABLE.advance_clock(base + 4), base + 4, "across 2^32");
+    checks.eq(TABLE.contains(b"wide"), Ok(true), "live before its deadline");
+    checks.eq(TABLE.advance_clock(3), base + 4, "the clock never goes back");
+    checks.eq(TABLE.advance_clock(base + 5), base + 5, "to the deadline");
+    checks.eq(TABLE.contains(b"wide"), Ok(false), "expired at its deadline");
+    checks.eq(TABLE.delete(b"wide"), Ok(false), "a delete removes it, answering absent");
+    checks.eq(TABLE.expires(), 0, "no key has a deadline");
 }
 
 /// Fills the table until "no space", measuring each put's stack, and checks that the refused

@@ -1,8 +1,12 @@
-//! Random operation sequences against a `HashMap` model: every result must match. Pages of
-//! 1 KiB and segments of 2 buckets, so values span several pages and the index splits often.
+//! Random operation sequences against a `HashMap` model with a clock of its own: every result
+//! must match. Pages of 1 KiB and segments of 2 buckets, so values span several pages and the
+//! index splits often. Keys get deadlines and lose them, the clock jumps, and the model says
+//! which keys are live: never an expired value, never a lost live one.
 
 use crate::{get, pair, table, TestTable, VecSink};
-use kv_nostd::{Config, Error, Put, ScanCursor, When};
+use kv_nostd::{
+    Config, Deadline, DeadlineChange, Error, ExpireCursor, ExpireIf, Put, ScanCursor, When,
+};
 use proptest::prelude::*;
 use std::collections::HashMap;
 
@@ -20,13 +24,31 @@ fn config() -> Config {
     }
 }
 
+/// A deadline relative to the model's clock when the operation runs: past, now, or ahead.
+#[derive(Clone, Copy, Debug)]
+enum Due {
+    None,
+    In(i64),
+    Never,
+    Keep,
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Put(Vec<u8>, Vec<u8>),
     PutIf(Vec<u8>, Vec<u8>, When),
+    PutWith(Vec<u8>, Vec<u8>, When, Due),
     Get(Vec<u8>),
     Contains(Vec<u8>),
+    Deadline(Vec<u8>),
     Delete(Vec<u8>),
+    SetDeadline(Vec<u8>, Due, ExpireIf),
+    Reap(Vec<u8>),
+    Advance(u64),
+    /// An advance to a time before the clock: changes nothing.
+    Rewind(u64),
+    ExpireStep(usize),
+    ExpireCycle,
     Visit,
     Scan(usize),
     Clear,
@@ -49,7 +71,7 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
     let len = prop_oneof![
         8 => 0usize..100,
         2 => 100usize..600,
-        2 => (PAGE / 2 - 8)..(PAGE + 16),
+        2 => (PAGE / 2 - 16)..(PAGE + 16),
         2 => (PAGE + 16)..MAX_VALUE,
         1 => (MAX_VALUE + 1)..(MAX_VALUE + 2),
     ];
@@ -64,16 +86,43 @@ fn when() -> impl Strategy<Value = When> {
     ]
 }
 
-fn op() -> impl Strategy<Value = Op> {
-    // Weights in thirtieths, so a clear is rare (about one operation in 570) without filtering.
+fn due() -> impl Strategy<Value = Due> {
     prop_oneof![
-        180 => (key(), value()).prop_map(|(k, v)| Op::Put(k, v)),
-        60 => (key(), value(), when()).prop_map(|(k, v, w)| Op::PutIf(k, v, w)),
+        3 => Just(Due::None),
+        6 => (-20i64..60).prop_map(Due::In),
+        1 => Just(Due::Never),
+        3 => Just(Due::Keep),
+    ]
+}
+
+fn expire_if() -> impl Strategy<Value = ExpireIf> {
+    prop_oneof![
+        Just(ExpireIf::Always),
+        Just(ExpireIf::NoDeadline),
+        Just(ExpireIf::HasDeadline),
+        Just(ExpireIf::Later),
+        Just(ExpireIf::Earlier),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    // A clear is rare (about one operation in 800) without filtering.
+    prop_oneof![
+        120 => (key(), value()).prop_map(|(k, v)| Op::Put(k, v)),
+        40 => (key(), value(), when()).prop_map(|(k, v, w)| Op::PutIf(k, v, w)),
+        120 => (key(), value(), when(), due()).prop_map(|(k, v, w, d)| Op::PutWith(k, v, w, d)),
         120 => key().prop_map(Op::Get),
         30 => key().prop_map(Op::Contains),
-        90 => key().prop_map(Op::Delete),
-        30 => Just(Op::Visit),
-        30 => (1usize..20).prop_map(Op::Scan),
+        30 => key().prop_map(Op::Deadline),
+        60 => key().prop_map(Op::Delete),
+        60 => (key(), due(), expire_if()).prop_map(|(k, d, c)| Op::SetDeadline(k, d, c)),
+        20 => key().prop_map(Op::Reap),
+        50 => prop_oneof![9 => 0u64..30, 1 => 1000u64..2000].prop_map(Op::Advance),
+        5 => (1u64..100).prop_map(Op::Rewind),
+        20 => (0usize..6).prop_map(Op::ExpireStep),
+        5 => Just(Op::ExpireCycle),
+        20 => Just(Op::Visit),
+        20 => (1usize..20).prop_map(Op::Scan),
         1 => Just(Op::Clear),
     ]
 }
@@ -94,71 +143,202 @@ fn length_error(k: &[u8], v: Option<&[u8]>) -> Option<Error> {
     }
 }
 
-fn check_put(t: &TestTable, m: &mut HashMap<Vec<u8>, Vec<u8>>, k: &[u8], v: &[u8], when: When) {
+/// The model: every item the table stores, expired ones included until the table removes
+/// them, with its deadline; the clock; and the expired items removed so far.
+#[derive(Default)]
+struct Model {
+    items: HashMap<Vec<u8>, (Vec<u8>, Option<u64>)>,
+    now: u64,
+    expired: usize,
+}
+
+impl Model {
+    fn live(&self, k: &[u8]) -> Option<&(Vec<u8>, Option<u64>)> {
+        self.items
+            .get(k)
+            .filter(|(_, d)| d.is_none_or(|d| d > self.now))
+    }
+
+    fn is_expired(&self, k: &[u8]) -> bool {
+        self.items.contains_key(k) && self.live(k).is_none()
+    }
+
+    /// The live entries, as a visit should report them.
+    fn visible(&self) -> HashMap<Vec<u8>, (Vec<u8>, Option<u64>)> {
+        self.items
+            .iter()
+            .filter(|(k, _)| self.live(k).is_some())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The absolute deadline `due` names now (`Some(None)` for none, `None` for "keep").
+    fn absolute(&self, due: Due) -> Option<Option<u64>> {
+        match due {
+            Due::None => Some(None),
+            Due::Never => Some(Some(u64::MAX)),
+            Due::In(dt) => Some(Some(self.now.saturating_add_signed(dt))),
+            Due::Keep => None,
+        }
+    }
+
+    /// Removes `k`'s item, counting it if it was expired.
+    fn remove(&mut self, k: &[u8]) {
+        if self.is_expired(k) {
+            self.expired += 1;
+        }
+        self.items.remove(k);
+    }
+}
+
+/// Whether Redis 7's condition allows moving a deadline from `current` to `new` (no deadline
+/// is infinitely far).
+fn allows(cond: ExpireIf, current: Option<u64>, new: Option<u64>) -> bool {
+    let far = |d: Option<u64>| d.map_or(u128::MAX, u128::from);
+    match cond {
+        ExpireIf::Always => true,
+        ExpireIf::NoDeadline => current.is_none(),
+        ExpireIf::HasDeadline => current.is_some(),
+        ExpireIf::Later => far(new) > far(current),
+        ExpireIf::Earlier => far(new) < far(current),
+    }
+}
+
+fn check_put(t: &TestTable, m: &mut Model, k: &[u8], v: &[u8], when: When, due: Due) {
     let mut old = VecSink(b"untouched".to_vec());
-    let got = t.put_if_with_old(k, v, when, &mut old);
+    let mut logged = 0;
+    let deadline = match m.absolute(due) {
+        Some(None) => Deadline::None,
+        Some(Some(d)) => Deadline::At(d),
+        None => Deadline::Keep,
+    };
+    let got = t.put_with(k, v, when, deadline, Some(&mut old), &mut || logged += 1);
     if let Some(e) = length_error(k, Some(v)) {
         assert_eq!(got, Err(e));
         assert_eq!(old.0, b"untouched", "no value handed out on a length error");
+        assert_eq!(logged, 0);
         return;
     }
-    let present = m.get(k).cloned();
+    let present = m.live(k).cloned();
     let outcome = got.expect("memory is ample");
     let expected = match (when, present.is_some()) {
         (When::IfAbsent, true) | (When::IfPresent, false) => None,
         (_, true) => Some(Put::Replaced),
         (_, false) => Some(Put::Inserted),
     };
-    assert_eq!(outcome, expected);
+    assert_eq!(outcome, expected, "put {when:?} {deadline:?}");
     assert_eq!(when.was_present(outcome), present.is_some());
-    match present {
-        Some(p) => assert_eq!(old.0, p, "old value"),
+    assert_eq!(
+        logged,
+        usize::from(outcome.is_some()),
+        "then once per write"
+    );
+    match &present {
+        Some((p, _)) => assert_eq!(&old.0, p, "old value"),
         None => assert_eq!(old.0, b"untouched", "an absent key has no old value"),
     }
-    if outcome.is_some() {
-        m.insert(k.to_vec(), v.to_vec());
+    if outcome.is_none() {
+        return;
+    }
+    let new_deadline = match deadline {
+        Deadline::None | Deadline::At(u64::MAX) => None,
+        Deadline::At(d) => Some(d),
+        Deadline::Keep => present.and_then(|(_, d)| d),
+    };
+    m.remove(k);
+    if new_deadline.is_none_or(|d| d > m.now) {
+        m.items.insert(k.to_vec(), (v.to_vec(), new_deadline));
     }
 }
 
-fn entries(
-    t: &TestTable,
-    mut each: impl FnMut(&mut dyn FnMut(&kv_nostd::Entry<'_>)),
-) -> HashMap<Vec<u8>, Vec<u8>> {
+fn check_set_deadline(t: &TestTable, m: &mut Model, k: &[u8], due: Due, cond: ExpireIf) {
+    // "Keep" stands for removing the deadline here (Redis `PERSIST`).
+    let target = m.absolute(due).flatten().filter(|&d| d != u64::MAX);
+    let mut told = Vec::new();
+    let got = t.set_deadline(k, target, cond, &mut |c| told.push(c));
+    if let Some(e) = length_error(k, None) {
+        assert_eq!(got, Err(e));
+        return;
+    }
+    let got = got.expect("memory is ample");
+    let expected = match m.live(k).cloned() {
+        None => DeadlineChange::Absent,
+        Some((_, current)) if !allows(cond, current, target) => DeadlineChange::Unchanged,
+        Some((_, None)) if target.is_none() => DeadlineChange::Unchanged,
+        Some(_) if target.is_some_and(|d| d <= m.now) => {
+            m.items.remove(k);
+            DeadlineChange::Deleted
+        }
+        Some((v, _)) => {
+            m.items.insert(k.to_vec(), (v, target));
+            DeadlineChange::Changed
+        }
+    };
+    assert_eq!(got, expected, "set_deadline {target:?} {cond:?}");
+    match got {
+        DeadlineChange::Changed | DeadlineChange::Deleted => assert_eq!(told, [got]),
+        _ => assert!(told.is_empty()),
+    }
+}
+
+type Seen = HashMap<Vec<u8>, (Vec<u8>, Option<u64>)>;
+
+fn entries(mut each: impl FnMut(&mut dyn FnMut(&kv_nostd::Entry<'_>))) -> Seen {
     let mut seen = HashMap::new();
     each(&mut |e| {
         let (k, v) = pair(e);
-        assert!(seen.insert(k, v).is_none(), "returned twice");
+        assert!(
+            seen.insert(k, (v, e.deadline())).is_none(),
+            "returned twice"
+        );
     });
-    let _ = t;
     seen
+}
+
+/// Removes from the model the keys a step reported, each of which must be an expired item.
+fn expire_step(t: &TestTable, m: &mut Model, cursor: ExpireCursor, max: usize) -> ExpireCursor {
+    let mut reported = Vec::new();
+    let step = t.expire_step(cursor, max, &mut |e| reported.push(pair(e).0));
+    assert_eq!(step.expired, reported.len());
+    assert!(step.examined >= step.expired);
+    for k in &reported {
+        assert!(m.is_expired(k), "a step removed a key that was not expired");
+        m.remove(k);
+    }
+    step.cursor
 }
 
 fn run(ops: &[Op], hash_key: [u8; 16]) {
     let t = table(4 << 20, 1 << 20, config(), hash_key);
     let baseline = t.used_bytes();
-    let mut m: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    let mut m = Model::default();
+    let mut cursor = ExpireCursor::START;
     let mut buf = vec![0u8; MAX_VALUE];
     for op in ops {
         match op {
             Op::Put(k, v) => {
-                let before = m.contains_key(k.as_slice());
+                let before = m.live(k).is_some();
                 let got = t.put(k, v);
                 if let Some(e) = length_error(k, Some(v)) {
                     assert_eq!(got, Err(e));
                 } else {
                     let want = if before { Put::Replaced } else { Put::Inserted };
                     assert_eq!(got, Ok(want));
-                    m.insert(k.clone(), v.clone());
+                    m.remove(k);
+                    m.items.insert(k.clone(), (v.clone(), None));
                 }
             }
-            Op::PutIf(k, v, w) => check_put(&t, &mut m, k, v, *w),
+            Op::PutIf(k, v, w) => check_put(&t, &mut m, k, v, *w, Due::None),
+            Op::PutWith(k, v, w, d) => check_put(&t, &mut m, k, v, *w, *d),
             Op::Get(k) => match length_error(k, None) {
                 Some(e) => assert_eq!(t.get_into(k, &mut buf), Err(e)),
                 None => {
+                    let want = m.live(k).map(|(v, _)| v);
                     let got = t.get_into(k, &mut buf).unwrap().map(|n| buf[..n].to_vec());
-                    assert_eq!(got.as_ref(), m.get(k.as_slice()));
-                    assert_eq!(get(&t, k).as_ref(), m.get(k.as_slice()));
-                    if let Some(v) = m.get(k.as_slice()).filter(|v| !v.is_empty()) {
+                    assert_eq!(got.as_ref(), want);
+                    assert_eq!(get(&t, k).as_ref(), want);
+                    assert_eq!(t.value_len(k), Ok(want.map(Vec::len)));
+                    if let Some(v) = want.filter(|v| !v.is_empty()) {
                         assert_eq!(
                             t.get_into(k, &mut buf[..v.len() - 1]),
                             Err(Error::BufferTooSmall {
@@ -171,19 +351,60 @@ fn run(ops: &[Op], hash_key: [u8; 16]) {
             },
             Op::Contains(k) => match length_error(k, None) {
                 Some(e) => assert_eq!(t.contains(k), Err(e)),
-                None => assert_eq!(t.contains(k), Ok(m.contains_key(k.as_slice()))),
+                None => assert_eq!(t.contains(k), Ok(m.live(k).is_some())),
+            },
+            Op::Deadline(k) => match length_error(k, None) {
+                Some(e) => assert_eq!(t.deadline(k), Err(e)),
+                None => assert_eq!(t.deadline(k), Ok(m.live(k).map(|(_, d)| *d))),
             },
             Op::Delete(k) => match length_error(k, None) {
                 Some(e) => assert_eq!(t.delete(k), Err(e)),
-                None => assert_eq!(t.delete(k), Ok(m.remove(k.as_slice()).is_some())),
+                None => {
+                    let (live, stored) = (m.live(k).is_some(), m.items.contains_key(k));
+                    let mut logged = 0;
+                    assert_eq!(t.delete_then(k, &mut || logged += 1), Ok(live));
+                    assert_eq!(logged, usize::from(stored), "then for every removal");
+                    m.remove(k);
+                }
             },
+            Op::SetDeadline(k, d, c) => check_set_deadline(&t, &mut m, k, *d, *c),
+            Op::Reap(k) => match length_error(k, None) {
+                Some(e) => assert_eq!(t.reap(k, &mut |_| {}), Err(e)),
+                None => {
+                    let expired = m.is_expired(k);
+                    let mut reported = 0;
+                    assert_eq!(t.reap(k, &mut |_| reported += 1), Ok(expired));
+                    assert_eq!(reported, usize::from(expired));
+                    if expired {
+                        m.remove(k);
+                    }
+                }
+            },
+            Op::Advance(dt) => {
+                m.now += dt;
+                assert_eq!(t.advance_clock(m.now), m.now);
+            }
+            Op::Rewind(dt) => {
+                assert_eq!(t.advance_clock(m.now.saturating_sub(*dt)), m.now);
+                assert_eq!(t.now(), m.now, "the clock never goes back");
+            }
+            Op::ExpireStep(max) => cursor = expire_step(&t, &mut m, cursor, *max),
+            Op::ExpireCycle => {
+                // Nothing else runs: a whole cycle removes exactly the expired items.
+                let mut c = expire_step(&t, &mut m, ExpireCursor::START, 3);
+                while !c.is_start() {
+                    c = expire_step(&t, &mut m, c, 3);
+                }
+                let left = m.items.keys().filter(|k| m.is_expired(k)).count();
+                assert_eq!(left, 0, "a cycle left expired items");
+            }
             Op::Visit => {
-                let seen = entries(&t, |f| t.visit(|e| f(e)));
-                assert_eq!(seen, m);
+                let seen = entries(|f| t.visit(|e| f(e)));
+                assert_eq!(seen, m.visible());
             }
             Op::Scan(count) => {
                 // With no writer running, a scan returns each entry exactly once.
-                let seen = entries(&t, |f| {
+                let seen = entries(|f| {
                     let mut cursor = ScanCursor::START;
                     loop {
                         cursor = t.scan(cursor, *count, |e| f(e));
@@ -192,21 +413,25 @@ fn run(ops: &[Op], hash_key: [u8; 16]) {
                         }
                     }
                 });
-                assert_eq!(seen, m);
+                assert_eq!(seen, m.visible());
             }
             Op::Clear => {
                 let mut cleared = HashMap::new();
+                let live = m.visible().len();
                 assert_eq!(
                     t.clear_then(&mut |e| {
                         cleared.insert(pair(e).0, ());
                     }),
-                    m.len()
+                    live
                 );
-                assert_eq!(cleared.len(), m.len());
-                m.clear();
+                assert_eq!(cleared.len(), m.items.len());
+                m.items.clear();
             }
         }
-        assert_eq!(t.len(), m.len());
+        assert_eq!(t.len(), m.items.len());
+        let with_deadline = m.items.values().filter(|(_, d)| d.is_some()).count();
+        assert_eq!(t.expires(), with_deadline, "keys with a deadline");
+        assert_eq!(t.stats().expired, m.expired, "expired keys removed");
         assert!(t.used_bytes() >= baseline);
     }
     // Everything deleted, the arena keeps at most one page per size class.

@@ -233,3 +233,167 @@ fn concurrent_writers_readers_and_a_visitor_lose_nothing_while_the_index_grows()
     t.clear();
     assert!(t.stats().pages_in_use <= 60, "{:?}", t.stats());
 }
+
+/// Writers give their own keys deadlines a few ticks ahead (or none, or change them), while one
+/// thread advances the clock and another runs expiry steps without pause. Each writer knows its
+/// keys' deadlines, and checks every read against the clock read before and after it: a key whose
+/// deadline the clock had reached before the read is absent; one whose deadline it had not
+/// reached after the read has exactly the writer's last value. The steps remove only expired
+/// keys, and at the end, the clock past every deadline, one cycle leaves exactly the keys without
+/// one.
+#[test]
+fn expiry_steps_and_a_moving_clock_never_show_an_expired_value_nor_lose_a_live_one() {
+    use kv_nostd::{Deadline, DeadlineChange, ExpireCursor, ExpireIf, Put, When};
+    const WRITERS: usize = 3;
+    const KEYS: usize = 300;
+    let config = Config {
+        page_bytes: PAGE,
+        segment_buckets: 8,
+        ..Config::HOST
+    };
+    let t = Arc::new(table(64 << 20, 8 << 20, config, [0x24; 16]));
+    let stop = Arc::new(AtomicBool::new(false));
+    let barrier = Arc::new(Barrier::new(WRITERS + 2));
+    let until = Instant::now() + Duration::from_secs(2);
+
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|me| {
+            let (t, barrier) = (Arc::clone(&t), Arc::clone(&barrier));
+            thread::spawn(move || {
+                let mut state = 0x2545_f491_4f6c_dd1du64 ^ (me as u64 + 1);
+                // Each key's last value and deadline, as this writer (its only writer) set them.
+                let mut mine: HashMap<usize, (u32, Option<u64>)> = HashMap::new();
+                let mut version = 0u32;
+                let mut buf = VecSink(Vec::new());
+                barrier.wait();
+                while Instant::now() < until {
+                    let r = next(&mut state);
+                    let i = (r >> 8) as usize % KEYS;
+                    let k = key(me, i);
+                    let before = t.now();
+                    // Whether the key was surely live, surely gone, or either, over an operation
+                    // that began at `before` and ended at `after`.
+                    let state_of = |d: Option<u64>, before: u64, after: u64| match d {
+                        Some(d) if d <= before => Some(false),
+                        Some(d) if d <= after => None,
+                        _ => Some(true),
+                    };
+                    let known = mine.get(&i).copied();
+                    match r % 8 {
+                        0..=2 => {
+                            version += 1;
+                            let deadline = match (r >> 40) % 4 {
+                                0 => None,
+                                n => Some(before + n * 3),
+                            };
+                            let at = deadline.map_or(Deadline::None, Deadline::At);
+                            let put = t.put_with(
+                                &k,
+                                &value(&k, version),
+                                When::Always,
+                                at,
+                                None,
+                                &mut || {},
+                            );
+                            let after = t.now();
+                            let ok = matches!(
+                                (put, known.map(|(_, d)| state_of(d, before, after))),
+                                (Ok(Some(Put::Inserted)), None)
+                                    | (Ok(Some(Put::Replaced)), Some(Some(true) | None))
+                                    | (Ok(Some(Put::Inserted)), Some(Some(false) | None))
+                            );
+                            assert!(ok, "put over {known:?} answered {put:?}");
+                            mine.insert(i, (version, deadline));
+                        }
+                        3 => {
+                            let target = Some(before + (r >> 40) % 10);
+                            let r = t.set_deadline(&k, target, ExpireIf::Always, &mut |_| {});
+                            match (r, known) {
+                                (Ok(DeadlineChange::Absent), None) => {}
+                                // Expired (perhaps removed by a step): gone until written again.
+                                (Ok(DeadlineChange::Absent), Some((v, _))) => {
+                                    mine.insert(i, (v, Some(0)));
+                                }
+                                (
+                                    Ok(DeadlineChange::Changed | DeadlineChange::Deleted),
+                                    Some((v, _)),
+                                ) => {
+                                    mine.insert(i, (v, target));
+                                }
+                                other => panic!("set_deadline over {known:?}: {other:?}"),
+                            }
+                        }
+                        _ => {
+                            let got = t.get_with(&k, &mut buf).unwrap();
+                            let got = got.map(|n| check(&k, &buf.0[..n]));
+                            let after = t.now();
+                            match known.map(|(v, d)| (v, state_of(d, before, after))) {
+                                None => assert_eq!(got, None),
+                                Some((_, Some(false))) => {
+                                    assert_eq!(got, None, "an expired value was returned")
+                                }
+                                Some((v, Some(true))) => {
+                                    assert_eq!(got, Some(v), "a live value was lost")
+                                }
+                                Some((v, None)) => assert!(got.is_none() || got == Some(v)),
+                            }
+                        }
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+
+    let clock = {
+        let (t, barrier, stop) = (Arc::clone(&t), Arc::clone(&barrier), Arc::clone(&stop));
+        thread::spawn(move || {
+            barrier.wait();
+            let mut now = 0;
+            while !stop.load(Ordering::Relaxed) {
+                now += 1;
+                assert_eq!(t.advance_clock(now), now);
+                thread::sleep(Duration::from_micros(200));
+            }
+        })
+    };
+    let expirer = {
+        let (t, barrier, stop) = (Arc::clone(&t), Arc::clone(&barrier), Arc::clone(&stop));
+        thread::spawn(move || {
+            barrier.wait();
+            let (mut cursor, mut expired) = (ExpireCursor::START, 0);
+            while !stop.load(Ordering::Relaxed) {
+                let step = t.expire_step(cursor, 4, &mut |e| {
+                    assert!(
+                        e.deadline().is_some_and(|d| d <= t.now()),
+                        "a live key removed"
+                    );
+                });
+                expired += step.expired;
+                cursor = step.cursor;
+            }
+            expired
+        })
+    };
+
+    let models: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    stop.store(true, Ordering::Relaxed);
+    clock.join().unwrap();
+    let expired = expirer.join().unwrap();
+    let stopped_at = t.now();
+    t.advance_clock(u64::MAX - 1);
+    let mut cursor = t.expire_step(ExpireCursor::START, 64, &mut |_| {}).cursor;
+    while !cursor.is_start() {
+        cursor = t.expire_step(cursor, 64, &mut |_| {}).cursor;
+    }
+    let without: usize = models
+        .iter()
+        .map(|m| m.values().filter(|(_, d)| d.is_none()).count())
+        .sum();
+    assert_eq!((t.len(), t.expires()), (without, 0));
+    println!(
+        "expiry stress: clock at {stopped_at} when the writers stopped, {expired} keys removed by \
+         steps meanwhile, {} expired in all, {without} keys left",
+        t.stats().expired
+    );
+}
