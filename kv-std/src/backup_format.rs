@@ -548,7 +548,9 @@ impl TrailerCheck {
             if self.line.first == Some(b'#') {
                 // Enough to tell a trailer (never longer) from an entry with a deadline.
                 let room = (TRAILER_MAX + 1).saturating_sub(self.line.text.len());
-                self.line.text.extend_from_slice(&part[..part.len().min(room)]);
+                self.line
+                    .text
+                    .extend_from_slice(&part[..part.len().min(room)]);
             }
             self.crc.update(part);
             let Some(at) = newline else {
@@ -918,7 +920,10 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert!(lines[0].1.as_ref().unwrap_err().contains("bad deadline"));
         assert!(lines[1].1.is_err());
-        assert_eq!(lines[2].1.as_ref().unwrap(), &(b"k".to_vec(), b"v".to_vec()));
+        assert_eq!(
+            lines[2].1.as_ref().unwrap(),
+            &(b"k".to_vec(), b"v".to_vec())
+        );
         assert_eq!(trailer, Some(Trailer::Absent { had_header: false }));
         let mut r = BackupReader::new(&b"k,v\n"[..]);
         let (_, entry) = r.next_expiring_entry().unwrap();

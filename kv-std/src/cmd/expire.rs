@@ -136,7 +136,14 @@ fn condition(args: Args<'_>) -> Result<ExpireIf, String> {
 /// `TTL key` and its kin: the time left (or, from the epoch, the deadline) in `unit`; -1 for a
 /// key without a deadline, -2 for a missing key. Seconds are rounded to the nearest, as Redis
 /// rounds them.
-pub fn ttl(unit: Unit, base: Base, mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+pub fn ttl(
+    unit: Unit,
+    base: Base,
+    mut args: Args<'_>,
+    client: &mut Client,
+    db: &Db,
+    out: &mut Out,
+) {
     let key = args.next().unwrap_or_default();
     let found = db.table.deadline(key);
     client.read(matches!(found, Ok(Some(_))));
@@ -165,9 +172,11 @@ pub fn persist(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) 
     let key = args.next().unwrap_or_default();
     let at = out.len();
     let mut lsn = 0;
-    let change = db.table.set_deadline(key, None, ExpireIf::Always, &mut |_| {
-        lsn = db.log(&[b"PERSIST", key]);
-    });
+    let change = db
+        .table
+        .set_deadline(key, None, ExpireIf::Always, &mut |_| {
+            lsn = db.log(&[b"PERSIST", key]);
+        });
     match change {
         Ok(DeadlineChange::Changed) => out.int(1),
         Ok(DeadlineChange::Absent) => {
@@ -210,8 +219,12 @@ mod tests {
         assert_eq!(cond(&["xx", "gt"]), Ok(ExpireIf::Later));
         assert_eq!(cond(&["lt", "xx"]), Ok(ExpireIf::EarlierDeadline));
         assert_eq!(cond(&["lt"]), Ok(ExpireIf::Earlier));
-        assert!(cond(&["xx", "nx"]).unwrap_err().starts_with("ERR NX and XX"));
-        assert!(cond(&["gt", "lt"]).unwrap_err().starts_with("ERR GT and LT"));
+        assert!(cond(&["xx", "nx"])
+            .unwrap_err()
+            .starts_with("ERR NX and XX"));
+        assert!(cond(&["gt", "lt"])
+            .unwrap_err()
+            .starts_with("ERR GT and LT"));
         assert_eq!(
             cond(&["nx", "f\0oo"]),
             Err("ERR Unsupported option f".into())

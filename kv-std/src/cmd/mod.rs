@@ -25,9 +25,9 @@ pub use server::REDIS_VERSION;
 
 use crate::db::Db;
 use crate::reply::{Out, Resp};
+use crate::server::clients::Handle;
 use expire::Base::{Epoch, Now};
 use expire::Unit;
-use crate::server::clients::Handle;
 use indexmap::IndexSet;
 use kv_nostd::resp::Request;
 use spec::Spec;
@@ -347,9 +347,15 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         Command::Expireat => {
             expire::expire("expireat", Unit::Seconds, Epoch, args, client, db, out)
         }
-        Command::Pexpireat => {
-            expire::expire("pexpireat", Unit::Milliseconds, Epoch, args, client, db, out)
-        }
+        Command::Pexpireat => expire::expire(
+            "pexpireat",
+            Unit::Milliseconds,
+            Epoch,
+            args,
+            client,
+            db,
+            out,
+        ),
         Command::Ttl => expire::ttl(Unit::Seconds, Now, args, client, db, out),
         Command::Pttl => expire::ttl(Unit::Milliseconds, Now, args, client, db, out),
         Command::Expiretime => expire::ttl(Unit::Seconds, Epoch, args, client, db, out),

@@ -190,18 +190,20 @@ fn write_string(
     let mut lsn = 0;
     let mut old_value = VecSink::default();
     let old: Option<kv_nostd::table::OldValue<'_>> = if get { Some(&mut old_value) } else { None };
-    let result = db.table.put_with(key, value, when, deadline, old, &mut |kept| {
-        // A deadline already passed is logged too: replayed, it leaves the key absent again.
-        let at = match deadline {
-            Deadline::At(ms) => Some(ms),
-            Deadline::Keep => kept,
-            Deadline::None => None,
-        };
-        lsn = match at {
-            Some(ms) => db.log(&[b"SET", key, value, b"PXAT", ms.to_string().as_bytes()]),
-            None => db.log(&[b"SET", key, value]),
-        };
-    });
+    let result = db
+        .table
+        .put_with(key, value, when, deadline, old, &mut |kept| {
+            // A deadline already passed is logged too: replayed, it leaves the key absent again.
+            let at = match deadline {
+                Deadline::At(ms) => Some(ms),
+                Deadline::Keep => kept,
+                Deadline::None => None,
+            };
+            lsn = match at {
+                Some(ms) => db.log(&[b"SET", key, value, b"PXAT", ms.to_string().as_bytes()]),
+                None => db.log(&[b"SET", key, value]),
+            };
+        });
     match result {
         Ok(written) if get => {
             let present = when.was_present(written);

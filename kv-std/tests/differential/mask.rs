@@ -112,7 +112,11 @@ fn mask_frame(mask: &Mask, frame: &mut Frame) {
             }
         }
         (Mask::Integer, f @ Frame::Int(_)) => *f = masked(f),
-        (Mask::NonNegative, f @ Frame::Int(n)) if *n >= 0 => *f = masked(f),
+        (Mask::NonNegative, f @ Frame::Int(_)) => {
+            if matches!(f, Frame::Int(n) if *n >= 0) {
+                *f = masked(f);
+            }
+        }
         (Mask::ClientFields(fields), Frame::Text { text, .. }) => {
             let lines: Vec<String> = String::from_utf8_lossy(text)
                 .split('\n')

@@ -65,7 +65,10 @@ fn check_keys(s: &Server) {
     let kept: String = con.get("kept").unwrap();
     assert_eq!(kept, "v2");
     let n: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert_eq!(n, 5, "long, plain, persisted, moved, kept: the expired are not loaded");
+    assert_eq!(
+        n, 5,
+        "long, plain, persisted, moved, kept: the expired are not loaded"
+    );
 }
 
 fn log_bytes(dir: &Path) -> Vec<u8> {
@@ -87,16 +90,27 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn deadlines_survive_a_restart_from_the_log_and_expired_keys_stay_gone() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let s = start(dir.path(), port, &["--fsync", "always", "--save-interval", "0"]);
+    let s = start(
+        dir.path(),
+        port,
+        &["--fsync", "always", "--save-interval", "0"],
+    );
     write_keys(&s);
     // A crash: no snapshot, the log is all there is.
     s.kill();
     let log = log_bytes(dir.path());
-    assert!(contains(&log, b"PXAT"), "relative times are logged as absolute");
+    assert!(
+        contains(&log, b"PXAT"),
+        "relative times are logged as absolute"
+    );
     assert!(contains(&log, b"PEXPIREAT"));
     assert!(contains(&log, b"PERSIST"));
     for relative in [&b"$2\r\nEX\r\n"[..], b"$2\r\nPX\r\n", b"KEEPTTL", b"GETEX"] {
-        assert!(!contains(&log, relative), "{}", String::from_utf8_lossy(relative));
+        assert!(
+            !contains(&log, relative),
+            "{}",
+            String::from_utf8_lossy(relative)
+        );
     }
     std::thread::sleep(Duration::from_millis(400));
     let s = start(dir.path(), port, &[]);
@@ -116,7 +130,10 @@ fn deadlines_survive_a_restart_from_the_backup_file() {
     assert_eq!(s.stop(), Some(0));
     let file = std::fs::read_to_string(dir.path().join("kv-backup.txt")).unwrap();
     assert!(file.contains("\n#pxat "), "{file}");
-    assert!(file.contains("\nplain,v\n"), "a key without a deadline as before: {file}");
+    assert!(
+        file.contains("\nplain,v\n"),
+        "a key without a deadline as before: {file}"
+    );
     std::thread::sleep(Duration::from_millis(400));
     let s = start(dir.path(), port, &[]);
     check_keys(&s);

@@ -75,7 +75,10 @@ fn the_active_cycle_removes_expired_keys_nobody_reads() {
     }
     let () = pipe.query(&mut con).unwrap();
     let line = info_field(&mut con, "keyspace", "db0");
-    assert!(line.starts_with("keys=2020,expires=2010,avg_ttl="), "{line}");
+    assert!(
+        line.starts_with("keys=2020,expires=2010,avg_ttl="),
+        "{line}"
+    );
     // Nobody reads them: only the active cycle can remove them.
     eventually(Duration::from_secs(10), || {
         redis::cmd("DBSIZE").query::<usize>(&mut con).unwrap() == 20
