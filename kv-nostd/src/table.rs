@@ -1747,7 +1747,7 @@ mod tests {
         )
         .unwrap();
         let at = Deadline::At(50);
-        t.put_with(b"k", b"v", When::Always, at, None, &mut || {})
+        t.put_with(b"k", b"v", When::Always, at, None, &mut |_| {})
             .unwrap();
         // What a put that keeps the deadline writes if it looked before the key had one.
         let (loc, large) = t
