@@ -98,6 +98,8 @@ pub fn expire(
 fn condition(args: Args<'_>) -> Result<ExpireIf, String> {
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in args {
+        // Redis compares options as C strings: up to the first NUL.
+        let opt = super::strings::c_string(opt);
         let is = |name: &[u8]| opt.eq_ignore_ascii_case(name);
         if is(b"nx") {
             nx = true;
@@ -108,11 +110,9 @@ fn condition(args: Args<'_>) -> Result<ExpireIf, String> {
         } else if is(b"lt") {
             lt = true;
         } else {
-            // Redis prints the option as a C string: up to its first NUL.
-            let shown = opt.split(|&b| b == 0).next().unwrap_or_default();
             return Err(format!(
                 "ERR Unsupported option {}",
-                String::from_utf8_lossy(shown)
+                String::from_utf8_lossy(opt)
             ));
         }
     }

@@ -77,11 +77,13 @@ enum Grammar {
 impl<'a> StringOptions<'a> {
     /// Parses the options exactly as Redis 7.0's `parseExtendedStringArgumentsOrReply`: an
     /// option is refused (a syntax error) if one it excludes came before it; an expiration may
-    /// be given again in the same unit, the last one counting.
+    /// be given again in the same unit, the last one counting; an option is read as a C string
+    /// (`NX\0abc` is `NX`).
     fn parse(args: &mut Args<'a>, grammar: Grammar) -> Result<Self, &'static str> {
         let mut o = StringOptions::default();
         let set = grammar == Grammar::Set;
         while let Some(opt) = args.next() {
+            let opt = c_string(opt);
             let is = |name: &str| opt.eq_ignore_ascii_case(name.as_bytes());
             let given = o.expiry;
             // Whether an expiration of another kind than `kind` came before.
@@ -115,6 +117,11 @@ impl<'a> StringOptions<'a> {
         }
         Ok(o)
     }
+}
+
+/// An argument as Redis reads it when it compares it as a C string: up to its first NUL byte.
+pub fn c_string(arg: &[u8]) -> &[u8] {
+    arg.split(|&b| b == 0).next().unwrap_or_default()
 }
 
 /// The deadline an `EX`, `PX`, `EXAT` or `PXAT` option asks for (Unix milliseconds), or the
