@@ -5,18 +5,20 @@
 //! ([`Db::reap`]); the keys nobody asks for again are this thread's. Ten times a second (Redis's
 //! `hz` 10) it advances the table's clock and runs one turn: steps of [`STEP_BUCKETS`] index
 //! buckets each, from where the last turn stopped, removing what has expired and logging a `DEL`
-//! for each key, as Redis propagates an expiry. A turn goes on while the steps keep finding
-//! expired keys, more than [`ACCEPTABLE_STALE`] percent of the keys with a deadline they looked
-//! at (Redis's threshold at `active-expire-effort` 1), and stops when the expired keys thin out,
-//! when a cycle over the whole index ends, or after [`TURN_BUDGET`]: 25 ms of every 100, Redis's
-//! `ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC`. Redis also runs a short "fast" cycle before each sleep of
-//! its event loop; kv's workers do not, so the thread is the whole of active expiry.
+//! for each key, as Redis propagates an expiry. The steps are judged in rounds, as Redis judges
+//! its samples: a round ends once its steps have looked at [`ROUND_KEYS`] keys with a deadline
+//! (Redis's `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`), or after [`ROUND_STEPS`] steps in a sparse
+//! index; the turn takes another round while more than [`ACCEPTABLE_STALE`] percent of those keys
+//! had expired (Redis's threshold at `active-expire-effort` 1). A turn also stops when a cycle
+//! over the whole index ends, and after [`TURN_BUDGET`]: 25 ms of every 100, Redis's
+//! `ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC`. Redis also runs a short "fast" cycle before each sleep
+//! of its event loop; kv's workers do not, so the thread is the whole of active expiry.
 //!
 //! A step looks at every key in its buckets, with a deadline or not (the table cannot tell them
-//! apart without reading the item), where Redis samples only keys with one. So the share of
-//! stale keys is taken over the keys a step would have found with a deadline, estimated from
-//! the table's counts (`expires / len`); with few keys that expire among many that do not, a
-//! turn still goes on while the ones it finds are mostly expired.
+//! apart without reading the item), where Redis samples only keys with one. So the keys with a
+//! deadline a step looked at are estimated from the table's counts (`expires / len` of the keys
+//! it examined): with few keys that expire among many that do not, a turn still goes on while
+//! the ones it finds are mostly expired.
 
 use crate::db::{entry_key, Db};
 use kv_nostd::ExpireCursor;
@@ -32,9 +34,13 @@ pub const HZ: u64 = 10;
 pub const TURN_BUDGET: Duration = Duration::from_millis(1000 / HZ * 25 / 100);
 /// Index buckets one step looks at (each holds up to [`kv_nostd::table::BUCKET_SLOTS`] keys).
 pub const STEP_BUCKETS: usize = 16;
-/// The percentage of expired keys, among the keys with a deadline a step looked at, above which
-/// a turn takes another step.
+/// The percentage of expired keys, among the keys with a deadline a round looked at, above which
+/// a turn takes another round.
 pub const ACCEPTABLE_STALE: usize = 10;
+/// Keys with a deadline a round looks at before it is judged.
+pub const ROUND_KEYS: usize = 20;
+/// The most steps in a round, for an index where keys with a deadline are sparse.
+pub const ROUND_STEPS: usize = 1024;
 
 /// Where active expiry stands between turns.
 #[derive(Debug, Default)]
@@ -71,6 +77,8 @@ impl ActiveExpiry {
         let started = Instant::now();
         let mut key = Vec::new();
         let mut volatile_seen = 0;
+        // The round being judged: keys with a deadline looked at, expired ones removed, steps.
+        let (mut round_volatile, mut round_expired, mut round_steps) = (0, 0, 0);
         loop {
             // Before the step removes anything: the share of keys that have a deadline.
             let (len, expires) = (db.table.len(), db.table.expires());
@@ -82,13 +90,21 @@ impl ActiveExpiry {
             turn.expired += step.expired;
             let volatile = (step.examined * expires).div_ceil(len.max(1));
             volatile_seen += volatile;
+            round_volatile += volatile;
+            round_expired += step.expired;
+            round_steps += 1;
             if started.elapsed() >= budget {
                 turn.capped = true;
                 break;
             }
-            let stale = step.expired * 100 > volatile * ACCEPTABLE_STALE;
-            if !stale || self.cursor.is_start() || db.table.expires() == 0 {
+            if self.cursor.is_start() || db.table.expires() == 0 {
                 break;
+            }
+            if round_volatile >= ROUND_KEYS || round_steps >= ROUND_STEPS {
+                if round_expired * 100 <= round_volatile * ACCEPTABLE_STALE {
+                    break;
+                }
+                (round_volatile, round_expired, round_steps) = (0, 0, 0);
             }
         }
         let stats = &db.stats;
