@@ -271,7 +271,7 @@ pub fn getex(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
         },
     };
     let mut lsn = 0;
-    let _ = db
+    let changed = db
         .table
         .set_deadline(key, target, ExpireIf::Always, &mut |change| {
             lsn = match (change, target) {
@@ -280,6 +280,11 @@ pub fn getex(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
                 (_, None) => db.log(&[b"PERSIST", key]),
             };
         });
+    if let Err(e) = changed {
+        // No memory to give the key a deadline: the value is not answered either.
+        out.raw().truncate(start);
+        table_error(e, out);
+    }
     client.logged(lsn, start, out.len());
 }
 
