@@ -40,7 +40,7 @@
 //! TABLE.advance_clock(1_000);
 //! // SET session:42 token PX 500
 //! let at = Deadline::At(TABLE.now() + 500);
-//! TABLE.put_with(b"session:42", b"token", When::Always, at, None, &mut || {})?;
+//! TABLE.put_with(b"session:42", b"token", When::Always, at, None, &mut |_| {})?;
 //! assert_eq!(TABLE.deadline(b"session:42")?, Some(Some(1_500)));
 //! // PEXPIRE session:42 1000 GT
 //! let mut log = |_change: DeadlineChange| {};
@@ -102,6 +102,8 @@ pub enum ExpireIf {
     Later,
     /// Only if the new deadline is earlier than the key's (`LT`).
     Earlier,
+    /// Only if the key has a deadline and the new one is earlier (`XX` with `LT`).
+    EarlierDeadline,
 }
 
 impl ExpireIf {
@@ -115,6 +117,7 @@ impl ExpireIf {
             ExpireIf::HasDeadline => current.is_some(),
             ExpireIf::Later => far(new) > far(current),
             ExpireIf::Earlier => far(new) < far(current),
+            ExpireIf::EarlierDeadline => current.is_some() && far(new) < far(current),
         }
     }
 }
@@ -481,7 +484,7 @@ mod tests {
     }
 
     fn put(t: &T, key: &[u8], value: &[u8], deadline: Deadline) -> Option<Put> {
-        t.put_with(key, value, When::Always, deadline, None, &mut || {})
+        t.put_with(key, value, When::Always, deadline, None, &mut |_| {})
             .unwrap()
     }
 
@@ -538,7 +541,7 @@ mod tests {
             When::IfPresent,
             Deadline::None,
             Some(&mut old),
-            &mut || panic!("nothing written"),
+            &mut |_| panic!("nothing written"),
         );
         assert_eq!(r, Ok(None));
         assert!(!When::IfPresent.was_present(None));
@@ -551,7 +554,7 @@ mod tests {
             When::IfAbsent,
             Deadline::None,
             Some(&mut old),
-            &mut || logged += 1,
+            &mut |_| logged += 1,
         );
         assert_eq!((r, logged), (Ok(Some(Put::Inserted)), 1));
         assert!(old.is_empty());
@@ -601,7 +604,7 @@ mod tests {
             When::Always,
             Deadline::At(5),
             Some(&mut old),
-            &mut || {},
+            &mut |_| {},
         );
         assert_eq!(r, Ok(Some(Put::Replaced)));
         assert_eq!(old.as_slice(), b"old");
@@ -787,6 +790,12 @@ mod tests {
             "GT never gives a deadline to a key without one"
         );
         assert!(Earlier.holds(None, Some(5)), "LT always does");
+        assert!(
+            !EarlierDeadline.holds(None, Some(5)),
+            "XX LT needs a deadline to be earlier than"
+        );
+        assert!(EarlierDeadline.holds(Some(9), Some(5)));
+        assert!(!EarlierDeadline.holds(Some(5), Some(9)));
         assert!(Earlier.holds(Some(9), Some(5)));
         assert!(!Earlier.holds(Some(5), Some(9)));
         assert!(

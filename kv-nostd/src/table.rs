@@ -493,7 +493,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             when,
             Deadline::None,
             old,
-            Some(then),
+            Some(&mut |_| then()),
             Wait::Block,
         )
     }
@@ -504,6 +504,11 @@ impl<A: Memory, I: Memory> Table<A, I> {
     /// key expire at once: it answers as the put would, `then` runs, `old` gets the old value,
     /// and the key is left absent with no item stored (Redis `SET ... PXAT` with a past time).
     /// A deadline of `u64::MAX` is no deadline.
+    ///
+    /// `then` is told the deadline the key was written with: the one given, or, for
+    /// [`Deadline::Keep`], the one kept (`None` also for a put that expired the key at once). A
+    /// log that records it needs no old state to replay the put: a `KEEPTTL` logged as it is
+    /// would keep, on replay, whatever deadline the key has then.
     #[allow(clippy::too_many_arguments)]
     pub fn put_with(
         &self,
@@ -512,7 +517,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
         when: When,
         deadline: Deadline,
         old: Option<OldValue<'_>>,
-        then: &mut dyn FnMut(),
+        then: &mut dyn FnMut(Option<u64>),
     ) -> Result<Option<Put>, Error> {
         self.put_inner(key, value, when, deadline, old, Some(then), Wait::Block)
     }
@@ -1190,7 +1195,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
         when: When,
         deadline: Deadline,
         mut old: Option<OldValue<'_>>,
-        mut then: Option<&mut dyn FnMut()>,
+        mut then: Option<&mut dyn FnMut(Option<u64>)>,
         wait: Wait,
     ) -> Result<Option<Put>, Error> {
         self.check_key(key)?;
@@ -1266,7 +1271,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
         when: When,
         keep: bool,
         mut old: Option<&mut (dyn Sink + '_)>,
-        mut then: Option<&mut (dyn FnMut() + '_)>,
+        mut then: Option<&mut (dyn FnMut(Option<u64>) + '_)>,
         wait: Wait,
     ) -> Result<Linked, Error> {
         let view = self.arena.view();
@@ -1302,7 +1307,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             let (Some(item), Some(new)) = (item, new) else {
                 // Expired on arrival: the key was absent and stays so.
                 if let Some(then) = then.as_mut() {
-                    then();
+                    then(None);
                 }
                 return Ok(Linked::Done(Some(Put::Inserted)));
             };
@@ -1318,7 +1323,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                     self.expires.fetch_add(1, Ordering::Relaxed);
                 }
                 if let Some(then) = then.as_mut() {
-                    then();
+                    then(item.deadline);
                 }
                 return Ok(Linked::Done(Some(Put::Inserted)));
             }
@@ -1353,7 +1358,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
         s: Slot,
         (item, new, when, keep): (Option<NewItem>, Option<Slot>, When, bool),
         old: Option<&mut (dyn Sink + '_)>,
-        then: Option<&mut (dyn FnMut() + '_)>,
+        then: Option<&mut (dyn FnMut(Option<u64>) + '_)>,
         wait: Wait,
     ) -> Linked {
         let old_loc = s.loc();
@@ -1412,7 +1417,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             self.expired.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(then) = then {
-            then();
+            then(deadline.filter(|_| new.is_some()));
         }
         drop(guards);
         // Unlinked by us and not yet retired: it cannot be freed while we read it.
@@ -1742,7 +1747,7 @@ mod tests {
         )
         .unwrap();
         let at = Deadline::At(50);
-        t.put_with(b"k", b"v", When::Always, at, None, &mut || {})
+        t.put_with(b"k", b"v", When::Always, at, None, &mut |_| {})
             .unwrap();
         // What a put that keeps the deadline writes if it looked before the key had one.
         let (loc, large) = t

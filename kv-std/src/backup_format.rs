@@ -9,7 +9,8 @@
 //! ---
 //! user1,John Doe
 //! a\,b,c, d\nsecond line
-//! #end entries=2 crc32c=<8 hex digits>
+//! #pxat 1767225600000 session:42,token
+//! #end entries=3 crc32c=<8 hex digits>
 //! ```
 //!
 //! - The header is `version:1`, `instance:<n>` and `---`. A file without it (plain `key,value`
@@ -20,6 +21,12 @@
 //!   other control bytes, bytes that are not UTF-8, and a `#` that would begin a key (lines
 //!   beginning with `#` are the trailer's). Everything else, non-ASCII text included, is written
 //!   as it is.
+//! - An entry whose key expires begins with `#pxat <ms> `: the deadline in Unix milliseconds,
+//!   as Redis's `PXAT` takes it, then a space and the entry as above. An entry without it never
+//!   expires, so a file whose keys have no deadlines is written exactly as before. (A key cannot
+//!   begin with an unescaped `#`, so the marker is never part of one; a reader that predates it
+//!   refuses such a file as it would a bad trailer, rather than load the keys without their
+//!   deadlines.)
 //! - The trailer `#end entries=<n> crc32c=<hex8>` holds the number of entry lines and the CRC32C
 //!   of every byte before it, so truncation and corruption are detected. [`BackupWriter`] always
 //!   writes it; [`BackupReader`] checks it when present and accepts files without one.
@@ -47,6 +54,10 @@ pub const VERSION_LINE: &str = "version:1";
 pub const HEADER_END: &str = "---";
 /// How the trailer line begins.
 pub const TRAILER_PREFIX: &str = "#end ";
+/// How an entry line with a deadline begins; the deadline and a space follow.
+pub const DEADLINE_PREFIX: &str = "#pxat ";
+/// The longest trailer line: `#end entries=<20 digits> crc32c=<8 hex digits>`.
+const TRAILER_MAX: usize = 64;
 
 /// A running CRC32C (Castagnoli), over the `crc32c` crate, which uses the CPU's CRC32
 /// instruction where there is one.
@@ -160,6 +171,8 @@ pub enum LineError {
         /// The byte offset of the backslash in the line.
         column: usize,
     },
+    /// A `#pxat ` marker not followed by a number of milliseconds and a space.
+    BadDeadline,
     /// The first line says `version:` with a version this reader does not know.
     UnsupportedVersion(String),
     /// The header is not `version:1`, `instance:<n>`, `---`.
@@ -193,7 +206,10 @@ impl LineError {
     /// Whether the rest of the file cannot be trusted (or read): the reader stops after it.
     /// The others concern one entry line, which a loader skips.
     pub fn is_fatal(&self) -> bool {
-        !matches!(self, LineError::NoComma | LineError::BadEscape { .. })
+        !matches!(
+            self,
+            LineError::NoComma | LineError::BadEscape { .. } | LineError::BadDeadline
+        )
     }
 }
 
@@ -206,6 +222,9 @@ impl fmt::Display for LineError {
                 "bad escape at column {} (expected \\\\, \\, \\n, \\r or \\xHH)",
                 column + 1
             ),
+            LineError::BadDeadline => {
+                f.write_str("bad deadline (expected #pxat <milliseconds> before the entry)")
+            }
             LineError::UnsupportedVersion(v) => write!(f, "unsupported backup version {v:?}"),
             LineError::BadHeader { expected } => write!(f, "bad header: expected {expected}"),
             LineError::BadTrailer => f.write_str(
@@ -309,6 +328,16 @@ impl<R: BufRead> BackupReader<R> {
     /// end of the input and after a fatal error.
     #[allow(clippy::type_complexity)]
     pub fn next_entry(&mut self) -> Option<(u64, Result<(&[u8], &[u8]), LineError>)> {
+        let (number, entry) = self.next_expiring_entry()?;
+        Some((number, entry.map(|(_, key, value)| (key, value))))
+    }
+
+    /// [`BackupReader::next_entry`] with the entry's deadline (Unix milliseconds), `None` if it
+    /// has none.
+    #[allow(clippy::type_complexity)]
+    pub fn next_expiring_entry(
+        &mut self,
+    ) -> Option<(u64, Result<(Option<u64>, &[u8], &[u8]), LineError>)> {
         loop {
             if self.state == State::Done {
                 return None;
@@ -374,7 +403,21 @@ impl<R: BufRead> BackupReader<R> {
                 State::Start | State::Entries | State::Done => {}
             }
             self.state = State::Entries;
-            if text.first() == Some(&b'#') {
+            let mut deadline = None;
+            let mut start = 0;
+            if let Some(rest) = text.strip_prefix(DEADLINE_PREFIX.as_bytes()) {
+                self.entries += 1;
+                let parsed = rest
+                    .iter()
+                    .position(|&b| b == b' ')
+                    .and_then(|end| Some((std::str::from_utf8(&rest[..end]).ok()?, end)))
+                    .and_then(|(ms, end)| Some((ms.parse::<u64>().ok()?, end)));
+                let Some((ms, end)) = parsed else {
+                    return Some((number, Err(LineError::BadDeadline)));
+                };
+                deadline = Some(ms);
+                start = DEADLINE_PREFIX.len() + end + 1;
+            } else if text.first() == Some(&b'#') {
                 let Some((entries, crc)) = parse_trailer(text) else {
                     return fail(self, LineError::BadTrailer);
                 };
@@ -402,11 +445,13 @@ impl<R: BufRead> BackupReader<R> {
             if text.is_empty() {
                 continue;
             }
-            self.entries += 1;
+            if start == 0 {
+                self.entries += 1;
+            }
             let text_len = text.len();
-            let result = split_entry(&mut self.line[..text_len]).map(|(key, value)| {
-                let (key, value) = (&self.line[key], &self.line[value]);
-                (key, value)
+            let result = split_entry(&mut self.line[start..text_len]).map(|(key, value)| {
+                let at = |r: Range<usize>| start + r.start..start + r.end;
+                (deadline, &self.line[at(key)], &self.line[at(value)])
             });
             return Some((number, result));
         }
@@ -463,8 +508,8 @@ pub fn check_trailer(data: &[u8]) -> Result<Option<u64>, LineError> {
 
 /// [`check_trailer`] over a file read in pieces, so a large backup can be checked before it is
 /// applied without holding it in memory: pass every byte, in order, to [`TrailerCheck::update`],
-/// then ask [`TrailerCheck::finish`]. It keeps the checksum and the lines that begin with `#`,
-/// nothing else.
+/// then ask [`TrailerCheck::finish`]. It keeps the checksum and the first bytes of lines that
+/// begin with `#`, nothing else.
 #[derive(Debug, Default)]
 pub struct TrailerCheck {
     /// The checksum of every byte so far.
@@ -501,7 +546,11 @@ impl TrailerCheck {
                 self.line.first = part.first().copied();
             }
             if self.line.first == Some(b'#') {
-                self.line.text.extend_from_slice(part);
+                // Enough to tell a trailer (never longer) from an entry with a deadline.
+                let room = (TRAILER_MAX + 1).saturating_sub(self.line.text.len());
+                self.line
+                    .text
+                    .extend_from_slice(&part[..part.len().min(room)]);
             }
             self.crc.update(part);
             let Some(at) = newline else {
@@ -525,7 +574,7 @@ impl TrailerCheck {
             (Some(_), _) | (None, None) => return Ok(None),
             (None, Some(last)) => last,
         };
-        if last.first != Some(b'#') {
+        if last.first != Some(b'#') || last.text.starts_with(DEADLINE_PREFIX.as_bytes()) {
             return Ok(None);
         }
         let Some((entries, crc)) = parse_trailer(&last.text) else {
@@ -659,6 +708,17 @@ impl<W: Write> BackupWriter<W> {
 
     /// Writes one entry line.
     pub fn entry(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        self.expiring_entry(None, key, value)
+    }
+
+    /// Writes one entry line, with `deadline` (Unix milliseconds) if it has one.
+    pub fn expiring_entry(
+        &mut self,
+        deadline: Option<u64>,
+        key: &[u8],
+        value: &[u8],
+    ) -> io::Result<()> {
+        self.deadline(deadline);
         self.field(Field::Key, key)?;
         self.line.push(b',');
         self.field(Field::Value, value)?;
@@ -676,8 +736,20 @@ impl<W: Write> BackupWriter<W> {
         &mut self,
         key: &[u8],
         value_len: usize,
+        read: impl FnMut(usize, &mut [u8]) -> usize,
+    ) -> io::Result<()> {
+        self.expiring_entry_from(None, key, value_len, read)
+    }
+
+    /// [`BackupWriter::entry_from`] with `deadline` (Unix milliseconds) if the entry has one.
+    pub fn expiring_entry_from(
+        &mut self,
+        deadline: Option<u64>,
+        key: &[u8],
+        value_len: usize,
         mut read: impl FnMut(usize, &mut [u8]) -> usize,
     ) -> io::Result<()> {
+        self.deadline(deadline);
         self.field(Field::Key, key)?;
         self.line.push(b',');
         let mut piece = std::mem::take(&mut self.piece);
@@ -715,6 +787,15 @@ impl<W: Write> BackupWriter<W> {
         self.piece = piece;
         result?;
         self.end_entry()
+    }
+
+    /// Begins an entry line with its deadline's marker, if it has one.
+    fn deadline(&mut self, deadline: Option<u64>) {
+        if let Some(ms) = deadline {
+            self.line.extend_from_slice(DEADLINE_PREFIX.as_bytes());
+            self.line.extend_from_slice(ms.to_string().as_bytes());
+            self.line.push(b' ');
+        }
     }
 
     /// Escapes `bytes` into the line a piece at a time, writing each piece out.
@@ -793,6 +874,60 @@ mod tests {
             .map(|(n, e)| (n, e.map_err(|e| e.to_string())))
             .collect();
         (lines, r.trailer())
+    }
+
+    #[test]
+    fn deadlines_round_trip_and_leave_other_lines_as_they_were() {
+        let mut file = Vec::new();
+        let mut w = BackupWriter::new(&mut file, 7).unwrap();
+        w.entry(b"plain", b"v").unwrap();
+        w.expiring_entry(Some(1_767_225_600_000), b"session,42", b"a b\n")
+            .unwrap();
+        let value = b"x".repeat(3 * PIECE);
+        w.expiring_entry_from(Some(5), b"big", value.len(), |from, buf| {
+            let n = buf.len().min(value.len() - from);
+            buf[..n].copy_from_slice(&value[from..from + n]);
+            n
+        })
+        .unwrap();
+        w.finish().unwrap();
+        let text = String::from_utf8_lossy(&file);
+        assert!(text.contains("\nplain,v\n#pxat 1767225600000 session\\,42,a b\\n\n"));
+        let mut r = BackupReader::new(&file[..]);
+        let mut seen = Vec::new();
+        while let Some((_, entry)) = r.next_expiring_entry() {
+            let (deadline, k, v) = entry.unwrap();
+            seen.push(k.to_vec());
+            match k {
+                b"plain" => assert_eq!(deadline, None),
+                b"session,42" => {
+                    assert_eq!((deadline, v), (Some(1_767_225_600_000), &b"a b\n"[..]))
+                }
+                _ => assert_eq!((deadline, v.len()), (Some(5), value.len())),
+            }
+        }
+        assert_eq!(seen.len(), 3);
+        assert_eq!(r.trailer(), Some(Trailer::Verified { entries: 3 }));
+        assert_eq!(check_trailer(&file).unwrap(), Some(3));
+        // Without its trailer, a file ending in an entry with a deadline is a file without one.
+        let cut = file.len() - text.lines().last().unwrap().len() - 1;
+        assert_eq!(check_trailer(&file[..cut]).unwrap(), None);
+    }
+
+    #[test]
+    fn a_bad_deadline_is_a_bad_line() {
+        let (lines, trailer) = read_all(b"#pxat soon k,v\n#pxat 12k,v\n#pxat 3 k,v\n");
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].1.as_ref().unwrap_err().contains("bad deadline"));
+        assert!(lines[1].1.is_err());
+        assert_eq!(
+            lines[2].1.as_ref().unwrap(),
+            &(b"k".to_vec(), b"v".to_vec())
+        );
+        assert_eq!(trailer, Some(Trailer::Absent { had_header: false }));
+        let mut r = BackupReader::new(&b"k,v\n"[..]);
+        let (_, entry) = r.next_expiring_entry().unwrap();
+        assert_eq!(entry.unwrap(), (None, &b"k"[..], &b"v"[..]));
     }
 
     #[test]

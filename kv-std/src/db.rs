@@ -1,5 +1,9 @@
 //! The state every worker shares: the table, the clients and their subscriptions, the settings
 //! `CONFIG SET` changes, and the counters INFO reports.
+//!
+//! The table's clock is Unix time in milliseconds, advanced by [`Db::tick`]: by each worker once
+//! per turn of its loop (so the commands of one turn see one time, as Redis's cached `mstime`
+//! gives them) and by the active expiry cycle. It stands still while the files are loaded.
 
 use crate::config::OutputLimits;
 use crate::storage::StorageConfig;
@@ -106,6 +110,18 @@ pub struct Stats {
     pub total_commands: AtomicU64,
     /// Bytes read from clients.
     pub net_input_bytes: AtomicU64,
+    /// Reads that found their key (Redis's `keyspace_hits`).
+    pub keyspace_hits: AtomicU64,
+    /// Reads that did not (`keyspace_misses`).
+    pub keyspace_misses: AtomicU64,
+    /// Active expiry turns that stopped at their time limit (`expired_time_cap_reached_count`).
+    pub expired_time_cap_reached: AtomicU64,
+    /// The share of expired keys among those the active cycle looked at, in percent, as a
+    /// moving average (`expired_stale_perc`), stored as `f64` bits.
+    pub expired_stale_perc: AtomicU64,
+    /// The table's count of expired keys removed when the counters were last reset: INFO's
+    /// `expired_keys` counts from there.
+    pub expired_base: AtomicUsize,
 }
 
 impl Stats {
@@ -115,7 +131,42 @@ impl Stats {
     }
 }
 
+/// Milliseconds since the Unix epoch, by the system clock.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 impl Db {
+    /// Advances the table's clock to the system clock's time (never backwards); returns it.
+    pub fn tick(&self) -> u64 {
+        let now = unix_ms();
+        // A read first: within one millisecond the workers' ticks leave the shared clock's
+        // cache line alone.
+        match self.table.now() {
+            clock if clock >= now => clock,
+            _ => self.table.advance_clock(now),
+        }
+    }
+
+    /// Lazy expiry: removes `key` if the table hides it as expired, logging its removal as a
+    /// `DEL`, as Redis propagates an expiry. Call after a read that found the key absent. Costs
+    /// nothing when no key has a deadline.
+    pub fn reap(&self, key: &[u8]) {
+        if self.table.expires() > 0 {
+            let _ = self.table.reap(key, &mut |_| {
+                self.log(&[b"DEL", key]);
+            });
+        }
+    }
+
+    /// Expired keys removed since the counters were last reset (INFO's `expired_keys`).
+    pub fn expired_keys(&self) -> usize {
+        let base = self.stats.expired_base.load(Ordering::Relaxed);
+        self.table.stats().expired.saturating_sub(base)
+    }
+
     /// Logs `command`, a write as the command that makes it (call under the lock of the keys it
     /// writes, from a table `then` hook); returns the log position a reply must wait for, 0 for
     /// none.

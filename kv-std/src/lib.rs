@@ -7,7 +7,8 @@
 //! - [`cmd`]: the Redis commands, one file per family.
 //! - [`pubsub`]: subscriptions, and delivery of published messages across workers.
 //! - [`native_cmd`]: answers to the native protocol.
-//! - [`db`]: the shared table and statistics.
+//! - [`db`]: the shared table and statistics, and the table's clock.
+//! - [`expiry`]: active expiry, the thread that removes expired keys nobody reads.
 //! - [`storage`]: host memory for the table: address space reserved up front, resident only as
 //!   used, given back as the table frees pages.
 //! - [`auth`]: protected mode, passwords and `AUTH`.
@@ -40,6 +41,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod expiry;
 pub mod native_cmd;
 pub mod pattern;
 pub mod persist;

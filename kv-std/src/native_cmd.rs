@@ -51,9 +51,12 @@ pub fn execute(
                 version,
             };
             let found = db.table.get_with(key, &mut sink);
-            if !matches!(found, Ok(Some(_))) {
+            let hit = matches!(found, Ok(Some(_)));
+            if !hit {
                 out.truncate(start);
+                db.reap(key);
             }
+            client.read(hit);
             match found {
                 Ok(Some(_)) => {}
                 Ok(None) => push(out, version, Response::status(Status::NotFound)),

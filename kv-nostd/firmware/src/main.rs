@@ -359,7 +359,7 @@ fn deadlines(checks: &mut Checks) {
     let mut buf = [0u8; VALUE_MAX];
     let deadline = TABLE.now() + 500;
     let put_at = |key: &[u8]| {
-        TABLE.put_with(key, b"token", When::Always, Deadline::At(deadline), None, &mut || {})
+        TABLE.put_with(key, b"token", When::Always, Deadline::At(deadline), None, &mut |_| {})
     };
     checks.eq(put_at(b"session"), Ok(Some(Put::Inserted)), "put with a deadline");
     checks.eq(put_at(b"kept"), Ok(Some(Put::Inserted)), "another");
@@ -413,7 +413,7 @@ fn wide_clock(checks: &mut Checks) {
     checks.eq(TABLE.advance_clock(base), base, "advance the clock");
     let at = Deadline::At(base + 5);
     checks.eq(
-        TABLE.put_with(b"wide", b"v", When::Always, at, None, &mut || {}),
+        TABLE.put_with(b"wide", b"v", When::Always, at, None, &mut |_| {}),
         Ok(Some(Put::Inserted)),
         "put with a deadline past 2^32",
     );

@@ -102,6 +102,7 @@ fn expire_if() -> impl Strategy<Value = ExpireIf> {
         Just(ExpireIf::HasDeadline),
         Just(ExpireIf::Later),
         Just(ExpireIf::Earlier),
+        Just(ExpireIf::EarlierDeadline),
     ]
 }
 
@@ -201,18 +202,23 @@ fn allows(cond: ExpireIf, current: Option<u64>, new: Option<u64>) -> bool {
         ExpireIf::HasDeadline => current.is_some(),
         ExpireIf::Later => far(new) > far(current),
         ExpireIf::Earlier => far(new) < far(current),
+        ExpireIf::EarlierDeadline => current.is_some() && far(new) < far(current),
     }
 }
 
 fn check_put(t: &TestTable, m: &mut Model, k: &[u8], v: &[u8], when: When, due: Due) {
     let mut old = VecSink(b"untouched".to_vec());
     let mut logged = 0;
+    let mut told = Some(0);
     let deadline = match m.absolute(due) {
         Some(None) => Deadline::None,
         Some(Some(d)) => Deadline::At(d),
         None => Deadline::Keep,
     };
-    let got = t.put_with(k, v, when, deadline, Some(&mut old), &mut || logged += 1);
+    let got = t.put_with(k, v, when, deadline, Some(&mut old), &mut |d| {
+        logged += 1;
+        told = d;
+    });
     if let Some(e) = length_error(k, Some(v)) {
         assert_eq!(got, Err(e));
         assert_eq!(old.0, b"untouched", "no value handed out on a length error");
@@ -245,6 +251,8 @@ fn check_put(t: &TestTable, m: &mut Model, k: &[u8], v: &[u8], when: When, due: 
         Deadline::At(d) => Some(d),
         Deadline::Keep => present.and_then(|(_, d)| d),
     };
+    let lasting = new_deadline.filter(|&d| d > m.now);
+    assert_eq!(told, lasting, "then is told the deadline the key got");
     m.remove(k);
     if new_deadline.is_none_or(|d| d > m.now) {
         m.items.insert(k.to_vec(), (v.to_vec(), new_deadline));

@@ -293,7 +293,7 @@ fn expiry_steps_and_a_moving_clock_never_show_an_expired_value_nor_lose_a_live_o
                                 When::Always,
                                 at,
                                 None,
-                                &mut || {},
+                                &mut |_| {},
                             );
                             let after = t.now();
                             let ok = matches!(

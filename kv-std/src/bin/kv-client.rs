@@ -339,7 +339,22 @@ fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
         lines.clear();
         Ok(done)
     };
-    while let Some((number, entry)) = reader.next_entry() {
+    // The native protocol carries no deadlines: an entry already expired is left out, and the
+    // others are imported without theirs (counted, and reported).
+    let now_ms = kv_std::db::unix_ms();
+    let (mut expired, mut undated) = (0u64, 0u64);
+    while let Some((number, entry)) = reader.next_expiring_entry() {
+        let entry = match entry {
+            Ok((Some(at), ..)) if at <= now_ms => {
+                expired += 1;
+                continue;
+            }
+            Ok((deadline, key, value)) => {
+                undated += u64::from(deadline.is_some());
+                Ok((key, value))
+            }
+            Err(e) => Err(e),
+        };
         match entry {
             Ok((key, value)) if key.len() + value.len() > LARGE => {
                 // Sent from the reader's buffer, after the entries read before it.
@@ -378,7 +393,18 @@ fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
     if skipped > 0 {
         summary.push_str(&format!(", skipped {skipped} bad lines"));
     }
+    if expired > 0 {
+        summary.push_str(&format!(", left out {expired} expired entries"));
+    }
     let _ = writeln!(out, "{summary}");
+    if undated > 0 {
+        let _ = writeln!(
+            io::stderr(),
+            "kv-client: {}: warning: {undated} entries were imported without their deadlines \
+             (the native protocol carries none)",
+            path.display()
+        );
+    }
     if let Some(why) = fatal {
         return Err(Exit::file(path, why));
     }

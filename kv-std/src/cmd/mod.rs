@@ -12,6 +12,7 @@
 
 mod client;
 mod connection;
+mod expire;
 mod introspection;
 mod keys;
 mod pubsub;
@@ -25,6 +26,8 @@ pub use server::REDIS_VERSION;
 use crate::db::Db;
 use crate::reply::{Out, Resp};
 use crate::server::clients::Handle;
+use expire::Base::{Epoch, Now};
+use expire::Unit;
 use indexmap::IndexSet;
 use kv_nostd::resp::Request;
 use spec::Spec;
@@ -52,6 +55,9 @@ pub struct Client {
     pub subscriptions: Subscriptions,
     /// The last command looked up, as `CLIENT LIST` names it (`NULL` for an unknown one).
     pub last_command: &'static str,
+    /// Reads that found their key and reads that did not, not yet added to the server's
+    /// counters (they are added once per batch of commands, not once per read).
+    pub keyspace: [u64; 2],
 }
 
 /// A client's subscriptions, each namespace in the order it subscribed.
@@ -94,6 +100,24 @@ impl Client {
             authenticated,
             subscriptions: Subscriptions::default(),
             last_command: "NULL",
+            keyspace: [0; 2],
+        }
+    }
+
+    /// Counts a read of a key: a hit if `found`, a miss otherwise.
+    pub fn read(&mut self, found: bool) {
+        self.keyspace[usize::from(!found)] += 1;
+    }
+
+    /// Adds the reads counted since the last call to the server's `keyspace_hits` and
+    /// `keyspace_misses`.
+    pub fn flush_stats(&mut self, db: &Db) {
+        let [hits, misses] = std::mem::take(&mut self.keyspace);
+        if hits > 0 {
+            crate::db::Stats::add(&db.stats.keyspace_hits, hits);
+        }
+        if misses > 0 {
+            crate::db::Stats::add(&db.stats.keyspace_misses, misses);
         }
     }
 
@@ -195,6 +219,30 @@ pub enum Command {
     Lastsave,
     /// `SHUTDOWN`.
     Shutdown,
+    /// `SETEX`.
+    Setex,
+    /// `PSETEX`.
+    Psetex,
+    /// `GETEX`.
+    Getex,
+    /// `EXPIRE`.
+    Expire,
+    /// `PEXPIRE`.
+    Pexpire,
+    /// `EXPIREAT`.
+    Expireat,
+    /// `PEXPIREAT`.
+    Pexpireat,
+    /// `TTL`.
+    Ttl,
+    /// `PTTL`.
+    Pttl,
+    /// `EXPIRETIME`.
+    Expiretime,
+    /// `PEXPIRETIME`.
+    Pexpiretime,
+    /// `PERSIST`.
+    Persist,
 }
 
 /// The command called `name` (any case), not a subcommand.
@@ -287,11 +335,35 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
     }
     let count = argc - 1;
     match command {
-        Command::Get => strings::get(args, db, out),
+        Command::Get => strings::get(args, client, db, out),
         Command::Set => strings::set(args, client, db, out),
+        Command::Setex => strings::setex(Unit::Seconds, args, client, db, out),
+        Command::Psetex => strings::setex(Unit::Milliseconds, args, client, db, out),
+        Command::Getex => strings::getex(args, client, db, out),
+        Command::Expire => expire::expire("expire", Unit::Seconds, Now, args, client, db, out),
+        Command::Pexpire => {
+            expire::expire("pexpire", Unit::Milliseconds, Now, args, client, db, out)
+        }
+        Command::Expireat => {
+            expire::expire("expireat", Unit::Seconds, Epoch, args, client, db, out)
+        }
+        Command::Pexpireat => expire::expire(
+            "pexpireat",
+            Unit::Milliseconds,
+            Epoch,
+            args,
+            client,
+            db,
+            out,
+        ),
+        Command::Ttl => expire::ttl(Unit::Seconds, Now, args, client, db, out),
+        Command::Pttl => expire::ttl(Unit::Milliseconds, Now, args, client, db, out),
+        Command::Expiretime => expire::ttl(Unit::Seconds, Epoch, args, client, db, out),
+        Command::Pexpiretime => expire::ttl(Unit::Milliseconds, Epoch, args, client, db, out),
+        Command::Persist => expire::persist(args, client, db, out),
         Command::Del => strings::del(args, client, db, out),
-        Command::Exists => strings::exists(args, db, out),
-        Command::Mget => strings::mget(args, count, db, out),
+        Command::Exists => strings::exists(args, client, db, out),
+        Command::Mget => strings::mget(args, count, client, db, out),
         Command::Mset => strings::mset(args, count, client, db, out),
         Command::Dbsize => keys::dbsize(db, out),
         Command::Flushdb | Command::Flushall => keys::flush(args, client, db, out),
@@ -320,7 +392,10 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         Command::Publish => pubsub::publish(false, args, client, db, out),
         Command::Spublish => pubsub::publish(true, args, client, db, out),
         Command::Pubsub => pubsub::pubsub(subcommand, given, args, db, out),
-        Command::Info => server::info(args, db, out),
+        Command::Info => {
+            client.flush_stats(db);
+            server::info(args, db, out)
+        }
         Command::Command => introspection::command(subcommand, args, out),
         Command::Config => server::config(subcommand, args, db, out),
         Command::Memory => server::memory(subcommand, args, db, out),

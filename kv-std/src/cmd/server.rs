@@ -110,13 +110,20 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Out) {
         "Stats",
         format!(
             "total_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
-             total_net_input_bytes:{}\r\nrejected_connections:{}\r\npubsub_channels:{}\r\n\
+             total_net_input_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\n\
+             expired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\n\
+             evicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\n\
              pubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\
              client_output_buffer_limit_disconnections:{}\r\n",
             load(&s.total_connections),
             load(&s.total_commands),
             load(&s.net_input_bytes),
             load(&s.rejected_connections),
+            db.expired_keys(),
+            f64::from_bits(load(&s.expired_stale_perc)),
+            load(&s.expired_time_cap_reached),
+            load(&s.keyspace_hits),
+            load(&s.keyspace_misses),
             db.pubsub.len(crate::pubsub::Space::Channels),
             db.pubsub.len(crate::pubsub::Space::Patterns),
             db.pubsub.len(crate::pubsub::Space::Shards),
@@ -127,12 +134,44 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Out) {
     section(
         "Keyspace",
         if keys > 0 {
-            format!("db0:keys={keys},expires=0,avg_ttl=0\r\n")
+            format!(
+                "db0:keys={keys},expires={},avg_ttl={}\r\n",
+                db.table.expires(),
+                average_ttl(db)
+            )
         } else {
             String::new()
         },
     );
     out.verbatim(text.as_bytes());
+}
+
+/// The keyspace line's `avg_ttl`: the mean time to live, in milliseconds, of a sample of the
+/// keys with a deadline (0 when none has one), as Redis estimates it from the keys its expiry
+/// cycle samples. The sample is up to 16 index segments from a position that changes with the
+/// time of the call.
+fn average_ttl(db: &Db) -> u64 {
+    if db.table.expires() == 0 {
+        return 0;
+    }
+    let now = db.table.now();
+    let (mut sum, mut n) = (0u128, 0u128);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mut cursor = kv_nostd::ScanCursor::from_u64(u64::from(nanos.reverse_bits()));
+    for _ in 0..16 {
+        cursor = db.table.scan(cursor, 1, |e| {
+            if let Some(d) = e.deadline() {
+                sum += u128::from(d.saturating_sub(now));
+                n += 1;
+            }
+        });
+        if n >= 100 || cursor.is_start() {
+            break;
+        }
+    }
+    u64::try_from(sum.checked_div(n).unwrap_or(0)).unwrap_or(u64::MAX)
 }
 
 /// A byte count as Redis's `bytesToHuman` writes it: `999B`, `1.50K`, `2.00M`, `3.25G`.

@@ -1,10 +1,12 @@
-//! GET, SET, DEL, EXISTS, MGET, MSET.
+//! GET, SET, DEL, EXISTS, MGET, MSET, and the string commands with an expiration: SETEX,
+//! PSETEX, GETEX.
 
+use super::expire::{invalid_expire_time, Unit};
 use super::{Client, SYNTAX_ERROR};
 use crate::db::{Db, VecSink};
 use crate::reply::{BulkSink, Out};
 use kv_nostd::resp::Args;
-use kv_nostd::{Error, When};
+use kv_nostd::{Deadline, DeadlineChange, Error, ExpireIf, When};
 
 /// Redis's reply to a write refused for memory.
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
@@ -17,64 +19,271 @@ pub fn table_error(e: Error, out: &mut Out) {
     }
 }
 
-/// Appends `key`'s value as a bulk string, or the null for a missing key.
-pub fn reply_value(db: &Db, key: &[u8], out: &mut Out) {
+/// Appends `key`'s value as a bulk string, or the null for a missing key (removing it if it
+/// was there but expired); counts the hit or miss.
+pub fn reply_value(client: &mut Client, db: &Db, key: &[u8], out: &mut Out) -> bool {
     let mut sink = BulkSink::new(out);
-    match db.table.get_with(key, &mut sink) {
-        Ok(Some(_)) => sink.finish(),
-        Ok(None) | Err(_) => {
-            sink.abandon();
-            out.null();
-        }
+    let found = matches!(db.table.get_with(key, &mut sink), Ok(Some(_)));
+    if found {
+        sink.finish();
+    } else {
+        sink.abandon();
+        out.null();
+        db.reap(key);
     }
+    client.read(found);
+    found
 }
 
 /// `GET key`: the value, or nil.
-pub fn get(mut args: Args<'_>, db: &Db, out: &mut Out) {
-    reply_value(db, args.next().unwrap_or_default(), out);
+pub fn get(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+    reply_value(client, db, args.next().unwrap_or_default(), out);
 }
 
-/// `SET key value [NX|XX] [GET] [KEEPTTL]`.
+/// An expiration option of `SET` or `GETEX`, with its argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expiry<'a> {
+    /// `EX seconds`.
+    Ex(&'a [u8]),
+    /// `PX milliseconds`.
+    Px(&'a [u8]),
+    /// `EXAT unix-time-seconds`.
+    Exat(&'a [u8]),
+    /// `PXAT unix-time-milliseconds`.
+    Pxat(&'a [u8]),
+    /// `KEEPTTL` (`SET` only).
+    KeepTtl,
+    /// `PERSIST` (`GETEX` only).
+    Persist,
+}
+
+/// The options of `SET` (after key and value) or `GETEX` (after the key).
+#[derive(Default)]
+struct StringOptions<'a> {
+    /// `NX` or `XX`.
+    when: Option<When>,
+    /// `GET`.
+    get: bool,
+    expiry: Option<Expiry<'a>>,
+}
+
+/// Which command's options are parsed: they share one grammar, as in Redis.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Grammar {
+    Set,
+    Getex,
+}
+
+impl<'a> StringOptions<'a> {
+    /// Parses the options exactly as Redis 7.0's `parseExtendedStringArgumentsOrReply`: an
+    /// option is refused (a syntax error) if one it excludes came before it; an expiration may
+    /// be given again in the same unit, the last one counting; an option is read as a C string
+    /// (`NX\0abc` is `NX`).
+    fn parse(args: &mut Args<'a>, grammar: Grammar) -> Result<Self, &'static str> {
+        let mut o = StringOptions::default();
+        let set = grammar == Grammar::Set;
+        while let Some(opt) = args.next() {
+            let opt = c_string(opt);
+            let is = |name: &str| opt.eq_ignore_ascii_case(name.as_bytes());
+            let given = o.expiry;
+            // Whether an expiration of another kind than `kind` came before.
+            let other = |kind: Expiry<'_>| {
+                given.is_some_and(|e| std::mem::discriminant(&e) != std::mem::discriminant(&kind))
+            };
+            let timed = [
+                ("ex", Expiry::Ex as fn(&'a [u8]) -> Expiry<'a>),
+                ("px", Expiry::Px),
+                ("exat", Expiry::Exat),
+                ("pxat", Expiry::Pxat),
+            ]
+            .into_iter()
+            .find_map(|(name, make)| is(name).then_some(make));
+            if set && is("nx") && o.when != Some(When::IfPresent) {
+                o.when = Some(When::IfAbsent);
+            } else if set && is("xx") && o.when != Some(When::IfAbsent) {
+                o.when = Some(When::IfPresent);
+            } else if set && is("get") {
+                o.get = true;
+            } else if set && is("keepttl") && !other(Expiry::KeepTtl) {
+                o.expiry = Some(Expiry::KeepTtl);
+            } else if !set && is("persist") && !other(Expiry::Persist) {
+                o.expiry = Some(Expiry::Persist);
+            } else if let Some(make) = timed.filter(|make| !other(make(b""))) {
+                let value = args.next().ok_or(SYNTAX_ERROR)?;
+                o.expiry = Some(make(value));
+            } else {
+                return Err(SYNTAX_ERROR);
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// An argument as Redis reads it when it compares it as a C string: up to its first NUL byte.
+pub fn c_string(arg: &[u8]) -> &[u8] {
+    arg.split(|&b| b == 0).next().unwrap_or_default()
+}
+
+/// The deadline an `EX`, `PX`, `EXAT` or `PXAT` option asks for (Unix milliseconds), or the
+/// error to answer, as Redis 7.0's `getExpireMillisecondsOrReply`: a value must be a positive
+/// integer, and the deadline it makes must fit a signed 64-bit number.
+fn option_deadline(expiry: Expiry<'_>, db: &Db, name: &str) -> Result<Option<u64>, String> {
+    let (arg, unit, relative) = match expiry {
+        Expiry::Ex(a) => (a, Unit::Seconds, true),
+        Expiry::Px(a) => (a, Unit::Milliseconds, true),
+        Expiry::Exat(a) => (a, Unit::Seconds, false),
+        Expiry::Pxat(a) => (a, Unit::Milliseconds, false),
+        Expiry::KeepTtl | Expiry::Persist => return Ok(None),
+    };
+    let n = super::parse_int(arg).ok_or_else(|| super::NOT_AN_INTEGER.to_string())?;
+    let invalid = || invalid_expire_time(name);
+    if n <= 0 || (unit == Unit::Seconds && n > i64::MAX / 1000) {
+        return Err(invalid());
+    }
+    let ms = if unit == Unit::Seconds { n * 1000 } else { n };
+    let base = if relative { db.table.now() } else { 0 };
+    let at = i64::try_from(base)
+        .ok()
+        .and_then(|b| ms.checked_add(b))
+        .ok_or_else(invalid)?;
+    Ok(Some(at as u64))
+}
+
+/// `SET key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT
+/// unix-time-milliseconds|KEEPTTL]`.
 pub fn set(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
     let key = args.next().unwrap_or_default();
     let value = args.next().unwrap_or_default();
-    let mut when = When::Always;
-    let mut get = false;
-    for opt in args {
-        if opt.eq_ignore_ascii_case(b"nx") && when != When::IfPresent {
-            when = When::IfAbsent;
-        } else if opt.eq_ignore_ascii_case(b"xx") && when != When::IfAbsent {
-            when = When::IfPresent;
-        } else if opt.eq_ignore_ascii_case(b"get") {
-            get = true;
-        } else if opt.eq_ignore_ascii_case(b"keepttl") {
-            // Keys never expire, so there is no time to live to keep.
-        } else if [&b"ex"[..], b"px", b"exat", b"pxat"]
-            .iter()
-            .any(|o| opt.eq_ignore_ascii_case(o))
-        {
-            out.error("ERR expiry (EX, PX, EXAT, PXAT) is not supported: kv keys do not expire");
-            return;
-        } else {
-            out.error(SYNTAX_ERROR);
-            return;
-        }
-    }
+    let opts = match StringOptions::parse(&mut args, Grammar::Set) {
+        Ok(o) => o,
+        Err(e) => return out.error(e),
+    };
+    let deadline = match opts.expiry {
+        Some(Expiry::KeepTtl) => Deadline::Keep,
+        Some(e) => match option_deadline(e, db, "set") {
+            Ok(at) => at.map_or(Deadline::None, Deadline::At),
+            Err(e) => return out.error(&e),
+        },
+        None => Deadline::None,
+    };
+    write_string(
+        key,
+        value,
+        opts.when.unwrap_or(When::Always),
+        opts.get,
+        deadline,
+        client,
+        db,
+        out,
+    );
+}
+
+/// Writes `key` as a `SET` with these options does, logging the write with its deadline as an
+/// absolute time (`SET key value PXAT ms`, or a plain `SET` for none), so that replaying it
+/// neither depends on when it is replayed nor on the deadline the key had: a `KEEPTTL` is
+/// logged as the deadline it kept.
+#[allow(clippy::too_many_arguments)]
+fn write_string(
+    key: &[u8],
+    value: &[u8],
+    when: When,
+    get: bool,
+    deadline: Deadline,
+    client: &mut Client,
+    db: &Db,
+    out: &mut Out,
+) {
     let start = out.len();
     let mut lsn = 0;
     let mut old_value = VecSink::default();
     let old: Option<kv_nostd::table::OldValue<'_>> = if get { Some(&mut old_value) } else { None };
-    let result = db.table.put_if_then(key, value, when, old, &mut || {
-        lsn = db.log(&[b"SET", key, value])
-    });
+    let result = db
+        .table
+        .put_with(key, value, when, deadline, old, &mut |kept| {
+            // A deadline already passed is logged too: replayed, it leaves the key absent again.
+            let at = match deadline {
+                Deadline::At(ms) => Some(ms),
+                Deadline::Keep => kept,
+                Deadline::None => None,
+            };
+            lsn = match at {
+                Some(ms) => db.log(&[b"SET", key, value, b"PXAT", ms.to_string().as_bytes()]),
+                None => db.log(&[b"SET", key, value]),
+            };
+        });
     match result {
-        Ok(written) if get => match when.was_present(written) {
-            true => out.bulk(&old_value.0),
-            false => out.null(),
-        },
+        Ok(written) if get => {
+            let present = when.was_present(written);
+            client.read(present);
+            match present {
+                true => out.bulk(&old_value.0),
+                false => out.null(),
+            }
+        }
         Ok(Some(_)) => out.ok(),
         Ok(None) => out.null(),
         Err(e) => table_error(e, out),
+    }
+    if when == When::IfPresent && matches!(result, Ok(None)) {
+        db.reap(key);
+    }
+    client.logged(lsn, start, out.len());
+}
+
+/// `SETEX key seconds value` and `PSETEX key milliseconds value`: `SET key value EX|PX n`.
+pub fn setex(unit: Unit, mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+    let key = args.next().unwrap_or_default();
+    let n = args.next().unwrap_or_default();
+    let value = args.next().unwrap_or_default();
+    let (expiry, name) = match unit {
+        Unit::Seconds => (Expiry::Ex(n), "setex"),
+        Unit::Milliseconds => (Expiry::Px(n), "psetex"),
+    };
+    let deadline = match option_deadline(expiry, db, name) {
+        Ok(at) => at.map_or(Deadline::None, Deadline::At),
+        Err(e) => return out.error(&e),
+    };
+    write_string(key, value, When::Always, false, deadline, client, db, out);
+}
+
+/// `GETEX key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT
+/// unix-time-milliseconds|PERSIST]`: the value, and the key's expiration changed as asked
+/// (logged as `PEXPIREAT`, `PERSIST`, or `DEL` for a time already past).
+pub fn getex(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+    let key = args.next().unwrap_or_default();
+    let opts = match StringOptions::parse(&mut args, Grammar::Getex) {
+        Ok(o) => o,
+        Err(e) => return out.error(e),
+    };
+    let start = out.len();
+    if !reply_value(client, db, key, out) {
+        return;
+    }
+    let target = match opts.expiry {
+        None => return,
+        Some(e) => match option_deadline(e, db, "getex") {
+            Ok(at) => at,
+            Err(e) => {
+                // Redis checks the time once it has found the key, before it answers.
+                out.raw().truncate(start);
+                return out.error(&e);
+            }
+        },
+    };
+    let mut lsn = 0;
+    let changed = db
+        .table
+        .set_deadline(key, target, ExpireIf::Always, &mut |change| {
+            lsn = match (change, target) {
+                (DeadlineChange::Deleted, _) => db.log(&[b"DEL", key]),
+                (_, Some(ms)) => db.log(&[b"PEXPIREAT", key, ms.to_string().as_bytes()]),
+                (_, None) => db.log(&[b"PERSIST", key]),
+            };
+        });
+    if let Err(e) = changed {
+        // No memory to give the key a deadline: the value is not answered either.
+        out.raw().truncate(start);
+        table_error(e, out);
     }
     client.logged(lsn, start, out.len());
 }
@@ -91,16 +300,24 @@ pub fn del(args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
 }
 
 /// `EXISTS key [key ...]`: how many of the named keys exist, counting repeats.
-pub fn exists(args: Args<'_>, db: &Db, out: &mut Out) {
-    let found = args.filter(|k| db.table.contains(k) == Ok(true)).count();
+pub fn exists(args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+    let mut found = 0;
+    for key in args {
+        let here = db.table.contains(key) == Ok(true);
+        if !here {
+            db.reap(key);
+        }
+        client.read(here);
+        found += usize::from(here);
+    }
     out.int(found as i64);
 }
 
 /// `MGET key [key ...]`: an array of values and nils.
-pub fn mget(args: Args<'_>, count: usize, db: &Db, out: &mut Out) {
+pub fn mget(args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mut Out) {
     out.array(count);
     for key in args {
-        reply_value(db, key, out);
+        reply_value(client, db, key, out);
     }
 }
 

@@ -884,6 +884,211 @@ pub const COMMANDS: &[Spec] = &[
             pure_token("force", "FORCE").since("7.0.0").optional(),
             pure_token("abort", "ABORT").since("7.0.0").optional(),
         ]),
+    spec("setex", Command::Setex, 4)
+        .flags(&["write", "denyoom"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@slow"])
+        .key_specs(&[
+            key_spec(&["OW", "update"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Set the value and expiration of a key", "2.0.0", "string", "O(1)")
+        .arguments(&[arg("key", Key(0)), arg("seconds", Integer), arg("value", Str)]),
+    spec("psetex", Command::Psetex, 4)
+        .flags(&["write", "denyoom"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@slow"])
+        .key_specs(&[
+            key_spec(&["OW", "update"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Set the value and expiration in milliseconds of a key", "2.6.0", "string", "O(1)")
+        .arguments(&[arg("key", Key(0)), arg("milliseconds", Integer), arg("value", Str)]),
+    spec("getex", Command::Getex, -2)
+        .flags(&["write", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@fast"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "update"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            )
+            .notes("RW and UPDATE because it changes the TTL"),
+        ])
+        .docs(
+            "Get the value of a key and optionally set its expiration",
+            "6.2.0",
+            "string",
+            "O(1)",
+        )
+        .arguments(&[
+            arg("key", Key(0)),
+            arg(
+                "expiration",
+                OneOf(&[
+                    arg("seconds", Integer).token("EX"),
+                    arg("milliseconds", Integer).token("PX"),
+                    arg("unix-time-seconds", UnixTime).token("EXAT"),
+                    arg("unix-time-milliseconds", UnixTime).token("PXAT"),
+                    pure_token("persist", "PERSIST"),
+                ]),
+            )
+            .optional(),
+        ]),
+    spec("expire", Command::Expire, -3)
+        .flags(&["write", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@write", "@fast"])
+        .key_specs(&[
+            key_spec(&["RW", "update"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Set a key's time to live in seconds", "1.0.0", "generic", "O(1)")
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
+        .arguments(&[
+            arg("key", Key(0)),
+            arg("seconds", Integer),
+            arg(
+                "condition",
+                OneOf(&[
+                    pure_token("nx", "NX"),
+                    pure_token("xx", "XX"),
+                    pure_token("gt", "GT"),
+                    pure_token("lt", "LT"),
+                ]),
+            )
+            .since("7.0.0")
+            .optional(),
+        ]),
+    spec("pexpire", Command::Pexpire, -3)
+        .flags(&["write", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@write", "@fast"])
+        .key_specs(&[
+            key_spec(&["RW", "update"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Set a key's time to live in milliseconds", "2.6.0", "generic", "O(1)")
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
+        .arguments(&[
+            arg("key", Key(0)),
+            arg("milliseconds", Integer),
+            arg(
+                "condition",
+                OneOf(&[
+                    pure_token("nx", "NX"),
+                    pure_token("xx", "XX"),
+                    pure_token("gt", "GT"),
+                    pure_token("lt", "LT"),
+                ]),
+            )
+            .since("7.0.0")
+            .optional(),
+        ]),
+    spec("expireat", Command::Expireat, -3)
+        .flags(&["write", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@write", "@fast"])
+        .key_specs(&[
+            key_spec(&["RW", "update"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Set the expiration for a key as a UNIX timestamp", "1.2.0", "generic", "O(1)")
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
+        .arguments(&[
+            arg("key", Key(0)),
+            arg("unix-time-seconds", UnixTime),
+            arg(
+                "condition",
+                OneOf(&[
+                    pure_token("nx", "NX"),
+                    pure_token("xx", "XX"),
+                    pure_token("gt", "GT"),
+                    pure_token("lt", "LT"),
+                ]),
+            )
+            .since("7.0.0")
+            .optional(),
+        ]),
+    spec("pexpireat", Command::Pexpireat, -3)
+        .flags(&["write", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@write", "@fast"])
+        .key_specs(&[
+            key_spec(&["RW", "update"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+            "2.6.0",
+            "generic",
+            "O(1)",
+        )
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
+        .arguments(&[
+            arg("key", Key(0)),
+            arg("unix-time-milliseconds", UnixTime),
+            arg(
+                "condition",
+                OneOf(&[
+                    pure_token("nx", "NX"),
+                    pure_token("xx", "XX"),
+                    pure_token("gt", "GT"),
+                    pure_token("lt", "LT"),
+                ]),
+            )
+            .since("7.0.0")
+            .optional(),
+        ]),
+    spec("ttl", Command::Ttl, 2)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@read", "@fast"])
+        .tips(&["nondeterministic_output"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Get the time to live for a key in seconds", "1.0.0", "generic", "O(1)")
+        .history(&[("2.8.0", "Added the -2 reply.")])
+        .arguments(&[arg("key", Key(0))]),
+    spec("pttl", Command::Pttl, 2)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@read", "@fast"])
+        .tips(&["nondeterministic_output"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Get the time to live for a key in milliseconds", "2.6.0", "generic", "O(1)")
+        .history(&[("2.8.0", "Added the -2 reply.")])
+        .arguments(&[arg("key", Key(0))]),
+    spec("expiretime", Command::Expiretime, 2)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@read", "@fast"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Get the expiration Unix timestamp for a key", "7.0.0", "generic", "O(1)")
+        .arguments(&[arg("key", Key(0))]),
+    spec("pexpiretime", Command::Pexpiretime, 2)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@read", "@fast"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Get the expiration Unix timestamp for a key in milliseconds",
+            "7.0.0",
+            "generic",
+            "O(1)",
+        )
+        .arguments(&[arg("key", Key(0))]),
+    spec("persist", Command::Persist, 2)
+        .flags(&["write", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@write", "@fast"])
+        .key_specs(&[
+            key_spec(&["RW", "update"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Remove the expiration from a key", "2.2.0", "generic", "O(1)")
+        .arguments(&[arg("key", Key(0))]),
 ];
 
 /// `SET`'s keys, as Redis's `setGetKeys` finds them: the key is read as well as written when

@@ -1,5 +1,13 @@
 //! Persistence: the backup file (snapshots) and the append-only log, and how they combine.
 //!
+//! Deadlines are Unix milliseconds in both files: the backup file carries each key's, and the log
+//! records every deadline as an absolute time (`SET key value PXAT ms`, `PEXPIREAT key ms`), a
+//! removed one as `PERSIST key`, and every expiry as `DEL key`. Both are loaded with the table's
+//! clock stopped, so no key expires while they load: a record that changed a key's deadline
+//! before it passed (a `PERSIST`, a later `PEXPIREAT`) finds the key, as Redis's log loading
+//! does. Once everything is loaded the clock starts and one pass removes what has expired
+//! meanwhile, before any client connects.
+//!
 //! Snapshot generation `n` is taken just after the log switches to segment `n`, so the state is
 //! snapshot `n` plus segments `n, n+1, ...` replayed in order. A write that races the snapshot is
 //! in the log segment either way, and replaying it over a snapshot that already holds it (or a
@@ -192,8 +200,15 @@ impl Persistence {
         }
         let log = Log::open(&opts.aof, last, opts.fsync)
             .map_err(|e| StartError(format!("cannot open the log {}: {e}", opts.aof.display())))?;
+        // Only now does the clock start, and what expired meanwhile goes.
+        db.tick();
+        let expired = crate::expiry::purge(db);
+        db.stats
+            .expired_base
+            .store(table.stats().expired, Ordering::Relaxed);
         log::info!(
-            "loaded {source} and {replayed} log records from {} segment(s) in {:.3}s: {} entries",
+            "loaded {source} and {replayed} log records from {} segment(s) in {:.3}s: {} entries \
+             ({expired} expired since they were written left out)",
             needed.len(),
             started.elapsed().as_secs_f64(),
             table.len()

@@ -3,10 +3,14 @@
 //! A snapshot is written to `<path>.tmp`, flushed and fsynced; the current file becomes
 //! `<path>.prev` (the previous generation, kept for when the newest is found damaged); the new
 //! file takes its place; and the directory is fsynced so the renames survive a crash.
+//!
+//! A key's deadline goes into the file with it (Unix milliseconds, as the table's clock counts
+//! them); a key already expired when the visit reaches it is left out, as visits skip it.
 
 use super::aof::sync_dir;
 use crate::backup_format::{BackupReader, BackupWriter, Trailer};
 use crate::db::Store;
+use kv_nostd::{Deadline, When};
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
@@ -38,7 +42,9 @@ pub fn write(path: &Path, instance: u64, table: &Store) -> io::Result<u64> {
             let k = crate::db::entry_key(e, &mut key);
             // The value goes from the table to the file a piece at a time: however large, it
             // is never copied whole, nor escaped whole.
-            let written = w.entry_from(k, e.value_len(), |from, buf| e.read_value(from, buf));
+            let written = w.expiring_entry_from(e.deadline(), k, e.value_len(), |from, buf| {
+                e.read_value(from, buf)
+            });
             if let Err(e) = written {
                 failure = Some(e);
             }
@@ -71,17 +77,27 @@ pub struct Loaded {
     pub checked: bool,
 }
 
-/// Loads the backup file at `path` into `table`. Any damage, even one bad line, makes the whole
-/// file unusable: the table is emptied again and the error names the line.
+/// Loads the backup file at `path` into `table`, each key with its deadline. Any damage, even
+/// one bad line, makes the whole file unusable: the table is emptied again and the error names
+/// the line.
+///
+/// A deadline the table's clock has passed leaves the key absent; the server loads with its
+/// clock not yet started (see `persist/mod.rs`), so that a log replayed after the file finds
+/// every key the file held.
 pub fn load(path: &Path, table: &Store) -> Result<Loaded, String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let mut reader = BackupReader::new(io::BufReader::with_capacity(1 << 20, file));
     let mut entries = 0u64;
     let mut failure = None;
-    while let Some((line, entry)) = reader.next_entry() {
+    while let Some((line, entry)) = reader.next_expiring_entry() {
         let result = entry
             .map_err(|e| e.to_string())
-            .and_then(|(k, v)| table.put(k, v).map_err(|e| e.to_string()));
+            .and_then(|(deadline, k, v)| {
+                let deadline = deadline.map_or(Deadline::None, Deadline::At);
+                table
+                    .put_with(k, v, When::Always, deadline, None, &mut |_| {})
+                    .map_err(|e| e.to_string())
+            });
         if let Err(e) = result {
             failure = Some(format!("line {line}: {e}"));
             break;

@@ -413,6 +413,7 @@ impl Connection {
         }
         if frames > 0 {
             crate::db::Stats::add(&db.stats.total_commands, frames as u64);
+            self.client.flush_stats(db);
         }
         frames
     }

@@ -86,6 +86,8 @@ impl Server {
             .set_proto_max_bulk_len(config.proto_max_bulk_len);
         db.settings
             .set_client_query_buffer_limit(config.client_query_buffer_limit);
+        // The clock stood still while the files loaded; from now on it runs.
+        db.tick();
         let db = Arc::new_cyclic(|me| {
             db.me = me.clone();
             db
@@ -150,6 +152,7 @@ impl Server {
             )?),
             None => None,
         };
+        let expiry = crate::expiry::spawn(Arc::clone(&self.db), Arc::clone(&self.stop))?;
         let timing = Timing {
             idle_timeout: self.config.idle_timeout,
             busy_poll: self.config.busy_poll,
@@ -227,6 +230,7 @@ impl Server {
         if let Some(saver) = saver {
             let _ = saver.join();
         }
+        let _ = expiry.join();
         let mut result = Ok(());
         if let Some(p) = &self.db.persist {
             let skip = self.db.skip_final_save.load(Ordering::Acquire);

@@ -154,6 +154,8 @@ impl Loop {
             if !events.is_empty() && !self.timing.busy_poll.is_zero() {
                 self.last_busy = Instant::now();
             }
+            // One time for the commands of this turn, as Redis caches `mstime` per loop turn.
+            self.db.tick();
             for event in &events {
                 match event.token() {
                     WAKER => {

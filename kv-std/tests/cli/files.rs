@@ -188,3 +188,37 @@ fn large_values_and_keys_export_and_import_byte_for_byte() {
         "the second export differs"
     );
 }
+
+#[test]
+fn import_leaves_out_expired_entries_and_says_it_drops_deadlines() {
+    let s = TestServer::start();
+    let path = temp("deadlines");
+    std::fs::write(
+        &path,
+        "version:1\ninstance:1\n---\nplain,v\n#pxat 1 past,v\n#pxat 4102444800123 future,v\n",
+    )
+    .unwrap();
+    let shown = path.display().to_string();
+    s.client()
+        .arg("import")
+        .arg(&path)
+        .assert()
+        .code(0)
+        .stdout(
+            predicate::str::is_match(
+                r"^imported 2 entries in [0-9.]+ s \([0-9]+ entries/s\), left out 1 expired entries\n$",
+            )
+            .unwrap(),
+        )
+        .stderr(format!(
+            "kv-client: {shown}: warning: 1 entries were imported without their deadlines \
+             (the native protocol carries none)\n\
+             kv-client: {shown}: warning: no trailer, so truncation cannot be ruled out\n"
+        ));
+    s.client()
+        .args(["get", "future"])
+        .assert()
+        .code(0)
+        .stdout("v\n");
+    s.client().args(["get", "past"]).assert().code(1);
+}

@@ -354,5 +354,6 @@ scripts!(
     keyspace,
     server,
     auth,
-    command
+    command,
+    expire
 );

@@ -10,6 +10,9 @@ enum Mask {
     MapValues(&'static [&'static str]),
     /// An integer reply.
     Integer,
+    /// An integer reply that is not negative (a negative one is a status, such as TTL's -2 for
+    /// a missing key, and is compared).
+    NonNegative,
     /// These `field=value` fields of every line of a text reply (`CLIENT INFO`, `CLIENT LIST`).
     ClientFields(&'static [&'static str]),
     /// The whole text of a text reply; only its type (bulk or verbatim) is compared.
@@ -67,6 +70,11 @@ const MASKS: &[(&str, Mask, &str)] = &[
         "kv reports its own fields; the reply's type is compared",
     ),
     ("lastsave", Mask::Integer, "a time"),
+    (
+        "pttl",
+        Mask::NonNegative,
+        "milliseconds left, which pass while the script runs",
+    ),
 ];
 
 /// The frames of a reply to `args` with what may differ masked.
@@ -104,6 +112,11 @@ fn mask_frame(mask: &Mask, frame: &mut Frame) {
             }
         }
         (Mask::Integer, f @ Frame::Int(_)) => *f = masked(f),
+        (Mask::NonNegative, f @ Frame::Int(_)) => {
+            if matches!(f, Frame::Int(n) if *n >= 0) {
+                *f = masked(f);
+            }
+        }
         (Mask::ClientFields(fields), Frame::Text { text, .. }) => {
             let lines: Vec<String> = String::from_utf8_lossy(text)
                 .split('\n')

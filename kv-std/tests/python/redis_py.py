@@ -1,5 +1,5 @@
 """redis-py, the most used Redis client, against kv-server with its defaults (RESP3 since
-redis-py 8) and with protocol=2: connect, commands, pipelines, pub/sub.
+redis-py 8) and with protocol=2: connect, commands, pipelines, expiry, pub/sub.
 
 Usage: python redis_py.py PATH-TO-kv-server
 Starts its own kv-server on a free loopback port and stops it at the end, even on failure.
@@ -85,6 +85,37 @@ def commands(r, protocol):
     assert r.get(b"bin\x00key") == blob
 
 
+def expiry(r, protocol):
+    assert r.set("e", "v", ex=100) is True
+    assert r.ttl("e") == 100
+    assert 99000 <= r.pttl("e") <= 100000
+    assert r.expire("e", 50, gt=True) is False
+    assert r.expire("e", 200, gt=True) is True
+    assert r.expireat("e", 4102444800) is True
+    assert r.expiretime("e") == 4102444800
+    assert r.persist("e") is True
+    assert r.ttl("e") == -1
+    assert r.ttl("missing") == -2
+    # redis-py deprecates its setex(); the command itself is as Redis has it.
+    assert r.execute_command("SETEX", "s", 100, "v") in (True, b"OK", "OK")
+    assert r.psetex("s2", 100000, "v") is True
+    assert r.getex("s", persist=True) == b"v"
+    assert r.ttl("s") == -1
+    assert r.getex("s2", exat=1) == b"v"
+    assert r.exists("s2") == 0
+    assert r.set("kept", "v", px=100000) is True
+    assert r.set("kept", "v2", keepttl=True) is True
+    assert r.ttl("kept") == 100
+    assert r.set("soon", "v", px=50) is True
+    time.sleep(0.15)
+    assert r.get("soon") is None
+    try:
+        r.set("bad", "v", ex=0)
+        raise AssertionError("EX 0 accepted")
+    except redis.ResponseError as e:
+        assert str(e) == "invalid expire time in 'set' command", e
+
+
 def pubsub(r, protocol):
     p = r.pubsub()
     p.subscribe("ch1")
@@ -144,7 +175,7 @@ def main():
         hello = r.execute_command("HELLO")
         assert hello[b"proto"] == 3 if isinstance(hello, dict) else False, hello
         for protocol, client in [(3, redis.Redis(port=port)), (2, redis.Redis(port=port, protocol=2))]:
-            for test in (commands, pubsub):
+            for test in (commands, expiry, pubsub):
                 name = "%s (protocol %d)" % (test.__name__, protocol)
                 try:
                     test(client, protocol)

@@ -18,7 +18,7 @@ fn put_at(t: &Table, key: &[u8], value: &[u8], deadline: u64) -> Option<Put> {
         When::Always,
         Deadline::At(deadline),
         None,
-        &mut || {},
+        &mut |_| {},
     )
     .expect("room")
 }
