@@ -64,6 +64,7 @@ mod class;
 mod clock;
 pub mod config;
 pub mod error;
+pub mod evict;
 pub mod expire;
 pub mod hash;
 mod index;
@@ -86,6 +87,7 @@ pub mod table;
 
 pub use config::Config;
 pub use error::{Error, LayoutError};
+pub use evict::{EvictStats, Eviction, Policy};
 pub use expire::{Deadline, DeadlineChange, ExpireCursor, ExpireIf, ExpireStep};
 pub use hash::HashKey;
 pub use memory::{Memory, Word, WORD};
