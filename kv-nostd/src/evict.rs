@@ -39,6 +39,10 @@ pub const POOL: usize = 16;
 /// The most keys one [`Table::evict`] call removes.
 pub const MAX_VICTIMS: usize = 64;
 
+/// Rounds of random samples that found no victim before [`Table::evict`] looks at every
+/// bucket instead.
+const SWEEP_AFTER: usize = 4;
+
 /// Redis's `maxmemory-policy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Policy {
@@ -366,8 +370,6 @@ impl<A: Memory, I: Memory> Table<A, I> {
         };
         let mut pool: [Option<Candidate>; POOL] = [None; POOL];
         let mut stats = EvictStats::default();
-        // Rounds that found no victim: keys the policy may evict can be rare among the sampled
-        // (a volatile policy), so a few more rounds are tried while the counts say some exist.
         let mut fruitless = 0;
         while stats.evicted < MAX_VICTIMS {
             if stats.evicted + stats.reaped > 0
@@ -376,17 +378,40 @@ impl<A: Memory, I: Memory> Table<A, I> {
             {
                 break;
             }
-            self.sample(e, &mut next, &mut pool, &mut stats, then);
+            // Random buckets, or, after rounds that found no victim, every bucket from a random
+            // one on: a policy whose keys are rare among the sampled still finds one, and
+            // `NoSpace` then means none was left.
+            let sweep = fruitless >= SWEEP_AFTER;
+            let (per_segment, segments) = (self.index.lay.mask + 1, self.index.segments());
+            let total = per_segment * segments;
+            let mut at = next() as usize % total;
+            let salt = next();
+            let mut swept = 0;
+            let mut pick = || {
+                if !sweep {
+                    let r = next();
+                    let id = (r % segments as u64) as usize;
+                    return Some((id, ((r >> 32) % per_segment as u64) as usize));
+                }
+                if swept == total {
+                    return None;
+                }
+                swept += 1;
+                at = (at + 1) % total;
+                Some((at / per_segment, at % per_segment))
+            };
+            let looks = if sweep { total } else { usize::from(e.samples) * 4 };
+            self.sample(e, (looks, salt), &mut pick, &mut pool, &mut stats, then);
             if !self.evict_best(&mut pool, &mut stats, then) {
                 let some_left = if e.policy.is_volatile() {
                     self.expires() > 0
                 } else {
                     self.len() > 0
                 };
-                fruitless += 1;
-                if !some_left || fruitless >= MAX_VICTIMS {
+                if sweep || !some_left {
                     break;
                 }
+                fruitless += 1;
             }
         }
         if stats.evicted + stats.reaped == 0 {
@@ -400,13 +425,13 @@ impl<A: Memory, I: Memory> Table<A, I> {
         self.item_bytes(e.key_len(), e.value_len())
     }
 
-    /// Looks at random buckets until `e.samples` keys were seen (or four times as many buckets
-    /// were looked at), removing expired keys and adding the others the policy may evict to
-    /// `pool`.
+    /// Looks at the buckets `pick` names (up to `looks` of them) until `e.samples` keys the
+    /// policy may evict were seen (random scores drawn with `salt`), removing expired keys and adding the others to `pool`.
     fn sample(
         &self,
         e: Eviction,
-        next: &mut dyn FnMut() -> u64,
+        (looks, salt): (usize, u64),
+        pick: &mut dyn FnMut() -> Option<(usize, usize)>,
         pool: &mut [Option<Candidate>; POOL],
         stats: &mut EvictStats,
         then: &mut dyn FnMut(&Entry<'_>),
@@ -414,13 +439,15 @@ impl<A: Memory, I: Memory> Table<A, I> {
         let view = self.arena.view();
         let samples = usize::from(e.samples.max(1));
         let (mut seen, mut looked) = (0, 0);
-        while seen < samples && looked < samples * 4 {
+        while seen < samples && looked < looks {
             looked += 1;
-            let segments = self.index.segments();
-            let r = next();
-            let id = (r % segments as u64) as usize;
+            let Some((id, bi)) = pick() else {
+                return;
+            };
+            if id >= self.index.segments() {
+                continue;
+            }
             let seg = self.index.segment(id);
-            let bi = ((r >> 32) % seg.buckets() as u64) as usize;
             let b = seg.bucket(bi);
             // Blocking mode never answers Busy.
             let Ok(guard) = b.lock(Wait::Block) else {
@@ -435,7 +462,6 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 if !s.is_occupied() {
                     continue;
                 }
-                seen += 1;
                 let entry = Self::entry(view, s.loc());
                 if entry.deadline.is_some_and(|d| d <= now) {
                     if n == 0 {
@@ -464,6 +490,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 if e.policy.is_volatile() && deadline.is_none() {
                     continue;
                 }
+                seen += 1;
                 if e.policy.is_lfu() && e.lfu_decay_time > 0 && s.meta() > 0 {
                     let m = s.meta() - 1;
                     if b.touch(j, s, m) {
@@ -472,7 +499,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 }
                 let score = match e.policy {
                     Policy::AllKeysLfu | Policy::VolatileLfu => u64::from(u8::MAX - s.meta()),
-                    Policy::AllKeysRandom | Policy::VolatileRandom => next(),
+                    Policy::AllKeysRandom | Policy::VolatileRandom => mix(salt ^ s.loc() as u64),
                     Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(u64::MAX),
                     _ => u64::from(idle_ticks(s.meta(), tick)),
                 };
