@@ -133,15 +133,22 @@ pub(crate) fn load(w: &[Word]) -> Slot {
 }
 
 /// Stores `s` into `w`; the caller holds the bucket lock and has begun a write.
+///
+/// The word holding the metadata is written with a swap, not a store: a reader's [`touch`] (a
+/// compare-and-swap) may run at the same time, and the model checker can order a plain store
+/// before a concurrent read-modify-write of the same word (tokio-rs/loom#254), letting the
+/// touch write back the slot the store replaced, which no machine does. With both
+/// read-modify-writes the touch fails, as it does on hardware.
 #[inline]
 pub(crate) fn store(w: &[Word], s: Slot) {
     #[cfg(not(any(target_pointer_width = "32", kv_split_slots)))]
     {
-        w[0].store(s.0 as usize, Ordering::Relaxed);
+        w[0].swap(s.0 as usize, Ordering::Relaxed);
     }
     #[cfg(any(target_pointer_width = "32", kv_split_slots))]
     {
-        w[0].store((s.0 >> 32) as usize, Ordering::Relaxed);
+        w[0].swap((s.0 >> 32) as usize, Ordering::Relaxed);
+        // Never touched: the metadata is in the high word.
         w[1].store(s.0 as u32 as usize, Ordering::Relaxed);
     }
 }
