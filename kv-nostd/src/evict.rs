@@ -9,9 +9,9 @@
 //! - under `allkeys-lfu` and `volatile-lfu`, Redis's logarithmic access counter: new keys start
 //!   at [`LFU_INIT_VAL`], an access adds one with probability `1 / ((c - 5) * lfu-log-factor + 1)`.
 //!   Redis also keeps 16 bits of minutes since the counter last decayed; there is no room for
-//!   them, so the counter decays when the evictor samples a key and keeps it (one step per
-//!   sample, when `lfu-decay-time` is not 0): keys age as fast as memory pressure looks at them,
-//!   as the hand of a CLOCK clears reference bits.
+//!   them, so the decay is per table: once a decay period (`lfu-decay-time` minutes on the
+//!   table's clock) has passed, the keys the evictor samples lose one step each until as many
+//!   steps as keys were taken, about one a key, and the pass ends until the next period.
 //!
 //! A reader sets the bits with a compare-and-swap that changes nothing else (see `slot.rs` for
 //! why it cannot disturb writers or readers), and only when they change: under LRU once per tick
@@ -223,7 +223,21 @@ pub(crate) struct EvictState {
     pub(crate) seed: AtomicUsize,
     /// Live keys evicted.
     pub(crate) evicted: AtomicUsize,
+    /// The last LFU decay period (the clock in `lfu-decay-time` units) whose decay pass ended.
+    pub(crate) decayed_period: AtomicUsize,
+    /// Counters decremented in the current decay pass.
+    pub(crate) decayed: AtomicUsize,
+    /// Read counts that give each LFU access a coin of its own, by key hash, each on a cache
+    /// line of its own so readers of different keys share no line.
+    pub(crate) coins: [Coin; COINS],
 }
+
+/// Shards of the LFU coin counter.
+const COINS: usize = if cfg!(kv_loom) { 1 } else { 16 };
+
+/// One shard of the LFU coin counter.
+#[repr(align(64))]
+pub(crate) struct Coin(AtomicUsize);
 
 impl EvictState {
     #[cfg(not(kv_loom))]
@@ -233,6 +247,9 @@ impl EvictState {
             lru_ms: AtomicUsize::new(1000),
             seed: AtomicUsize::new(0),
             evicted: AtomicUsize::new(0),
+            decayed_period: AtomicUsize::new(0),
+            decayed: AtomicUsize::new(0),
+            coins: [const { Coin(AtomicUsize::new(0)) }; COINS],
         }
     }
 
@@ -243,6 +260,9 @@ impl EvictState {
             lru_ms: AtomicUsize::new(1000),
             seed: AtomicUsize::new(0),
             evicted: AtomicUsize::new(0),
+            decayed_period: AtomicUsize::new(0),
+            decayed: AtomicUsize::new(0),
+            coins: core::array::from_fn(|_| Coin(AtomicUsize::new(0))),
         }
     }
 }
@@ -299,13 +319,19 @@ impl<A: Memory, I: Memory> Table<A, I> {
         }
     }
 
-    /// Records an access of the key in slot `j` of bucket `b`, seen as `s`; `r` is a number no
-    /// reader can predict much (it decides an LFU increment).
+    /// Records an access of the key of hash `h` in slot `j` of bucket `b`, seen as `s`.
     #[inline]
-    pub(crate) fn touch(&self, b: bucket::Bucket<'_>, j: usize, s: Slot, r: u64) {
+    pub(crate) fn touch(&self, b: bucket::Bucket<'_>, j: usize, s: Slot, h: u64) {
         let e = self.eviction();
         let m = if e.policy.is_lfu() {
-            lfu_incr(s.meta(), e.lfu_log_factor, mix(r ^ self.clock.now()))
+            if s.meta() == u8::MAX {
+                return;
+            }
+            // A fresh number for each access (Redis calls `rand()`): the key's hash and a count
+            // of accesses of keys that share its shard.
+            let coin = &self.evict.coins[h as usize % COINS].0;
+            let n = coin.fetch_add(1, Ordering::Relaxed) as u64;
+            lfu_incr(s.meta(), e.lfu_log_factor, mix(h ^ n.rotate_left(29)))
         } else {
             self.lru_tick()
         };
@@ -491,7 +517,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                     continue;
                 }
                 seen += 1;
-                if e.policy.is_lfu() && e.lfu_decay_time > 0 && s.meta() > 0 {
+                if e.policy.is_lfu() && s.meta() > 0 && self.decay_due(e) {
                     let m = s.meta() - 1;
                     if b.touch(j, s, m) {
                         s = s.with_meta(m);
@@ -524,6 +550,25 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 self.retire(view, entry.loc, Wait::Block);
             }
         }
+    }
+
+    /// Whether a key the evictor sampled should lose one step of its LFU counter: while the
+    /// current decay period's pass has not yet decremented as many counters as there are keys
+    /// (so each key about once a period, as Redis decays by one a period). Counts the step.
+    fn decay_due(&self, e: Eviction) -> bool {
+        if e.lfu_decay_time == 0 {
+            return false;
+        }
+        let period = (self.clock.now() / (u64::from(e.lfu_decay_time) * 60_000)) as usize;
+        let done = &self.evict.decayed_period;
+        if done.load(Ordering::Relaxed) >= period {
+            return false;
+        }
+        if self.evict.decayed.fetch_add(1, Ordering::Relaxed) + 1 >= self.len() {
+            done.fetch_max(period, Ordering::Relaxed);
+            self.evict.decayed.store(0, Ordering::Relaxed);
+        }
+        true
     }
 
     /// Puts `c` in the pool in place of a free entry, or of the worst if `c` is better.
@@ -674,6 +719,31 @@ mod tests {
         assert!(c > LFU_INIT_VAL, "200 reads left the counter at {c}");
         t.put(b"k", b"w").unwrap();
         assert_eq!(t.access_info(b"k"), Ok(Some(c)));
+    }
+
+    #[test]
+    fn counters_decay_once_a_period_as_the_evictor_samples() {
+        let t = table();
+        t.set_eviction(Policy::AllKeysLfu, 64);
+        t.set_lfu(0, 1);
+        for k in [&b"a"[..], b"b", b"c", b"d"] {
+            t.put(k, b"v").unwrap();
+        }
+        for _ in 0..10 {
+            t.get_vec::<4>(b"a").unwrap();
+        }
+        assert_eq!(t.access_info(b"a"), Ok(Some(LFU_INIT_VAL + 10)));
+        // Within the first period nothing decays.
+        t.evict(1, &mut |_| {}).unwrap();
+        assert_eq!(t.access_info(b"a"), Ok(Some(LFU_INIT_VAL + 10)));
+        t.advance_clock(60_000);
+        t.evict(1, &mut |_| {}).unwrap();
+        let a = t.access_info(b"a").unwrap().unwrap();
+        // A pass takes as many steps as there are keys, however they fall.
+        assert!(a < LFU_INIT_VAL + 10 && a >= LFU_INIT_VAL + 10 - 4, "{a}");
+        // The pass ended: no more decay in this period.
+        t.evict(1, &mut |_| {}).unwrap();
+        assert_eq!(t.access_info(b"a"), Ok(Some(a)));
     }
 
     #[test]

@@ -1010,7 +1010,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             };
             match self.search(view, b1, v1, kb, key, now, &mut sink, wait)? {
                 Found::Value(len, deadline, j, s) => {
-                    self.touch(b1, j, s, h ^ v1 as u64);
+                    self.touch(b1, j, s, h);
                     return Ok(Look::Live { len, deadline });
                 }
                 Found::TooSmall(len) => return Err(too_small(len, &sink)),
@@ -1036,7 +1036,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             }
             match self.search(view, b2, v2, kb, key, now, &mut sink, wait)? {
                 Found::Value(len, deadline, j, s) => {
-                    self.touch(b2, j, s, h ^ v2 as u64);
+                    self.touch(b2, j, s, h);
                     return Ok(Look::Live { len, deadline });
                 }
                 Found::TooSmall(len) => return Err(too_small(len, &sink)),
@@ -1087,7 +1087,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 if self.is_expired(deadline) {
                     return Ok(Look::Expired);
                 }
-                self.touch(b, j, s, h ^ b.version() as u64);
+                self.touch(b, j, s, h);
                 let live = Look::Live {
                     len: hdr.vlen,
                     deadline,
