@@ -232,11 +232,16 @@ pub(crate) struct EvictState {
     pub(crate) coins: [Coin; COINS],
 }
 
-/// Shards of the LFU coin counter.
-const COINS: usize = if cfg!(kv_loom) { 1 } else { 16 };
+/// Shards of the LFU coin counter: one under the model checker and on 32-bit targets
+/// (microcontrollers, where a kilobyte of RAM counts for more than contention).
+const COINS: usize = if cfg!(any(kv_loom, target_pointer_width = "32")) {
+    1
+} else {
+    16
+};
 
 /// One shard of the LFU coin counter.
-#[repr(align(64))]
+#[cfg_attr(not(target_pointer_width = "32"), repr(align(64)))]
 pub(crate) struct Coin(AtomicUsize);
 
 impl EvictState {
