@@ -215,7 +215,10 @@ mod tests {
         let now = load(&w);
         assert_eq!(now.meta(), 0xab);
         assert!(now.same_item(a));
-        assert_eq!((now.tag(), now.loc(), now.is_large()), (0x1234, (1 << 38) + 5, true));
+        assert_eq!(
+            (now.tag(), now.loc(), now.is_large()),
+            (0x1234, (1 << 38) + 5, true)
+        );
         // Seen before the touch: fails, changes nothing.
         assert!(!touch(&w, a, 1));
         assert_eq!(load(&w), now);

@@ -49,7 +49,11 @@ fn put_evicting(
 
 #[test]
 fn allkeys_policies_never_answer_no_space_for_puts_that_fit() {
-    for policy in [Policy::AllKeysLru, Policy::AllKeysLfu, Policy::AllKeysRandom] {
+    for policy in [
+        Policy::AllKeysLru,
+        Policy::AllKeysLfu,
+        Policy::AllKeysRandom,
+    ] {
         let t = limited(policy);
         let mut evicted = Vec::new();
         for i in 0..20_000 {
@@ -58,7 +62,12 @@ fn allkeys_policies_never_answer_no_space_for_puts_that_fit() {
                 .unwrap_or_else(|e| panic!("{}: put {i} answered {e}", policy.name()));
             assert!(t.used_bytes() <= 256 << 10);
         }
-        assert!(t.len() < 20_000 && t.len() > 200, "{}: {} keys", policy.name(), t.len());
+        assert!(
+            t.len() < 20_000 && t.len() > 200,
+            "{}: {} keys",
+            policy.name(),
+            t.len()
+        );
         assert_eq!(t.evicted(), evicted.len());
         assert_eq!(t.len() + evicted.len(), 20_000);
     }
@@ -87,7 +96,11 @@ fn volatile_policies_evict_only_keys_with_deadlines() {
                 .unwrap_or_else(|e| panic!("{}: put {j} answered {e}", policy.name()));
         }
         assert!(!evicted.is_empty());
-        assert!(evicted.iter().all(|(_, d)| d.is_some()), "{}", policy.name());
+        assert!(
+            evicted.iter().all(|(_, d)| d.is_some()),
+            "{}",
+            policy.name()
+        );
         for p in 0..persistent {
             assert!(t.contains(&key(p)).unwrap(), "{}: lost {p}", policy.name());
         }
@@ -100,7 +113,12 @@ fn volatile_policies_evict_only_keys_with_deadlines() {
             }
         };
         assert_eq!(last, Error::NoSpace);
-        assert_eq!(t.expires(), 0, "{}: NoSpace with keys left to evict", policy.name());
+        assert_eq!(
+            t.expires(),
+            0,
+            "{}: NoSpace with keys left to evict",
+            policy.name()
+        );
     }
 }
 
@@ -154,7 +172,11 @@ fn hot_keys_surviving(policy: Policy, reads_per_round: usize) -> usize {
             }
         }
     }
-    assert!(evicted.len() > 5_000, "the cold stream evicted {}", evicted.len());
+    assert!(
+        evicted.len() > 5_000,
+        "the cold stream evicted {}",
+        evicted.len()
+    );
     (0..100).filter(|&i| t.contains(&hot(i)).unwrap()).count()
 }
 

@@ -88,7 +88,14 @@ fn eviction_vs_overwrite_of_the_sampled_key_keeps_the_new_value() {
                 "the new value was lost"
             );
             // Replaced if the overwrite came first, Inserted if the eviction did.
-            assert_eq!(put, Ok(if victims.is_empty() { Put::Replaced } else { Put::Inserted }));
+            assert_eq!(
+                put,
+                Ok(if victims.is_empty() {
+                    Put::Replaced
+                } else {
+                    Put::Inserted
+                })
+            );
             assert_eq!((stored(&t), t.len(), t.expires()), (1, 1, 0));
             assert_quiescent(&t);
         },
@@ -109,24 +116,27 @@ fn access_update_vs_slot_change_does_not_resurrect() {
         let x = find_key(&t, &[&k], move |_, b1, _| b1 == kb);
         (k, x)
     });
-    loom_tests::model("access_update_vs_slot_change_does_not_resurrect", move || {
-        let t = table(SHAPE);
-        t.set_eviction(Policy::AllKeysLfu, 5);
-        t.set_lfu(0, 0);
-        assert_eq!(t.put(&k, b"kv"), Ok(Put::Inserted));
-        let writer = {
-            let (t, k, x) = (Arc::clone(&t), k.clone(), x.clone());
-            thread::spawn(move || {
-                assert_eq!(t.delete(&k), Ok(true));
-                assert_eq!(t.put(&x, b"xv"), Ok(Put::Inserted));
-            })
-        };
-        let seen = get(&t, &k);
-        assert!(seen.is_none() || seen.as_deref() == Some(&b"kv"[..]));
-        writer.join().unwrap();
-        assert_eq!(get(&t, &k), None, "a deleted key came back");
-        assert_eq!(get(&t, &x).as_deref(), Some(&b"xv"[..]));
-        assert_eq!((stored(&t), t.len()), (1, 1));
-        assert_quiescent(&t);
-    });
+    loom_tests::model(
+        "access_update_vs_slot_change_does_not_resurrect",
+        move || {
+            let t = table(SHAPE);
+            t.set_eviction(Policy::AllKeysLfu, 5);
+            t.set_lfu(0, 0);
+            assert_eq!(t.put(&k, b"kv"), Ok(Put::Inserted));
+            let writer = {
+                let (t, k, x) = (Arc::clone(&t), k.clone(), x.clone());
+                thread::spawn(move || {
+                    assert_eq!(t.delete(&k), Ok(true));
+                    assert_eq!(t.put(&x, b"xv"), Ok(Put::Inserted));
+                })
+            };
+            let seen = get(&t, &k);
+            assert!(seen.is_none() || seen.as_deref() == Some(&b"kv"[..]));
+            writer.join().unwrap();
+            assert_eq!(get(&t, &k), None, "a deleted key came back");
+            assert_eq!(get(&t, &x).as_deref(), Some(&b"xv"[..]));
+            assert_eq!((stored(&t), t.len()), (1, 1));
+            assert_quiescent(&t);
+        },
+    );
 }
