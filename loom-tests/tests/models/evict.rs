@@ -9,9 +9,9 @@ use loom_tests::{assert_quiescent, find_key, get, plan, stored, table, Shape};
 
 const SHAPE: Shape = Shape::fixed(2);
 
-/// Model 22: a get of `k` races an eviction that removes `k` and a put of another key whose
-/// item takes `k`'s freed chunk: the get returns `k`'s value or nothing, never the other key's
-/// bytes.
+/// Model 22: a get of `k`, which also updates `k`'s access time, races an eviction that
+/// removes `k` and a put of another key whose item takes `k`'s freed chunk: the get returns
+/// `k`'s value or nothing, never the other key's bytes.
 #[test]
 fn read_vs_eviction_of_its_key() {
     const OLD: &[u8] = b"old";
@@ -27,7 +27,11 @@ fn read_vs_eviction_of_its_key() {
     loom_tests::model("read_vs_eviction_of_its_key", move || {
         let t = table(SHAPE);
         t.set_eviction(Policy::AllKeysRandom, 1);
+        t.set_lru_resolution(1);
         assert_eq!(t.put(&k, OLD), Ok(Put::Inserted));
+        // A tick later: the get also stamps `k`'s slot (a compare-and-swap racing the
+        // eviction's write of it).
+        t.advance_clock(1);
         let old_chunk = t.loom_location(&k);
         let evictor = {
             let (t, x) = (Arc::clone(&t), x.clone());
