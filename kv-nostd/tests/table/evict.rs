@@ -1,9 +1,11 @@
 //! Eviction under a memory limit, one test per policy family: what is evicted, what survives,
 //! and when a write still answers `NoSpace`.
 
+use std::sync::Arc;
+
 use kv_nostd::{Config, Deadline, Error, Policy, When};
 
-use crate::{table, TestTable};
+use crate::{get, pattern, table, TestTable};
 
 /// A table limited to 256 KiB of arena pages and index (about 1,500 keys of the tests' sizes).
 fn limited(policy: Policy) -> TestTable {
@@ -11,7 +13,7 @@ fn limited(policy: Policy) -> TestTable {
         page_bytes: 4096,
         segment_buckets: 64,
         max_key: 64,
-        max_value: 1024,
+        max_value: 16 << 10,
         max_memory: 256 << 10,
     };
     let t = table(4 << 20, 1 << 20, config, [3; 16]);
@@ -57,7 +59,12 @@ fn allkeys_policies_never_answer_no_space_for_puts_that_fit() {
         let t = limited(policy);
         let mut evicted = Vec::new();
         for i in 0..20_000 {
-            let len = 20 + (i as usize * 37) % 300;
+            // Every 50th value takes whole pages (up to three), the others a chunk.
+            let len = if i % 50 == 0 {
+                4096 + (i as usize * 131) % 8192
+            } else {
+                20 + (i as usize * 37) % 300
+            };
             put_evicting(&t, &key(i), &vec![b'v'; len], Deadline::None, &mut evicted)
                 .unwrap_or_else(|e| panic!("{}: put {i} answered {e}", policy.name()));
             assert!(t.used_bytes() <= 256 << 10);
@@ -190,4 +197,38 @@ fn allkeys_lru_keeps_a_hot_set_that_is_read() {
 fn allkeys_lfu_keeps_keys_read_often() {
     let kept = hot_keys_surviving(Policy::AllKeysLfu, 3);
     assert!(kept >= 90, "{kept} of 100 hot keys survived");
+}
+
+#[test]
+fn eviction_races_readers_and_writers_without_wrong_values() {
+    let t = Arc::new(limited(Policy::AllKeysLru));
+    let threads: Vec<_> = (0..4u64)
+        .map(|id| {
+            let t = Arc::clone(&t);
+            std::thread::spawn(move || {
+                let mut evicted = Vec::new();
+                for i in 0..5_000u64 {
+                    // Keys shared between threads, each with the one value its number gives.
+                    let k = (i * 7 + id * 13) % 3_000;
+                    let v = pattern(k, 50 + (k as usize % 200));
+                    if (i + id) % 3 == 0 {
+                        if let Some(seen) = get(&t, &key(k)) {
+                            assert_eq!(seen, v, "key {k} read a value it never held");
+                        }
+                    } else {
+                        put_evicting(&t, &key(k), &v, Deadline::None, &mut evicted)
+                            .unwrap_or_else(|e| panic!("put {k} answered {e}"));
+                    }
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    assert!(t.evicted() > 0);
+    assert!(t.used_bytes() <= 256 << 10);
+    let mut n = 0;
+    t.visit(|_| n += 1);
+    assert_eq!(n, t.len());
 }
