@@ -107,6 +107,13 @@ impl<'a> Bucket<'a> {
         slot::store(self.slot_words(j), s);
     }
 
+    /// Sets slot `j`'s access metadata to `m` if the slot still is `seen`; needs no lock
+    /// (`slot::touch`).
+    #[inline]
+    pub(crate) fn touch(&self, j: usize, seen: Slot, m: u8) -> bool {
+        slot::touch(self.slot_words(j), seen, m)
+    }
+
     /// The first free slot.
     #[inline]
     pub(crate) fn free_slot(&self) -> Option<usize> {

@@ -275,7 +275,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 // Small: copied under the lock, which keeps the item linked and unchanged.
                 let (copy, large) = self.arena.copy_item(&self.budget, loc, &hdr, d, wait)?;
                 b.begin_write();
-                b.set(j, Slot::new(s.tag(), copy, large));
+                b.set(j, Slot::new(s.tag(), copy, large).with_meta(s.meta()));
                 b.end_write();
                 self.expires.fetch_add(1, Ordering::Relaxed);
                 then(DeadlineChange::Changed);
@@ -298,9 +298,9 @@ impl<A: Memory, I: Memory> Table<A, I> {
             let linked = match self.find_for_write(view, h, key, wait) {
                 // The same slot word: the same item, still without a deadline, so `cond` holds
                 // as before. Unless the clock reached `d` meanwhile: then go round again.
-                Ok(Some((guards, b, j, now_s))) if now_s == s && d > self.clock.now() => {
+                Ok(Some((guards, b, j, now_s))) if now_s.same_item(s) && d > self.clock.now() => {
                     b.begin_write();
-                    b.set(j, Slot::new(s.tag(), copy, large));
+                    b.set(j, Slot::new(s.tag(), copy, large).with_meta(s.meta()));
                     b.end_write();
                     self.expires.fetch_add(1, Ordering::Relaxed);
                     then(DeadlineChange::Changed);

@@ -11,6 +11,9 @@
 //! - [`expire`]: deadlines and expiry: the table's clock, [`Deadline`]s of puts, reading and
 //!   changing a key's deadline, and the removal of expired keys (one key, or a step of the
 //!   active cycle); `clock` (private) is the clock itself.
+//! - [`evict`]: Redis's `maxmemory-policy` choices ([`Policy`]), the access metadata reads keep
+//!   in each slot word (a time of access or an LFU counter), and eviction by sampling
+//!   ([`Table::evict`]).
 //! - `index` (private): extendible hashing over cuckoo segments, which grows by splitting one
 //!   segment at a time; `segment`, `bucket` and `slot` are its parts.
 //! - `arena` (private): pages cut into size-class chunks, and the free lists; `class` computes
@@ -64,6 +67,7 @@ mod class;
 mod clock;
 pub mod config;
 pub mod error;
+pub mod evict;
 pub mod expire;
 pub mod hash;
 mod index;
@@ -86,6 +90,7 @@ pub mod table;
 
 pub use config::Config;
 pub use error::{Error, LayoutError};
+pub use evict::{EvictStats, Eviction, Policy};
 pub use expire::{Deadline, DeadlineChange, ExpireCursor, ExpireIf, ExpireStep};
 pub use hash::HashKey;
 pub use memory::{Memory, Word, WORD};

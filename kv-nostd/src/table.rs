@@ -30,6 +30,7 @@ use crate::class::Classes;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Error, LayoutError};
+use crate::evict::EvictState;
 use crate::expire::Deadline;
 use crate::hash::{sip13, HashKey, SipHasher13};
 use crate::index::{self, Index, IndexLayout};
@@ -145,8 +146,8 @@ struct Node {
 /// What an optimistic probe of one bucket found.
 enum Probe {
     /// The key, with a small value of this length (copied into the sink, if any) and this
-    /// deadline.
-    Hit(usize, Option<u64>),
+    /// deadline, in this slot as seen.
+    Hit(usize, Option<u64>, usize, Slot),
     /// The key, with a value longer than the sink takes.
     TooSmall(usize, Option<u64>),
     /// The key, expired by the clock as the lookup began (its value not copied).
@@ -160,7 +161,8 @@ enum Probe {
 
 /// What a search of one bucket concluded.
 enum Found {
-    Value(usize, Option<u64>),
+    /// A value of this length and deadline, in this slot as seen.
+    Value(usize, Option<u64>, usize, Slot),
     TooSmall(usize),
     Expired,
     Absent,
@@ -251,6 +253,8 @@ pub struct Table<A: Memory, I: Memory> {
     pub(crate) expires: AtomicUsize,
     /// Expired items removed.
     pub(crate) expired: AtomicUsize,
+    /// The eviction policy and its state.
+    pub(crate) evict: EvictState,
 }
 
 /// The layouts of both regions, or why they do not fit.
@@ -320,6 +324,7 @@ impl<'a> Table<&'a [Word], &'a [Word]> {
             clock: Clock::new(),
             expires: AtomicUsize::new(0),
             expired: AtomicUsize::new(0),
+            evict: EvictState::new(),
         }
     }
 }
@@ -340,6 +345,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             clock: Clock::new(),
             expires: AtomicUsize::new(0),
             expired: AtomicUsize::new(0),
+            evict: EvictState::new(),
         })
     }
 
@@ -877,7 +883,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                     None => return Probe::TooSmall(len, deadline),
                 }
             }
-            return Probe::Hit(len, deadline);
+            return Probe::Hit(len, deadline, j, s);
         }
         Probe::Miss
     }
@@ -910,13 +916,13 @@ impl<A: Memory, I: Memory> Table<A, I> {
         let mut from = 0;
         loop {
             match Self::probe(view, b, from, key_bits, key, now, sink) {
-                Probe::Hit(len, deadline) => {
+                Probe::Hit(len, deadline, j, s) => {
                     return Ok(if !valid() {
                         Found::Retry
                     } else if self.is_expired(deadline) {
                         Found::Expired
                     } else {
-                        Found::Value(len, deadline)
+                        Found::Value(len, deadline, j, s)
                     });
                 }
                 Probe::TooSmall(len, deadline) => {
@@ -957,12 +963,12 @@ impl<A: Memory, I: Memory> Table<A, I> {
                             match Self::fill(sink, hdr.vlen, |buf| {
                                 view.read(loc, &hdr, hdr.value_at(), buf)
                             }) {
-                                Ok(()) => Found::Value(hdr.vlen, deadline),
+                                Ok(()) => Found::Value(hdr.vlen, deadline, j, s),
                                 Err(_) => Found::TooSmall(hdr.vlen),
                             },
                         )
                     } else {
-                        Some(Found::Value(hdr.vlen, deadline))
+                        Some(Found::Value(hdr.vlen, deadline, j, s))
                     };
                     self.unpin(view, loc, wait);
                     match found {
@@ -1008,7 +1014,10 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 len: sink.as_ref().map_or(0, |s| s.room()),
             };
             match self.search(view, b1, v1, kb, key, now, &mut sink, wait)? {
-                Found::Value(len, deadline) => return Ok(Look::Live { len, deadline }),
+                Found::Value(len, deadline, j, s) => {
+                    self.touch(b1, j, s, h);
+                    return Ok(Look::Live { len, deadline });
+                }
                 Found::TooSmall(len) => return Err(too_small(len, &sink)),
                 Found::Expired => return Ok(Look::Expired),
                 Found::Retry => {
@@ -1031,7 +1040,10 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 continue;
             }
             match self.search(view, b2, v2, kb, key, now, &mut sink, wait)? {
-                Found::Value(len, deadline) => return Ok(Look::Live { len, deadline }),
+                Found::Value(len, deadline, j, s) => {
+                    self.touch(b2, j, s, h);
+                    return Ok(Look::Live { len, deadline });
+                }
                 Found::TooSmall(len) => return Err(too_small(len, &sink)),
                 Found::Expired => return Ok(Look::Expired),
                 Found::Retry => {
@@ -1072,7 +1084,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 continue;
             }
             for b in [seg.bucket(place.b1), seg.bucket(place.b2)] {
-                let Some((_, s, hdr)) = Self::find_locked(view, b, kb, key) else {
+                let Some((j, s, hdr)) = Self::find_locked(view, b, kb, key) else {
                     continue;
                 };
                 let loc = s.loc();
@@ -1080,6 +1092,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 if self.is_expired(deadline) {
                     return Ok(Look::Expired);
                 }
+                self.touch(b, j, s, h);
                 let live = Look::Live {
                     len: hdr.vlen,
                     deadline,
@@ -1280,11 +1293,12 @@ impl<A: Memory, I: Memory> Table<A, I> {
             let place = Place::of(h, seg.mask);
             let kb = Slot::key_bits_of(place.tag);
             let new = item.map(|i| Slot::new(place.tag, i.loc, i.large));
+            let fresh = |old: Option<Slot>| new.map(|n| n.with_meta(self.fresh_meta(old)));
             // A key already present: lock only the bucket holding it, which every other writer
             // or mover of that key must also lock.
             if let Some((guards, b, j, s)) = Self::holder(view, seg, place, kb, key, wait)? {
                 let (old, then) = (old.take(), then.take());
-                let put = (item, new, when, keep);
+                let put = (item, fresh(Some(s)), when, keep);
                 return Ok(self.replace(view, guards, b, j, s, put, old, then, wait));
             }
             let guards = Self::lock_pair(seg, place.b1, place.b2, wait)?;
@@ -1297,7 +1311,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             for b in [b1, b2] {
                 if let Some((j, s, _)) = Self::find_locked(view, b, kb, key) {
                     let (old, then) = (old.take(), then.take());
-                    let put = (item, new, when, keep);
+                    let put = (item, fresh(Some(s)), when, keep);
                     return Ok(self.replace(view, guards, b, j, s, put, old, then, wait));
                 }
             }
@@ -1314,7 +1328,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             for b in [b1, b2] {
                 let Some(j) = b.free_slot() else { continue };
                 b.begin_write();
-                b.set(j, new);
+                b.set(j, new.with_meta(self.fresh_meta(None)));
                 b.end_write();
                 self.len.fetch_add(1, Ordering::Relaxed);
                 // A kept deadline of an absent key is none: a field the guess gave the item

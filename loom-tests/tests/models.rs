@@ -4,6 +4,7 @@
 
 mod models {
     mod displace;
+    mod evict;
     mod expire;
     mod lock;
     mod read;

@@ -1,6 +1,7 @@
 //! Integration tests of the table, one module per area. Not built under the model checker.
 #![cfg(not(kv_loom))]
 
+mod evict;
 mod growth;
 mod model;
 mod occupancy;

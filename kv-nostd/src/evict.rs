@@ -1,0 +1,807 @@
+//! Eviction: Redis's eight `maxmemory-policy` choices, approximated with eight bits of access
+//! metadata in each slot word and a victim chosen from a small sample of keys.
+//!
+//! The eight bits (`slot.rs`) mean one of two things, as Redis's 24-bit `lru` field does:
+//! - under every policy but the LFU ones, the time of the last access in LRU ticks (the table's
+//!   clock divided by [`Table::set_lru_resolution`], 1000 ms by default) modulo 256; idle time is
+//!   the difference from the current tick, modulo 256 too, so an idle time of 256 ticks or more
+//!   reads as its remainder;
+//! - under `allkeys-lfu` and `volatile-lfu`, Redis's logarithmic access counter: new keys start
+//!   at [`LFU_INIT_VAL`], an access adds one with probability `1 / ((c - 5) * lfu-log-factor + 1)`.
+//!   Redis also keeps 16 bits of minutes since the counter last decayed; there is no room for
+//!   them, so the decay is per table: once a decay period (`lfu-decay-time` minutes on the
+//!   table's clock) has passed, the keys the evictor samples lose one step each until as many
+//!   steps as keys were taken, about one a key, and the pass ends until the next period.
+//!
+//! A reader sets the bits with a compare-and-swap that changes nothing else (see `slot.rs` for
+//! why it cannot disturb writers or readers), and only when they change: under LRU once per tick
+//! and key, under LFU when the coin says so.
+//!
+//! [`Table::evict`] samples random buckets (`maxmemory-samples` keys in all), keeps the best
+//! candidates in a pool of [`POOL`] on the stack, as Redis's `evictionPoolPopulate` does, and
+//! removes the best one under its bucket's lock if the bucket has not been written since it was
+//! sampled. Expired keys met while sampling are removed first.
+
+use crate::bucket::{self, SLOTS};
+use crate::error::Error;
+use crate::memory::Memory;
+use crate::scan::Entry;
+use crate::slot::Slot;
+use crate::sync::{AtomicUsize, Ordering, Wait};
+use crate::table::Table;
+
+/// The counter a new key starts with under an LFU policy (Redis's `LFU_INIT_VAL`).
+pub const LFU_INIT_VAL: u8 = 5;
+
+/// Candidates the evictor keeps between samples (Redis's `EVPOOL_SIZE`).
+pub const POOL: usize = 16;
+
+/// The most keys one [`Table::evict`] call removes.
+pub const MAX_VICTIMS: usize = 64;
+
+/// Rounds of random samples that found no victim before [`Table::evict`] looks at every
+/// bucket instead.
+const SWEEP_AFTER: usize = 4;
+
+/// Redis's `maxmemory-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// Writes that need memory answer [`Error::NoSpace`].
+    #[default]
+    NoEviction,
+    /// The least recently used key, of all.
+    AllKeysLru,
+    /// The least frequently used key, of all.
+    AllKeysLfu,
+    /// A random key.
+    AllKeysRandom,
+    /// The least recently used key with a deadline.
+    VolatileLru,
+    /// The least frequently used key with a deadline.
+    VolatileLfu,
+    /// A random key with a deadline.
+    VolatileRandom,
+    /// The key with the nearest deadline.
+    VolatileTtl,
+}
+
+impl Policy {
+    const ALL: [Policy; 8] = [
+        Policy::NoEviction,
+        Policy::AllKeysLru,
+        Policy::AllKeysLfu,
+        Policy::AllKeysRandom,
+        Policy::VolatileLru,
+        Policy::VolatileLfu,
+        Policy::VolatileRandom,
+        Policy::VolatileTtl,
+    ];
+
+    /// Every policy, in Redis's documentation order.
+    pub fn all() -> [Policy; 8] {
+        Self::ALL
+    }
+
+    /// Redis's name for it (`allkeys-lru`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::NoEviction => "noeviction",
+            Policy::AllKeysLru => "allkeys-lru",
+            Policy::AllKeysLfu => "allkeys-lfu",
+            Policy::AllKeysRandom => "allkeys-random",
+            Policy::VolatileLru => "volatile-lru",
+            Policy::VolatileLfu => "volatile-lfu",
+            Policy::VolatileRandom => "volatile-random",
+            Policy::VolatileTtl => "volatile-ttl",
+        }
+    }
+
+    /// The policy of a Redis name, in any case.
+    pub fn from_name(name: &str) -> Option<Policy> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether the slot metadata is an LFU counter under this policy (else a time of access).
+    pub fn is_lfu(self) -> bool {
+        matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
+    }
+
+    /// Whether only keys with a deadline may be evicted.
+    pub fn is_volatile(self) -> bool {
+        matches!(
+            self,
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
+        )
+    }
+
+    fn of_code(c: usize) -> Policy {
+        Self::ALL[c & 7]
+    }
+}
+
+/// The eviction settings, as Redis's configuration names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Eviction {
+    /// `maxmemory-policy`.
+    pub policy: Policy,
+    /// `maxmemory-samples`: keys sampled for each victim, 1 to 64 (default 5).
+    pub samples: u8,
+    /// `lfu-log-factor` (default 10).
+    pub lfu_log_factor: u8,
+    /// `lfu-decay-time` in minutes (default 1); 0 turns decay off. See the module docs for how
+    /// decay is approximated.
+    pub lfu_decay_time: u8,
+}
+
+impl Eviction {
+    /// Redis's defaults.
+    pub const DEFAULT: Eviction = Eviction {
+        policy: Policy::NoEviction,
+        samples: 5,
+        lfu_log_factor: 10,
+        lfu_decay_time: 1,
+    };
+
+    pub(crate) const fn pack(self) -> usize {
+        self.policy as usize
+            | (self.samples as usize) << 4
+            | (self.lfu_log_factor as usize) << 12
+            | (self.lfu_decay_time as usize) << 20
+    }
+
+    pub(crate) fn unpack(w: usize) -> Eviction {
+        Eviction {
+            policy: Policy::of_code(w),
+            samples: (w >> 4) as u8,
+            lfu_log_factor: (w >> 12) as u8,
+            lfu_decay_time: (w >> 20) as u8,
+        }
+    }
+}
+
+/// What one [`Table::evict`] call removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EvictStats {
+    /// Live keys evicted.
+    pub evicted: usize,
+    /// Expired keys removed while sampling.
+    pub reaped: usize,
+    /// Bytes of the removed items (chunks or pages), as [`Table::item_bytes`] counts them.
+    pub freed_bytes: usize,
+}
+
+/// A key the evictor sampled: where its slot was, what it held, and how good a victim it is.
+#[derive(Clone, Copy)]
+struct Candidate {
+    score: u64,
+    segment: usize,
+    bucket: usize,
+    slot: usize,
+    seen: Slot,
+    version: usize,
+}
+
+/// A 64-bit mix (splitmix64's finaliser).
+#[inline]
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Redis's `LFULogIncr`, with `r` a uniform random number.
+#[inline]
+pub(crate) fn lfu_incr(c: u8, factor: u8, r: u64) -> u8 {
+    if c == u8::MAX {
+        return c;
+    }
+    let base = u64::from(c.saturating_sub(LFU_INIT_VAL));
+    // p = 1 / (base * factor + 1), compared in 32-bit fixed point.
+    let den = base * u64::from(factor) + 1;
+    if (r & 0xffff_ffff) * den < 1 << 32 {
+        c + 1
+    } else {
+        c
+    }
+}
+
+/// Ticks between an access at `stamp` and `now`, modulo 256.
+#[inline]
+pub(crate) fn idle_ticks(stamp: u8, now: u8) -> u8 {
+    now.wrapping_sub(stamp)
+}
+
+/// The table state the eviction code keeps.
+pub(crate) struct EvictState {
+    /// [`Eviction::pack`].
+    pub(crate) config: AtomicUsize,
+    /// Milliseconds per LRU tick.
+    pub(crate) lru_ms: AtomicUsize,
+    /// Advanced once per [`Table::evict`] call, to seed its sampling.
+    pub(crate) seed: AtomicUsize,
+    /// Live keys evicted.
+    pub(crate) evicted: AtomicUsize,
+    /// The last LFU decay period (the clock in `lfu-decay-time` units) whose decay pass ended.
+    pub(crate) decayed_period: AtomicUsize,
+    /// Counters decremented in the current decay pass.
+    pub(crate) decayed: AtomicUsize,
+    /// Read counts that give each LFU access a coin of its own, by key hash, each on a cache
+    /// line of its own so readers of different keys share no line.
+    pub(crate) coins: [Coin; COINS],
+}
+
+/// Shards of the LFU coin counter: one under the model checker and on 32-bit targets
+/// (microcontrollers, where a kilobyte of RAM counts for more than contention).
+const COINS: usize = if cfg!(any(kv_loom, target_pointer_width = "32")) {
+    1
+} else {
+    16
+};
+
+/// One shard of the LFU coin counter.
+#[cfg_attr(not(target_pointer_width = "32"), repr(align(64)))]
+pub(crate) struct Coin(AtomicUsize);
+
+impl EvictState {
+    #[cfg(not(kv_loom))]
+    pub(crate) const fn new() -> Self {
+        Self {
+            config: AtomicUsize::new(Eviction::DEFAULT.pack()),
+            lru_ms: AtomicUsize::new(1000),
+            seed: AtomicUsize::new(0),
+            evicted: AtomicUsize::new(0),
+            decayed_period: AtomicUsize::new(0),
+            decayed: AtomicUsize::new(0),
+            coins: [const { Coin(AtomicUsize::new(0)) }; COINS],
+        }
+    }
+
+    #[cfg(kv_loom)]
+    pub(crate) fn new() -> Self {
+        Self {
+            config: AtomicUsize::new(Eviction::DEFAULT.pack()),
+            lru_ms: AtomicUsize::new(1000),
+            seed: AtomicUsize::new(0),
+            evicted: AtomicUsize::new(0),
+            decayed_period: AtomicUsize::new(0),
+            decayed: AtomicUsize::new(0),
+            coins: core::array::from_fn(|_| Coin(AtomicUsize::new(0))),
+        }
+    }
+}
+
+impl<A: Memory, I: Memory> Table<A, I> {
+    /// The eviction settings.
+    pub fn eviction(&self) -> Eviction {
+        Eviction::unpack(self.evict.config.load(Ordering::Relaxed))
+    }
+
+    /// Sets the policy and `maxmemory-samples` (clamped to 1..=64), keeping the LFU settings.
+    pub fn set_eviction(&self, policy: Policy, samples: usize) {
+        let mut e = self.eviction();
+        e.policy = policy;
+        // At most 64 after the clamp.
+        e.samples = samples.clamp(1, 64) as u8;
+        self.evict.config.store(e.pack(), Ordering::Relaxed);
+    }
+
+    /// Sets `lfu-log-factor` and `lfu-decay-time` (minutes; 0 for no decay).
+    pub fn set_lfu(&self, log_factor: u8, decay_time: u8) {
+        let mut e = self.eviction();
+        e.lfu_log_factor = log_factor;
+        e.lfu_decay_time = decay_time;
+        self.evict.config.store(e.pack(), Ordering::Relaxed);
+    }
+
+    /// Sets the length of an LRU tick in milliseconds of the table's clock (at least 1; 1000 by
+    /// default, Redis's `LRU_CLOCK_RESOLUTION`). Idle times are kept modulo 256 ticks: a longer
+    /// tick tells longer idle times apart, a shorter one finer ones.
+    pub fn set_lru_resolution(&self, ms: usize) {
+        self.evict.lru_ms.store(ms.max(1), Ordering::Relaxed);
+    }
+
+    /// Live keys evicted since the table was built (Redis's `evicted_keys`).
+    pub fn evicted(&self) -> usize {
+        self.evict.evicted.load(Ordering::Relaxed)
+    }
+
+    /// The current LRU tick, modulo 256.
+    fn lru_tick(&self) -> u8 {
+        (self.clock.now() / self.evict.lru_ms.load(Ordering::Relaxed) as u64) as u8
+    }
+
+    /// The metadata a newly linked key starts with; `old`, the metadata of the item it
+    /// replaces, if any.
+    pub(crate) fn fresh_meta(&self, old: Option<Slot>) -> u8 {
+        let e = self.eviction();
+        if e.policy.is_lfu() {
+            // An overwrite keeps the key's counter, as Redis's `dbSetValue` does.
+            old.map_or(LFU_INIT_VAL, Slot::meta)
+        } else {
+            self.lru_tick()
+        }
+    }
+
+    /// Records an access of the key of hash `h` in slot `j` of bucket `b`, seen as `s`.
+    #[inline]
+    pub(crate) fn touch(&self, b: bucket::Bucket<'_>, j: usize, s: Slot, h: u64) {
+        let e = self.eviction();
+        let m = if e.policy.is_lfu() {
+            if s.meta() == u8::MAX {
+                return;
+            }
+            // A fresh number for each access (Redis calls `rand()`): the key's hash and a count
+            // of accesses of keys that share its shard.
+            let coin = &self.evict.coins[h as usize % COINS].0;
+            let n = coin.fetch_add(1, Ordering::Relaxed) as u64;
+            lfu_incr(s.meta(), e.lfu_log_factor, mix(h ^ n.rotate_left(29)))
+        } else {
+            self.lru_tick()
+        };
+        if m != s.meta() {
+            // A failure means the slot changed: a writer's store, or another reader's touch.
+            let _ = b.touch(j, s, m);
+        }
+    }
+
+    /// The raw access metadata of `key` (a time of access in LRU ticks, or an LFU counter, as
+    /// the policy says), or `None` if the key is absent or expired.
+    pub fn access_info(&self, key: &[u8]) -> Result<Option<u8>, Error> {
+        self.check_key(key)?;
+        let h = self.hash(key);
+        let view = self.arena.view();
+        let Some((_guards, _, _, s)) = self.find_for_write(view, h, key, Wait::Block)? else {
+            return Ok(None);
+        };
+        let e = Self::entry(view, s.loc());
+        Ok((!self.is_expired(e.deadline)).then_some(s.meta()))
+    }
+
+    /// What `OBJECT IDLETIME` answers for metadata `meta` read as a time of access: seconds
+    /// since that access (modulo 256 LRU ticks).
+    pub fn idle_seconds(&self, meta: u8) -> u64 {
+        let ticks = u64::from(idle_ticks(meta, self.lru_tick()));
+        ticks * self.evict.lru_ms.load(Ordering::Relaxed) as u64 / 1000
+    }
+
+    /// What `OBJECT FREQ` answers for metadata `meta` read as an LFU counter.
+    pub fn lfu_frequency(&self, meta: u8) -> u8 {
+        meta
+    }
+
+    /// Makes room for a write of `needed_bytes` (as [`Table::item_bytes`] counts them) by
+    /// removing keys as the policy says; the caller calls it when a write answered
+    /// [`Error::NoSpace`] and then retries the write (and may call it again if the write still
+    /// does not fit). `then` is called with every removed key, evicted or expired, while its
+    /// bucket is locked (a log records a delete there).
+    ///
+    /// Memory is counted in whole arena pages, and a page comes back only when its last item
+    /// goes, so removing `needed_bytes` of items does not always make room for the write. A call
+    /// stops when the budget has `needed_bytes` to spare, when the items it removed add up to
+    /// `needed_bytes` (a chunk the write can use is then likely free), or after
+    /// [`MAX_VICTIMS`] keys. [`Error::NoSpace`] when it removed nothing: the policy is
+    /// `noeviction`, or no key may be evicted (a volatile policy and no key with a deadline).
+    pub fn evict(
+        &self,
+        needed_bytes: usize,
+        then: &mut dyn FnMut(&Entry<'_>),
+    ) -> Result<EvictStats, Error> {
+        let e = self.eviction();
+        if e.policy == Policy::NoEviction {
+            return Err(Error::NoSpace);
+        }
+        self.arena.drain_deferred(&self.budget);
+        let seed = self.evict.seed.fetch_add(1, Ordering::Relaxed) as u64;
+        let mut rng = mix(seed ^ self.clock.now().rotate_left(32) ^ self.len() as u64);
+        let mut next = move || {
+            rng = rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            mix(rng)
+        };
+        let mut pool: [Option<Candidate>; POOL] = [None; POOL];
+        let mut stats = EvictStats::default();
+        let mut fruitless = 0;
+        while stats.evicted < MAX_VICTIMS {
+            if stats.evicted + stats.reaped > 0
+                && (self.budget.used().saturating_add(needed_bytes) <= self.budget.limit()
+                    || stats.freed_bytes >= needed_bytes)
+            {
+                break;
+            }
+            // Random buckets, or, after rounds that found no victim, every bucket from a random
+            // one on: a policy whose keys are rare among the sampled still finds one, and
+            // `NoSpace` then means none was left.
+            let sweep = fruitless >= SWEEP_AFTER;
+            let (per_segment, segments) = (self.index.lay.mask + 1, self.index.segments());
+            let total = per_segment * segments;
+            let mut at = next() as usize % total;
+            let salt = next();
+            let mut swept = 0;
+            let mut pick = || {
+                if !sweep {
+                    let r = next();
+                    let id = (r % segments as u64) as usize;
+                    return Some((id, ((r >> 32) % per_segment as u64) as usize));
+                }
+                if swept == total {
+                    return None;
+                }
+                swept += 1;
+                at = (at + 1) % total;
+                Some((at / per_segment, at % per_segment))
+            };
+            let looks = if sweep {
+                total
+            } else {
+                usize::from(e.samples) * 4
+            };
+            self.sample(e, (looks, salt), &mut pick, &mut pool, &mut stats, then);
+            if !self.evict_best(&mut pool, &mut stats, then) {
+                let some_left = if e.policy.is_volatile() {
+                    self.expires() > 0
+                } else {
+                    !self.is_empty()
+                };
+                if sweep || !some_left {
+                    break;
+                }
+                fruitless += 1;
+            }
+        }
+        if stats.evicted + stats.reaped == 0 {
+            return Err(Error::NoSpace);
+        }
+        Ok(stats)
+    }
+
+    /// The bytes an entry's item takes.
+    fn bytes_of(&self, e: &Entry<'_>) -> usize {
+        self.item_bytes(e.key_len(), e.value_len())
+    }
+
+    /// Looks at the buckets `pick` names (up to `looks` of them) until `e.samples` keys the
+    /// policy may evict were seen (random scores drawn with `salt`), removing expired keys and adding the others to `pool`.
+    fn sample(
+        &self,
+        e: Eviction,
+        (looks, salt): (usize, u64),
+        pick: &mut dyn FnMut() -> Option<(usize, usize)>,
+        pool: &mut [Option<Candidate>; POOL],
+        stats: &mut EvictStats,
+        then: &mut dyn FnMut(&Entry<'_>),
+    ) {
+        let view = self.arena.view();
+        let samples = usize::from(e.samples.max(1));
+        let (mut seen, mut looked) = (0, 0);
+        while seen < samples && looked < looks {
+            looked += 1;
+            let Some((id, bi)) = pick() else {
+                return;
+            };
+            if id >= self.index.segments() {
+                continue;
+            }
+            let seg = self.index.segment(id);
+            let b = seg.bucket(bi);
+            // Blocking mode never answers Busy.
+            let Ok(guard) = b.lock(Wait::Block) else {
+                return;
+            };
+            let now = self.clock.now();
+            let tick = self.lru_tick();
+            let mut gone: [Option<Entry<'_>>; SLOTS] = core::array::from_fn(|_| None);
+            let mut n = 0;
+            for j in 0..SLOTS {
+                let s = b.slot(j);
+                if !s.is_occupied() {
+                    continue;
+                }
+                let entry = Self::entry(view, s.loc());
+                if entry.deadline.is_some_and(|d| d <= now) {
+                    if n == 0 {
+                        b.begin_write();
+                    }
+                    b.set(j, Slot::EMPTY);
+                    gone[n] = Some(entry);
+                    n += 1;
+                }
+            }
+            if n > 0 {
+                b.end_write();
+                self.len.fetch_sub(n, Ordering::Relaxed);
+                self.expires.fetch_sub(n, Ordering::Relaxed);
+                self.expired.fetch_add(n, Ordering::Relaxed);
+                stats.reaped += n;
+            }
+            // After the reaping write: what a victim's bucket must still show.
+            let version = b.version();
+            for j in 0..SLOTS {
+                let mut s = b.slot(j);
+                if !s.is_occupied() {
+                    continue;
+                }
+                let deadline = view.deadline(s.loc(), &view.header(s.loc()));
+                if e.policy.is_volatile() && deadline.is_none() {
+                    continue;
+                }
+                seen += 1;
+                if e.policy.is_lfu() && s.meta() > 0 && self.decay_due(e) {
+                    let m = s.meta() - 1;
+                    if b.touch(j, s, m) {
+                        s = s.with_meta(m);
+                    }
+                }
+                let score = match e.policy {
+                    Policy::AllKeysLfu | Policy::VolatileLfu => u64::from(u8::MAX - s.meta()),
+                    Policy::AllKeysRandom | Policy::VolatileRandom => mix(salt ^ s.loc() as u64),
+                    Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(u64::MAX),
+                    _ => u64::from(idle_ticks(s.meta(), tick)),
+                };
+                Self::offer(
+                    pool,
+                    Candidate {
+                        score,
+                        segment: id,
+                        bucket: bi,
+                        slot: j,
+                        seen: s,
+                        version,
+                    },
+                );
+            }
+            for entry in gone.iter().flatten() {
+                then(entry);
+            }
+            drop(guard);
+            for entry in gone.iter().flatten() {
+                stats.freed_bytes += self.bytes_of(entry);
+                self.retire(view, entry.loc, Wait::Block);
+            }
+        }
+    }
+
+    /// Whether a key the evictor sampled should lose one step of its LFU counter: while the
+    /// current decay period's pass has not yet decremented as many counters as there are keys
+    /// (so each key about once a period, as Redis decays by one a period). Counts the step.
+    fn decay_due(&self, e: Eviction) -> bool {
+        if e.lfu_decay_time == 0 {
+            return false;
+        }
+        let period = (self.clock.now() / (u64::from(e.lfu_decay_time) * 60_000)) as usize;
+        let done = &self.evict.decayed_period;
+        if done.load(Ordering::Relaxed) >= period {
+            return false;
+        }
+        if self.evict.decayed.fetch_add(1, Ordering::Relaxed) + 1 >= self.len() {
+            done.fetch_max(period, Ordering::Relaxed);
+            self.evict.decayed.store(0, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// Puts `c` in the pool in place of a free entry, or of the worst if `c` is better.
+    fn offer(pool: &mut [Option<Candidate>; POOL], c: Candidate) {
+        // The same slot sampled again: keep the newer sighting.
+        if let Some(p) = pool.iter_mut().find(|p| {
+            p.is_some_and(|p| (p.segment, p.bucket, p.slot) == (c.segment, c.bucket, c.slot))
+        }) {
+            *p = Some(c);
+            return;
+        }
+        let worst = pool
+            .iter_mut()
+            .min_by_key(|p| p.map_or(None, |p| Some(p.score)));
+        if let Some(w) = worst {
+            if w.is_none_or(|w| w.score < c.score) {
+                *w = Some(c);
+            }
+        }
+    }
+
+    /// Removes the pool's best candidate whose bucket was not written since it was sampled;
+    /// whether one was.
+    fn evict_best(
+        &self,
+        pool: &mut [Option<Candidate>; POOL],
+        stats: &mut EvictStats,
+        then: &mut dyn FnMut(&Entry<'_>),
+    ) -> bool {
+        let view = self.arena.view();
+        while let Some(best) = pool.iter_mut().filter(|p| p.is_some()).max_by_key(|p| {
+            // Filtered to `Some`.
+            p.map_or(0, |p| p.score)
+        }) {
+            let Some(c) = best.take() else {
+                return false;
+            };
+            if c.segment >= self.index.segments() {
+                continue;
+            }
+            let b = self.index.segment(c.segment).bucket(c.bucket);
+            // Blocking mode never answers Busy.
+            let Ok(guard) = b.lock(Wait::Block) else {
+                return false;
+            };
+            // Unwritten since the sample (a touch is no write): the slot still links the
+            // sampled item, so a key overwritten, moved or deleted meanwhile is left alone.
+            if !bucket::unchanged(c.version, b.version()) {
+                continue;
+            }
+            let s = b.slot(c.slot);
+            if !s.same_item(c.seen) {
+                continue;
+            }
+            let entry = Self::entry(view, s.loc());
+            if self.is_expired(entry.deadline) {
+                stats.reaped += 1;
+                self.expired.fetch_add(1, Ordering::Relaxed);
+            } else {
+                stats.evicted += 1;
+                self.evict.evicted.fetch_add(1, Ordering::Relaxed);
+            }
+            b.begin_write();
+            b.set(c.slot, Slot::EMPTY);
+            b.end_write();
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            if entry.deadline.is_some() {
+                self.expires.fetch_sub(1, Ordering::Relaxed);
+            }
+            then(&entry);
+            drop(guard);
+            stats.freed_bytes += self.bytes_of(&entry);
+            self.retire(view, entry.loc, Wait::Block);
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(all(test, not(kv_loom)))]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::{Config, Deadline, HashKey, When, Word, WORD};
+    use std::vec::Vec;
+
+    fn table() -> Table<&'static [Word], &'static [Word]> {
+        let words = |bytes: usize| -> &'static [Word] {
+            Vec::leak((0..bytes / WORD).map(|_| Word::new(0)).collect())
+        };
+        Table::new(
+            words(1 << 16),
+            words(1 << 14),
+            HashKey([7; 16]),
+            Config::SMALL,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn policies_round_trip_through_their_names_and_settings() {
+        for p in Policy::all() {
+            assert_eq!(Policy::from_name(&p.name().to_uppercase()), Some(p));
+            let e = Eviction {
+                policy: p,
+                samples: 64,
+                lfu_log_factor: 255,
+                lfu_decay_time: 255,
+            };
+            assert_eq!(Eviction::unpack(e.pack()), e);
+        }
+        assert_eq!(Policy::from_name("lru"), None);
+    }
+
+    #[test]
+    fn the_lfu_counter_grows_logarithmically() {
+        // Redis's table for factor 10: about 100 hits reach 10, about 1000 reach 18.
+        let mut c = LFU_INIT_VAL;
+        for i in 0..1000u64 {
+            c = lfu_incr(c, 10, mix(i));
+        }
+        assert!((14..=24).contains(&c), "1000 hits gave {c}");
+        assert_eq!(lfu_incr(255, 10, 0), 255);
+        // Below the initial value every access counts.
+        assert_eq!(lfu_incr(2, 10, u64::MAX), 3);
+    }
+
+    #[test]
+    fn reads_stamp_the_access_time_under_lru() {
+        let t = table();
+        t.set_eviction(Policy::AllKeysLru, 5);
+        t.put(b"k", b"v").unwrap();
+        assert_eq!(t.access_info(b"k"), Ok(Some(0)));
+        t.advance_clock(7_000);
+        assert_eq!(t.idle_seconds(t.access_info(b"k").unwrap().unwrap()), 7);
+        t.get_vec::<4>(b"k").unwrap();
+        assert_eq!(t.access_info(b"k"), Ok(Some(7)));
+        assert_eq!(t.idle_seconds(7), 0);
+        assert_eq!(t.access_info(b"nope"), Ok(None));
+    }
+
+    #[test]
+    fn reads_count_under_lfu_and_overwrites_keep_the_count() {
+        let t = table();
+        t.set_eviction(Policy::AllKeysLfu, 5);
+        t.put(b"k", b"v").unwrap();
+        assert_eq!(t.access_info(b"k"), Ok(Some(LFU_INIT_VAL)));
+        for ms in 0..200 {
+            t.advance_clock(ms);
+            t.get_vec::<4>(b"k").unwrap();
+        }
+        let c = t.access_info(b"k").unwrap().unwrap();
+        assert!(c > LFU_INIT_VAL, "200 reads left the counter at {c}");
+        t.put(b"k", b"w").unwrap();
+        assert_eq!(t.access_info(b"k"), Ok(Some(c)));
+    }
+
+    #[test]
+    fn counters_decay_once_a_period_as_the_evictor_samples() {
+        let t = table();
+        t.set_eviction(Policy::AllKeysLfu, 64);
+        t.set_lfu(0, 1);
+        for k in [&b"a"[..], b"b", b"c", b"d"] {
+            t.put(k, b"v").unwrap();
+        }
+        for _ in 0..10 {
+            t.get_vec::<4>(b"a").unwrap();
+        }
+        assert_eq!(t.access_info(b"a"), Ok(Some(LFU_INIT_VAL + 10)));
+        // Within the first period nothing decays.
+        t.evict(1, &mut |_| {}).unwrap();
+        assert_eq!(t.access_info(b"a"), Ok(Some(LFU_INIT_VAL + 10)));
+        t.advance_clock(60_000);
+        t.evict(1, &mut |_| {}).unwrap();
+        let a = t.access_info(b"a").unwrap().unwrap();
+        // A pass takes as many steps as there are keys, however they fall.
+        assert!((LFU_INIT_VAL + 6..LFU_INIT_VAL + 10).contains(&a), "{a}");
+        // The pass ended: no more decay in this period.
+        t.evict(1, &mut |_| {}).unwrap();
+        assert_eq!(t.access_info(b"a"), Ok(Some(a)));
+    }
+
+    #[test]
+    fn noeviction_and_an_empty_table_evict_nothing() {
+        let t = table();
+        assert_eq!(t.evict(100, &mut |_| {}), Err(Error::NoSpace));
+        t.set_eviction(Policy::AllKeysRandom, 5);
+        assert_eq!(t.evict(100, &mut |_| {}), Err(Error::NoSpace));
+        t.set_eviction(Policy::VolatileTtl, 5);
+        t.put(b"k", b"v").unwrap();
+        assert_eq!(t.evict(100, &mut |_| {}), Err(Error::NoSpace));
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn eviction_reaps_expired_keys_and_reports_every_removal() {
+        let t = table();
+        t.set_eviction(Policy::AllKeysLru, 64);
+        for i in 0..40u32 {
+            let d = if i % 2 == 0 {
+                Deadline::At(10)
+            } else {
+                Deadline::None
+            };
+            t.put_with(
+                &i.to_be_bytes(),
+                b"value",
+                When::Always,
+                d,
+                None,
+                &mut || {},
+            )
+            .unwrap();
+        }
+        t.advance_clock(10);
+        let mut seen = 0;
+        let stats = t.evict(usize::MAX, &mut |_| seen += 1).unwrap();
+        assert!(stats.reaped > 0);
+        assert_eq!(seen, stats.evicted + stats.reaped);
+        assert_eq!(t.len(), 40 - seen);
+        assert_eq!(t.evicted(), stats.evicted);
+    }
+}

@@ -1,0 +1,234 @@
+//! Eviction under a memory limit, one test per policy family: what is evicted, what survives,
+//! and when a write still answers `NoSpace`.
+
+use std::sync::Arc;
+
+use kv_nostd::{Config, Deadline, Error, Policy, When};
+
+use crate::{get, pattern, table, TestTable};
+
+/// A table limited to 256 KiB of arena pages and index (about 1,500 keys of the tests' sizes).
+fn limited(policy: Policy) -> TestTable {
+    let config = Config {
+        page_bytes: 4096,
+        segment_buckets: 64,
+        max_key: 64,
+        max_value: 16 << 10,
+        max_memory: 256 << 10,
+    };
+    let t = table(4 << 20, 1 << 20, config, [3; 16]);
+    t.set_eviction(policy, 5);
+    t
+}
+
+fn key(i: u64) -> [u8; 8] {
+    i.to_be_bytes()
+}
+
+/// Puts `key`, evicting as the server does when the put answers `NoSpace`; returns the keys
+/// evicted meanwhile (with their deadlines).
+fn put_evicting(
+    t: &TestTable,
+    key: &[u8],
+    value: &[u8],
+    deadline: Deadline,
+    evicted: &mut Vec<(Vec<u8>, Option<u64>)>,
+) -> Result<(), Error> {
+    loop {
+        match t.put_with(key, value, When::Always, deadline, None, &mut || {}) {
+            Err(Error::NoSpace) => {
+                let need = t.item_bytes(key.len(), value.len());
+                t.evict(need, &mut |e| {
+                    let mut k = vec![0; e.key_len()];
+                    e.key(&mut k).unwrap();
+                    evicted.push((k, e.deadline()));
+                })?;
+            }
+            r => return r.map(|_| ()),
+        }
+    }
+}
+
+#[test]
+fn allkeys_policies_never_answer_no_space_for_puts_that_fit() {
+    for policy in [
+        Policy::AllKeysLru,
+        Policy::AllKeysLfu,
+        Policy::AllKeysRandom,
+    ] {
+        let t = limited(policy);
+        let mut evicted = Vec::new();
+        for i in 0..20_000 {
+            // Every 50th value takes whole pages (up to three), the others a chunk.
+            let len = if i % 50 == 0 {
+                4096 + (i as usize * 131) % 8192
+            } else {
+                20 + (i as usize * 37) % 300
+            };
+            put_evicting(&t, &key(i), &vec![b'v'; len], Deadline::None, &mut evicted)
+                .unwrap_or_else(|e| panic!("{}: put {i} answered {e}", policy.name()));
+            assert!(t.used_bytes() <= 256 << 10);
+        }
+        assert!(
+            t.len() < 20_000 && t.len() > 200,
+            "{}: {} keys",
+            policy.name(),
+            t.len()
+        );
+        assert_eq!(t.evicted(), evicted.len());
+        assert_eq!(t.len() + evicted.len(), 20_000);
+    }
+}
+
+#[test]
+fn volatile_policies_evict_only_keys_with_deadlines() {
+    for policy in [
+        Policy::VolatileLru,
+        Policy::VolatileLfu,
+        Policy::VolatileRandom,
+        Policy::VolatileTtl,
+    ] {
+        let t = limited(policy);
+        let mut evicted = Vec::new();
+        // A third of the memory in keys without a deadline.
+        let mut i = 0;
+        while t.used_bytes() < 90 << 10 {
+            put_evicting(&t, &key(i), &[b'p'; 100], Deadline::None, &mut evicted).unwrap();
+            i += 1;
+        }
+        let persistent = i;
+        for j in 0..5_000 {
+            let d = Deadline::At(1_000_000 + j);
+            put_evicting(&t, &key(persistent + j), &[b'v'; 100], d, &mut evicted)
+                .unwrap_or_else(|e| panic!("{}: put {j} answered {e}", policy.name()));
+        }
+        assert!(!evicted.is_empty());
+        assert!(
+            evicted.iter().all(|(_, d)| d.is_some()),
+            "{}",
+            policy.name()
+        );
+        for p in 0..persistent {
+            assert!(t.contains(&key(p)).unwrap(), "{}: lost {p}", policy.name());
+        }
+        // Keys without deadlines until none with one is left: then NoSpace.
+        let mut k = 1 << 32;
+        let last = loop {
+            match put_evicting(&t, &key(k), &[b'p'; 100], Deadline::None, &mut evicted) {
+                Ok(()) => k += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(last, Error::NoSpace);
+        assert_eq!(
+            t.expires(),
+            0,
+            "{}: NoSpace with keys left to evict",
+            policy.name()
+        );
+    }
+}
+
+#[test]
+fn volatile_ttl_evicts_nearer_deadlines_first() {
+    let t = limited(Policy::VolatileTtl);
+    let mut evicted = Vec::new();
+    // Deadlines in a random order, so the order of writing says nothing.
+    let mut written = Vec::new();
+    for i in 0..5_000u64 {
+        let d = 1_000_000 + (i * 7919) % 5_000;
+        put_evicting(&t, &key(i), &[b'v'; 100], Deadline::At(d), &mut evicted).unwrap();
+        written.push(d);
+    }
+    let survivors: Vec<u64> = (0..5_000)
+        .filter(|&i| t.contains(&key(i)).unwrap())
+        .map(|i| written[i as usize])
+        .collect();
+    let mean = |v: &mut dyn Iterator<Item = u64>| {
+        let (n, s) = v.fold((0u64, 0u64), |(n, s), d| (n + 1, s + d));
+        s / n
+    };
+    let evicted_mean = mean(&mut evicted.iter().map(|(_, d)| d.unwrap()));
+    let survivor_mean = mean(&mut survivors.iter().copied());
+    assert!(
+        evicted_mean + 500 < survivor_mean,
+        "evicted mean deadline {evicted_mean}, survivors' {survivor_mean}"
+    );
+}
+
+/// Writes a cold stream while reading a hot set, one LRU tick a round; returns how many of the
+/// 100 hot keys survived.
+fn hot_keys_surviving(policy: Policy, reads_per_round: usize) -> usize {
+    let t = limited(policy);
+    t.set_lru_resolution(1);
+    let mut evicted = Vec::new();
+    let hot = |i: u64| key(1 << 40 | i);
+    for i in 0..100 {
+        put_evicting(&t, &hot(i), &[b'h'; 100], Deadline::None, &mut evicted).unwrap();
+    }
+    let mut cold = 0;
+    for round in 1..=200u64 {
+        t.advance_clock(round);
+        for _ in 0..50 {
+            put_evicting(&t, &key(cold), &[b'c'; 100], Deadline::None, &mut evicted).unwrap();
+            cold += 1;
+        }
+        for _ in 0..reads_per_round {
+            for i in 0..100 {
+                assert!(t.contains(&hot(i)).is_ok());
+            }
+        }
+    }
+    assert!(
+        evicted.len() > 5_000,
+        "the cold stream evicted {}",
+        evicted.len()
+    );
+    (0..100).filter(|&i| t.contains(&hot(i)).unwrap()).count()
+}
+
+#[test]
+fn allkeys_lru_keeps_a_hot_set_that_is_read() {
+    let kept = hot_keys_surviving(Policy::AllKeysLru, 1);
+    assert!(kept >= 90, "{kept} of 100 hot keys survived");
+}
+
+#[test]
+fn allkeys_lfu_keeps_keys_read_often() {
+    let kept = hot_keys_surviving(Policy::AllKeysLfu, 3);
+    assert!(kept >= 90, "{kept} of 100 hot keys survived");
+}
+
+#[test]
+fn eviction_races_readers_and_writers_without_wrong_values() {
+    let t = Arc::new(limited(Policy::AllKeysLru));
+    let threads: Vec<_> = (0..4u64)
+        .map(|id| {
+            let t = Arc::clone(&t);
+            std::thread::spawn(move || {
+                let mut evicted = Vec::new();
+                for i in 0..5_000u64 {
+                    // Keys shared between threads, each with the one value its number gives.
+                    let k = (i * 7 + id * 13) % 3_000;
+                    let v = pattern(k, 50 + (k as usize % 200));
+                    if (i + id) % 3 == 0 {
+                        if let Some(seen) = get(&t, &key(k)) {
+                            assert_eq!(seen, v, "key {k} read a value it never held");
+                        }
+                    } else {
+                        put_evicting(&t, &key(k), &v, Deadline::None, &mut evicted)
+                            .unwrap_or_else(|e| panic!("put {k} answered {e}"));
+                    }
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    assert!(t.evicted() > 0);
+    assert!(t.used_bytes() <= 256 << 10);
+    let mut n = 0;
+    t.visit(|_| n += 1);
+    assert_eq!(n, t.len());
+}
