@@ -792,7 +792,7 @@ mod tests {
                 When::Always,
                 d,
                 None,
-                &mut || {},
+                &mut |_| {},
             )
             .unwrap();
         }

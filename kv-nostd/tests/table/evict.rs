@@ -35,7 +35,7 @@ fn put_evicting(
     evicted: &mut Vec<(Vec<u8>, Option<u64>)>,
 ) -> Result<(), Error> {
     loop {
-        match t.put_with(key, value, When::Always, deadline, None, &mut || {}) {
+        match t.put_with(key, value, When::Always, deadline, None, &mut |_| {}) {
             Err(Error::NoSpace) => {
                 let need = t.item_bytes(key.len(), value.len());
                 t.evict(need, &mut |e| {

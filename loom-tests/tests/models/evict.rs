@@ -70,7 +70,7 @@ fn eviction_vs_overwrite_of_the_sampled_key_keeps_the_new_value() {
             let t = table(SHAPE);
             t.set_eviction(Policy::VolatileRandom, 1);
             let at = Deadline::At(1000);
-            let put = t.put_with(&k, b"old", When::Always, at, None, &mut || {});
+            let put = t.put_with(&k, b"old", When::Always, at, None, &mut |_| {});
             assert_eq!(put, Ok(Some(Put::Inserted)));
             let evictor = {
                 let t = Arc::clone(&t);
