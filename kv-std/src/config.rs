@@ -43,6 +43,29 @@ pub struct Args {
     #[arg(long, default_value = "0", value_parser = parse_size, value_name = "BYTES")]
     pub maxmemory: usize,
 
+    /// What a write past --maxmemory does: noeviction (refuse it), or make room by evicting
+    /// keys: allkeys-lru, allkeys-lfu, allkeys-random among all keys; volatile-lru,
+    /// volatile-lfu, volatile-random, volatile-ttl among keys with an expiration.
+    #[arg(long, default_value = "noeviction", value_parser = parse_policy, value_name = "POLICY")]
+    pub maxmemory_policy: kv_nostd::Policy,
+
+    /// Keys sampled for each key evicted (Redis's maxmemory-samples; more than 64 count as 64).
+    #[arg(long, default_value_t = 5, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+    pub maxmemory_samples: u32,
+
+    /// How slowly an LFU policy's access counter grows (Redis's lfu-log-factor; more than 255
+    /// count as 255).
+    #[arg(long, default_value_t = 10, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=i32::MAX as i64))]
+    pub lfu_log_factor: u32,
+
+    /// Minutes after which an idle key's LFU counter is halved or decremented (Redis's
+    /// lfu-decay-time; 0: never; more than 255 count as 255).
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=i32::MAX as i64))]
+    pub lfu_decay_time: u32,
+
     /// Address space to reserve for keys and values: the most the data can ever take. Only
     /// what is used becomes resident. [default: 64gb, or twice the machine's memory if that is
     /// more]
@@ -140,6 +163,13 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("expected a size in bytes (such as 1048576 or 512mb), got '{s}'"))
 }
 
+fn parse_policy(s: &str) -> Result<kv_nostd::Policy, String> {
+    kv_nostd::Policy::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = kv_nostd::Policy::all().iter().map(|p| p.name()).collect();
+        format!("expected one of {}, got '{s}'", names.join(", "))
+    })
+}
+
 fn parse_yes_no(s: &str) -> Result<bool, String> {
     match s {
         "yes" => Ok(true),
@@ -175,6 +205,8 @@ pub struct Config {
     pub proto_max_bulk_len: usize,
     /// The most unanswered input one client may buffer.
     pub client_query_buffer_limit: usize,
+    /// The eviction policy and its parameters.
+    pub eviction: crate::db::EvictionSettings,
 }
 
 /// An output buffer limit: Redis's `client-output-buffer-limit` for one class of client.
@@ -418,6 +450,12 @@ impl Config {
             output_limits,
             proto_max_bulk_len: args.proto_max_bulk_len,
             client_query_buffer_limit: args.client_query_buffer_limit,
+            eviction: crate::db::EvictionSettings {
+                policy: args.maxmemory_policy,
+                samples: args.maxmemory_samples,
+                lfu_log_factor: args.lfu_log_factor,
+                lfu_decay_time: args.lfu_decay_time,
+            },
         })
     }
 
@@ -437,6 +475,7 @@ impl Config {
             output_limits: OutputLimits::default(),
             proto_max_bulk_len: PROTO_MAX_BULK_LEN,
             client_query_buffer_limit: CLIENT_QUERY_BUFFER_LIMIT,
+            eviction: Default::default(),
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::config::OutputLimits;
 use crate::storage::StorageConfig;
-use kv_nostd::{HashKey, Sink};
+use kv_nostd::{Error, HashKey, Sink};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
@@ -16,6 +16,11 @@ pub use crate::storage::Store;
 /// The longest key or value the table can hold, in bytes: lengths travel as 32 bits in the
 /// native protocol. Clients are held to `proto-max-bulk-len` (512 MB by default) below it.
 pub const MAX_LENGTH: usize = u32::MAX as usize;
+
+/// The most times a write refused for memory makes room by eviction and tries again: a call of
+/// [`kv_nostd::Table::evict`] frees whole items, but memory comes back in whole pages, so one
+/// round does not always make room.
+pub const EVICT_ROUNDS: usize = 8;
 
 /// The shared state of one server.
 pub struct Db {
@@ -52,6 +57,34 @@ pub struct Settings {
     output_limits: std::sync::Mutex<OutputLimits>,
     proto_max_bulk_len: AtomicUsize,
     client_query_buffer_limit: AtomicUsize,
+    eviction: std::sync::Mutex<EvictionSettings>,
+}
+
+/// The eviction parameters as `CONFIG SET` was given them: Redis accepts values the table
+/// holds clamped (`maxmemory-samples` above 64, LFU settings above 255), and `CONFIG GET`
+/// answers what was set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvictionSettings {
+    /// `maxmemory-policy`.
+    pub policy: kv_nostd::Policy,
+    /// `maxmemory-samples`, at least 1.
+    pub samples: u32,
+    /// `lfu-log-factor`.
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time`, in minutes.
+    pub lfu_decay_time: u32,
+}
+
+impl Default for EvictionSettings {
+    fn default() -> Self {
+        let e = kv_nostd::Eviction::DEFAULT;
+        Self {
+            policy: e.policy,
+            samples: u32::from(e.samples),
+            lfu_log_factor: u32::from(e.lfu_log_factor),
+            lfu_decay_time: u32::from(e.lfu_decay_time),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -60,6 +93,7 @@ impl Default for Settings {
             output_limits: Default::default(),
             proto_max_bulk_len: AtomicUsize::new(crate::config::PROTO_MAX_BULK_LEN),
             client_query_buffer_limit: AtomicUsize::new(crate::config::CLIENT_QUERY_BUFFER_LIMIT),
+            eviction: Default::default(),
         }
     }
 }
@@ -84,6 +118,20 @@ impl Settings {
     pub fn set_client_query_buffer_limit(&self, bytes: usize) {
         self.client_query_buffer_limit
             .store(bytes, Ordering::Relaxed);
+    }
+
+    /// The eviction parameters now.
+    pub fn eviction(&self) -> EvictionSettings {
+        *self.eviction.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the eviction parameters, here and in `table` (clamped to what it holds).
+    pub fn set_eviction(&self, e: EvictionSettings, table: &Store) {
+        let mut held = self.eviction.lock().unwrap_or_else(|e| e.into_inner());
+        *held = e;
+        table.set_eviction(e.policy, e.samples as usize);
+        let byte = |n: u32| u8::try_from(n).unwrap_or(u8::MAX);
+        table.set_lfu(byte(e.lfu_log_factor), byte(e.lfu_decay_time));
     }
 
     /// The output buffer limits now.
@@ -159,6 +207,34 @@ impl Db {
                 self.log(&[b"DEL", key]);
             });
         }
+    }
+
+    /// Runs `write`, a table write that needs about `needed` bytes (as
+    /// [`kv_nostd::Table::item_bytes`] counts them). If the table is full and the
+    /// `maxmemory-policy` evicts, removes keys as the policy says, logging each as a `DEL` (as
+    /// an expiry is), and tries the write again, up to [`EVICT_ROUNDS`] times. Every write that
+    /// may need memory goes through here, so each answers `OOM` only when eviction could free
+    /// nothing (or was not allowed to).
+    pub fn with_room<T>(
+        &self,
+        needed: usize,
+        mut write: impl FnMut() -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut result = write();
+        let mut key = Vec::new();
+        for _ in 0..EVICT_ROUNDS {
+            if !matches!(result, Err(Error::NoSpace)) {
+                break;
+            }
+            let evicted = self.table.evict(needed, &mut |e| {
+                self.log(&[b"DEL", entry_key(e, &mut key)]);
+            });
+            if evicted.is_err() {
+                break;
+            }
+            result = write();
+        }
+        result
     }
 
     /// Expired keys removed since the counters were last reset (INFO's `expired_keys`).

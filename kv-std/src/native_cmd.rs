@@ -64,11 +64,13 @@ pub fn execute(
             }
         }
         Request::Put { key, value } => {
-            let logged = &mut || lsn = db.log(&[b"SET", key, value]);
-            match db
-                .table
-                .put_if_then(key, value, kv_nostd::When::Always, None, logged)
-            {
+            let needed = db.table.item_bytes(key.len(), value.len());
+            let written = db.with_room(needed, || {
+                let logged = &mut || lsn = db.log(&[b"SET", key, value]);
+                db.table
+                    .put_if_then(key, value, kv_nostd::When::Always, None, logged)
+            });
+            match written {
                 Ok(_) => push(out, version, Response::ok()),
                 Err(e) => table_error(version, e, out),
             }

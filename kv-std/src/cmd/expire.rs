@@ -73,14 +73,15 @@ pub fn expire(
     let deadline = u64::try_from(when).unwrap_or(0);
     let at = out.len();
     let mut lsn = 0;
-    let change = db
-        .table
-        .set_deadline(key, Some(deadline), cond, &mut |change| {
-            lsn = match change {
-                DeadlineChange::Deleted => db.log(&[b"DEL", key]),
-                _ => db.log(&[b"PEXPIREAT", key, deadline.to_string().as_bytes()]),
-            }
-        });
+    let change = db.with_room(db.table.item_bytes(key.len(), 0), || {
+        db.table
+            .set_deadline(key, Some(deadline), cond, &mut |change| {
+                lsn = match change {
+                    DeadlineChange::Deleted => db.log(&[b"DEL", key]),
+                    _ => db.log(&[b"PEXPIREAT", key, deadline.to_string().as_bytes()]),
+                }
+            })
+    });
     match change {
         Ok(DeadlineChange::Changed | DeadlineChange::Deleted) => out.int(1),
         Ok(DeadlineChange::Absent) => {
@@ -172,11 +173,12 @@ pub fn persist(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) 
     let key = args.next().unwrap_or_default();
     let at = out.len();
     let mut lsn = 0;
-    let change = db
-        .table
-        .set_deadline(key, None, ExpireIf::Always, &mut |_| {
-            lsn = db.log(&[b"PERSIST", key]);
-        });
+    let change = db.with_room(db.table.item_bytes(key.len(), 0), || {
+        db.table
+            .set_deadline(key, None, ExpireIf::Always, &mut |_| {
+                lsn = db.log(&[b"PERSIST", key]);
+            })
+    });
     match change {
         Ok(DeadlineChange::Changed) => out.int(1),
         Ok(DeadlineChange::Absent) => {

@@ -15,6 +15,7 @@ mod connection;
 mod expire;
 mod introspection;
 mod keys;
+mod object;
 mod pubsub;
 mod server;
 pub mod spec;
@@ -211,6 +212,8 @@ pub enum Command {
     Config,
     /// `MEMORY` and its subcommands.
     Memory,
+    /// `OBJECT` and its subcommands.
+    Object,
     /// `SAVE`.
     Save,
     /// `BGSAVE`.
@@ -399,6 +402,7 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         Command::Command => introspection::command(subcommand, args, out),
         Command::Config => server::config(subcommand, args, db, out),
         Command::Memory => server::memory(subcommand, args, db, out),
+        Command::Object => object::object(subcommand, args, client, db, out),
         Command::Save => server::save(db, out),
         Command::Bgsave => server::bgsave(args, db, out),
         Command::Lastsave => server::lastsave(db, out),

@@ -1,6 +1,6 @@
 //! INFO, CONFIG, MEMORY, and the persistence commands: commands about the server.
 
-use crate::db::Db;
+use crate::db::{Db, EvictionSettings};
 use crate::reply::Out;
 use kv_nostd::resp::Args;
 use std::fmt::Write;
@@ -68,13 +68,14 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Out) {
         format!(
             "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
              used_memory_rss_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{max}\r\n\
-             maxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\n\
+             maxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
              mem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\n\
              arena_pages_in_use:{}\r\narena_page_bytes:{}\r\nindex_segments:{}\r\n\
              index_segment_bytes:{}\r\n",
             bytes_to_human(used),
             bytes_to_human(rss),
             bytes_to_human(max),
+            db.table.eviction().policy.name(),
             if used > 0 {
                 rss as f64 / used as f64
             } else {
@@ -112,7 +113,7 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Out) {
             "total_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
              total_net_input_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\n\
              expired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\n\
-             evicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\n\
+             evicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\n\
              pubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\
              client_output_buffer_limit_disconnections:{}\r\n",
             load(&s.total_connections),
@@ -122,6 +123,7 @@ pub fn info(args: Args<'_>, db: &Db, out: &mut Out) {
             db.expired_keys(),
             f64::from_bits(load(&s.expired_stale_perc)),
             load(&s.expired_time_cap_reached),
+            db.table.evicted(),
             load(&s.keyspace_hits),
             load(&s.keyspace_misses),
             db.pubsub.len(crate::pubsub::Space::Channels),
@@ -201,6 +203,7 @@ fn resident_bytes() -> Option<u64> {
 
 /// The parameters `CONFIG GET` answers, each with its value now, in Redis's names.
 fn parameters(db: &Db) -> Vec<(&'static str, String)> {
+    let eviction = db.settings.eviction();
     vec![
         ("save", String::new()),
         ("appendonly", "no".into()),
@@ -214,7 +217,10 @@ fn parameters(db: &Db) -> Vec<(&'static str, String)> {
             db.settings.proto_max_bulk_len().to_string(),
         ),
         ("maxmemory", db.table.max_memory().unwrap_or(0).to_string()),
-        ("maxmemory-policy", "noeviction".into()),
+        ("maxmemory-policy", eviction.policy.name().into()),
+        ("maxmemory-samples", eviction.samples.to_string()),
+        ("lfu-log-factor", eviction.lfu_log_factor.to_string()),
+        ("lfu-decay-time", eviction.lfu_decay_time.to_string()),
         (
             "client-query-buffer-limit",
             db.settings.client_query_buffer_limit().to_string(),
@@ -261,6 +267,61 @@ pub fn config(sub: &str, args: Args<'_>, db: &Db, out: &mut Out) {
     }
 }
 
+/// The policies in the order Redis 7.0 lists them in its error for an unknown one.
+const POLICY_ORDER: [kv_nostd::Policy; 8] = {
+    use kv_nostd::Policy::*;
+    [
+        VolatileLru,
+        VolatileLfu,
+        VolatileRandom,
+        VolatileTtl,
+        AllKeysLru,
+        AllKeysLfu,
+        AllKeysRandom,
+        NoEviction,
+    ]
+};
+
+/// A numeric eviction parameter: its least value, and where it is kept.
+struct EvictionNumber {
+    min: u32,
+    of: fn(&mut EvictionSettings) -> &mut u32,
+}
+
+/// The numeric eviction parameter named `name`, if it is one.
+fn eviction_number(name: &[u8]) -> Option<EvictionNumber> {
+    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+    if is("maxmemory-samples") {
+        Some(EvictionNumber {
+            min: 1,
+            of: |e| &mut e.samples,
+        })
+    } else if is("lfu-log-factor") {
+        Some(EvictionNumber {
+            min: 0,
+            of: |e| &mut e.lfu_log_factor,
+        })
+    } else if is("lfu-decay-time") {
+        Some(EvictionNumber {
+            min: 0,
+            of: |e| &mut e.lfu_decay_time,
+        })
+    } else {
+        None
+    }
+}
+
+/// An integer parameter from `min` to `i32::MAX`, with Redis 7.0's errors.
+fn int_argument(value: &[u8], min: u32) -> Result<u32, String> {
+    let n = super::parse_int(value).ok_or("argument couldn't be parsed into an integer")?;
+    match u32::try_from(n) {
+        Ok(n) if n >= min && n <= i32::MAX as u32 => Ok(n),
+        _ => Err(format!(
+            "argument must be between {min} and 2147483647 inclusive"
+        )),
+    }
+}
+
 /// `CONFIG SET`: every pair is checked before any is applied, as Redis 7 does.
 fn config_set(args: Args<'_>, db: &Db, out: &mut Out) {
     let words: Vec<&[u8]> = args.collect();
@@ -272,6 +333,7 @@ fn config_set(args: Args<'_>, db: &Db, out: &mut Out) {
     let mut bulk = db.settings.proto_max_bulk_len();
     let mut query = db.settings.client_query_buffer_limit();
     let mut maxmemory = db.table.max_memory().unwrap_or(0);
+    let mut eviction = db.settings.eviction();
     let failed = |out: &mut Out, name: &[u8], why: &str| {
         out.error_fmt(format_args!(
             "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
@@ -292,6 +354,27 @@ fn config_set(args: Args<'_>, db: &Db, out: &mut Out) {
                 Some(n) => maxmemory = n,
                 None => return failed(out, name, "argument must be a memory value"),
             }
+        } else if name.eq_ignore_ascii_case(b"maxmemory-policy") {
+            let policy = std::str::from_utf8(value)
+                .ok()
+                .and_then(kv_nostd::Policy::from_name);
+            match policy {
+                Some(p) => eviction.policy = p,
+                None => {
+                    let names: Vec<&str> = POLICY_ORDER.iter().map(|p| p.name()).collect();
+                    let why = format!(
+                        "argument(s) must be one of the following: {}",
+                        names.join(", ")
+                    );
+                    return failed(out, name, &why);
+                }
+            }
+        } else if let Some(field) = eviction_number(name) {
+            let n = match int_argument(value, field.min) {
+                Ok(n) => n,
+                Err(why) => return failed(out, name, &why),
+            };
+            *(field.of)(&mut eviction) = n;
         } else if name.eq_ignore_ascii_case(b"proto-max-bulk-len")
             || name.eq_ignore_ascii_case(b"client-query-buffer-limit")
         {
@@ -323,6 +406,7 @@ fn config_set(args: Args<'_>, db: &Db, out: &mut Out) {
     db.settings.set_proto_max_bulk_len(bulk);
     db.settings.set_client_query_buffer_limit(query);
     db.table.set_max_memory(maxmemory);
+    db.settings.set_eviction(eviction, &db.table);
     out.ok();
 }
 

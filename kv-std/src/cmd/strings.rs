@@ -196,21 +196,24 @@ fn write_string(
     let start = out.len();
     let mut lsn = 0;
     let mut old_value = VecSink::default();
-    let old: Option<kv_nostd::table::OldValue<'_>> = if get { Some(&mut old_value) } else { None };
-    let result = db
-        .table
-        .put_with(key, value, when, deadline, old, &mut |kept| {
-            // A deadline already passed is logged too: replayed, it leaves the key absent again.
-            let at = match deadline {
-                Deadline::At(ms) => Some(ms),
-                Deadline::Keep => kept,
-                Deadline::None => None,
-            };
-            lsn = match at {
-                Some(ms) => db.log(&[b"SET", key, value, b"PXAT", ms.to_string().as_bytes()]),
-                None => db.log(&[b"SET", key, value]),
-            };
-        });
+    let needed = db.table.item_bytes(key.len(), value.len());
+    let result = db.with_room(needed, || {
+        let old: Option<kv_nostd::table::OldValue<'_>> =
+            if get { Some(&mut old_value) } else { None };
+        db.table
+            .put_with(key, value, when, deadline, old, &mut |kept| {
+                // A deadline already passed is logged too: replayed, it leaves the key absent again.
+                let at = match deadline {
+                    Deadline::At(ms) => Some(ms),
+                    Deadline::Keep => kept,
+                    Deadline::None => None,
+                };
+                lsn = match at {
+                    Some(ms) => db.log(&[b"SET", key, value, b"PXAT", ms.to_string().as_bytes()]),
+                    None => db.log(&[b"SET", key, value]),
+                };
+            })
+    });
     match result {
         Ok(written) if get => {
             let present = when.was_present(written);
@@ -271,15 +274,16 @@ pub fn getex(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
         },
     };
     let mut lsn = 0;
-    let changed = db
-        .table
-        .set_deadline(key, target, ExpireIf::Always, &mut |change| {
-            lsn = match (change, target) {
-                (DeadlineChange::Deleted, _) => db.log(&[b"DEL", key]),
-                (_, Some(ms)) => db.log(&[b"PEXPIREAT", key, ms.to_string().as_bytes()]),
-                (_, None) => db.log(&[b"PERSIST", key]),
-            };
-        });
+    let changed = db.with_room(db.table.item_bytes(key.len(), 0), || {
+        db.table
+            .set_deadline(key, target, ExpireIf::Always, &mut |change| {
+                lsn = match (change, target) {
+                    (DeadlineChange::Deleted, _) => db.log(&[b"DEL", key]),
+                    (_, Some(ms)) => db.log(&[b"PEXPIREAT", key, ms.to_string().as_bytes()]),
+                    (_, None) => db.log(&[b"PERSIST", key]),
+                };
+            })
+    });
     if let Err(e) = changed {
         // No memory to give the key a deadline: the value is not answered either.
         out.raw().truncate(start);
@@ -333,9 +337,13 @@ pub fn mset(args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mu
     let mut lsn = 0;
     let start = out.len();
     while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
-        if let Err(e) = db.table.put_if_then(k, v, When::Always, None, &mut || {
-            lsn = db.log(&[b"SET", k, v])
-        }) {
+        let needed = db.table.item_bytes(k.len(), v.len());
+        let written = db.with_room(needed, || {
+            db.table.put_if_then(k, v, When::Always, None, &mut || {
+                lsn = db.log(&[b"SET", k, v])
+            })
+        });
+        if let Err(e) = written {
             if set == 0 {
                 table_error(e, out);
             } else {

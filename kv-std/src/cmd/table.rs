@@ -839,6 +839,55 @@ pub const COMMANDS: &[Spec] = &[
                 )
                 .arguments(&[arg("key", Key(0)), arg("count", Integer).token("SAMPLES").optional()]),
         ]),
+    spec("object", Command::Object, -2)
+        .acl(&["@slow"])
+        .docs(
+            "A container for object introspection commands",
+            "2.2.3",
+            "generic",
+            "Depends on subcommand.",
+        )
+        .subcommands(&[
+            spec("object|freq", Command::Object, 3)
+                .flags(&["readonly"])
+                .keys(2, 2, 1)
+                .acl(&["@keyspace", "@read", "@slow"])
+                .tips(&["nondeterministic_output"])
+                .key_specs(&[
+                    key_spec(&["RO"], Index(2), Range { lastkey: 0, keystep: 1, limit: 0 }),
+                ])
+                .docs(
+                    "Get the logarithmic access frequency counter of a Redis object",
+                    "4.0.0",
+                    "generic",
+                    "O(1)",
+                )
+                .arguments(&[arg("key", Key(0))]),
+            spec("object|help", Command::Object, 2)
+                .flags(&["loading", "stale"])
+                .acl(&["@keyspace", "@slow"])
+                .docs(
+                    "Show helpful text about the different subcommands",
+                    "6.2.0",
+                    "generic",
+                    "O(1)",
+                ),
+            spec("object|idletime", Command::Object, 3)
+                .flags(&["readonly"])
+                .keys(2, 2, 1)
+                .acl(&["@keyspace", "@read", "@slow"])
+                .tips(&["nondeterministic_output"])
+                .key_specs(&[
+                    key_spec(&["RO"], Index(2), Range { lastkey: 0, keystep: 1, limit: 0 }),
+                ])
+                .docs(
+                    "Get the time since a Redis object was last accessed",
+                    "2.2.3",
+                    "generic",
+                    "O(1)",
+                )
+                .arguments(&[arg("key", Key(0))]),
+        ]),
     spec("save", Command::Save, 1)
         .flags(&["admin", "noscript", "no_async_loading", "no_multi"])
         .acl(&["@admin", "@slow", "@dangerous"])

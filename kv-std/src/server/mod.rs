@@ -86,6 +86,7 @@ impl Server {
             .set_proto_max_bulk_len(config.proto_max_bulk_len);
         db.settings
             .set_client_query_buffer_limit(config.client_query_buffer_limit);
+        db.settings.set_eviction(config.eviction, &db.table);
         // The clock stood still while the files loaded; from now on it runs.
         db.tick();
         let db = Arc::new_cyclic(|me| {
