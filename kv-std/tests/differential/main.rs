@@ -355,5 +355,6 @@ scripts!(
     server,
     auth,
     command,
-    expire
+    expire,
+    evict
 );
