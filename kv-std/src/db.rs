@@ -212,7 +212,8 @@ impl Db {
     /// Runs `write`, a table write that needs about `needed` bytes (as
     /// [`kv_nostd::Table::item_bytes`] counts them). If the table is full and the
     /// `maxmemory-policy` evicts, removes keys as the policy says, logging each as a `DEL` (as
-    /// an expiry is), and tries the write again, up to [`EVICT_ROUNDS`] times. Every write that
+    /// an expiry is), and tries the write again, up to [`EVICT_ROUNDS`] times, asking for twice
+    /// the room each time. Every write that
     /// may need memory goes through here, so each answers `OOM` only when eviction could free
     /// nothing (or was not allowed to).
     pub fn with_room<T>(
@@ -222,11 +223,14 @@ impl Db {
     ) -> Result<T, Error> {
         let mut result = write();
         let mut key = Vec::new();
-        for _ in 0..EVICT_ROUNDS {
+        for round in 0..EVICT_ROUNDS {
             if !matches!(result, Err(Error::NoSpace)) {
                 break;
             }
-            let evicted = self.table.evict(needed, &mut |e| {
+            // Twice as much each round: freed chunks of another size class, or pages still
+            // holding other items, do not make room; emptying a page takes more victims.
+            let ask = needed.saturating_mul(1 << round);
+            let evicted = self.table.evict(ask, &mut |e| {
                 self.log(&[b"DEL", entry_key(e, &mut key)]);
             });
             if evicted.is_err() {

@@ -7,6 +7,7 @@ mod binary;
 mod busy_poll;
 mod clients;
 mod concurrency;
+mod evict;
 mod expiry;
 mod idle;
 mod large;
