@@ -551,6 +551,35 @@ mod tests {
     }
 
     #[test]
+    fn eviction_flags_take_redis_names_and_bounds() {
+        let e = parse(&[]).unwrap().eviction;
+        assert_eq!(e, crate::db::EvictionSettings::default());
+        assert_eq!(e.policy, kv_nostd::Policy::NoEviction);
+        assert_eq!((e.samples, e.lfu_log_factor, e.lfu_decay_time), (5, 10, 1));
+        let e = parse(&[
+            "--maxmemory-policy",
+            "ALLKEYS-LFU",
+            "--maxmemory-samples",
+            "100",
+            "--lfu-log-factor",
+            "0",
+            "--lfu-decay-time",
+            "0",
+        ])
+        .unwrap()
+        .eviction;
+        assert_eq!(e.policy, kv_nostd::Policy::AllKeysLfu);
+        assert_eq!((e.samples, e.lfu_log_factor, e.lfu_decay_time), (100, 0, 0));
+        for bad in [
+            &["--maxmemory-policy", "lru"][..],
+            &["--maxmemory-samples", "0"],
+            &["--lfu-log-factor", "-1"],
+        ] {
+            assert!(Args::try_parse_from(["kv-server"].iter().chain(bad)).is_err());
+        }
+    }
+
+    #[test]
     fn output_limits_read_as_redis_writes_them() {
         let c = parse(&[]).unwrap();
         assert_eq!(

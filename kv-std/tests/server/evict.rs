@@ -131,3 +131,52 @@ fn volatile_ttl_with_no_key_that_expires_refuses_writes_and_evicts_nothing() {
     assert_eq!(dbsize(&mut con), stored);
     assert_eq!(info_field(&mut con, "stats", "evicted_keys"), "0");
 }
+
+#[test]
+fn a_policy_set_at_run_time_evicts_and_object_reads_what_it_keeps() {
+    let s = server(Policy::NoEviction);
+    let mut con = connect(&s);
+    let value = vec![b'v'; 1024];
+    let () = redis::cmd("SET").arg("k").arg("v").query(&mut con).unwrap();
+    let idle: i64 = redis::cmd("OBJECT")
+        .arg("IDLETIME")
+        .arg("k")
+        .query(&mut con)
+        .unwrap();
+    assert!((0..=2).contains(&idle), "idle {idle}");
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("allkeys-random")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        info_field(&mut con, "memory", "maxmemory_policy"),
+        "allkeys-random"
+    );
+    for i in 0..(2 * LIMIT / 1024) {
+        let () = redis::cmd("SET")
+            .arg(format!("key{i:06}"))
+            .arg(&value)
+            .query(&mut con)
+            .unwrap();
+    }
+    assert!(dbsize(&mut con) < LIMIT / 1024);
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("allkeys-lfu")
+        .query(&mut con)
+        .unwrap();
+    let () = redis::cmd("SET")
+        .arg("key000000")
+        .arg(&value)
+        .query(&mut con)
+        .unwrap();
+    let freq: i64 = redis::cmd("OBJECT")
+        .arg("FREQ")
+        .arg("key000000")
+        .query(&mut con)
+        .unwrap();
+    assert!((0..=255).contains(&freq), "freq {freq}");
+}
