@@ -2,6 +2,7 @@
 #![allow(missing_docs)]
 
 mod crash;
+mod evict;
 mod expiry;
 mod failure;
 mod files;
