@@ -60,7 +60,7 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(0..=i32::MAX as i64))]
     pub lfu_log_factor: u32,
 
-    /// Minutes after which an idle key's LFU counter is halved or decremented (Redis's
+    /// Minutes after which an idle key's LFU access counter decays (Redis's
     /// lfu-decay-time; 0: never; more than 255 count as 255).
     #[arg(long, default_value_t = 1, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=i32::MAX as i64))]
