@@ -41,7 +41,19 @@ struct RedisServer {
 }
 
 impl RedisServer {
+    /// On a free port. The port is free when chosen but may be taken by another test's server
+    /// before redis-server binds it; then redis-server exits and, as the one answering there
+    /// may be that other server, it is tried again on another port.
     fn start(password: Option<&str>) -> Self {
+        for _ in 0..5 {
+            if let Some(server) = Self::try_start(password) {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on any of 5 ports");
+    }
+
+    fn try_start(password: Option<&str>) -> Option<Self> {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -62,17 +74,53 @@ impl RedisServer {
             .spawn()
             .expect("redis-server must be installed (the README's test command installs it)");
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let server = Self {
+        let mut server = Self {
             child,
             addr,
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(addr).is_err() {
+        loop {
+            if server.child.try_wait().expect("wait").is_some() {
+                return None;
+            }
+            if let Ok(stream) = TcpStream::connect(addr) {
+                return server.answers_itself(stream, password).then_some(server);
+            }
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(10));
         }
-        server
+    }
+
+    /// Whether the server answering on `stream` is this process: `INFO server`'s `process_id`.
+    fn answers_itself(&self, mut stream: TcpStream, password: Option<&str>) -> bool {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        if let Some(p) = password {
+            let auth = format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{p}\r\n", p.len());
+            stream.write_all(auth.as_bytes()).unwrap();
+        }
+        stream
+            .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+            .unwrap();
+        let needle = format!("process_id:{}\r\n", self.child.id());
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            if text.contains(&needle) {
+                return true;
+            }
+            if text.contains("tcp_port:") {
+                return false;
+            }
+        }
+        false
     }
 }
 
