@@ -491,32 +491,10 @@ impl<A: Memory, I: Memory> Table<A, I> {
             let Ok(guard) = b.lock(Wait::Block) else {
                 return;
             };
-            let now = self.clock.now();
             let tick = self.lru_tick();
             let mut gone: [Option<Entry<'_>>; SLOTS] = core::array::from_fn(|_| None);
-            let mut n = 0;
-            for j in 0..SLOTS {
-                let s = b.slot(j);
-                if !s.is_occupied() {
-                    continue;
-                }
-                let entry = Self::entry(view, s.loc());
-                if entry.deadline.is_some_and(|d| d <= now) {
-                    if n == 0 {
-                        b.begin_write();
-                    }
-                    b.set(j, Slot::EMPTY);
-                    gone[n] = Some(entry);
-                    n += 1;
-                }
-            }
-            if n > 0 {
-                b.end_write();
-                self.len.fetch_sub(n, Ordering::Relaxed);
-                self.expires.fetch_sub(n, Ordering::Relaxed);
-                self.expired.fetch_add(n, Ordering::Relaxed);
-                stats.reaped += n;
-            }
+            let (_, n) = self.unlink_expired(view, &b, &mut gone);
+            stats.reaped += n;
             // After the reaping write: what a victim's bucket must still show.
             let version = b.version();
             for j in 0..SLOTS {

@@ -64,6 +64,8 @@
 //! # Ok::<(), kv_nostd::Error>(())
 //! ```
 
+use crate::arena::ArenaView;
+use crate::bucket::Bucket;
 use crate::bucket::SLOTS;
 use crate::error::Error;
 use crate::item::NO_DEADLINE;
@@ -339,6 +341,42 @@ impl<A: Memory, I: Memory> Table<A, I> {
         let removed = self.delete_inner(key, Remove::Expired, Some(then), Wait::Block)?;
         Ok(removed == Removed::Expired)
     }
+    /// Unlinks the expired items of `b`, whose lock the caller holds, in one bucket write,
+    /// storing their entries in `gone` (still allocated: the caller frees them after it has
+    /// released the lock). Returns the items examined and how many were unlinked.
+    pub(crate) fn unlink_expired<'v>(
+        &self,
+        view: ArenaView<'v>,
+        b: &Bucket<'_>,
+        gone: &mut [Option<Entry<'v>>; SLOTS],
+    ) -> (usize, usize) {
+        let now = self.clock.now();
+        let (mut examined, mut n) = (0, 0);
+        for j in 0..SLOTS {
+            let s = b.slot(j);
+            if !s.is_occupied() {
+                continue;
+            }
+            examined += 1;
+            let e = Self::entry(view, s.loc());
+            if e.deadline.is_none_or(|d| d > now) {
+                continue;
+            }
+            if n == 0 {
+                b.begin_write();
+            }
+            b.set(j, Slot::EMPTY);
+            gone[n] = Some(e);
+            n += 1;
+        }
+        if n > 0 {
+            b.end_write();
+            self.len.fetch_sub(n, Ordering::Relaxed);
+            self.expires.fetch_sub(n, Ordering::Relaxed);
+            self.expired.fetch_add(n, Ordering::Relaxed);
+        }
+        (examined, n)
+    }
 
     /// One step of active expiry (Redis's `activeExpireCycle`): from `cursor`, looks at up to
     /// `max_buckets` buckets of the index (each up to [`crate::table::BUCKET_SLOTS`] keys) and
@@ -383,32 +421,9 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 };
                 // Under the lock every item is stable, and every one belongs to this segment:
                 // a split moves slots out only with all its bucket locks held.
-                let now = self.clock.now();
                 let mut gone: [Option<Entry<'_>>; SLOTS] = core::array::from_fn(|_| None);
-                let mut n = 0;
-                for j in 0..SLOTS {
-                    let s = b.slot(j);
-                    if !s.is_occupied() {
-                        continue;
-                    }
-                    step.examined += 1;
-                    let e = Self::entry(view, s.loc());
-                    if e.deadline.is_none_or(|d| d > now) {
-                        continue;
-                    }
-                    if n == 0 {
-                        b.begin_write();
-                    }
-                    b.set(j, Slot::EMPTY);
-                    gone[n] = Some(e);
-                    n += 1;
-                }
-                if n > 0 {
-                    b.end_write();
-                    self.len.fetch_sub(n, Ordering::Relaxed);
-                    self.expires.fetch_sub(n, Ordering::Relaxed);
-                    self.expired.fetch_add(n, Ordering::Relaxed);
-                }
+                let (examined, n) = self.unlink_expired(view, &b, &mut gone);
+                step.examined += examined;
                 // Unlinked, still locked (so logged in order with the key's other writes), not
                 // yet freed (so readable); readers of the bucket no longer wait meanwhile.
                 for e in gone.iter().flatten() {
