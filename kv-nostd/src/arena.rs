@@ -289,6 +289,34 @@ impl<A: Memory> Arena<A> {
         None
     }
 
+    /// Gives back the empty page each size class keeps (see the module docs), from every class
+    /// whose lock is free.
+    pub(crate) fn give_back_kept(&self, budget: &Budget) {
+        for c in 0..self.classes.count() {
+            let cs = self.class_state(c);
+            let Some(class) = BitLock::try_take(&cs[CLASS_LOCK], 1) else {
+                continue;
+            };
+            let per_page = self.lay.page_bytes / self.classes.size(c);
+            let mut empty = None;
+            let mut at = cs[CLASS_PARTIAL].load(Ordering::Relaxed);
+            while at != 0 {
+                let p = at - 1;
+                let m = self.view().meta(p);
+                if m[CLASS_FREE].load(Ordering::Relaxed) >> 8 == per_page {
+                    self.remove_partial(cs, p);
+                    empty = Some(p);
+                    break;
+                }
+                at = m[NEXT].load(Ordering::Relaxed);
+            }
+            drop(class);
+            if let Some(p) = empty {
+                self.give_page(budget, p);
+            }
+        }
+    }
+
     fn pop_free_page(&self, wait: Wait) -> Result<Option<usize>, Error> {
         if self.free_pages.load(Ordering::Relaxed) == 0 {
             return Ok(None);

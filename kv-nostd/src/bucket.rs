@@ -114,6 +114,12 @@ impl<'a> Bucket<'a> {
         slot::touch(self.slot_words(j), seen, m)
     }
 
+    /// Slots in use.
+    #[inline]
+    pub(crate) fn occupied(&self) -> usize {
+        (0..SLOTS).filter(|&j| self.slot(j).is_occupied()).count()
+    }
+
     /// The first free slot.
     #[inline]
     pub(crate) fn free_slot(&self) -> Option<usize> {

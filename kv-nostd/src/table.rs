@@ -616,7 +616,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
 
     /// Removes every key, bucket by bucket; returns how many live keys it removed (expired
     /// ones go too, uncounted). Writes that run concurrently may land before or after their
-    /// bucket is cleared. The index keeps its size; arena pages go back as they empty.
+    /// bucket is cleared. Arena pages go back as they empty; the index shrinks by [`Table::shrink_step`].
     pub fn clear(&self) -> usize {
         self.clear_then(&mut |_| {})
     }
@@ -625,6 +625,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
     /// ([`Entry::deadline`] tells them apart), while that entry's bucket is still locked (see
     /// [`Table::put_if_then`]).
     pub fn clear_then(&self, then: &mut dyn FnMut(&Entry<'_>)) -> usize {
+        // In numbered order: no segment may merge into one already cleared.
+        let _walk = self.index.walk();
         let view = self.arena.view();
         let mut removed = 0;
         let mut id = 0;
@@ -671,6 +673,23 @@ impl<A: Memory, I: Memory> Table<A, I> {
             id += 1;
         }
         removed
+    }
+
+    /// Gives back memory the table no longer needs: merges up to `max_merges` index segments
+    /// that deletes and expiry left sparse (the reverse of splits, last segment first; see
+    /// `index.rs`), halving the directory when it can, and returns to the memory's owner the
+    /// empty page each size class keeps for its next item. Returns the merges done. Meant to
+    /// run from time to time (a server's expiry cycle); reads and writes go on meanwhile, but
+    /// those of the two segments merging wait for the merge (a few microseconds), as for a
+    /// split.
+    pub fn shrink_step(&self, max_merges: usize) -> usize {
+        let mut merged = 0;
+        while merged < max_merges && self.index.merge_last(&self.budget) {
+            merged += 1;
+        }
+        self.arena.drain_deferred(&self.budget);
+        self.arena.give_back_kept(&self.budget);
+        merged
     }
 
     /// Calls `f` with every live entry (expired keys are skipped), while writers keep running.

@@ -7,6 +7,7 @@ mod models {
     mod evict;
     mod expire;
     mod lock;
+    mod merge;
     mod read;
     mod reuse;
     mod split;

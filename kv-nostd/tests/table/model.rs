@@ -52,6 +52,7 @@ enum Op {
     Visit,
     Scan(usize),
     Clear,
+    Shrink(usize),
 }
 
 /// Keys from a small pool so operations collide, plus long ones (past the short header and
@@ -125,6 +126,7 @@ fn op() -> impl Strategy<Value = Op> {
         20 => Just(Op::Visit),
         20 => (1usize..20).prop_map(Op::Scan),
         1 => Just(Op::Clear),
+        15 => (1usize..4).prop_map(Op::Shrink),
     ]
 }
 
@@ -435,6 +437,12 @@ fn run(ops: &[Op], hash_key: [u8; 16]) {
                 assert_eq!(cleared.len(), m.items.len());
                 m.items.clear();
             }
+            // Merges move keys, never lose or change one: the checks below and the next
+            // operations read through the merged index.
+            Op::Shrink(n) => {
+                t.shrink_step(*n);
+                assert_eq!(entries(|f| t.visit(|e| f(e))), m.visible());
+            }
         }
         assert_eq!(t.len(), m.items.len());
         let with_deadline = m.items.values().filter(|(_, d)| d.is_some()).count();
@@ -451,6 +459,15 @@ fn run(ops: &[Op], hash_key: [u8; 16]) {
         "{} pages still in use",
         s.pages_in_use
     );
+    // And a shrink step gives back those pages and every segment but the first.
+    t.shrink_step(usize::MAX);
+    let s = t.stats();
+    assert_eq!(
+        (s.segments, s.global_depth, s.pages_in_use),
+        (1, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(t.used_bytes(), baseline);
 }
 
 proptest! {

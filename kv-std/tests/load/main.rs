@@ -3,6 +3,7 @@
 //! `cargo test --release -p kv-std --test load -- --ignored`.
 #![allow(missing_docs)]
 
+mod expiry;
 mod pubsub;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
