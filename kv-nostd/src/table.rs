@@ -1156,7 +1156,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
     }
 
     /// Locks buckets `a` and `b` of `seg` (one lock if they are the same), lower index first.
-    fn lock_pair<'s>(
+    pub(crate) fn lock_pair<'s>(
         seg: Segment<'s>,
         a: usize,
         b: usize,

@@ -22,6 +22,10 @@ pub const MAX_LENGTH: usize = u32::MAX as usize;
 /// round does not always make room.
 pub const EVICT_ROUNDS: usize = 8;
 
+/// The most pages emptied for one write, after [`EVICT_ROUNDS`] did not make room
+/// ([`kv_nostd::Table::evict_page`]).
+pub const EVICT_PAGE_ROUNDS: usize = 16;
+
 /// The shared state of one server.
 pub struct Db {
     /// The entries.
@@ -213,9 +217,9 @@ impl Db {
     /// [`kv_nostd::Table::item_bytes`] counts them). If the table is full and the
     /// `maxmemory-policy` evicts, removes keys as the policy says, logging each as a `DEL` (as
     /// an expiry is), and tries the write again, up to [`EVICT_ROUNDS`] times, asking for twice
-    /// the room each time. Every write that
-    /// may need memory goes through here, so each answers `OOM` only when eviction could free
-    /// nothing (or was not allowed to).
+    /// the room each time, then by emptying whole pages up to [`EVICT_PAGE_ROUNDS`] times.
+    /// Every write that may need memory goes through here, so each answers `OOM` only when
+    /// eviction could free nothing (or was not allowed to).
     pub fn with_room<T>(
         &self,
         needed: usize,
@@ -223,6 +227,9 @@ impl Db {
     ) -> Result<T, Error> {
         let mut result = write();
         let mut key = Vec::new();
+        let mut log = |e: &kv_nostd::Entry<'_>| {
+            self.log(&[b"DEL", entry_key(e, &mut key)]);
+        };
         for round in 0..EVICT_ROUNDS {
             if !matches!(result, Err(Error::NoSpace)) {
                 break;
@@ -230,10 +237,18 @@ impl Db {
             // Twice as much each round: freed chunks of another size class, or pages still
             // holding other items, do not make room; emptying a page takes more victims.
             let ask = needed.saturating_mul(1 << round);
-            let evicted = self.table.evict(ask, &mut |e| {
-                self.log(&[b"DEL", entry_key(e, &mut key)]);
-            });
-            if evicted.is_err() {
+            if self.table.evict(ask, &mut log).is_err() {
+                break;
+            }
+            result = write();
+        }
+        // Still no room: the sizes written changed class, and the keys the policy chose freed
+        // chunks this write cannot use. Empty whole pages, which any class can take.
+        for _ in 0..EVICT_PAGE_ROUNDS {
+            if !matches!(result, Err(Error::NoSpace)) {
+                break;
+            }
+            if self.table.evict_page(&mut log).is_err() {
                 break;
             }
             result = write();
