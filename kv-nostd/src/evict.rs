@@ -252,6 +252,8 @@ const COINS: usize = if cfg!(any(kv_loom, target_pointer_width = "32")) {
     16
 };
 
+const _: () = assert!(COINS.is_power_of_two());
+
 /// One shard of the LFU coin counter.
 #[cfg_attr(not(target_pointer_width = "32"), repr(align(64)))]
 pub(crate) struct Coin(AtomicUsize);
@@ -346,7 +348,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
             }
             // A fresh number for each access (Redis calls `rand()`): the key's hash and a count
             // of accesses of keys that share its shard.
-            let coin = &self.evict.coins[h as usize % COINS].0;
+            // COINS is a power of two (1 under the model checker).
+            let coin = &self.evict.coins[h as usize & (COINS - 1)].0;
             let n = coin.fetch_add(1, Ordering::Relaxed) as u64;
             lfu_incr(s.meta(), e.lfu_log_factor, mix(h ^ n.rotate_left(29)))
         } else {
