@@ -120,6 +120,12 @@ impl<'a> Bucket<'a> {
         (0..SLOTS).filter(|&j| self.slot(j).is_occupied()).count()
     }
 
+    /// Free slots.
+    #[inline]
+    pub(crate) fn free_slots(&self) -> usize {
+        SLOTS - self.occupied()
+    }
+
     /// The first free slot.
     #[inline]
     pub(crate) fn free_slot(&self) -> Option<usize> {

@@ -78,6 +78,7 @@ mod item;
 #[doc(hidden)]
 pub mod loom_hooks;
 pub mod memory;
+pub mod multi;
 pub mod native;
 mod page;
 pub mod resp;
@@ -94,6 +95,7 @@ pub use evict::{EvictStats, Eviction, Policy};
 pub use expire::{Deadline, DeadlineChange, ExpireCursor, ExpireIf, ExpireStep};
 pub use hash::HashKey;
 pub use memory::{Memory, Word, WORD};
+pub use multi::{Held, Locked, Prepared};
 pub use scan::{Entry, ScanCursor};
 pub use sink::Sink;
-pub use table::{Put, Stats, Table, When};
+pub use table::{Put, Removed, Stats, Table, When};

@@ -220,9 +220,12 @@ pub(crate) enum Remove {
 
 /// What a removal of one key removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Removed {
+pub enum Removed {
+    /// No item: the key was absent.
     Nothing,
+    /// A live item.
     Live,
+    /// An item whose deadline had passed (counted as expired).
     Expired,
 }
 
@@ -767,7 +770,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
     }
 
     #[inline]
-    fn check_value(&self, value: &[u8]) -> Result<(), Error> {
+    pub(crate) fn check_value(&self, value: &[u8]) -> Result<(), Error> {
         if value.len() > self.max_value {
             return Err(Error::ValueTooLong {
                 len: value.len(),
@@ -1173,7 +1176,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
     }
 
     /// The slot of locked bucket `b` holding `key`, with its header.
-    fn find_locked(
+    pub(crate) fn find_locked(
         view: ArenaView<'_>,
         b: Bucket<'_>,
         key_bits: u16,
@@ -1361,21 +1364,37 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 return Ok(Linked::Done(Some(Put::Inserted)));
             }
             drop(guards);
-            if !self.make_room(seg, sw, place, wait)? {
-                // No cuckoo path: the segment is full around this key.
-                let prefetch = |s: Slot| {
-                    if let Some(w) = view.data().get(s.loc() * 8 / crate::WORD) {
-                        prefetch(w);
-                    }
-                };
-                self.index
-                    .split(id, sw, &self.budget, wait, prefetch, |s| {
-                        self.rehash(view, s)
-                    })?;
-            }
+            self.make_room_or_split(seg, id, sw, place, false, wait)?;
             // A slot was freed in one of the key's buckets, the segment split, or others wrote
             // meanwhile; either way, look again.
         }
+    }
+
+    /// Frees a slot in one of `place`'s buckets of segment `id` (read with split word `sw`) by
+    /// cuckoo moves, or, with no path (or when `split` says so), splits the segment. No lock
+    /// may be held.
+    pub(crate) fn make_room_or_split(
+        &self,
+        seg: Segment<'_>,
+        id: usize,
+        sw: usize,
+        place: Place,
+        split: bool,
+        wait: Wait,
+    ) -> Result<(), Error> {
+        if !split && self.make_room(seg, sw, place, wait)? {
+            return Ok(());
+        }
+        // No cuckoo path: the segment is full around this key.
+        let view = self.arena.view();
+        let prefetch = |s: Slot| {
+            if let Some(w) = view.data().get(s.loc() * 8 / crate::WORD) {
+                prefetch(w);
+            }
+        };
+        self.index.split(id, sw, &self.budget, wait, prefetch, |s| {
+            self.rehash(view, s)
+        })
     }
 
     /// Puts the new item (`new`, its slot; `None` for a put expired on arrival, which removes

@@ -6,8 +6,9 @@
 //! gives them) and by the active expiry cycle. It stands still while the files are loaded.
 
 use crate::config::OutputLimits;
+use crate::storage::Region;
 use crate::storage::StorageConfig;
-use kv_nostd::{Error, HashKey, Sink};
+use kv_nostd::{Error, HashKey, Held, Locked, Sink};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
@@ -254,6 +255,19 @@ impl Db {
             result = write();
         }
         result
+    }
+
+    /// Runs `f` over `keys` with their buckets locked together
+    /// ([`kv_nostd::Table::locked`]): no other client sees part of what it does. With
+    /// `inserts`, any of the keys may be created.
+    pub fn locked<R>(
+        &self,
+        keys: &[&[u8]],
+        inserts: bool,
+        f: impl FnOnce(&mut Locked<'_, Region, Region>) -> R,
+    ) -> Result<R, Error> {
+        let mut scratch = vec![Held::EMPTY; 3 * keys.len()];
+        self.table.locked(keys, &mut scratch, inserts, f)
     }
 
     /// Expired keys removed since the counters were last reset (INFO's `expired_keys`).

@@ -8,6 +8,7 @@ mod models {
     mod expire;
     mod lock;
     mod merge;
+    mod multi;
     mod read;
     mod reuse;
     mod split;

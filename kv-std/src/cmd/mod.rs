@@ -156,6 +156,14 @@ pub enum Command {
     Mget,
     /// `MSET`.
     Mset,
+    /// `MSETNX`.
+    Msetnx,
+    /// `RENAME`.
+    Rename,
+    /// `RENAMENX`.
+    Renamenx,
+    /// `COPY`.
+    Copy,
     /// `DBSIZE`.
     Dbsize,
     /// `FLUSHDB`.
@@ -367,7 +375,11 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         Command::Del => strings::del(args, client, db, out),
         Command::Exists => strings::exists(args, client, db, out),
         Command::Mget => strings::mget(args, count, client, db, out),
-        Command::Mset => strings::mset(args, count, client, db, out),
+        Command::Mset => strings::mset(args, count, false, client, db, out),
+        Command::Msetnx => strings::mset(args, count, true, client, db, out),
+        Command::Rename => keys::rename(args, false, client, db, out),
+        Command::Renamenx => keys::rename(args, true, client, db, out),
+        Command::Copy => keys::copy(args, client, db, out),
         Command::Dbsize => keys::dbsize(db, out),
         Command::Flushdb | Command::Flushall => keys::flush(args, client, db, out),
         Command::Keys => keys::keys(args, db, out),

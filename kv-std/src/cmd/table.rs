@@ -130,6 +130,72 @@ pub const COMMANDS: &[Spec] = &[
             "O(N) where N is the number of keys to set.",
         )
         .arguments(&[arg("key_value", Block(&[arg("key", Key(0)), arg("value", Str)])).multiple()]),
+    spec("msetnx", Command::Msetnx, -3)
+        .flags(&["write", "denyoom"])
+        .keys(1, -1, 2)
+        .acl(&["@write", "@string", "@slow"])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_min"])
+        .key_specs(&[
+            key_spec(&["OW", "insert"], Index(1), Range { lastkey: -1, keystep: 2, limit: 0 }),
+        ])
+        .docs(
+            "Set multiple keys to multiple values, only if none of the keys exist",
+            "1.0.1",
+            "string",
+            "O(N) where N is the number of keys to set.",
+        )
+        .arguments(&[arg("key_value", Block(&[arg("key", Key(0)), arg("value", Str)])).multiple()]),
+    spec("rename", Command::Rename, 3)
+        .flags(&["write"])
+        .keys(1, 2, 1)
+        .acl(&["@keyspace", "@write", "@slow"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "delete"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+            key_spec(&["OW", "update"], Index(2), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Rename a key", "1.0.0", "generic", "O(1)")
+        .arguments(&[arg("key", Key(0)), arg("newkey", Key(1))]),
+    spec("renamenx", Command::Renamenx, 3)
+        .flags(&["write", "fast"])
+        .keys(1, 2, 1)
+        .acl(&["@keyspace", "@write", "@fast"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "delete"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+            key_spec(&["OW", "insert"], Index(2), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Rename a key, only if the new key does not exist", "1.0.0", "generic", "O(1)")
+        .history(&[
+            ("3.2.0", "The command no longer returns an error when source and destination names are the same."),
+        ])
+        .arguments(&[arg("key", Key(0)), arg("newkey", Key(1))]),
+    spec("copy", Command::Copy, -3)
+        .flags(&["write", "denyoom"])
+        .keys(1, 2, 1)
+        .acl(&["@keyspace", "@write", "@slow"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+            key_spec(&["OW", "update"], Index(2), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Copy a key",
+            "6.2.0",
+            "generic",
+            "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+        )
+        .arguments(&[
+            arg("source", Key(0)),
+            arg("destination", Key(1)),
+            arg("destination-db", Integer).token("DB").optional(),
+            pure_token("replace", "REPLACE").optional(),
+        ]),
     spec("ping", Command::Ping, -1)
         .flags(&["fast"])
         .acl(&["@fast", "@connection"])
