@@ -404,5 +404,6 @@ scripts!(
     auth,
     command,
     expire,
-    evict
+    evict,
+    rmw
 );
