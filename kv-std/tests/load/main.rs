@@ -3,6 +3,9 @@
 //! `cargo test --release -p kv-std --test load -- --ignored`.
 #![allow(missing_docs)]
 
+#[path = "../support/counter.rs"]
+mod counter;
+mod incr;
 mod pubsub;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
