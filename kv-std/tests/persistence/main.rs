@@ -6,6 +6,7 @@ mod evict;
 mod expiry;
 mod failure;
 mod files;
+mod rmw;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
