@@ -7,7 +7,8 @@
 //! here every such write is logged as the value it left (`SET key value`, with `PXAT ms` when
 //! the key keeps a deadline) or as `DEL key`, so a replay depends neither on the key's state at
 //! the time nor on when it runs (a logged `KEEPTTL` or `INCR` would), and replaying it twice
-//! changes nothing. The price: a write to a large value logs the whole value (a `SETBIT` on a
+//! changes nothing: a write that races a snapshot is replayed over a snapshot that may hold it
+//! already (`persist/mod.rs`), where a logged `INCR` would count twice. The price: a write to a large value logs the whole value (a `SETBIT` on a
 //! 1 MB bitmap logs 1 MB), where Redis logs the command.
 //!
 //! The value functions (`crate::value`) take the old value as a slice and return the new one
