@@ -533,6 +533,68 @@ mod tests {
         assert_eq!(t.used_bytes(), before);
     }
 
+    /// Adds one to the little-endian `u64` `key` holds (0 when absent).
+    fn increment(t: &T, key: &[u8]) -> Result<Updated, Error> {
+        let mut buf = [0u8; 8];
+        t.update(
+            key,
+            &mut buf[..],
+            |old, buf| {
+                let mut n = [0u8; 8];
+                if let Some(e) = old {
+                    assert_eq!(e.read_value(0, &mut n), 8);
+                }
+                buf.copy_from_slice(&(u64::from_le_bytes(n) + 1).to_le_bytes());
+                Update::Set {
+                    len: 8,
+                    deadline: Deadline::Keep,
+                }
+            },
+            &mut |_| {},
+        )
+    }
+
+    #[test]
+    fn concurrent_increments_while_the_index_splits_lose_nothing() {
+        let t = table(1 << 22);
+        let t = &t;
+        const THREADS: u64 = 4;
+        const EACH: u64 = 5_000;
+        std::thread::scope(|s| {
+            for _ in 0..THREADS {
+                s.spawn(move || {
+                    for i in 0..EACH {
+                        // Four counters, and now and then a new key, which the threads race to
+                        // insert: the segments split under the counters' feet.
+                        increment(t, &[b'c', (i % 4) as u8]).unwrap();
+                        if i % 4 == 0 {
+                            increment(t, &(i * 1_000 + 7).to_le_bytes()).unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        let total: u64 = (0..4u8)
+            .map(|c| {
+                let v = t.get_vec::<8>(&[b'c', c]).unwrap().unwrap();
+                u64::from_le_bytes(v.as_slice().try_into().unwrap())
+            })
+            .sum();
+        assert_eq!(total, THREADS * EACH);
+        // Every thread inserted or incremented each new key once, racing the others.
+        for i in (0..EACH).step_by(4) {
+            let v = t
+                .get_vec::<8>(&(i * 1_000 + 7).to_le_bytes())
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                u64::from_le_bytes(v.as_slice().try_into().unwrap()),
+                THREADS
+            );
+        }
+        assert!(t.stats().segments > 1, "the index split meanwhile");
+    }
+
     #[test]
     fn inserts_make_room_when_buckets_are_full() {
         let t = table(1 << 20);
