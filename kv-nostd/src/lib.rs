@@ -11,6 +11,8 @@
 //! - [`expire`]: deadlines and expiry: the table's clock, [`Deadline`]s of puts, reading and
 //!   changing a key's deadline, and the removal of expired keys (one key, or a step of the
 //!   active cycle); `clock` (private) is the clock itself.
+//! - [`update`]: read-modify-write of one key under its bucket lock ([`Table::update`]), what
+//!   `INCR`, `APPEND` or `SETBIT` need.
 //! - [`evict`]: Redis's `maxmemory-policy` choices ([`Policy`]), the access metadata reads keep
 //!   in each slot word (a time of access or an LFU counter), and eviction by sampling
 //!   ([`Table::evict`]).
@@ -88,6 +90,7 @@ pub mod sink;
 mod slot;
 mod sync;
 pub mod table;
+pub mod update;
 
 pub use config::Config;
 pub use error::{Error, LayoutError};

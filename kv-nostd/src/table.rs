@@ -230,7 +230,7 @@ pub enum Removed {
 }
 
 /// The bucket locks a write holds: one, or a pair.
-type Guards<'a> = (BitLock<'a>, Option<BitLock<'a>>);
+pub(crate) type Guards<'a> = (BitLock<'a>, Option<BitLock<'a>>);
 
 /// A concurrent hash table over an arena `A` and an index `I` of caller memory (see
 /// [`Memory`]): keys and values of any length up to the configured limits, a memory limit that
@@ -799,7 +799,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
     }
 
     /// The hash of the key of the item a slot links (stable: its bucket is locked).
-    fn rehash(&self, view: ArenaView<'_>, s: Slot) -> u64 {
+    pub(crate) fn rehash(&self, view: ArenaView<'_>, s: Slot) -> u64 {
         let loc = s.loc();
         let hdr = view.header(loc);
         let mut h = SipHasher13::new(&self.hash_key);
@@ -1201,7 +1201,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
     /// and moves check the split word under their locks, and a split moves keys out under all
     /// of them).
     #[allow(clippy::type_complexity)]
-    fn holder<'s>(
+    pub(crate) fn holder<'s>(
         view: ArenaView<'_>,
         seg: Segment<'s>,
         place: Place,
@@ -1558,7 +1558,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
 
     /// Frees a slot in one of `place`'s buckets by a chain of cuckoo moves. `Ok(false)` when no
     /// path exists within the search bounds: the segment is full around this key.
-    fn make_room(
+    pub(crate) fn make_room(
         &self,
         seg: Segment<'_>,
         sw: usize,

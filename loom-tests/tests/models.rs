@@ -12,6 +12,7 @@ mod models {
     mod read;
     mod reuse;
     mod split;
+    mod update;
     mod visit;
     mod write;
 }

@@ -10,13 +10,18 @@
 //! work unchanged; each reply is written once, through the connection's [`Out`], which shapes it
 //! for RESP2 or RESP3. An unknown command or subcommand is answered, never fatal.
 
+mod bits;
 mod client;
 mod connection;
+mod counter;
 mod expire;
 mod introspection;
 mod keys;
+mod lcs;
 mod object;
 mod pubsub;
+mod range;
+mod rewrite;
 mod server;
 pub mod spec;
 mod strings;
@@ -27,6 +32,7 @@ pub use server::REDIS_VERSION;
 use crate::db::Db;
 use crate::reply::{Out, Resp};
 use crate::server::clients::Handle;
+use crate::value::number::{parse_decrby, parse_incrby, Increment};
 use expire::Base::{Epoch, Now};
 use expire::Unit;
 use indexmap::IndexSet;
@@ -254,6 +260,46 @@ pub enum Command {
     Pexpiretime,
     /// `PERSIST`.
     Persist,
+    /// `INCR`.
+    Incr,
+    /// `DECR`.
+    Decr,
+    /// `INCRBY`.
+    Incrby,
+    /// `DECRBY`.
+    Decrby,
+    /// `INCRBYFLOAT`.
+    Incrbyfloat,
+    /// `APPEND`.
+    Append,
+    /// `SETRANGE`.
+    Setrange,
+    /// `GETRANGE`.
+    Getrange,
+    /// `SUBSTR`.
+    Substr,
+    /// `STRLEN`.
+    Strlen,
+    /// `GETDEL`.
+    Getdel,
+    /// `GETSET`.
+    Getset,
+    /// `SETNX`.
+    Setnx,
+    /// `SETBIT`.
+    Setbit,
+    /// `GETBIT`.
+    Getbit,
+    /// `BITCOUNT`.
+    Bitcount,
+    /// `BITPOS`.
+    Bitpos,
+    /// `BITFIELD`.
+    Bitfield,
+    /// `BITFIELD_RO`.
+    BitfieldRo,
+    /// `LCS`.
+    Lcs,
 }
 
 /// The command called `name` (any case), not a subcommand.
@@ -372,6 +418,25 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         Command::Expiretime => expire::ttl(Unit::Seconds, Epoch, args, client, db, out),
         Command::Pexpiretime => expire::ttl(Unit::Milliseconds, Epoch, args, client, db, out),
         Command::Persist => expire::persist(args, client, db, out),
+        Command::Incr => counter::incr(Some(Increment::INCR), parse_incrby, args, client, db, out),
+        Command::Decr => counter::incr(Some(Increment::DECR), parse_incrby, args, client, db, out),
+        Command::Incrby => counter::incr(None, parse_incrby, args, client, db, out),
+        Command::Decrby => counter::incr(None, parse_decrby, args, client, db, out),
+        Command::Incrbyfloat => counter::incrbyfloat(args, client, db, out),
+        Command::Append => range::append(args, client, db, out),
+        Command::Setrange => range::setrange(args, client, db, out),
+        Command::Getrange | Command::Substr => range::getrange(args, client, db, out),
+        Command::Strlen => range::strlen(args, client, db, out),
+        Command::Getdel => strings::getdel(args, client, db, out),
+        Command::Getset => strings::getset(args, client, db, out),
+        Command::Setnx => strings::setnx(args, client, db, out),
+        Command::Setbit => bits::setbit(args, client, db, out),
+        Command::Getbit => bits::getbit(args, client, db, out),
+        Command::Bitcount => bits::bitcount(args, client, db, out),
+        Command::Bitpos => bits::bitpos(args, client, db, out),
+        Command::Bitfield => bits::bitfield(false, args, client, db, out),
+        Command::BitfieldRo => bits::bitfield(true, args, client, db, out),
+        Command::Lcs => lcs::lcs(args, client, db, out),
         Command::Del => strings::del(args, client, db, out),
         Command::Exists => strings::exists(args, client, db, out),
         Command::Mget => strings::mget(args, count, client, db, out),

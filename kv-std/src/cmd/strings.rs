@@ -392,3 +392,75 @@ pub fn mset(args: Args<'_>, count: usize, nx: bool, client: &mut Client, db: &Db
     }
     client.logged(lsn, start, out.len());
 }
+
+/// `GETDEL key`: the value, or nil; the key is removed (logged as `DEL`).
+pub fn getdel(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+    let key = args.next().unwrap_or_default();
+    let start = out.len();
+    let mut lsn = 0;
+    let mut old = None;
+    let deleted = db.table.update(
+        key,
+        &mut [0u8; 0][..],
+        |entry, _| {
+            old = entry.map(|e| {
+                let mut v = vec![0; e.value_len()];
+                e.read_value(0, &mut v);
+                v
+            });
+            kv_nostd::update::Update::Delete
+        },
+        &mut |change| lsn = super::rewrite::log_change(db, key, change),
+    );
+    match deleted {
+        Ok(_) => {
+            client.read(old.is_some());
+            match old {
+                Some(v) => out.bulk(&v),
+                None => out.null(),
+            }
+        }
+        Err(e) => table_error(e, out),
+    }
+    client.logged(lsn, start, out.len());
+}
+
+/// `GETSET key value`: `SET key value GET`, which is how Redis propagates it.
+pub fn getset(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+    let key = args.next().unwrap_or_default();
+    let value = args.next().unwrap_or_default();
+    write_string(
+        key,
+        value,
+        When::Always,
+        true,
+        Deadline::None,
+        client,
+        db,
+        out,
+    );
+}
+
+/// `SETNX key value`: 1 if the key was set, 0 if it existed.
+pub fn setnx(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+    let key = args.next().unwrap_or_default();
+    let value = args.next().unwrap_or_default();
+    let start = out.len();
+    let mut lsn = 0;
+    let needed = db.table.item_bytes(key.len(), value.len());
+    let written = db.with_room(needed, || {
+        db.table.put_with(
+            key,
+            value,
+            When::IfAbsent,
+            Deadline::None,
+            None,
+            &mut |_| lsn = db.log(&[b"SET", key, value]),
+        )
+    });
+    match written {
+        Ok(set) => out.int(i64::from(set.is_some())),
+        Err(e) => table_error(e, out),
+    }
+    client.logged(lsn, start, out.len());
+}

@@ -405,5 +405,6 @@ scripts!(
     command,
     expire,
     evict,
-    multikey
+    multikey,
+    rmw
 );

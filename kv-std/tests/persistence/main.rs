@@ -7,6 +7,7 @@ mod expiry;
 mod failure;
 mod files;
 mod multikey;
+mod rmw;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

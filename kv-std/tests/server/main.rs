@@ -20,6 +20,9 @@ mod resp3;
 #[path = "../support/mod.rs"]
 mod support;
 
+#[path = "../support/counter.rs"]
+mod counter;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
