@@ -55,7 +55,22 @@ pub struct Db {
     pub pubsub: crate::pubsub::Hub,
     /// What `CONFIG SET` may change while the server runs.
     pub settings: Settings,
+    /// Lets `EXEC` run while nothing else touches the table (and the log rotate between
+    /// transactions).
+    pub gate: std::sync::Arc<crate::txn::gate::Gate>,
+    /// Who `WATCH`es which keys.
+    pub watches: std::sync::Arc<crate::txn::watch::Watches>,
+    /// Whether an `EXEC` under way has logged its `MULTI` yet: [`EXEC_CLOSED`],
+    /// [`EXEC_OPEN`] or [`EXEC_WRITTEN`].
+    exec_log: std::sync::atomic::AtomicU8,
 }
+
+/// No `EXEC` under way.
+const EXEC_CLOSED: u8 = 0;
+/// An `EXEC` under way that has logged nothing yet.
+const EXEC_OPEN: u8 = 1;
+/// An `EXEC` under way whose `MULTI` is logged.
+const EXEC_WRITTEN: u8 = 2;
 
 /// The settings `CONFIG SET` changes at run time.
 pub struct Settings {
@@ -280,7 +295,36 @@ impl Db {
     /// writes, from a table `then` hook); returns the log position a reply must wait for, 0 for
     /// none.
     pub fn log(&self, command: &[&[u8]]) -> u64 {
-        self.persist.as_ref().map_or(0, |p| p.append(command))
+        for key in crate::txn::watch::logged_keys(command) {
+            self.watches.touch(key);
+        }
+        let Some(p) = &self.persist else {
+            return 0;
+        };
+        // The writes of an `EXEC` go to the log between `MULTI` and `EXEC`: a log cut inside
+        // replays none of them. Written only if the transaction writes; while it runs nothing
+        // else writes (the gate), so nothing else logs either.
+        if self.exec_log.load(Ordering::Relaxed) == EXEC_OPEN {
+            self.exec_log.store(EXEC_WRITTEN, Ordering::Relaxed);
+            p.append(&[b"MULTI"]);
+        }
+        p.append(command)
+    }
+
+    /// Runs `f`, the commands of an `EXEC`, under the gate (nothing else touches the table
+    /// meanwhile) with their writes framed in the log by `MULTI` and `EXEC`; returns what `f`
+    /// returned and the log position the reply must wait for (0 for none).
+    pub fn exec<R>(&self, f: impl FnOnce() -> R) -> (R, u64) {
+        self.gate.exclusive(|| {
+            self.exec_log.store(EXEC_OPEN, Ordering::Relaxed);
+            let result = f();
+            let written = self.exec_log.swap(EXEC_CLOSED, Ordering::Relaxed) == EXEC_WRITTEN;
+            let lsn = match (&self.persist, written) {
+                (Some(p), true) => p.append(&[b"EXEC"]),
+                _ => 0,
+            };
+            (result, lsn)
+        })
     }
 
     /// A shared handle to this database, once it is shared.
@@ -304,6 +348,9 @@ impl Db {
             clients: Default::default(),
             pubsub: Default::default(),
             settings: Settings::default(),
+            gate: Default::default(),
+            watches: Default::default(),
+            exec_log: std::sync::atomic::AtomicU8::new(EXEC_CLOSED),
         })
     }
 }

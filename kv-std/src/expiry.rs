@@ -157,8 +157,11 @@ pub fn spawn(db: Arc<Db>, stop: Arc<AtomicBool>) -> io::Result<JoinHandle<()>> {
         .spawn(move || {
             let mut active = ActiveExpiry::new();
             let period = Duration::from_millis(1000 / HZ);
+            // Expiries are writes: none while an `EXEC` runs.
+            db.gate.register();
             while !stop.load(Ordering::Acquire) {
                 std::thread::sleep(period);
+                let _turn = db.gate.enter();
                 active.turn(&db, TURN_BUDGET);
                 db.table.shrink_step(MERGES_PER_TURN);
             }

@@ -180,6 +180,8 @@ pub fn reset(client: &mut Client, db: &Db, out: &mut Out) {
         shown.name = None;
         shown.subscriptions = [0; 3];
     }
+    client.transaction = None;
+    client.watching = None;
     client.authenticated = db.password.is_none();
     out.resp = Resp::V2;
     out.simple(b"RESET");

@@ -26,6 +26,7 @@ mod server;
 pub mod spec;
 mod strings;
 pub mod table;
+mod transaction;
 
 pub use server::REDIS_VERSION;
 
@@ -65,6 +66,10 @@ pub struct Client {
     /// Reads that found their key and reads that did not, not yet added to the server's
     /// counters (they are added once per batch of commands, not once per read).
     pub keyspace: [u64; 2],
+    /// The commands queued since `MULTI`, while in a transaction.
+    pub transaction: Option<transaction::Queued>,
+    /// The keys it `WATCH`es.
+    pub watching: Option<transaction::Watching>,
 }
 
 /// A client's subscriptions, each namespace in the order it subscribed.
@@ -108,6 +113,8 @@ impl Client {
             subscriptions: Subscriptions::default(),
             last_command: "NULL",
             keyspace: [0; 2],
+            transaction: None,
+            watching: None,
         }
     }
 
@@ -170,6 +177,16 @@ pub enum Command {
     Renamenx,
     /// `COPY`.
     Copy,
+    /// `MULTI`.
+    Multi,
+    /// `EXEC`.
+    Exec,
+    /// `DISCARD`.
+    Discard,
+    /// `WATCH`.
+    Watch,
+    /// `UNWATCH`.
+    Unwatch,
     /// `DBSIZE`.
     Dbsize,
     /// `FLUSHDB`.
@@ -340,6 +357,7 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
     let Some(spec) = lookup(name) else {
         client.last_command = "NULL";
         unknown_command(req, name, out);
+        fail_transaction(client);
         return Flow::Continue;
     };
     let mut args = req.args();
@@ -356,6 +374,7 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
                 String::from_utf8_lossy(&given[..given.len().min(128)]),
                 String::from_utf8_lossy(name).to_ascii_uppercase()
             ));
+            fail_transaction(client);
             return Flow::Continue;
         };
         if !found.arity_ok(argc) {
@@ -364,6 +383,7 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
                 "ERR wrong number of arguments for '{}' command",
                 found.name
             ));
+            fail_transaction(client);
             return Flow::Continue;
         }
         full_name = found.name;
@@ -371,17 +391,42 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
     }
     client.last_command = full_name;
     if !spec.arity_ok(argc) {
+        if spec.command == Command::Exec {
+            // Redis's `execCommandAbort`: an EXEC refused ends the transaction.
+            client.transaction = None;
+            client.watching = None;
+            out.error_fmt(format_args!(
+                "EXECABORT Transaction discarded because of: wrong number of arguments for \
+                 '{}' command",
+                spec.name
+            ));
+            return Flow::Continue;
+        }
         out.error_fmt(format_args!(
             "ERR wrong number of arguments for '{}' command",
             spec.name
         ));
+        fail_transaction(client);
         return Flow::Continue;
     }
     let command = spec.command;
     if !client.authenticated && !matches!(command, Command::Auth | Command::Hello | Command::Reset)
     {
         out.error(crate::auth::NOAUTH);
+        fail_transaction(client);
         return Flow::Continue;
+    }
+    if let Some(queued) = &mut client.transaction {
+        if !transaction::runs_inside_multi(command) {
+            if spec.flags.contains(&"no_multi") {
+                out.error("ERR Command not allowed inside a transaction");
+                queued.failed = true;
+            } else {
+                queued.push(req);
+                out.simple(b"QUEUED");
+            }
+            return Flow::Continue;
+        }
     }
     if out.resp == Resp::V2 && client.subscriptions.any() && !allowed_when_subscribed(command) {
         out.error_fmt(format_args!(
@@ -445,6 +490,11 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         Command::Rename => keys::rename(args, false, client, db, out),
         Command::Renamenx => keys::rename(args, true, client, db, out),
         Command::Copy => keys::copy(args, client, db, out),
+        Command::Multi => transaction::multi(client, out),
+        Command::Exec => return transaction::exec(client, db, out),
+        Command::Discard => transaction::discard(client, out),
+        Command::Watch => transaction::watch(args, client, db, out),
+        Command::Unwatch => transaction::unwatch(client, out),
         Command::Dbsize => keys::dbsize(db, out),
         Command::Flushdb | Command::Flushall => keys::flush(args, client, db, out),
         Command::Keys => keys::keys(args, db, out),
@@ -492,6 +542,16 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
 /// on a database that logs nothing while it loads. A command the server refuses is an error,
 /// with the refusal's text.
 pub fn replay(command: &Request<'_>, client: &mut Client, db: &Db) -> Result<(), String> {
+    // A snapshot started during an `EXEC` cuts the log between its `MULTI` and `EXEC`: the
+    // segment replayed over it starts inside the transaction, and its writes apply one by one
+    // (each record replays the same over a snapshot that holds it).
+    if client.transaction.is_none()
+        && command
+            .command()
+            .is_some_and(|c| c.eq_ignore_ascii_case(b"exec"))
+    {
+        return Ok(());
+    }
     let mut out = Out::new(Resp::V2);
     execute(command, client, db, &mut out);
     match out.bytes().first() {
@@ -499,6 +559,13 @@ pub fn replay(command: &Request<'_>, client: &mut Client, db: &Db) -> Result<(),
             Err(String::from_utf8_lossy(&out.bytes()[1..out.len().saturating_sub(2)]).into_owned())
         }
         _ => Ok(()),
+    }
+}
+
+/// Dooms the client's transaction, if it is in one: a command failed its checks while queuing.
+fn fail_transaction(client: &mut Client) {
+    if let Some(queued) = &mut client.transaction {
+        queued.failed = true;
     }
 }
 

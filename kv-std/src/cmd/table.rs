@@ -196,6 +196,44 @@ pub const COMMANDS: &[Spec] = &[
             arg("destination-db", Integer).token("DB").optional(),
             pure_token("replace", "REPLACE").optional(),
         ]),
+    spec("multi", Command::Multi, 1)
+        .flags(&["noscript", "loading", "stale", "fast", "allow_busy"])
+        .acl(&["@fast", "@transaction"])
+        .docs("Mark the start of a transaction block", "1.2.0", "transactions", "O(1)"),
+    spec("exec", Command::Exec, 1)
+        .flags(&["noscript", "loading", "stale", "skip_slowlog"])
+        .acl(&["@slow", "@transaction"])
+        .docs(
+            "Execute all commands issued after MULTI",
+            "1.2.0",
+            "transactions",
+            "Depends on commands in the transaction",
+        ),
+    spec("discard", Command::Discard, 1)
+        .flags(&["noscript", "loading", "stale", "fast", "allow_busy"])
+        .acl(&["@fast", "@transaction"])
+        .docs(
+            "Discard all commands issued after MULTI",
+            "2.0.0",
+            "transactions",
+            "O(N), when N is the number of queued commands",
+        ),
+    spec("watch", Command::Watch, -2)
+        .flags(&["noscript", "loading", "stale", "fast", "allow_busy"])
+        .keys(1, -1, 1)
+        .acl(&["@fast", "@transaction"])
+        .key_specs(&[key_spec(&["RO"], Index(1), Range { lastkey: -1, keystep: 1, limit: 0 })])
+        .docs(
+            "Watch the given keys to determine execution of the MULTI/EXEC block",
+            "2.2.0",
+            "transactions",
+            "O(1) for every key.",
+        )
+        .arguments(&[arg("key", Key(0)).multiple()]),
+    spec("unwatch", Command::Unwatch, 1)
+        .flags(&["noscript", "loading", "stale", "fast", "allow_busy"])
+        .acl(&["@fast", "@transaction"])
+        .docs("Forget about all watched keys", "2.2.0", "transactions", "O(1)"),
     spec("ping", Command::Ping, -1)
         .flags(&["fast"])
         .acl(&["@fast", "@connection"])

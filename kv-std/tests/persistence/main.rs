@@ -8,6 +8,7 @@ mod failure;
 mod files;
 mod multikey;
 mod rmw;
+mod transaction;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

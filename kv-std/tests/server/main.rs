@@ -16,6 +16,7 @@ mod protected;
 mod protocol_errors;
 mod resp;
 mod resp3;
+mod transaction;
 
 #[path = "../support/mod.rs"]
 mod support;
