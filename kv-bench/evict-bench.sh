@@ -20,8 +20,9 @@
 #          --pipeline 1|16
 #      against each, kv then redis in odd rounds and redis then kv in even ones. Nearly every SET
 #      is of a key not held and evicts. Prints SETs a second, the time of a turn of the 50
-#      clients (medians over rounds), evictions per SET, SETs refused, and the kv/redis ratio
-#      (the median of the per-round ratios).
+#      clients, the server's CPU time (user and system, /proc/PID/stat) per SET (medians over
+#      rounds), evictions per SET, SETs refused, and the kv/redis ratio (the median of the
+#      per-round ratios).
 #
 #   3. The same rounds on both servers emptied (FLUSHALL) and loaded with FIT_KEYS (150,000) keys,
 #      which fit in both at this limit, over those keys only: nothing is evicted, so the ratio
@@ -147,6 +148,9 @@ info_field() {
         | awk -F: -v f="$3" '$1 == f { print $2 }'
 }
 dbsize() { redis-cli -h 127.0.0.1 -p "$(port_of "$1")" dbsize | tr -d '\r'; }
+pid_of() { if [ "$1" = kv ]; then echo "$KV_PID"; else echo "$REDIS_PID"; fi; }
+# User and system time of a server process so far, in clock ticks (/proc/PID/stat).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$(pid_of "$1")/stat"; }
 
 log "load before: $(uptime)"
 log "kv-server --threads $KV_THREADS $KV_ARGS, redis-server $(redis-server --version | awk '{print $3}'), maxmemory $MAXMEMORY, samples $SAMPLES"
@@ -204,12 +208,15 @@ rounds() {
             if [ $((round % 2)) -eq 1 ]; then order="kv redis"; else order="redis kv"; fi
             for server in $order; do
                 before=$(info_field "$server" stats evicted_keys)
+                cpu_before=$(cpu_ticks "$server")
                 run_bg timeout 300 "$LOAD" --server "127.0.0.1:$(port_of "$server")" \
                     --requests "$SET_REQUESTS" --keyspace "$keyspace" --pipeline "$pipeline" \
                     --seed "$round" >"$out/${round}_${server}_P${pipeline}.txt"
+                cpu=$(($(cpu_ticks "$server") - cpu_before))
                 after=$(info_field "$server" stats evicted_keys)
                 echo $((after - before)) >"$out/${round}_${server}_P${pipeline}.evicted"
-                log "$2 round $round, -P $pipeline, $server: $(cat "$out/${round}_${server}_P${pipeline}.txt"); $((after - before)) evicted"
+                echo "$cpu" >"$out/${round}_${server}_P${pipeline}.cpu"
+                log "$2 round $round, -P $pipeline, $server: $(cat "$out/${round}_${server}_P${pipeline}.txt"); $((after - before)) evicted; $cpu ticks of CPU"
             done
         done
     done
@@ -228,14 +235,14 @@ for pipeline in 1 16; do
         round=${name%%_*}; rest=${name#*_}; server=${rest%%_*}
         # set-load's line: "N SETs in T s: R a second; ... took P50 ms (median), P99 ms (p99); E refused"
         awk -v r="$round" -v s="$server" -v p="$pipeline" -v e="$(cat "${f%.txt}.evicted")" \
-            -v n="$SET_REQUESTS" '{
+            -v n="$SET_REQUESTS" -v cpu="$(cat "${f%.txt}.cpu")" -v hz="$(getconf CLK_TCK)" '{
                 rps = $6; p50 = $(NF - 6); p99 = $(NF - 4); ref = $(NF - 1)
                 for (i = 1; i <= NF; i++) {
                     if ($i == "second;") rps = $(i - 2)
                     if ($i == "(median),") p50 = $(i - 2)
                     if ($i == "(p99);") { p99 = $(i - 2); ref = $(i + 1) }
                 }
-                print p, r, s, rps, p50, p99, e / n, ref
+                print p, r, s, rps, p50, p99, e / n, ref, cpu / hz * 1e6 / n
             }' "$f"
     done
 done | awk '
@@ -251,22 +258,23 @@ done | awk '
         if (!(p in seen)) { seen[p] = 1; order[++count] = p }
         rps[p, s] = rps[p, s] " " $4; p50[p, s] = p50[p, s] " " $5; p99[p, s] = p99[p, s] " " $6
         ev[p, s] = ev[p, s] " " $7; ref[p, s] = ref[p, s] " " $8; one[p, s, r] = $4
+        cpu[p, s] = cpu[p, s] " " $9
         if (!((p, r) in inround)) { inround[p, r] = 1; rounds[p] = rounds[p] " " r }
     }
     END {
-        print "| -P | kv SET/s | kv turn p50 ms | kv turn p99 ms | kv evictions per SET | kv refused | redis SET/s | redis turn p50 ms | redis turn p99 ms | redis evictions per SET | redis refused | kv/redis (per round) |"
-        print "|---|---|---|---|---|---|---|---|---|---|---|---|"
+        print "| -P | kv SET/s | kv turn p50 ms | kv turn p99 ms | kv evictions per SET | kv refused | kv CPU µs per SET | redis SET/s | redis turn p50 ms | redis turn p99 ms | redis evictions per SET | redis refused | redis CPU µs per SET | kv/redis (per round) |"
+        print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         for (i = 1; i <= count; i++) {
             p = order[i]; ratios = ""
             n = split(rounds[p], rs, " ")
             for (j = 1; j <= n; j++)
                 if (one[p, "redis", rs[j]] > 0)
                     ratios = ratios " " sprintf("%.2f", one[p, "kv", rs[j]] / one[p, "redis", rs[j]])
-            printf "| %s | %.0f | %.3f | %.3f | %.2f | %s | %.0f | %.3f | %.3f | %.2f | %s | %.2f (%s) |\n", p,
+            printf "| %s | %.0f | %.3f | %.3f | %.2f | %s | %.2f | %.0f | %.3f | %.3f | %.2f | %s | %.2f | %.2f (%s) |\n", p,
                 median(rps[p, "kv"]), median(p50[p, "kv"]), median(p99[p, "kv"]), median(ev[p, "kv"]),
-                substr(ref[p, "kv"], 2), median(rps[p, "redis"]), median(p50[p, "redis"]),
-                median(p99[p, "redis"]), median(ev[p, "redis"]), substr(ref[p, "redis"], 2),
-                median(ratios), substr(ratios, 2)
+                substr(ref[p, "kv"], 2), median(cpu[p, "kv"]), median(rps[p, "redis"]),
+                median(p50[p, "redis"]), median(p99[p, "redis"]), median(ev[p, "redis"]),
+                substr(ref[p, "redis"], 2), median(cpu[p, "redis"]), median(ratios), substr(ratios, 2)
         }
     }'
 }
