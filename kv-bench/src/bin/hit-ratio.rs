@@ -24,10 +24,11 @@
 //!
 //! Prints a markdown row per server: its policy, `maxmemory-samples` and `maxmemory` as it
 //! reports them, the hit ratio measured, the keys it holds at the end (`DBSIZE`), its
-//! `used_memory` and `evicted_keys`, and two references computed here for a cache of exactly
-//! that many keys on the same trace: exact LRU, and the hottest keys kept for good (the best
-//! any policy can do on a trace without a future it can see, as the draws are independent).
-//! Progress goes to stderr every million requests.
+//! `used_memory` and `evicted_keys`, the `SET`s it refused (answered with an error, such as
+//! `OOM`), and two references computed here for a cache of exactly that many keys on the same
+//! trace: exact LRU, and the hottest keys kept for good (the best any policy can do on a trace
+//! without a future it can see, as the draws are independent). Every million requests, each
+//! server's hit ratio over that million and its `DBSIZE` go to stderr.
 
 use kv_bench::Rng;
 use kv_nostd::resp::{decode_reply, Limits, Reply};
