@@ -505,8 +505,14 @@ impl<A: Memory, I: Memory> Table<A, I> {
             };
             let tick = self.lru_tick();
             let mut gone: [Option<Entry<'_>>; SLOTS] = core::array::from_fn(|_| None);
-            let (_, n) = self.unlink_expired(view, &b, &mut gone);
-            stats.reaped += n;
+            // With no key that has a deadline (read under the lock: one that gains one now
+            // waits for it), neither the reaping nor the scores need the items: the slot words
+            // say all, and the items' headers, a cache miss each, are left unread.
+            let deadlines = self.expires() > 0;
+            if deadlines {
+                let (_, n) = self.unlink_expired(view, &b, &mut gone);
+                stats.reaped += n;
+            }
             // After the reaping write: what a victim's bucket must still show.
             let version = b.version();
             for j in 0..SLOTS {
@@ -514,7 +520,11 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 if !s.is_occupied() {
                     continue;
                 }
-                let deadline = view.deadline(s.loc(), &view.header(s.loc()));
+                let deadline = if deadlines {
+                    view.deadline(s.loc(), &view.header(s.loc()))
+                } else {
+                    None
+                };
                 if e.policy.is_volatile() && deadline.is_none() {
                     continue;
                 }

@@ -21,7 +21,7 @@ pub const MAX_LENGTH: usize = u32::MAX as usize;
 /// The most times a write refused for memory makes room by eviction and tries again: a call of
 /// [`kv_nostd::Table::evict`] frees whole items, but memory comes back in whole pages, so one
 /// round does not always make room.
-pub const EVICT_ROUNDS: usize = 8;
+pub const EVICT_ROUNDS: usize = 3;
 
 /// The most pages emptied for one write, after [`EVICT_ROUNDS`] did not make room
 /// ([`kv_nostd::Table::evict_page`]).

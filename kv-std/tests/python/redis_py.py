@@ -1,5 +1,6 @@
 """redis-py, the most used Redis client, against kv-server with its defaults (RESP3 since
-redis-py 8) and with protocol=2: connect, commands, pipelines, expiry, pub/sub.
+redis-py 8) and with protocol=2: connect, commands, pipelines (plain and MULTI/EXEC, WATCH),
+expiry, pub/sub.
 
 Usage: python redis_py.py PATH-TO-kv-server
 Starts its own kv-server on a free loopback port and stops it at the end, even on failure.
@@ -79,6 +80,31 @@ def commands(r, protocol):
     replies = pipe.execute()
     assert replies[:100] == [True] * 100
     assert replies[100:] == [str(i).encode() for i in range(100)]
+    # Pipelines with their default, MULTI/EXEC: one atomic batch, every reply in order.
+    pipe = r.pipeline()
+    pipe.set("t1", 1).incr("t1").get("t1").delete("t1")
+    assert pipe.execute() == [True, 2, b"2", 1]
+    # WATCH: a write by another connection makes EXEC fail with WatchError.
+    other = redis.Redis(port=r.connection_pool.connection_kwargs["port"], protocol=protocol)
+    r.set("w", 1)
+    with r.pipeline() as pipe:
+        pipe.watch("w")
+        other.set("w", 2)
+        pipe.multi()
+        pipe.set("w", 3)
+        try:
+            pipe.execute()
+            raise AssertionError("EXEC ran although a watched key changed")
+        except redis.WatchError:
+            pass
+    assert r.get("w") == b"2"
+    # And the usual optimistic increment with transaction().
+    def bump(pipe):
+        n = int(pipe.get("w"))
+        pipe.multi()
+        pipe.set("w", n + 1)
+    r.transaction(bump, "w")
+    assert r.get("w") == b"3"
     # Binary values round-trip.
     blob = bytes(range(256))
     r.set(b"bin\x00key", blob)
