@@ -11,14 +11,22 @@
 //! for RESP2 or RESP3. An unknown command or subcommand is answered, never fatal.
 
 mod client;
+mod config;
 mod connection;
+mod debug;
 mod expire;
+mod info;
 mod introspection;
 mod keys;
+mod latency;
+mod memory;
+pub mod monitor;
 mod object;
 mod pubsub;
 mod server;
+pub mod slowlog;
 pub mod spec;
+pub mod stats;
 mod strings;
 pub mod table;
 
@@ -59,6 +67,8 @@ pub struct Client {
     /// Reads that found their key and reads that did not, not yet added to the server's
     /// counters (they are added once per batch of commands, not once per read).
     pub keyspace: [u64; 2],
+    /// Calls not yet added to the server's command counters, likewise.
+    pub tally: stats::Tally,
 }
 
 /// A client's subscriptions, each namespace in the order it subscribed.
@@ -102,6 +112,7 @@ impl Client {
             subscriptions: Subscriptions::default(),
             last_command: "NULL",
             keyspace: [0; 2],
+            tally: stats::Tally::default(),
         }
     }
 
@@ -111,8 +122,11 @@ impl Client {
     }
 
     /// Adds the reads counted since the last call to the server's `keyspace_hits` and
-    /// `keyspace_misses`.
+    /// `keyspace_misses`, and the calls to its command counters.
     pub fn flush_stats(&mut self, db: &Db) {
+        if !self.tally.is_empty() {
+            db.commands.add(&mut self.tally);
+        }
         let [hits, misses] = std::mem::take(&mut self.keyspace);
         if hits > 0 {
             crate::db::Stats::add(&db.stats.keyspace_hits, hits);
@@ -246,13 +260,29 @@ pub enum Command {
     Pexpiretime,
     /// `PERSIST`.
     Persist,
+    /// `TIME`.
+    Time,
+    /// `MONITOR`.
+    Monitor,
+    /// `DEBUG` and its subcommands.
+    Debug,
+    /// `SLOWLOG` and its subcommands.
+    Slowlog,
+    /// `LATENCY` and its subcommands.
+    Latency,
 }
 
 /// The command called `name` (any case), not a subcommand.
 fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    find(name).map(|(_, spec)| spec)
+}
+
+/// The command called `name` (any case), not a subcommand, and its place in the table.
+fn find(name: &[u8]) -> Option<(usize, &'static Spec)> {
     COMMANDS
         .iter()
-        .find(|spec| spec.name.as_bytes().eq_ignore_ascii_case(name))
+        .enumerate()
+        .find(|(_, spec)| spec.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// The commands a RESP2 client may run while it subscribes to something.
@@ -271,73 +301,190 @@ fn allowed_when_subscribed(command: Command) -> bool {
     )
 }
 
-/// Runs one request, appending its reply to `out`.
+/// A command that passed every check and is about to run.
+struct Call<'r> {
+    /// The command's entry; a subcommand's own for a container.
+    spec: &'static Spec,
+    /// The command run.
+    command: Command,
+    /// The subcommand's name in lower case (`get` for `CONFIG GET`), or empty.
+    subcommand: &'static str,
+    /// The subcommand as the client typed it.
+    given: &'r [u8],
+    /// Its counters' place.
+    slot: stats::Slot,
+}
+
+/// Runs one request, appending its reply to `out`, and counts it for INFO, the slow log and
+/// the monitors.
 pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -> Flow {
+    let errors = out.error_count();
+    let flow = match admit(req, client, out) {
+        Ok(call) => {
+            let start = std::time::Instant::now();
+            let flow = dispatch(&call, req, client, db, out);
+            let usec = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+            client
+                .tally
+                .call(call.slot, usec, out.error_count() > errors);
+            observe(&call, req, usec, client, db);
+            flow
+        }
+        Err(flow) => flow,
+    };
+    if out.error_count() > 0 {
+        db.errors.add(out.take_errors());
+    }
+    flow
+}
+
+/// Looks the command up and checks it may run: its arity, authentication, the pub/sub context.
+/// A command refused is answered here, and counted as rejected if it is known.
+fn admit<'r>(req: &'r Request<'_>, client: &mut Client, out: &mut Out) -> Result<Call<'r>, Flow> {
     let Some(name) = req.command() else {
-        return Flow::Continue;
+        return Err(Flow::Continue);
     };
     let argc = req.argc();
     // Redis answers QUIT before any other check: authentication, arity, subscribed mode.
     if name.eq_ignore_ascii_case(b"quit") {
         client.last_command = "quit";
         out.ok();
-        return Flow::Close;
+        return Err(Flow::Close);
     }
-    let Some(spec) = lookup(name) else {
+    let Some((index, spec)) = find(name) else {
         client.last_command = "NULL";
         unknown_command(req, name, out);
-        return Flow::Continue;
+        return Err(Flow::Continue);
     };
-    let mut args = req.args();
-    args.next();
-    let mut full_name = spec.name;
+    let mut full = spec;
     let mut subcommand = "";
     let mut given: &[u8] = &[];
+    let mut slot = stats::slot(index, None);
     if !spec.subcommands.is_empty() && argc >= 2 {
-        given = args.next().unwrap_or_default();
-        let Some(found) = spec.subcommand(given) else {
+        given = req.args().nth(1).unwrap_or_default();
+        let found = spec.subcommand(given);
+        let Some(sub) = spec
+            .subcommands
+            .iter()
+            .position(|s| found.is_some_and(|f| std::ptr::eq(f, s)))
+        else {
             client.last_command = "NULL";
             out.error_fmt(format_args!(
                 "ERR unknown subcommand '{}'. Try {} HELP.",
                 String::from_utf8_lossy(&given[..given.len().min(128)]),
                 String::from_utf8_lossy(name).to_ascii_uppercase()
             ));
-            return Flow::Continue;
+            return Err(Flow::Continue);
         };
-        if !found.arity_ok(argc) {
-            client.last_command = found.name;
-            out.error_fmt(format_args!(
-                "ERR wrong number of arguments for '{}' command",
-                found.name
-            ));
-            return Flow::Continue;
-        }
-        full_name = found.name;
-        subcommand = &found.name[spec.name.len() + 1..];
+        full = &spec.subcommands[sub];
+        slot = stats::slot(index, Some(sub));
+        subcommand = &full.name[spec.name.len() + 1..];
     }
-    client.last_command = full_name;
-    if !spec.arity_ok(argc) {
+    client.last_command = full.name;
+    let refused = |client: &mut Client| {
+        client.tally.reject(slot);
+        Err(Flow::Continue)
+    };
+    if !full.arity_ok(argc) || !spec.arity_ok(argc) {
         out.error_fmt(format_args!(
             "ERR wrong number of arguments for '{}' command",
-            spec.name
+            full.name
         ));
-        return Flow::Continue;
+        return refused(client);
     }
     let command = spec.command;
     if !client.authenticated && !matches!(command, Command::Auth | Command::Hello | Command::Reset)
     {
         out.error(crate::auth::NOAUTH);
-        return Flow::Continue;
+        return refused(client);
     }
     if out.resp == Resp::V2 && client.subscriptions.any() && !allowed_when_subscribed(command) {
         out.error_fmt(format_args!(
-            "ERR Can't execute '{full_name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \
-             QUIT / RESET are allowed in this context"
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \
+             QUIT / RESET are allowed in this context",
+            full.name
         ));
-        return Flow::Continue;
+        return refused(client);
     }
-    let count = argc - 1;
+    Ok(Call {
+        spec: full,
+        command,
+        subcommand,
+        given,
+        slot,
+    })
+}
+
+/// After a command ran: the slow log if it was slow, the monitors if any.
+fn observe(call: &Call<'_>, req: &Request<'_>, usec: u64, client: &Client, db: &Db) {
+    let slow = db.slowlog.wants(usec) && !call.spec.flags.contains(&"skip_slowlog");
+    let monitored = db.monitors.any()
+        && !call.spec.flags.contains(&"admin")
+        && !call.spec.flags.contains(&"skip_monitor");
+    if !slow && !monitored {
+        return;
+    }
+    let args = redacted(call.command, req);
+    if slow {
+        let name = client.handle.shown().name.clone().unwrap_or_default();
+        db.slowlog
+            .add(args.iter().copied(), usec, client.peer.to_string(), name);
+    }
+    if monitored {
+        db.monitors.feed(
+            client.peer,
+            args.iter().copied(),
+            db.settings.output_limits(),
+        );
+    }
+}
+
+/// The arguments of `req` as the slow log and the monitors show them: passwords replaced by
+/// `(redacted)`, as Redis 7.0 replaces them (`AUTH`'s arguments, `HELLO`'s after `AUTH`, the
+/// value given to `CONFIG SET requirepass`).
+fn redacted<'r>(command: Command, req: &'r Request<'_>) -> Vec<&'r [u8]> {
+    const REDACTED: &[u8] = b"(redacted)";
+    let mut args: Vec<&[u8]> = req.args().collect();
     match command {
+        Command::Auth => args[1..].iter_mut().for_each(|a| *a = REDACTED),
+        Command::Hello => {
+            if let Some(at) = args.iter().position(|a| a.eq_ignore_ascii_case(b"auth")) {
+                args.iter_mut()
+                    .skip(at + 1)
+                    .take(2)
+                    .for_each(|a| *a = REDACTED);
+            }
+        }
+        Command::Config => {
+            for pair in args.get_mut(2..).unwrap_or_default().chunks_mut(2) {
+                if let [name, value] = pair {
+                    if name.eq_ignore_ascii_case(b"requirepass") {
+                        *value = REDACTED;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    args
+}
+
+/// Runs an admitted command.
+fn dispatch(
+    call: &Call<'_>,
+    req: &Request<'_>,
+    client: &mut Client,
+    db: &Db,
+    out: &mut Out,
+) -> Flow {
+    let mut args = req.args();
+    args.next();
+    if !call.subcommand.is_empty() {
+        args.next();
+    }
+    let (subcommand, given) = (call.subcommand, call.given);
+    let count = req.argc() - 1;
+    match call.command {
         Command::Get => strings::get(args, client, db, out),
         Command::Set => strings::set(args, client, db, out),
         Command::Setex => strings::setex(Unit::Seconds, args, client, db, out),
@@ -397,18 +544,32 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         Command::Pubsub => pubsub::pubsub(subcommand, given, args, db, out),
         Command::Info => {
             client.flush_stats(db);
-            server::info(args, db, out)
+            info::info(args, db, out)
         }
         Command::Command => introspection::command(subcommand, args, out),
-        Command::Config => server::config(subcommand, args, db, out),
-        Command::Memory => server::memory(subcommand, args, db, out),
+        Command::Config => config::config(subcommand, args, client, db, out),
+        Command::Memory => memory::memory(subcommand, args, db, out),
         Command::Object => object::object(subcommand, args, client, db, out),
         Command::Save => server::save(db, out),
         Command::Bgsave => server::bgsave(args, db, out),
         Command::Lastsave => server::lastsave(db, out),
         Command::Shutdown => return server::shutdown(args, db, out),
+        Command::Time => server::time(out),
+        Command::Monitor => monitor(client, db, out),
+        Command::Debug => debug::debug(args, out),
+        Command::Slowlog => slowlog::slowlog(subcommand, args, &db.slowlog, out),
+        Command::Latency => latency::latency(subcommand, out),
     }
     Flow::Continue
+}
+
+/// `MONITOR`: from now on the client receives every command run. A client that already
+/// monitors gets no reply, as from Redis.
+fn monitor(client: &Client, db: &Db, out: &mut Out) {
+    if db.monitors.add(&client.handle) {
+        client.handle.set_monitor();
+        out.ok();
+    }
 }
 
 /// Applies a command read back from the log: run as an authenticated client no worker serves,

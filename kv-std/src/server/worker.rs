@@ -19,11 +19,10 @@ const WAKER: Token = Token(usize::MAX);
 /// A new connection for a worker: the stream, the peer and the client id.
 pub type Handoff = (TcpStream, SocketAddr, u64);
 
-/// When a worker closes idle connections and how long it polls before sleeping.
+/// How long a worker polls before sleeping. (When it closes idle connections is a setting
+/// `CONFIG SET timeout` changes: [`crate::db::Settings::idle_timeout`].)
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
-    /// Close connections idle this long.
-    pub idle_timeout: Option<Duration>,
     /// After serving, poll without sleeping for this long (zero: sleep at once).
     pub busy_poll: Duration,
 }
@@ -144,7 +143,10 @@ impl Loop {
                 Some(Duration::ZERO)
             } else {
                 // Wake now and then to close idle connections.
-                self.timing.idle_timeout.map(|_| Duration::from_secs(1))
+                self.db
+                    .settings
+                    .idle_timeout()
+                    .map(|_| Duration::from_secs(1))
             };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
@@ -180,7 +182,7 @@ impl Loop {
                 self.finish();
                 return Ok(());
             }
-            if let Some(limit) = self.timing.idle_timeout {
+            if let Some(limit) = self.db.settings.idle_timeout() {
                 if self.last_sweep.elapsed() >= Duration::from_secs(1) {
                     self.last_sweep = Instant::now();
                     self.close_idle(limit);

@@ -1,0 +1,281 @@
+//! What INFO's `commandstats` and `errorstats` sections count: the calls of each command and
+//! subcommand (their time, the calls refused before running, the calls that answered an error),
+//! and the error replies by code.
+//!
+//! A worker counts its client's calls in a [`Tally`] of its own and adds them to the shared
+//! [`CommandStats`] once per batch of commands, so that clients on different workers do not
+//! contend on a counter per call. Errors are rare: each is added to [`ErrorStats`] at once.
+
+use super::table::COMMANDS;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// The most error codes counted apart, as Redis 7.0 (`ERROR_STATS_NUMBER`): past it, errors of a
+/// new code still count in `total_error_replies`, but get no line of their own.
+const ERROR_CODES: usize = 128;
+
+/// A command's place among the counters: every command of the table, each followed by its
+/// subcommands, in table order.
+pub type Slot = usize;
+
+/// Where each command's counters start.
+fn offsets() -> &'static [Slot] {
+    static OFFSETS: OnceLock<Vec<Slot>> = OnceLock::new();
+    OFFSETS.get_or_init(|| {
+        let mut next = 0;
+        COMMANDS
+            .iter()
+            .map(|spec| {
+                let at = next;
+                next += 1 + spec.subcommands.len();
+                at
+            })
+            .collect()
+    })
+}
+
+/// The slot of command `index` of the table, or of its subcommand `sub`.
+pub fn slot(index: usize, sub: Option<usize>) -> Slot {
+    offsets()[index] + sub.map_or(0, |s| s + 1)
+}
+
+/// The name Redis gives the command in `slot` (`get`, `config|get`).
+fn name(slot: Slot) -> &'static str {
+    let index = offsets().partition_point(|&at| at <= slot) - 1;
+    let spec = &COMMANDS[index];
+    match slot - offsets()[index] {
+        0 => spec.name,
+        sub => spec.subcommands[sub - 1].name,
+    }
+}
+
+/// One command's counters.
+#[derive(Default)]
+struct Counters {
+    calls: AtomicU64,
+    usec: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// Every command's counters.
+pub struct CommandStats {
+    counters: Box<[Counters]>,
+}
+
+impl Default for CommandStats {
+    fn default() -> Self {
+        let last = COMMANDS.len() - 1;
+        let len = slot(last, None) + 1 + COMMANDS[last].subcommands.len();
+        Self {
+            counters: (0..len).map(|_| Counters::default()).collect(),
+        }
+    }
+}
+
+impl CommandStats {
+    /// Adds what `tally` counted, and empties it.
+    pub fn add(&self, tally: &mut Tally) {
+        for (slot, counts) in tally.pending.drain(..) {
+            let c = &self.counters[slot];
+            for (counter, n) in [
+                (&c.calls, counts.calls),
+                (&c.usec, counts.usec),
+                (&c.rejected, counts.rejected),
+                (&c.failed, counts.failed),
+            ] {
+                if n > 0 {
+                    counter.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Sets every counter back to zero (`CONFIG RESETSTAT`).
+    pub fn reset(&self) {
+        for c in self.counters.iter() {
+            for counter in [&c.calls, &c.usec, &c.rejected, &c.failed] {
+                counter.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// INFO's `commandstats` lines, by name, for the commands called, refused or failed since
+    /// the counters were last reset.
+    pub fn info(&self) -> String {
+        let mut lines: Vec<(&str, [u64; 4])> = self
+            .counters
+            .iter()
+            .enumerate()
+            .map(|(slot, c)| {
+                let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+                let counts = [
+                    load(&c.calls),
+                    load(&c.usec),
+                    load(&c.rejected),
+                    load(&c.failed),
+                ];
+                (name(slot), counts)
+            })
+            .filter(|(_, [calls, _, rejected, failed])| calls + rejected + failed > 0)
+            .collect();
+        lines.sort_unstable_by_key(|(name, _)| *name);
+        let mut text = String::new();
+        for (name, [calls, usec, rejected, failed]) in lines {
+            let per_call = if calls > 0 {
+                usec as f64 / calls as f64
+            } else {
+                0.0
+            };
+            let _ = write!(
+                text,
+                "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per_call:.2},\
+                 rejected_calls={rejected},failed_calls={failed}\r\n"
+            );
+        }
+        text
+    }
+}
+
+/// A client's calls not yet added to the shared counters.
+#[derive(Default, Debug)]
+pub struct Tally {
+    pending: Vec<(Slot, Counts)>,
+}
+
+#[derive(Default, Debug, Clone, Copy)]
+struct Counts {
+    calls: u64,
+    usec: u64,
+    rejected: u64,
+    failed: u64,
+}
+
+impl Tally {
+    fn counts(&mut self, slot: Slot) -> &mut Counts {
+        // A client uses a handful of commands: a short list searched in order does.
+        let at = match self.pending.iter().position(|(s, _)| *s == slot) {
+            Some(at) => at,
+            None => {
+                self.pending.push((slot, Counts::default()));
+                self.pending.len() - 1
+            }
+        };
+        &mut self.pending[at].1
+    }
+
+    /// A call of the command in `slot` that ran for `usec` microseconds, and answered an error
+    /// if `failed`.
+    pub fn call(&mut self, slot: Slot, usec: u64, failed: bool) {
+        let c = self.counts(slot);
+        c.calls += 1;
+        c.usec += usec;
+        c.failed += u64::from(failed);
+    }
+
+    /// A call of the command in `slot` refused before it ran (arity, authentication, context).
+    pub fn reject(&mut self, slot: Slot) {
+        self.counts(slot).rejected += 1;
+    }
+
+    /// Whether there is nothing to add.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+/// Error replies, by code.
+#[derive(Default)]
+pub struct ErrorStats {
+    codes: Mutex<BTreeMap<Box<str>, u64>>,
+    total: AtomicU64,
+}
+
+impl ErrorStats {
+    /// Counts error replies with these codes.
+    pub fn add(&self, codes: Vec<Box<str>>) {
+        if codes.is_empty() {
+            return;
+        }
+        self.total.fetch_add(codes.len() as u64, Ordering::Relaxed);
+        let mut map = self.codes.lock().unwrap_or_else(|e| e.into_inner());
+        for code in codes {
+            if let Some(n) = map.get_mut(&code) {
+                *n += 1;
+            } else if map.len() < ERROR_CODES {
+                map.insert(code, 1);
+            }
+        }
+    }
+
+    /// Every error reply since the counters were last reset (`total_error_replies`).
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Sets every count back to zero (`CONFIG RESETSTAT`).
+    pub fn reset(&self) {
+        self.codes.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.total.store(0, Ordering::Relaxed);
+    }
+
+    /// INFO's `errorstats` lines, by code.
+    pub fn info(&self) -> String {
+        let map = self.codes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut text = String::new();
+        for (code, count) in map.iter() {
+            let _ = write!(text, "errorstat_{code}:count={count}\r\n");
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_and_subcommand_has_its_own_slot() {
+        let mut names = Vec::new();
+        for (i, spec) in COMMANDS.iter().enumerate() {
+            assert_eq!(name(slot(i, None)), spec.name);
+            names.push(spec.name);
+            for (j, sub) in spec.subcommands.iter().enumerate() {
+                assert_eq!(name(slot(i, Some(j))), sub.name);
+                names.push(sub.name);
+            }
+        }
+        assert_eq!(CommandStats::default().counters.len(), names.len());
+    }
+
+    #[test]
+    fn tallies_add_up_and_reset() {
+        let stats = CommandStats::default();
+        let get = COMMANDS.iter().position(|s| s.name == "get").unwrap();
+        let mut tally = Tally::default();
+        tally.call(slot(get, None), 3, false);
+        tally.call(slot(get, None), 4, true);
+        tally.reject(slot(get, None));
+        stats.add(&mut tally);
+        assert!(tally.is_empty());
+        assert_eq!(
+            stats.info(),
+            "cmdstat_get:calls=2,usec=7,usec_per_call=3.50,rejected_calls=1,failed_calls=1\r\n"
+        );
+        stats.reset();
+        assert_eq!(stats.info(), "");
+    }
+
+    #[test]
+    fn errors_count_by_code() {
+        let errors = ErrorStats::default();
+        errors.add(vec!["ERR".into(), "WRONGPASS".into(), "ERR".into()]);
+        assert_eq!(errors.total(), 3);
+        assert_eq!(
+            errors.info(),
+            "errorstat_ERR:count=2\r\nerrorstat_WRONGPASS:count=1\r\n"
+        );
+    }
+}
