@@ -340,20 +340,36 @@ pub fn config(sub: &str, args: Args<'_>, client: &mut Client, db: &Db, out: &mut
     }
 }
 
-/// Each parameter matching any of the patterns, once.
+/// Each parameter matching any of the patterns, once. A pattern without `*`, `?` or `[` is a
+/// name, answered as it was typed, as Redis 7.0 answers it.
 fn get(args: Args<'_>, db: &Db, out: &mut Out) {
-    let patterns: Vec<Vec<u8>> = args.map(<[u8]>::to_ascii_lowercase).collect();
-    let hits: Vec<&Parameter> = PARAMETERS
-        .iter()
-        .filter(|p| {
-            patterns
-                .iter()
-                .any(|pattern| crate::pattern::matches(pattern, p.name.as_bytes()))
-        })
-        .collect();
+    let mut hits: Vec<(&[u8], &Parameter)> = Vec::new();
+    for pattern in args {
+        let mut add = |name: &'static [u8], p: &'static Parameter| {
+            if !hits.iter().any(|(_, hit)| std::ptr::eq(*hit, p)) {
+                hits.push((name, p));
+            }
+        };
+        if !pattern.iter().any(|b| b"*?[".contains(b)) {
+            if let Some(p) = find(pattern) {
+                add(p.name.as_bytes(), p);
+                // Answered under the name as typed.
+                if let Some(last) = hits.last_mut().filter(|(_, hit)| std::ptr::eq(*hit, p)) {
+                    last.0 = pattern;
+                }
+            }
+            continue;
+        }
+        let pattern = pattern.to_ascii_lowercase();
+        for p in PARAMETERS {
+            if crate::pattern::matches(&pattern, p.name.as_bytes()) {
+                add(p.name.as_bytes(), p);
+            }
+        }
+    }
     out.map(hits.len());
-    for p in hits {
-        out.bulk(p.name.as_bytes());
+    for (name, p) in hits {
+        out.bulk(name);
         out.bulk((p.get)(db).as_bytes());
     }
 }
@@ -363,7 +379,7 @@ fn get(args: Args<'_>, db: &Db, out: &mut Out) {
 fn set(args: Args<'_>, db: &Db, out: &mut Out) {
     let words: Vec<&[u8]> = args.collect();
     if !words.len().is_multiple_of(2) {
-        out.error("ERR wrong number of arguments for 'config|set' command");
+        out.error(super::SYNTAX_ERROR);
         return;
     }
     let failed = |out: &mut Out, name: &[u8], why: &str| {

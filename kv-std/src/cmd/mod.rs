@@ -557,7 +557,7 @@ fn dispatch(
         Command::Time => server::time(out),
         Command::Monitor => monitor(client, db, out),
         Command::Debug => debug::debug(args, out),
-        Command::Slowlog => slowlog::slowlog(subcommand, args, &db.slowlog, out),
+        Command::Slowlog => slowlog::slowlog(subcommand, given, args, &db.slowlog, out),
         Command::Latency => latency::latency(subcommand, out),
     }
     Flow::Continue

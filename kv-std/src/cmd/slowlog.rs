@@ -137,9 +137,14 @@ impl Slowlog {
     }
 }
 
-/// `SLOWLOG GET [count]`, `SLOWLOG LEN`, `SLOWLOG RESET`, `SLOWLOG HELP`.
-pub fn slowlog(sub: &str, mut args: Args<'_>, log: &Slowlog, out: &mut Out) {
+/// `SLOWLOG GET [count]`, `SLOWLOG LEN`, `SLOWLOG RESET`, `SLOWLOG HELP`; `given` is the
+/// subcommand as typed.
+pub fn slowlog(sub: &str, given: &[u8], mut args: Args<'_>, log: &Slowlog, out: &mut Out) {
     match sub {
+        "get" if args.len() > 1 => out.error_fmt(format_args!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+            String::from_utf8_lossy(&given[..given.len().min(128)])
+        )),
         "get" => {
             let count = match args.next() {
                 None => 10,
