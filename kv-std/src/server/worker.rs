@@ -142,11 +142,9 @@ impl Loop {
             let timeout = if !self.again.is_empty() || polling {
                 Some(Duration::ZERO)
             } else {
-                // Wake now and then to close idle connections.
-                self.db
-                    .settings
-                    .idle_timeout()
-                    .map(|_| Duration::from_secs(1))
+                // Wake now and then to close idle connections: every second, whether or not a
+                // timeout is set now, as `CONFIG SET timeout` may set one at any time.
+                Some(Duration::from_secs(1))
             };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
