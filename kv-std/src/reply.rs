@@ -102,6 +102,12 @@ impl Out {
         self.errors.len()
     }
 
+    /// The code of the last error reply written since the last
+    /// [`take_errors`](Self::take_errors).
+    pub fn last_error(&self) -> Option<&str> {
+        self.errors.last().map(|code| &**code)
+    }
+
     /// The codes of the error replies written since the last call.
     pub fn take_errors(&mut self) -> Vec<Box<str>> {
         std::mem::take(&mut self.errors)

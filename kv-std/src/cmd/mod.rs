@@ -324,10 +324,16 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
             let start = std::time::Instant::now();
             let flow = dispatch(&call, req, client, db, out);
             let usec = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
-            client
-                .tally
-                .call(call.slot, usec, out.error_count() > errors);
-            observe(&call, req, usec, client, db);
+            if out.error_count() > errors && out_of_memory(&call, out) {
+                // Redis refuses such a write before running it, when eviction cannot make room:
+                // a rejected call, neither timed nor logged nor fed to monitors.
+                client.tally.reject(call.slot);
+            } else {
+                client
+                    .tally
+                    .call(call.slot, usec, out.error_count() > errors);
+                observe(&call, req, usec, client, db);
+            }
             flow
         }
         Err(flow) => flow,
@@ -413,6 +419,11 @@ fn admit<'r>(req: &'r Request<'_>, client: &mut Client, out: &mut Out) -> Result
         given,
         slot,
     })
+}
+
+/// Whether `call` is a write that may need memory (`denyoom`) and was answered `-OOM`.
+fn out_of_memory(call: &Call<'_>, out: &Out) -> bool {
+    call.spec.flags.contains(&"denyoom") && out.last_error().is_some_and(|code| code == "OOM")
 }
 
 /// After a command ran: the slow log if it was slow, the monitors if any.

@@ -278,6 +278,38 @@ fn commandstats_add_up_the_calls_of_every_client() {
 }
 
 #[test]
+fn a_write_refused_for_memory_is_a_rejected_call() {
+    let mut config = Config::local();
+    config.storage.table.max_memory = 1 << 20;
+    let s = TestServer::with(config);
+    let mut con = client(&s);
+    cmd(&mut con, &["CONFIG", "RESETSTAT"]);
+    let value = "v".repeat(1000);
+    let mut stored = 0;
+    while redis::cmd("SET")
+        .arg(format!("k{stored}"))
+        .arg(&value)
+        .query::<Value>(&mut con)
+        .is_ok()
+    {
+        stored += 1;
+        assert!(stored < 10_000, "1 MiB never filled");
+    }
+    let info = text(&cmd(&mut con, &["INFO", "commandstats"]));
+    let set = info
+        .lines()
+        .find(|l| l.starts_with("cmdstat_set:"))
+        .unwrap();
+    assert!(
+        set.starts_with(&format!("cmdstat_set:calls={stored},"))
+            && set.ends_with(",rejected_calls=1,failed_calls=0"),
+        "{set}"
+    );
+    let errors = text(&cmd(&mut con, &["INFO", "errorstats"]));
+    assert!(errors.contains("errorstat_OOM:count=1"), "{errors}");
+}
+
+#[test]
 fn a_timeout_set_at_run_time_closes_idle_clients() {
     let s = TestServer::start();
     let mut idle = s.connect();
