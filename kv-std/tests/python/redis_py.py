@@ -163,6 +163,30 @@ def pubsub(r, protocol):
     p.close()
 
 
+def introspection(r, protocol):
+    info = r.info("everything")
+    assert info["role"] == "master" and info["connected_slaves"] == 0, info
+    assert "cmdstat_ping" in r.info("commandstats")
+    assert r.info("commandstats")["cmdstat_ping"]["calls"] >= 1
+    assert r.config_set("slowlog-log-slower-than", 0) is True
+    r.slowlog_reset()
+    r.set("slow", "v")
+    entries = r.slowlog_get()
+    assert [e["command"] for e in entries][-2:] == [b"SET slow v", b"SLOWLOG RESET"], entries
+    assert r.config_set("slowlog-log-slower-than", 10000) is True
+    assert r.config_get("slowlog-*") == {"slowlog-log-slower-than": "10000", "slowlog-max-len": "128"}
+    seconds, micros = r.time()
+    assert seconds > 1600000000 and 0 <= micros < 1000000
+    with r.monitor() as m:
+        r.set("watched", "1")
+        seen = next(m.listen())
+        while seen["command"] != "SET watched 1":
+            seen = next(m.listen())
+    assert seen["db"] == 0, seen
+    assert r.memory_stats()["keys.count"] >= 1
+    assert r.dbsize() >= 1
+
+
 def main():
     binary = sys.argv[1]
     proc, port = start_server(binary)
@@ -175,7 +199,7 @@ def main():
         hello = r.execute_command("HELLO")
         assert hello[b"proto"] == 3 if isinstance(hello, dict) else False, hello
         for protocol, client in [(3, redis.Redis(port=port)), (2, redis.Redis(port=port, protocol=2))]:
-            for test in (commands, expiry, pubsub):
+            for test in (commands, expiry, pubsub, introspection):
                 name = "%s (protocol %d)" % (test.__name__, protocol)
                 try:
                     test(client, protocol)
