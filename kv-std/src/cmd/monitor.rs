@@ -1,7 +1,8 @@
 //! `MONITOR`: every command any client runs, on any worker, streamed to the monitoring clients as
 //! Redis 7.0 writes it: `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`.
 //!
-//! A command is fed once it has run, with its passwords redacted; commands refused before they
+//! A command is fed once it has run, with its passwords redacted (a native protocol request as
+//! the Redis command it stands for: `get`, `set`, `del`, ...); commands refused before they
 //! ran, unknown ones and administrative ones (`CONFIG`, `DEBUG`, `MONITOR` itself) are not, as
 //! in Redis. Each line is built once and queued in every monitor's mailbox, the way pub/sub
 //! messages are, so a command never waits for a monitor. A monitor that does not read is held

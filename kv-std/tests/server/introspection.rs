@@ -177,6 +177,32 @@ fn a_monitor_sees_the_commands_of_clients_on_other_workers() {
 }
 
 #[test]
+fn a_monitor_sees_native_protocol_requests_as_the_commands_they_stand_for() {
+    let s = TestServer::start();
+    let mut monitor = s.connect();
+    monitor.expect(b"MONITOR\r\n", b"+OK\r\n");
+    let mut native = kv_std::client::Client::new(kv_std::client::ClientConfig::new(
+        s.addr.ip().to_string(),
+        s.addr.port(),
+    ));
+    native.put(b"nk", b"nv").unwrap();
+    assert_eq!(native.get(b"nk").unwrap().as_deref(), Some(&b"nv"[..]));
+    assert!(native.delete(b"nk").unwrap());
+    let lines = read_until(&mut monitor, Duration::from_secs(10), |t| {
+        t.contains("\"del\"")
+    });
+    let commands: Vec<&str> = lines
+        .split("\r\n")
+        .filter_map(|l| l.split_once("] ").map(|(_, args)| args))
+        .collect();
+    assert_eq!(
+        commands,
+        [r#""set" "nk" "nv""#, r#""get" "nk""#, r#""del" "nk""#],
+        "{lines}"
+    );
+}
+
+#[test]
 fn a_monitor_that_does_not_read_is_disconnected_at_its_output_limit() {
     let s = TestServer::start();
     let mut con = client(&s);
