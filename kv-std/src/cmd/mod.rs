@@ -9,6 +9,10 @@
 //! Replies and error texts are Redis 7's, byte for byte, so clients and tools that parse them
 //! work unchanged; each reply is written once, through the connection's [`Out`], which shapes it
 //! for RESP2 or RESP3. An unknown command or subcommand is answered, never fatal.
+//!
+//! Every command that runs is timed, and counted for INFO ([`stats`]: calls, time, calls refused
+//! before running, calls answered with an error, error replies by code); one slow enough goes to
+//! the [`slowlog`], and every one but the administrative ones is fed to the [`monitor`]s.
 
 mod client;
 mod config;
