@@ -6,6 +6,7 @@
 //! applies the copy only when all are valid: all or nothing, with Redis 7.0's errors. `CONFIG
 //! REWRITE` writes the values into the file the server was started with, as Redis does.
 
+use super::stats::percentile_text;
 use super::{parse_int, Client};
 use crate::config::{parse_memory, OutputLimits};
 use crate::db::{Db, EvictionSettings};
@@ -24,6 +25,8 @@ struct Staged {
     slowlog_max_len: usize,
     max_clients: usize,
     timeout: u64,
+    latency_tracking: bool,
+    percentiles: Vec<f64>,
 }
 
 impl Staged {
@@ -38,6 +41,8 @@ impl Staged {
             slowlog_max_len: db.slowlog.max_len(),
             max_clients: db.settings.max_clients(),
             timeout: db.settings.idle_timeout_secs(),
+            latency_tracking: db.commands.tracking(),
+            percentiles: db.commands.percentiles(),
         }
     }
 
@@ -52,6 +57,8 @@ impl Staged {
         db.slowlog.set_max_len(self.slowlog_max_len);
         db.settings.set_max_clients(self.max_clients);
         db.settings.set_idle_timeout_secs(self.timeout);
+        db.commands.set_tracking(self.latency_tracking);
+        db.commands.set_percentiles(self.percentiles);
     }
 }
 
@@ -251,6 +258,46 @@ const PARAMETERS: &[Parameter] = &[
             Ok(())
         }),
         Some("10000"),
+    ),
+    param(
+        "latency-tracking",
+        |db| yes_no(db.commands.tracking()),
+        Some(|s, v| {
+            s.latency_tracking = match v.to_ascii_lowercase().as_slice() {
+                b"yes" => true,
+                b"no" => false,
+                _ => return Err("argument must be 'yes' or 'no'".into()),
+            };
+            Ok(())
+        }),
+        Some("yes"),
+    ),
+    param(
+        "latency-tracking-info-percentiles",
+        |db| {
+            let percentiles = db.commands.percentiles();
+            let texts: Vec<String> = percentiles.iter().map(|&p| percentile_text(p)).collect();
+            texts.join(" ")
+        },
+        Some(|s, v| {
+            let mut percentiles = Vec::new();
+            for word in String::from_utf8_lossy(v).split_whitespace() {
+                let p: f64 = word
+                    .parse()
+                    .map_err(|_| "Invalid latency-tracking-info-percentiles parameters")?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err(
+                        "latency-tracking-info-percentiles parameters should sit between \
+                         [0.0,100.0]"
+                            .into(),
+                    );
+                }
+                percentiles.push(p);
+            }
+            s.percentiles = percentiles;
+            Ok(())
+        }),
+        Some("50 99 99.9"),
     ),
     param(
         "slowlog-max-len",

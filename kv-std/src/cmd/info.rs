@@ -6,8 +6,7 @@
 //! backlogs, peaks nobody tracks) are left out rather than made up. Where kv has none of a thing
 //! Redis counts (blocked clients, replicas, modules, cluster), the field says so with Redis's
 //! value for none. A few fields of kv's own follow Redis's in their section (`kv_version`, the
-//! table's pages and segments, `aof_fsync`). `Latencystats` is empty, as Redis's is with
-//! `latency-tracking no`: kv keeps no latency histograms.
+//! table's pages and segments, `aof_fsync`).
 
 use super::server::{bytes_to_human, REDIS_VERSION};
 use crate::db::Db;
@@ -89,6 +88,7 @@ fn section(name: &str, db: &Db, text: &mut String) {
         "CPU" => cpu(text),
         "Commandstats" => text.push_str(&db.commands.info()),
         "Errorstats" => text.push_str(&db.errors.info()),
+        "Latencystats" => text.push_str(&db.commands.latency_info()),
         "Cluster" => text.push_str("cluster_enabled:0\r\n"),
         "Keyspace" => keyspace(db, text),
         _ => {}

@@ -19,6 +19,7 @@ mod config;
 mod connection;
 mod debug;
 mod expire;
+mod histogram;
 mod info;
 mod introspection;
 mod keys;
@@ -327,7 +328,8 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         Ok(call) => {
             let start = std::time::Instant::now();
             let flow = dispatch(&call, req, client, db, out);
-            let usec = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let usec = nanos / 1000;
             if out.error_count() > errors && out_of_memory(&call, out) {
                 // Redis refuses such a write before running it, when eviction cannot make room:
                 // a rejected call, neither timed nor logged nor fed to monitors.
@@ -335,7 +337,7 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
             } else {
                 client
                     .tally
-                    .call(call.slot, usec, out.error_count() > errors);
+                    .call(call.slot, nanos, out.error_count() > errors);
                 observe(&call, req, usec, client, db);
             }
             flow

@@ -1,15 +1,16 @@
-//! What INFO's `commandstats` and `errorstats` sections count: the calls of each command and
-//! subcommand (their time, the calls refused before running, the calls that answered an error),
-//! and the error replies by code.
+//! What INFO's `commandstats`, `latencystats` and `errorstats` sections count: the calls of each
+//! command and subcommand (their time, the calls refused before running, the calls that answered
+//! an error), the distribution of each one's latency, and the error replies by code.
 //!
 //! A worker counts its client's calls in a [`Tally`] of its own and adds them to the shared
 //! [`CommandStats`] once per batch of commands, so that clients on different workers do not
 //! contend on a counter per call. Errors are rare: each is added to [`ErrorStats`] at once.
 
+use super::histogram::Histogram;
 use super::table::COMMANDS;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// The most error codes counted apart, as Redis 7.0 (`ERROR_STATS_NUMBER`): past it, errors of a
@@ -60,9 +61,16 @@ struct Counters {
     failed: AtomicU64,
 }
 
+/// Redis's default `latency-tracking-info-percentiles`.
+const PERCENTILES: [f64; 3] = [50.0, 99.0, 99.9];
+
 /// Every command's counters.
 pub struct CommandStats {
     counters: Box<[Counters]>,
+    /// Each command's latencies, made at its first call while `latency-tracking` is on.
+    latencies: Box<[OnceLock<Histogram>]>,
+    tracking: AtomicBool,
+    percentiles: Mutex<Vec<f64>>,
 }
 
 impl Default for CommandStats {
@@ -71,13 +79,83 @@ impl Default for CommandStats {
         let len = slot(last, None) + 1 + COMMANDS[last].subcommands.len();
         Self {
             counters: (0..len).map(|_| Counters::default()).collect(),
+            latencies: (0..len).map(|_| OnceLock::new()).collect(),
+            tracking: AtomicBool::new(true),
+            percentiles: Mutex::new(PERCENTILES.to_vec()),
         }
     }
 }
 
+/// A percentile as Redis writes it (`%f` without its trailing zeros): `50`, `99.9`.
+pub fn percentile_text(p: f64) -> String {
+    let text = format!("{p:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 impl CommandStats {
+    /// `latency-tracking`: whether each command's latencies are kept.
+    pub fn tracking(&self) -> bool {
+        self.tracking.load(Ordering::Relaxed)
+    }
+
+    /// Sets `latency-tracking`.
+    pub fn set_tracking(&self, on: bool) {
+        self.tracking.store(on, Ordering::Relaxed);
+    }
+
+    /// `latency-tracking-info-percentiles`: the percentiles `INFO latencystats` gives.
+    pub fn percentiles(&self) -> Vec<f64> {
+        self.percentiles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sets `latency-tracking-info-percentiles`.
+    pub fn set_percentiles(&self, percentiles: Vec<f64>) {
+        *self.percentiles.lock().unwrap_or_else(|e| e.into_inner()) = percentiles;
+    }
+
+    /// INFO's `latencystats` lines, by name: the chosen percentiles of each command's latency,
+    /// in microseconds.
+    pub fn latency_info(&self) -> String {
+        if !self.tracking() {
+            return String::new();
+        }
+        let percentiles = self.percentiles();
+        let mut lines: Vec<(&str, String)> = Vec::new();
+        for (slot, histogram) in self.latencies.iter().enumerate() {
+            let Some(h) = histogram.get().filter(|h| !h.is_empty()) else {
+                continue;
+            };
+            let values: Vec<String> = percentiles
+                .iter()
+                .map(|&p| {
+                    let usec = h.percentile(p) as f64 / 1000.0;
+                    format!("p{}={usec:.3}", percentile_text(p))
+                })
+                .collect();
+            lines.push((name(slot), values.join(",")));
+        }
+        lines.sort_unstable_by_key(|(name, _)| *name);
+        let mut text = String::new();
+        for (name, values) in lines {
+            let _ = write!(text, "latency_percentiles_usec_{name}:{values}\r\n");
+        }
+        text
+    }
+
     /// Adds what `tally` counted, and empties it.
     pub fn add(&self, tally: &mut Tally) {
+        if self.tracking() {
+            for (slot, bucket) in tally.latencies.drain(..) {
+                self.latencies[slot]
+                    .get_or_init(Histogram::default)
+                    .add(bucket);
+            }
+        } else {
+            tally.latencies.clear();
+        }
         for (slot, counts) in tally.pending.drain(..) {
             let c = &self.counters[slot];
             for (counter, n) in [
@@ -99,6 +177,9 @@ impl CommandStats {
             for counter in [&c.calls, &c.usec, &c.rejected, &c.failed] {
                 counter.store(0, Ordering::Relaxed);
             }
+        }
+        for h in self.latencies.iter().filter_map(OnceLock::get) {
+            h.clear();
         }
     }
 
@@ -143,6 +224,8 @@ impl CommandStats {
 #[derive(Default, Debug)]
 pub struct Tally {
     pending: Vec<(Slot, Counts)>,
+    /// Each call's latency bucket.
+    latencies: Vec<(Slot, u16)>,
 }
 
 #[derive(Default, Debug, Clone, Copy)]
@@ -166,13 +249,14 @@ impl Tally {
         &mut self.pending[at].1
     }
 
-    /// A call of the command in `slot` that ran for `usec` microseconds, and answered an error
+    /// A call of the command in `slot` that ran for `nanos` nanoseconds, and answered an error
     /// if `failed`.
-    pub fn call(&mut self, slot: Slot, usec: u64, failed: bool) {
+    pub fn call(&mut self, slot: Slot, nanos: u64, failed: bool) {
         let c = self.counts(slot);
         c.calls += 1;
-        c.usec += usec;
+        c.usec += nanos / 1000;
         c.failed += u64::from(failed);
+        self.latencies.push((slot, Histogram::bucket_of(nanos)));
     }
 
     /// A call of the command in `slot` refused before it ran (arity, authentication, context).
@@ -255,8 +339,8 @@ mod tests {
         let stats = CommandStats::default();
         let get = COMMANDS.iter().position(|s| s.name == "get").unwrap();
         let mut tally = Tally::default();
-        tally.call(slot(get, None), 3, false);
-        tally.call(slot(get, None), 4, true);
+        tally.call(slot(get, None), 3_000, false);
+        tally.call(slot(get, None), 4_999, true);
         tally.reject(slot(get, None));
         stats.add(&mut tally);
         assert!(tally.is_empty());
@@ -264,8 +348,18 @@ mod tests {
             stats.info(),
             "cmdstat_get:calls=2,usec=7,usec_per_call=3.50,rejected_calls=1,failed_calls=1\r\n"
         );
+        assert_eq!(
+            stats.latency_info(),
+            "latency_percentiles_usec_get:p50=3.007,p99=5.023,p99.9=5.023\r\n"
+        );
+        stats.set_percentiles(vec![100.0, 0.5]);
+        assert_eq!(
+            stats.latency_info(),
+            "latency_percentiles_usec_get:p100=5.023,p0.5=3.007\r\n"
+        );
         stats.reset();
         assert_eq!(stats.info(), "");
+        assert_eq!(stats.latency_info(), "");
     }
 
     #[test]

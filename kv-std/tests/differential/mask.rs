@@ -15,8 +15,9 @@ enum Mask {
     NonNegative,
     /// These `field=value` fields of every line of a text reply (`CLIENT INFO`, `CLIENT LIST`).
     ClientFields(&'static [&'static str]),
-    /// INFO's text: its section headers, and the lines of `Commandstats` (in name order, their
-    /// times masked) and `Errorstats`, are compared; the other fields are kv's own.
+    /// INFO's text: its section headers, and the lines of `Commandstats` and `Latencystats` (in
+    /// name order, their times masked) and `Errorstats`, are compared; the other fields are
+    /// kv's own.
     Info,
     /// Every element of an aggregate (TIME's seconds and microseconds).
     Elements,
@@ -164,9 +165,9 @@ fn mask_frame(mask: &Mask, frame: &mut Frame) {
     }
 }
 
-/// INFO's text as compared: headers and blank lines, the `cmdstat_` lines sorted by name (Redis
-/// lists them in a hash table's order) with `usec` and `usec_per_call` masked, the
-/// `errorstat_` lines.
+/// INFO's text as compared: headers and blank lines, the `cmdstat_` and
+/// `latency_percentiles_usec_` lines sorted by name (Redis lists them in a hash table's order)
+/// with their times masked, the `errorstat_` lines.
 fn info(text: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(text);
     let mut out: Vec<String> = Vec::new();
@@ -176,6 +177,19 @@ fn info(text: &[u8]) -> Vec<u8> {
         out.append(commands);
     };
     for line in text.split("\r\n") {
+        if let Some(latencies) = line.strip_prefix("latency_percentiles_usec_") {
+            let (name, values) = latencies.split_once(':').unwrap_or((latencies, ""));
+            let values: Vec<String> = values
+                .split(',')
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{}=*", v.split_once('=').map_or(v, |(k, _)| k)))
+                .collect();
+            commands.push(format!(
+                "latency_percentiles_usec_{name}:{}",
+                values.join(",")
+            ));
+            continue;
+        }
         if let Some(stat) = line.strip_prefix("cmdstat_") {
             let fields: Vec<String> = stat
                 .split(',')
