@@ -50,9 +50,9 @@ impl Histogram {
         bucket(nanos.clamp(LOWEST, HIGHEST)) as u16
     }
 
-    /// Counts one value in bucket `index` (from [`Histogram::bucket_of`]).
-    pub fn add(&self, index: u16) {
-        self.counts[usize::from(index)].fetch_add(1, Ordering::Relaxed);
+    /// Counts `n` values in bucket `index` (from [`Histogram::bucket_of`]).
+    pub fn add(&self, index: u16, n: u64) {
+        self.counts[usize::from(index)].fetch_add(n, Ordering::Relaxed);
     }
 
     /// Whether nothing was counted.
@@ -135,11 +135,9 @@ mod tests {
         let h = Histogram::default();
         assert_eq!(h.percentile(50.0), 0);
         // 4,000 ns falls in a bucket 16 wide: 4,000..=4,015, as Redis's `p50=4.015`.
-        h.add(Histogram::bucket_of(4_000));
+        h.add(Histogram::bucket_of(4_000), 1);
         assert_eq!(h.percentile(50.0), 4_015);
-        for _ in 0..99 {
-            h.add(Histogram::bucket_of(100));
-        }
+        h.add(Histogram::bucket_of(100), 99);
         assert_eq!(h.percentile(50.0), 100);
         assert_eq!(h.percentile(99.0), 100);
         assert_eq!(h.percentile(99.9), 4_015);

@@ -338,6 +338,9 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
                 client
                     .tally
                     .call(call.slot, nanos, out.error_count() > errors);
+                if client.tally.is_full() {
+                    db.commands.add(&mut client.tally);
+                }
                 observe(&call, req, usec, client, db);
             }
             flow

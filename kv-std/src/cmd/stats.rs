@@ -148,10 +148,10 @@ impl CommandStats {
     /// Adds what `tally` counted, and empties it.
     pub fn add(&self, tally: &mut Tally) {
         if self.tracking() {
-            for (slot, bucket) in tally.latencies.drain(..) {
+            for (slot, bucket, n) in tally.latencies.drain(..) {
                 self.latencies[slot]
                     .get_or_init(Histogram::default)
-                    .add(bucket);
+                    .add(bucket, u64::from(n));
             }
         } else {
             tally.latencies.clear();
@@ -224,9 +224,12 @@ impl CommandStats {
 #[derive(Default, Debug)]
 pub struct Tally {
     pending: Vec<(Slot, Counts)>,
-    /// Each call's latency bucket.
-    latencies: Vec<(Slot, u16)>,
+    /// Calls by latency bucket, a run of calls in one bucket counted once.
+    latencies: Vec<(Slot, u16, u32)>,
 }
+
+/// Latency entries a tally holds before it wants adding, so a long pipeline does not grow it.
+const TALLY_LATENCIES: usize = 256;
 
 #[derive(Default, Debug, Clone, Copy)]
 struct Counts {
@@ -256,7 +259,16 @@ impl Tally {
         c.calls += 1;
         c.usec += nanos / 1000;
         c.failed += u64::from(failed);
-        self.latencies.push((slot, Histogram::bucket_of(nanos)));
+        let bucket = Histogram::bucket_of(nanos);
+        match self.latencies.last_mut() {
+            Some((s, b, n)) if *s == slot && *b == bucket && *n < u32::MAX => *n += 1,
+            _ => self.latencies.push((slot, bucket, 1)),
+        }
+    }
+
+    /// Whether the tally holds enough to be added now rather than at the end of the batch.
+    pub fn is_full(&self) -> bool {
+        self.latencies.len() >= TALLY_LATENCIES
     }
 
     /// A call of the command in `slot` refused before it ran (arity, authentication, context).
@@ -266,7 +278,7 @@ impl Tally {
 
     /// Whether there is nothing to add.
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.pending.is_empty() && self.latencies.is_empty()
     }
 }
 
