@@ -323,33 +323,35 @@ struct Call<'r> {
 /// Runs one request, appending its reply to `out`, and counts it for INFO, the slow log and
 /// the monitors.
 pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -> Flow {
-    let errors = out.error_count();
     let flow = match admit(req, client, out) {
-        Ok(call) => {
-            let start = std::time::Instant::now();
-            let flow = dispatch(&call, req, client, db, out);
-            let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            let usec = nanos / 1000;
-            if out.error_count() > errors && out_of_memory(&call, out) {
-                // Redis refuses such a write before running it, when eviction cannot make room:
-                // a rejected call, neither timed nor logged nor fed to monitors.
-                client.tally.reject(call.slot);
-            } else {
-                client
-                    .tally
-                    .call(call.slot, nanos, out.error_count() > errors);
-                if client.tally.is_full() {
-                    db.commands.add(&mut client.tally);
-                }
-                observe(&call, req, usec, client, db);
-            }
-            flow
-        }
+        Ok(call) => run(&call, req, client, db, out),
         Err(flow) => flow,
     };
     if out.error_count() > 0 {
         db.errors.add(out.take_errors());
     }
+    flow
+}
+
+/// Runs an admitted command, timed, and counts it: its calls and latency, the slow log, the
+/// monitors.
+fn run(call: &Call<'_>, req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -> Flow {
+    let errors = out.error_count();
+    let start = std::time::Instant::now();
+    let flow = dispatch(call, req, client, db, out);
+    let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let failed = out.error_count() > errors;
+    if failed && out_of_memory(call, out) {
+        // Redis refuses such a write before running it, when eviction cannot make room: a
+        // rejected call, neither timed nor logged nor fed to monitors.
+        client.tally.reject(call.slot);
+        return flow;
+    }
+    client.tally.call(call.slot, nanos, failed);
+    if client.tally.is_full() {
+        db.commands.add(&mut client.tally);
+    }
+    observe(call, req, nanos / 1000, client, db);
     flow
 }
 
