@@ -241,6 +241,16 @@ pub enum Command {
     Lastsave,
     /// `SHUTDOWN`.
     Shutdown,
+    /// `TIME`.
+    Time,
+    /// `MONITOR`.
+    Monitor,
+    /// `DEBUG` and its subcommands.
+    Debug,
+    /// `SLOWLOG` and its subcommands.
+    Slowlog,
+    /// `LATENCY` and its subcommands.
+    Latency,
     /// `SETEX`.
     Setex,
     /// `PSETEX`.
@@ -265,16 +275,6 @@ pub enum Command {
     Pexpiretime,
     /// `PERSIST`.
     Persist,
-    /// `TIME`.
-    Time,
-    /// `MONITOR`.
-    Monitor,
-    /// `DEBUG` and its subcommands.
-    Debug,
-    /// `SLOWLOG` and its subcommands.
-    Slowlog,
-    /// `LATENCY` and its subcommands.
-    Latency,
 }
 
 /// The command called `name` (any case), not a subcommand.

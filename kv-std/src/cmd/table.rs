@@ -864,6 +864,133 @@ pub const COMMANDS: &[Spec] = &[
                 )
                 .arguments(&[arg("key", Key(0)), arg("count", Integer).token("SAMPLES").optional()]),
         ]),
+    spec("time", Command::Time, 1)
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@fast"])
+        .tips(&["nondeterministic_output"])
+        .docs("Return the current server time", "2.6.0", "server", "O(1)"),
+    spec("monitor", Command::Monitor, 1)
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .docs("Listen for all requests received by the server in real time", "1.0.0", "server", ""),
+    spec("debug", Command::Debug, -2)
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .docs("A container for debugging commands", "1.0.0", "server", "Depends on subcommand.")
+        .doc_flags(&["syscmd"]),
+    spec("slowlog", Command::Slowlog, -2)
+        .acl(&["@slow"])
+        .docs("A container for slow log commands", "2.2.12", "server", "Depends on subcommand.")
+        .subcommands(&[
+            spec("slowlog|get", Command::Slowlog, -2)
+                .flags(&["admin", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&["request_policy:all_nodes", "nondeterministic_output"])
+                .docs(
+                    "Get the slow log's entries",
+                    "2.2.12",
+                    "server",
+                    "O(N) where N is the number of entries returned",
+                )
+                .history(&[("4.0.0", "Added client IP address, port and name to the reply.")])
+                .arguments(&[arg("count", Integer).optional()]),
+            spec("slowlog|help", Command::Slowlog, 2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow"])
+                .docs(
+                    "Show helpful text about the different subcommands",
+                    "6.2.0",
+                    "server",
+                    "O(1)",
+                ),
+            spec("slowlog|len", Command::Slowlog, 2)
+                .flags(&["admin", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&[
+                    "request_policy:all_nodes",
+                    "response_policy:agg_sum",
+                    "nondeterministic_output",
+                ])
+                .docs("Get the slow log's length", "2.2.12", "server", "O(1)"),
+            spec("slowlog|reset", Command::Slowlog, 2)
+                .flags(&["admin", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+                .docs(
+                    "Clear all entries from the slow log",
+                    "2.2.12",
+                    "server",
+                    "O(N) where N is the number of entries in the slowlog",
+                ),
+        ]),
+    spec("latency", Command::Latency, -2)
+        .acl(&["@slow"])
+        .docs(
+            "A container for latency diagnostics commands",
+            "2.8.13",
+            "server",
+            "Depends on subcommand.",
+        )
+        .subcommands(&[
+            spec("latency|doctor", Command::Latency, 2)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&[
+                    "nondeterministic_output",
+                    "request_policy:all_nodes",
+                    "response_policy:special",
+                ])
+                .docs(
+                    "Return a human readable latency analysis report.",
+                    "2.8.13",
+                    "server",
+                    "O(1)",
+                ),
+            spec("latency|help", Command::Latency, 2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow"])
+                .docs(
+                    "Show helpful text about the different subcommands.",
+                    "2.8.13",
+                    "server",
+                    "O(1)",
+                ),
+            spec("latency|history", Command::Latency, 3)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&[
+                    "nondeterministic_output",
+                    "request_policy:all_nodes",
+                    "response_policy:special",
+                ])
+                .docs(
+                    "Return timestamp-latency samples for the event.",
+                    "2.8.13",
+                    "server",
+                    "O(1)",
+                )
+                .arguments(&[arg("event", Str)]),
+            spec("latency|latest", Command::Latency, 2)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&[
+                    "nondeterministic_output",
+                    "request_policy:all_nodes",
+                    "response_policy:special",
+                ])
+                .docs(
+                    "Return the latest latency samples for all events.",
+                    "2.8.13",
+                    "server",
+                    "O(1)",
+                ),
+            spec("latency|reset", Command::Latency, -2)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+                .docs("Reset latency data for one or more events.", "2.8.13", "server", "O(1)")
+                .arguments(&[arg("event", Str).optional().multiple()]),
+        ]),
     spec("object", Command::Object, -2)
         .acl(&["@slow"])
         .docs(
@@ -1163,133 +1290,6 @@ pub const COMMANDS: &[Spec] = &[
         ])
         .docs("Remove the expiration from a key", "2.2.0", "generic", "O(1)")
         .arguments(&[arg("key", Key(0))]),
-    spec("time", Command::Time, 1)
-        .flags(&["loading", "stale", "fast"])
-        .acl(&["@fast"])
-        .tips(&["nondeterministic_output"])
-        .docs("Return the current server time", "2.6.0", "server", "O(1)"),
-    spec("monitor", Command::Monitor, 1)
-        .flags(&["admin", "noscript", "loading", "stale"])
-        .acl(&["@admin", "@slow", "@dangerous"])
-        .docs("Listen for all requests received by the server in real time", "1.0.0", "server", ""),
-    spec("debug", Command::Debug, -2)
-        .flags(&["admin", "noscript", "loading", "stale"])
-        .acl(&["@admin", "@slow", "@dangerous"])
-        .docs("A container for debugging commands", "1.0.0", "server", "Depends on subcommand.")
-        .doc_flags(&["syscmd"]),
-    spec("slowlog", Command::Slowlog, -2)
-        .acl(&["@slow"])
-        .docs("A container for slow log commands", "2.2.12", "server", "Depends on subcommand.")
-        .subcommands(&[
-            spec("slowlog|get", Command::Slowlog, -2)
-                .flags(&["admin", "loading", "stale"])
-                .acl(&["@admin", "@slow", "@dangerous"])
-                .tips(&["request_policy:all_nodes", "nondeterministic_output"])
-                .docs(
-                    "Get the slow log's entries",
-                    "2.2.12",
-                    "server",
-                    "O(N) where N is the number of entries returned",
-                )
-                .history(&[("4.0.0", "Added client IP address, port and name to the reply.")])
-                .arguments(&[arg("count", Integer).optional()]),
-            spec("slowlog|help", Command::Slowlog, 2)
-                .flags(&["loading", "stale"])
-                .acl(&["@slow"])
-                .docs(
-                    "Show helpful text about the different subcommands",
-                    "6.2.0",
-                    "server",
-                    "O(1)",
-                ),
-            spec("slowlog|len", Command::Slowlog, 2)
-                .flags(&["admin", "loading", "stale"])
-                .acl(&["@admin", "@slow", "@dangerous"])
-                .tips(&[
-                    "request_policy:all_nodes",
-                    "response_policy:agg_sum",
-                    "nondeterministic_output",
-                ])
-                .docs("Get the slow log's length", "2.2.12", "server", "O(1)"),
-            spec("slowlog|reset", Command::Slowlog, 2)
-                .flags(&["admin", "loading", "stale"])
-                .acl(&["@admin", "@slow", "@dangerous"])
-                .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
-                .docs(
-                    "Clear all entries from the slow log",
-                    "2.2.12",
-                    "server",
-                    "O(N) where N is the number of entries in the slowlog",
-                ),
-        ]),
-    spec("latency", Command::Latency, -2)
-        .acl(&["@slow"])
-        .docs(
-            "A container for latency diagnostics commands",
-            "2.8.13",
-            "server",
-            "Depends on subcommand.",
-        )
-        .subcommands(&[
-            spec("latency|doctor", Command::Latency, 2)
-                .flags(&["admin", "noscript", "loading", "stale"])
-                .acl(&["@admin", "@slow", "@dangerous"])
-                .tips(&[
-                    "nondeterministic_output",
-                    "request_policy:all_nodes",
-                    "response_policy:special",
-                ])
-                .docs(
-                    "Return a human readable latency analysis report.",
-                    "2.8.13",
-                    "server",
-                    "O(1)",
-                ),
-            spec("latency|help", Command::Latency, 2)
-                .flags(&["loading", "stale"])
-                .acl(&["@slow"])
-                .docs(
-                    "Show helpful text about the different subcommands.",
-                    "2.8.13",
-                    "server",
-                    "O(1)",
-                ),
-            spec("latency|history", Command::Latency, 3)
-                .flags(&["admin", "noscript", "loading", "stale"])
-                .acl(&["@admin", "@slow", "@dangerous"])
-                .tips(&[
-                    "nondeterministic_output",
-                    "request_policy:all_nodes",
-                    "response_policy:special",
-                ])
-                .docs(
-                    "Return timestamp-latency samples for the event.",
-                    "2.8.13",
-                    "server",
-                    "O(1)",
-                )
-                .arguments(&[arg("event", Str)]),
-            spec("latency|latest", Command::Latency, 2)
-                .flags(&["admin", "noscript", "loading", "stale"])
-                .acl(&["@admin", "@slow", "@dangerous"])
-                .tips(&[
-                    "nondeterministic_output",
-                    "request_policy:all_nodes",
-                    "response_policy:special",
-                ])
-                .docs(
-                    "Return the latest latency samples for all events.",
-                    "2.8.13",
-                    "server",
-                    "O(1)",
-                ),
-            spec("latency|reset", Command::Latency, -2)
-                .flags(&["admin", "noscript", "loading", "stale"])
-                .acl(&["@admin", "@slow", "@dangerous"])
-                .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
-                .docs("Reset latency data for one or more events.", "2.8.13", "server", "O(1)")
-                .arguments(&[arg("event", Str).optional().multiple()]),
-        ]),
 ];
 
 /// `SET`'s keys, as Redis's `setGetKeys` finds them: the key is read as well as written when

@@ -409,13 +409,13 @@ scripts!(
     strings,
     keyspace,
     server,
-    auth,
-    command,
-    expire,
-    evict,
     info,
     config,
     slowlog,
     monitor,
-    diagnostics
+    diagnostics,
+    auth,
+    command,
+    expire,
+    evict
 );
