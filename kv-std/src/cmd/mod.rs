@@ -245,7 +245,7 @@ pub enum Command {
     Time,
     /// `MONITOR`.
     Monitor,
-    /// `DEBUG` and its subcommands.
+    /// `DEBUG`.
     Debug,
     /// `SLOWLOG` and its subcommands.
     Slowlog,
@@ -577,21 +577,12 @@ fn dispatch(
         Command::Lastsave => server::lastsave(db, out),
         Command::Shutdown => return server::shutdown(args, db, out),
         Command::Time => server::time(out),
-        Command::Monitor => monitor(client, db, out),
+        Command::Monitor => monitor::monitor(client, db, out),
         Command::Debug => debug::debug(args, out),
         Command::Slowlog => slowlog::slowlog(subcommand, given, args, &db.slowlog, out),
         Command::Latency => latency::latency(subcommand, out),
     }
     Flow::Continue
-}
-
-/// `MONITOR`: from now on the client receives every command run. A client that already
-/// monitors gets no reply, as from Redis.
-fn monitor(client: &Client, db: &Db, out: &mut Out) {
-    if db.monitors.add(&client.handle) {
-        client.handle.set_monitor();
-        out.ok();
-    }
 }
 
 /// Applies a command read back from the log: run as an authenticated client no worker serves,

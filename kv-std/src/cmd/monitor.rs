@@ -10,13 +10,25 @@
 //! applies to monitors, or the `pubsub` class's while `normal` has none (Redis's default, under
 //! which a monitor that stops reading grows without bound).
 
+use super::Client;
 use crate::config::OutputLimits;
+use crate::db::Db;
 use crate::pubsub::mailbox::Delivery;
 use crate::pubsub::Message;
+use crate::reply::Out;
 use crate::server::clients::Handle;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+
+/// `MONITOR`: from now on the client receives every command run. A client that already
+/// monitors gets no reply, as from Redis.
+pub fn monitor(client: &Client, db: &Db, out: &mut Out) {
+    if db.monitors.add(&client.handle) {
+        client.handle.set_monitor();
+        out.ok();
+    }
+}
 
 /// The clients in monitor mode.
 #[derive(Default)]
