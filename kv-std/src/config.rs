@@ -638,7 +638,12 @@ impl Config {
             },
             slowlog_log_slower_than: args.slowlog_log_slower_than,
             slowlog_max_len: args.slowlog_max_len,
-            config_file: args.config_file.clone(),
+            // Absolute, as Redis keeps it: INFO shows it, and CONFIG REWRITE finds it whatever
+            // the working directory becomes.
+            config_file: args
+                .config_file
+                .as_deref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
         })
     }
 
