@@ -98,6 +98,46 @@ impl Histogram {
     }
 }
 
+/// The highest value counted in the same bucket as `nanos`, however large.
+fn highest_equivalent(nanos: u64) -> u64 {
+    let magnitude = (63 - (nanos | (2 * HALF - 1)).leading_zeros()) - 7;
+    ((nanos >> magnitude) << magnitude) + (1 << magnitude) - 1
+}
+
+impl Histogram {
+    /// The cumulative distribution `LATENCY HISTOGRAM` gives, as Redis takes it from
+    /// HdrHistogram's logarithmic iterator (from 1,024 ns, doubling): for each power of two at
+    /// which the count grew, the highest value of its bucket in microseconds, and the count of
+    /// values up to that bucket.
+    pub fn distribution(&self) -> Vec<(u64, u64)> {
+        let counts: Vec<u64> = self
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        let mut points = Vec::new();
+        let (mut level, mut index, mut seen, mut reported) = (1024u64, 0, 0, 0);
+        while seen < total {
+            let last = if level <= HIGHEST {
+                bucket(level)
+            } else {
+                BUCKETS - 1
+            };
+            while index <= last {
+                seen += counts[index];
+                index += 1;
+            }
+            if seen > reported {
+                points.push((highest_equivalent(level) / 1000, seen));
+                reported = seen;
+            }
+            level *= 2;
+        }
+        points
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +182,21 @@ mod tests {
         assert_eq!(h.percentile(99.0), 100);
         assert_eq!(h.percentile(99.9), 4_015);
         assert_eq!(h.percentile(100.0), 4_015);
+    }
+
+    #[test]
+    fn the_distribution_doubles_from_a_microsecond() {
+        let h = Histogram::default();
+        assert!(h.distribution().is_empty());
+        // Redis's reply for three SETs of about 3.5, 5 and 6 µs: `4 => 1, 8 => 3`.
+        for nanos in [3_500, 5_000, 6_000] {
+            h.add(Histogram::bucket_of(nanos), 1);
+        }
+        assert_eq!(h.distribution(), [(4, 1), (8, 3)]);
+        h.add(Histogram::bucket_of(10), 2);
+        h.add(Histogram::bucket_of(u64::MAX), 1);
+        let points = h.distribution();
+        assert_eq!(points[0], (1, 2));
+        assert_eq!(points.last().unwrap().1, 6);
     }
 }

@@ -1,12 +1,19 @@
-//! `LATENCY DOCTOR|LATEST|HISTORY|RESET|HELP`: kv records no latency events (Redis's latency
-//! monitor, off by default there too), so the lists are empty, a reset resets none, and the
-//! doctor says why. The slow log (`SLOWLOG`) is where slow commands are kept.
+//! `LATENCY HISTOGRAM|DOCTOR|LATEST|HISTORY|RESET|HELP`. `HISTOGRAM` gives each command's
+//! latencies, kept as Redis keeps them (`latency-tracking`). kv records no latency events (Redis's
+//! latency monitor, off by default there too), so the other lists are empty, a reset resets none,
+//! and the doctor says why. The slow log (`SLOWLOG`) is where slow commands are kept.
 
+use crate::db::Db;
 use crate::reply::Out;
+use kv_nostd::resp::Args;
 
 /// `LATENCY subcommand [arg ...]`.
-pub fn latency(sub: &str, out: &mut Out) {
+pub fn latency(sub: &str, args: Args<'_>, db: &Db, out: &mut Out) {
     match sub {
+        "histogram" => {
+            let names: Vec<&[u8]> = args.collect();
+            db.commands.latency_histogram(&names, out);
+        }
         "latest" | "history" => out.array(0),
         "reset" => out.int(0),
         "doctor" => out.verbatim(
@@ -26,6 +33,9 @@ pub fn latency(sub: &str, out: &mut Out) {
                 "RESET [<event> ...]",
                 "    Reset latency data of one or more <event> classes.",
                 "    (default: reset all data for all event classes)",
+                "HISTOGRAM [COMMAND ...]",
+                "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+                "    If no commands are specified then all histograms are replied.",
                 "HELP",
                 "    Prints this help.",
             ];

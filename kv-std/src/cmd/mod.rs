@@ -580,7 +580,7 @@ fn dispatch(
         Command::Monitor => monitor::monitor(client, db, out),
         Command::Debug => debug::debug(args, out),
         Command::Slowlog => slowlog::slowlog(subcommand, given, args, &db.slowlog, out),
-        Command::Latency => latency::latency(subcommand, out),
+        Command::Latency => latency::latency(subcommand, args, db, out),
     }
     Flow::Continue
 }

@@ -42,6 +42,38 @@ pub fn slot(index: usize, sub: Option<usize>) -> Slot {
     offsets()[index] + sub.map_or(0, |s| s + 1)
 }
 
+/// The slots `name` stands for (any case): a command and its subcommands, or one subcommand
+/// (`config|get`); none for a name the table does not have.
+fn named_slots(name: &[u8]) -> Vec<Slot> {
+    let (container, sub) = match name.iter().position(|&b| b == b'|') {
+        Some(at) => (&name[..at], Some(&name[at + 1..])),
+        None => (name, None),
+    };
+    let Some(index) = COMMANDS
+        .iter()
+        .position(|s| s.name.as_bytes().eq_ignore_ascii_case(container))
+    else {
+        return Vec::new();
+    };
+    let spec = &COMMANDS[index];
+    match sub {
+        None => (0..=spec.subcommands.len())
+            .map(|j| slot(index, j.checked_sub(1)))
+            .collect(),
+        Some(sub) => spec
+            .subcommands
+            .iter()
+            .position(|s| {
+                s.name
+                    .split_once('|')
+                    .is_some_and(|(_, n)| n.as_bytes().eq_ignore_ascii_case(sub))
+            })
+            .map(|j| slot(index, Some(j)))
+            .into_iter()
+            .collect(),
+    }
+}
+
 /// The name Redis gives the command in `slot` (`get`, `config|get`).
 fn name(slot: Slot) -> &'static str {
     let index = offsets().partition_point(|&at| at <= slot) - 1;
@@ -143,6 +175,38 @@ impl CommandStats {
             let _ = write!(text, "latency_percentiles_usec_{name}:{values}\r\n");
         }
         text
+    }
+
+    /// `LATENCY HISTOGRAM [command ...]`: for each command named (a container with its
+    /// subcommands), or every command, that has latencies, its name, calls and cumulative
+    /// distribution of latencies, as Redis answers it.
+    pub fn latency_histogram(&self, names: &[&[u8]], out: &mut crate::reply::Out) {
+        let slots: Vec<Slot> = if names.is_empty() {
+            (0..self.latencies.len()).collect()
+        } else {
+            names.iter().flat_map(|name| named_slots(name)).collect()
+        };
+        let with_data: Vec<(Slot, &Histogram)> = slots
+            .into_iter()
+            .filter_map(|slot| {
+                let h = self.latencies[slot].get().filter(|h| !h.is_empty())?;
+                Some((slot, h))
+            })
+            .collect();
+        out.map(with_data.len());
+        for (slot, h) in with_data {
+            let points = h.distribution();
+            out.bulk(name(slot).as_bytes());
+            out.map(2);
+            out.bulk(b"calls");
+            out.int(points.last().map_or(0, |p| p.1) as i64);
+            out.bulk(b"histogram_usec");
+            out.map(points.len());
+            for (usec, count) in points {
+                out.int(usec as i64);
+                out.int(count as i64);
+            }
+        }
     }
 
     /// Adds what `tally` counted, and empties it.

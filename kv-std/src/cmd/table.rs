@@ -955,6 +955,21 @@ pub const COMMANDS: &[Spec] = &[
                     "server",
                     "O(1)",
                 ),
+            spec("latency|histogram", Command::Latency, -2)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&[
+                    "nondeterministic_output",
+                    "request_policy:all_nodes",
+                    "response_policy:special",
+                ])
+                .docs(
+                    "Return the cumulative distribution of latencies of a subset of commands or all.",
+                    "7.0.0",
+                    "server",
+                    "O(N) where N is the number of commands with latency information being retrieved.",
+                )
+                .arguments(&[arg("command", Str).optional().multiple()]),
             spec("latency|history", Command::Latency, 3)
                 .flags(&["admin", "noscript", "loading", "stale"])
                 .acl(&["@admin", "@slow", "@dangerous"])

@@ -23,6 +23,8 @@ enum Mask {
     Elements,
     /// The time, duration and client address of each `SLOWLOG GET` entry.
     Slowlog,
+    /// The distribution of each command's latencies in a `LATENCY HISTOGRAM` map.
+    Histogram,
 }
 
 /// The fields of a `CLIENT LIST` line that depend on the connection, the moment or the memory
@@ -76,6 +78,11 @@ const MASKS: &[(&str, Mask, &str)] = &[
         "kv reports its own fields; the sections, command and error counts are compared",
     ),
     ("time", Mask::Elements, "the time"),
+    (
+        "latency histogram",
+        Mask::Histogram,
+        "how long each command took; the commands and their calls are compared",
+    ),
     (
         "slowlog get",
         Mask::Slowlog,
@@ -148,6 +155,19 @@ fn mask_frame(mask: &Mask, frame: &mut Frame) {
         (Mask::Elements, Frame::Aggregate { items, .. }) => {
             for item in items.iter_mut() {
                 *item = masked(item);
+            }
+        }
+        (Mask::Histogram, Frame::Aggregate { items, .. }) => {
+            for command in items.iter_mut().skip(1).step_by(2) {
+                if let Frame::Aggregate { items: fields, .. } = command {
+                    for pair in fields.chunks_mut(2) {
+                        if let [Frame::Text { text, .. }, value] = pair {
+                            if text == b"histogram_usec" {
+                                *value = Frame::Other(b"*\r\n".to_vec());
+                            }
+                        }
+                    }
+                }
             }
         }
         (Mask::Slowlog, Frame::Aggregate { items, .. }) => {
