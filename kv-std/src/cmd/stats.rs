@@ -317,12 +317,15 @@ impl Tally {
     }
 
     /// A call of the command in `slot` that ran for `nanos` nanoseconds, and answered an error
-    /// if `failed`.
-    pub fn call(&mut self, slot: Slot, nanos: u64, failed: bool) {
+    /// if `failed`; its latency is kept if `tracking`.
+    pub fn call(&mut self, slot: Slot, nanos: u64, failed: bool, tracking: bool) {
         let c = self.counts(slot);
         c.calls += 1;
         c.usec += nanos / 1000;
         c.failed += u64::from(failed);
+        if !tracking {
+            return;
+        }
         let bucket = Histogram::bucket_of(nanos);
         match self.latencies.last_mut() {
             Some((s, b, n)) if *s == slot && *b == bucket && *n < u32::MAX => *n += 1,
@@ -415,8 +418,8 @@ mod tests {
         let stats = CommandStats::default();
         let get = COMMANDS.iter().position(|s| s.name == "get").unwrap();
         let mut tally = Tally::default();
-        tally.call(slot(get, None), 3_000, false);
-        tally.call(slot(get, None), 4_999, true);
+        tally.call(slot(get, None), 3_000, false, true);
+        tally.call(slot(get, None), 4_999, true, true);
         tally.reject(slot(get, None));
         stats.add(&mut tally);
         assert!(tally.is_empty());
