@@ -289,6 +289,92 @@ impl<A: Memory> Arena<A> {
         None
     }
 
+    /// Gives back the empty page each size class keeps (see the module docs), from every class
+    /// whose lock is free.
+    pub(crate) fn give_back_kept(&self, budget: &Budget) {
+        for c in 0..self.classes.count() {
+            let cs = self.class_state(c);
+            let Some(class) = BitLock::try_take(&cs[CLASS_LOCK], 1) else {
+                continue;
+            };
+            let per_page = self.lay.page_bytes / self.classes.size(c);
+            let mut empty = None;
+            let mut at = cs[CLASS_PARTIAL].load(Ordering::Relaxed);
+            while at != 0 {
+                let p = at - 1;
+                let m = self.view().meta(p);
+                if m[CLASS_FREE].load(Ordering::Relaxed) >> 8 == per_page {
+                    self.remove_partial(cs, p);
+                    empty = Some(p);
+                    break;
+                }
+                at = m[NEXT].load(Ordering::Relaxed);
+            }
+            drop(class);
+            if let Some(p) = empty {
+                self.give_page(budget, p);
+            }
+        }
+    }
+
+    /// Pages used at least once so far (`0..` this many).
+    pub(crate) fn pages_touched(&self) -> usize {
+        self.fresh.load(Ordering::Relaxed)
+    }
+
+    /// Chunks of page `p` holding items, if it is a page of small items (read without a lock:
+    /// a hint).
+    pub(crate) fn slab_items(&self, p: usize) -> Option<usize> {
+        let m = self.view().meta(p);
+        if page::kind(m[STATE].load(Ordering::Relaxed)) != Kind::Slab {
+            return None;
+        }
+        let cf = m[CLASS_FREE].load(Ordering::Relaxed);
+        let per_page =
+            self.lay.page_bytes / self.classes.size((cf & 0xff).min(self.classes.count() - 1));
+        Some(per_page.saturating_sub(cf >> 8))
+    }
+
+    /// The chunks of page `p` that hold items, if it is a page of small items of at most
+    /// `64 * used.len()` chunks: their size, and a bit per chunk in `used` (chunk `k` is bit
+    /// `k % 64` of word `k / 64`). Read under the class's lock; chunks may be freed or taken
+    /// as soon as it is released.
+    pub(crate) fn chunks_in_use(&self, p: usize, used: &mut [u64]) -> Option<usize> {
+        let m = self.view().meta(p);
+        let c = m[CLASS_FREE].load(Ordering::Relaxed) & 0xff;
+        if c >= self.classes.count() {
+            return None;
+        }
+        let cs = self.class_state(c);
+        let _class = BitLock::take(&cs[CLASS_LOCK], 1);
+        // Again under the lock: the page may have been freed or given to another class.
+        if page::kind(m[STATE].load(Ordering::Relaxed)) != Kind::Slab
+            || m[CLASS_FREE].load(Ordering::Relaxed) & 0xff != c
+        {
+            return None;
+        }
+        let size = self.classes.size(c);
+        let per_page = self.lay.page_bytes / size;
+        if per_page > used.len() * 64 {
+            return None;
+        }
+        used.fill(0);
+        let handed = m[page::BUMP].load(Ordering::Relaxed).min(per_page);
+        for k in 0..handed {
+            used[k / 64] |= 1 << (k % 64);
+        }
+        let base = p << self.lay.page_shift;
+        let mut link = m[LINK].load(Ordering::Relaxed);
+        let mut steps = 0;
+        while link != 0 && link <= per_page && steps < per_page {
+            let k = link - 1;
+            used[k / 64] &= !(1 << (k % 64));
+            link = self.view().word_at(base + k * size).load(Ordering::Relaxed);
+            steps += 1;
+        }
+        Some(size)
+    }
+
     fn pop_free_page(&self, wait: Wait) -> Result<Option<usize>, Error> {
         if self.free_pages.load(Ordering::Relaxed) == 0 {
             return Ok(None);

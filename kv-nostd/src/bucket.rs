@@ -114,6 +114,18 @@ impl<'a> Bucket<'a> {
         slot::touch(self.slot_words(j), seen, m)
     }
 
+    /// Slots in use.
+    #[inline]
+    pub(crate) fn occupied(&self) -> usize {
+        (0..SLOTS).filter(|&j| self.slot(j).is_occupied()).count()
+    }
+
+    /// Free slots.
+    #[inline]
+    pub(crate) fn free_slots(&self) -> usize {
+        SLOTS - self.occupied()
+    }
+
     /// The first free slot.
     #[inline]
     pub(crate) fn free_slot(&self) -> Option<usize> {

@@ -22,10 +22,11 @@
 //! removes the best one under its bucket's lock if the bucket has not been written since it was
 //! sampled. Expired keys met while sampling are removed first.
 
-use crate::bucket::{self, SLOTS};
+use crate::bucket::{self, Bucket, SLOTS};
 use crate::error::Error;
 use crate::memory::Memory;
 use crate::scan::Entry;
+use crate::segment::Place;
 use crate::slot::Slot;
 use crate::sync::{AtomicUsize, Ordering, Wait};
 use crate::table::Table;
@@ -35,6 +36,14 @@ pub const LFU_INIT_VAL: u8 = 5;
 
 /// Candidates the evictor keeps between samples (Redis's `EVPOOL_SIZE`).
 pub const POOL: usize = 16;
+
+/// Pages [`Table::evict_page`] samples for the one with the fewest items.
+pub const PAGE_SAMPLES: usize = 16;
+/// Words of the chunk bitmap of [`Table::evict_page`]: pages of up to 8,192 chunks (a 64 KiB
+/// page of the smallest class).
+const PAGE_CHUNK_WORDS: usize = 128;
+/// The longest key [`Table::evict_page`] reads from a chunk; items with longer keys stay.
+const PAGE_KEY_BYTES: usize = 1024;
 
 /// The most keys one [`Table::evict`] call removes.
 pub const MAX_VICTIMS: usize = 64;
@@ -243,6 +252,8 @@ const COINS: usize = if cfg!(any(kv_loom, target_pointer_width = "32")) {
     16
 };
 
+const _: () = assert!(COINS.is_power_of_two());
+
 /// One shard of the LFU coin counter.
 #[cfg_attr(not(target_pointer_width = "32"), repr(align(64)))]
 pub(crate) struct Coin(AtomicUsize);
@@ -337,7 +348,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
             }
             // A fresh number for each access (Redis calls `rand()`): the key's hash and a count
             // of accesses of keys that share its shard.
-            let coin = &self.evict.coins[h as usize % COINS].0;
+            // COINS is a power of two (1 under the model checker).
+            let coin = &self.evict.coins[h as usize & (COINS - 1)].0;
             let n = coin.fetch_add(1, Ordering::Relaxed) as u64;
             lfu_incr(s.meta(), e.lfu_log_factor, mix(h ^ n.rotate_left(29)))
         } else {
@@ -613,28 +625,140 @@ impl<A: Memory, I: Memory> Table<A, I> {
             if !s.same_item(c.seen) {
                 continue;
             }
-            let entry = Self::entry(view, s.loc());
-            if self.is_expired(entry.deadline) {
-                stats.reaped += 1;
-                self.expired.fetch_add(1, Ordering::Relaxed);
-            } else {
-                stats.evicted += 1;
-                self.evict.evicted.fetch_add(1, Ordering::Relaxed);
-            }
-            b.begin_write();
-            b.set(c.slot, Slot::EMPTY);
-            b.end_write();
-            self.len.fetch_sub(1, Ordering::Relaxed);
-            if entry.deadline.is_some() {
-                self.expires.fetch_sub(1, Ordering::Relaxed);
-            }
-            then(&entry);
-            drop(guard);
-            stats.freed_bytes += self.bytes_of(&entry);
-            self.retire(view, entry.loc, Wait::Block);
+            self.remove_victim(b, c.slot, Self::entry(view, s.loc()), guard, stats, then);
             return true;
         }
         false
+    }
+
+    /// Removes slot `j` of bucket `b`, which links `entry` and is locked by `guard`: counted as
+    /// evicted, or as expired if it is. `then` is called before the unlock, the item freed after.
+    fn remove_victim<G>(
+        &self,
+        b: Bucket<'_>,
+        j: usize,
+        entry: Entry<'_>,
+        guard: G,
+        stats: &mut EvictStats,
+        then: &mut dyn FnMut(&Entry<'_>),
+    ) {
+        if self.is_expired(entry.deadline) {
+            stats.reaped += 1;
+            self.expired.fetch_add(1, Ordering::Relaxed);
+        } else {
+            stats.evicted += 1;
+            self.evict.evicted.fetch_add(1, Ordering::Relaxed);
+        }
+        b.begin_write();
+        b.set(j, Slot::EMPTY);
+        b.end_write();
+        self.len.fetch_sub(1, Ordering::Relaxed);
+        if entry.deadline.is_some() {
+            self.expires.fetch_sub(1, Ordering::Relaxed);
+        }
+        then(&entry);
+        drop(guard);
+        stats.freed_bytes += self.bytes_of(&entry);
+        self.retire(self.arena.view(), entry.loc, Wait::Block);
+    }
+
+    /// Empties one arena page of small items, evicting every key on it that the policy allows:
+    /// the page, among [`PAGE_SAMPLES`] sampled, with the fewest items. For when
+    /// [`Table::evict`] does not make room: the keys it removes free chunks of their own size
+    /// class, and a write of another class needs a whole page, which comes back only when its
+    /// last item goes (memcached's slab rebalancer moves pages between classes for the same
+    /// reason). [`Error::NoSpace`] when it removed nothing.
+    ///
+    /// The keys are read from the chunks without a lock; each is then looked up and removed
+    /// only if its slot still links that very chunk, so a chunk freed and reused meanwhile (or
+    /// the tail of a large value, which has no header) removes nothing it should not.
+    pub fn evict_page(&self, then: &mut dyn FnMut(&Entry<'_>)) -> Result<EvictStats, Error> {
+        let e = self.eviction();
+        let touched = self.arena.pages_touched();
+        if e.policy == Policy::NoEviction || touched == 0 {
+            return Err(Error::NoSpace);
+        }
+        let mut rng = mix(self.clock.now() ^ self.len() as u64 ^ touched as u64);
+        let mut best: Option<(usize, usize)> = None;
+        for _ in 0..PAGE_SAMPLES {
+            rng = mix(rng.wrapping_add(0x9e37_79b9_7f4a_7c15));
+            let p = (rng % touched as u64) as usize;
+            if let Some(n) = self.arena.slab_items(p) {
+                if n > 0 && best.is_none_or(|(_, m)| n < m) {
+                    best = Some((p, n));
+                }
+            }
+        }
+        let (p, _) = best.ok_or(Error::NoSpace)?;
+        let mut used = [0u64; PAGE_CHUNK_WORDS];
+        let size = self
+            .arena
+            .chunks_in_use(p, &mut used)
+            .ok_or(Error::NoSpace)?;
+        let view = self.arena.view();
+        let base = view.page_loc(p) * 8;
+        let mut key = [0u8; PAGE_KEY_BYTES];
+        let mut stats = EvictStats::default();
+        for (w, bits) in used.iter().enumerate() {
+            let mut bits = *bits;
+            while bits != 0 {
+                let k = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let loc = (base + k * size) / 8;
+                let hdr = view.header(loc);
+                if hdr.key_at + hdr.klen > size || hdr.klen > key.len() {
+                    continue;
+                }
+                let key = &mut key[..hdr.klen];
+                view.read(loc, &hdr, hdr.key_at, key);
+                self.evict_at(key, loc, e, &mut stats, then);
+            }
+        }
+        if stats.evicted + stats.reaped == 0 {
+            return Err(Error::NoSpace);
+        }
+        Ok(stats)
+    }
+
+    /// Evicts `key` if its slot links the small item at `loc` and the policy allows it.
+    fn evict_at(
+        &self,
+        key: &[u8],
+        loc: usize,
+        e: Eviction,
+        stats: &mut EvictStats,
+        then: &mut dyn FnMut(&Entry<'_>),
+    ) {
+        let h = self.hash(key);
+        loop {
+            // Blocking mode never answers Busy.
+            let Ok((seg, _, sw)) = self.index.locate(h, Wait::Block) else {
+                return;
+            };
+            let place = Place::of(h, seg.mask);
+            let Ok(guards) = Self::lock_pair(seg, place.b1, place.b2, Wait::Block) else {
+                return;
+            };
+            if seg.split().load(Ordering::Relaxed) != sw {
+                drop(guards);
+                continue;
+            }
+            for b in [seg.bucket(place.b1), seg.bucket(place.b2)] {
+                for j in 0..SLOTS {
+                    let s = b.slot(j);
+                    if !s.is_occupied() || s.is_large() || s.loc() != loc {
+                        continue;
+                    }
+                    let entry = Self::entry(self.arena.view(), loc);
+                    if e.policy.is_volatile() && entry.deadline.is_none() {
+                        return;
+                    }
+                    self.remove_victim(b, j, entry, guards, stats, then);
+                    return;
+                }
+            }
+            return;
+        }
     }
 }
 

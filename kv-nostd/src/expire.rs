@@ -410,7 +410,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
             // A hash whose low 32 bits put it at `pos`; `pos` is below 2^32.
             let h = u64::from((pos as u32).reverse_bits());
             // Blocking mode never answers Busy.
-            let Ok((seg, _, _)) = self.index.locate(h, wait) else {
+            let Ok((seg, _, located)) = self.index.locate(h, wait) else {
                 return step;
             };
             while bi < seg.buckets() && buckets < max_buckets {
@@ -449,6 +449,12 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 }
                 spin_hint();
             };
+            // Merged away during the step: its keys are in its buddy, which covers `pos`
+            // too. Walk that from its first bucket.
+            if segment::is_dead(sw) || segment::generation(sw) != segment::generation(located) {
+                bi = 0;
+                continue;
+            }
             let start = u64::from((seg.prefix().load(Ordering::Relaxed) as u32).reverse_bits());
             pos = start + (1u64 << (32 - segment::depth(sw)));
             bi = 0;

@@ -23,8 +23,14 @@
 //! covers the key's hash ([`Segment::covers`]); it then reads the directory again. Writers check
 //! the split word after taking their bucket lock, so a split never moves a slot under a writer.
 //!
-//! Structural changes (splits, doublings) are serialised by the directory lock; ordinary reads
-//! and writes never take it. Segments are never freed: the index keeps its largest size.
+//! - **Merge.** When the last segment and its buddy together fill at most half a segment, the
+//!   last merges back: the reverse of its split ([`Index::merge_last`]), then the directory
+//!   halves while no segment is as deep as it. Its caller runs it from time to time (the
+//!   server's expiry cycle), so an index that grew for a million keys shrinks back when they
+//!   expire or are deleted.
+//!
+//! Structural changes (splits, doublings, merges) are serialised by the directory lock;
+//! ordinary reads and writes never take it.
 //!
 //! Layout of the index region, in words: the directory (a power-of-two number of entries, twice
 //! the largest power of two not above the segment count, so segments of uneven depth fit), then
@@ -110,6 +116,24 @@ pub(crate) struct Index<I> {
     /// Segments in use; segment 0 exists from the start (all-zero memory is one empty segment
     /// of depth 0, named by the one directory entry, 0).
     segments: AtomicUsize,
+    /// Walks in numbered order under way ([`Index::walk`]).
+    walkers: AtomicUsize,
+    /// Segments in use of each local depth (changed under the directory lock).
+    at_depth: [AtomicUsize; MAX_DEPTH as usize + 1],
+}
+
+/// One segment of depth 0: the index of all-zero memory.
+#[cfg(not(kv_loom))]
+const fn initial_depths() -> [AtomicUsize; MAX_DEPTH as usize + 1] {
+    let mut at = [const { AtomicUsize::new(0) }; MAX_DEPTH as usize + 1];
+    at[0] = AtomicUsize::new(1);
+    at
+}
+
+/// One segment of depth 0: the index of all-zero memory.
+#[cfg(kv_loom)]
+fn initial_depths() -> [AtomicUsize; MAX_DEPTH as usize + 1] {
+    core::array::from_fn(|d| AtomicUsize::new(usize::from(d == 0)))
 }
 
 /// Every bucket lock of one segment, released on drop.
@@ -150,6 +174,8 @@ impl<I: Memory> Index<I> {
             depth: AtomicUsize::new(0),
             dir_lock: AtomicUsize::new(0),
             segments: AtomicUsize::new(1),
+            walkers: AtomicUsize::new(0),
+            at_depth: initial_depths(),
         }
     }
 
@@ -162,6 +188,8 @@ impl<I: Memory> Index<I> {
             depth: AtomicUsize::new(0),
             dir_lock: AtomicUsize::new(0),
             segments: AtomicUsize::new(1),
+            walkers: AtomicUsize::new(0),
+            at_depth: initial_depths(),
         }
     }
 
@@ -278,9 +306,13 @@ impl<I: Memory> Index<I> {
         }
         let prefix = seg.prefix().load(Ordering::Relaxed);
         let new = self.segment(n);
-        new.prefix().store(prefix | 1 << d, Ordering::Relaxed);
+        // A segment merged away earlier may be reused: readers that still hold an old
+        // directory entry naming it must wait until it is complete, so it is `splitting` until
+        // then (a fresh one is all zeros, generation 0).
+        let new_sw = segment::with_depth(new.split().load(Ordering::Relaxed), d + 1);
         new.split()
-            .store(segment::split_word(d + 1), Ordering::Relaxed);
+            .store(segment::splitting(new_sw), Ordering::Relaxed);
+        new.prefix().store(prefix | 1 << d, Ordering::Relaxed);
         let bit = 1u64 << d;
         for i in 0..seg.buckets() {
             let b = seg.bucket(i);
@@ -300,10 +332,148 @@ impl<I: Memory> Index<I> {
             i += 1 << (d + 1);
         }
         self.segments.store(n + 1, Ordering::Relaxed);
+        self.at_depth[d as usize].fetch_sub(1, Ordering::Relaxed);
+        self.at_depth[d as usize + 1].fetch_add(2, Ordering::Relaxed);
+        new.split().store(new_sw, Ordering::Release);
         seg.split()
-            .store(segment::split_word(d + 1), Ordering::Release);
+            .store(segment::with_depth(sw, d + 1), Ordering::Release);
         drop(locks);
         Ok(())
+    }
+
+    /// Marks the start of a walk over the segments in numbered order (see
+    /// [`Index::merge_last`]); the walk ends when the guard drops.
+    pub(crate) fn walk(&self) -> Walk<'_> {
+        self.walkers.fetch_add(1, Ordering::Relaxed);
+        Walk(&self.walkers)
+    }
+
+    /// Merges the last segment back into its buddy (the segment it split from) when the two
+    /// together fill at most half of one segment and each of the last segment's buckets fits
+    /// in its buddy's bucket of the same number: the reverse of a split. Then halves the
+    /// directory while no segment is as deep as it. Whether it merged.
+    ///
+    /// Only the last segment merges, so merges undo splits in the reverse order: the last
+    /// segment's buddy has its depth (any later split of the buddy made a later segment,
+    /// merged back first) and the segments in use stay numbered `0..n`.
+    ///
+    /// Like a split, under the directory lock: both segments are marked `splitting`, every
+    /// bucket of both is locked (buddy first: segments are locked in number order), the slots
+    /// move to the same buckets of the buddy, the directory entries move to the buddy, the buddy
+    /// gets its new depth and the last segment a dead split word of a new generation. A reader
+    /// that reaches the dead segment through an old directory entry reads the directory again;
+    /// one that validated against its old split word fails the check. Walks in numbered order
+    /// (a [`Table::clear`](crate::Table::clear)) would miss keys moved behind them: a merge
+    /// that finds one running, once it holds the locks, does nothing.
+    pub(crate) fn merge_last(&self, budget: &Budget) -> bool {
+        let _dir = BitLock::take(&self.dir_lock, 1);
+        let n = self.segments.load(Ordering::Relaxed);
+        if n <= 1 {
+            return false;
+        }
+        let last = self.segment(n - 1);
+        let sw_last = last.split().load(Ordering::Relaxed);
+        let d = segment::depth(sw_last);
+        let buddy_prefix = last.prefix().load(Ordering::Relaxed) & !(1 << (d - 1));
+        let buddy_id = self.dir(buddy_prefix).load(Ordering::Relaxed);
+        let buddy = self.segment(buddy_id);
+        let sw_buddy = buddy.split().load(Ordering::Relaxed);
+        if segment::depth(sw_buddy) != d || !Self::fits(buddy, last) {
+            return false;
+        }
+        buddy
+            .split()
+            .store(segment::splitting(sw_buddy), Ordering::Relaxed);
+        last.split()
+            .store(segment::splitting(sw_last), Ordering::Relaxed);
+        let unfreeze = || {
+            buddy.split().store(sw_buddy, Ordering::Release);
+            last.split().store(sw_last, Ordering::Release);
+        };
+        // Blocking mode never answers Busy.
+        let (Ok(buddy_locks), Ok(last_locks)) =
+            (lock_all(buddy, Wait::Block), lock_all(last, Wait::Block))
+        else {
+            unfreeze();
+            return false;
+        };
+        // A walk that locked any bucket of the buddy before these locks is seen here; one that
+        // has not reached the buddy yet will find the moved keys there.
+        if self.walkers.load(Ordering::Relaxed) != 0 || !Self::fits(buddy, last) {
+            unfreeze();
+            return false;
+        }
+        for i in 0..last.buckets() {
+            let (from, to) = (last.bucket(i), buddy.bucket(i));
+            if from.occupied() == 0 {
+                continue;
+            }
+            from.begin_write();
+            to.begin_write();
+            for j in 0..crate::bucket::SLOTS {
+                let s = from.slot(j);
+                if !s.is_occupied() {
+                    continue;
+                }
+                // `fits` checked there is room.
+                if let Some(k) = to.free_slot() {
+                    to.set(k, s);
+                    from.set(j, Slot::EMPTY);
+                }
+            }
+            to.end_write();
+            from.end_write();
+        }
+        let g = self.depth.load(Ordering::Relaxed) as u32;
+        let mut i = buddy_prefix | 1 << (d - 1);
+        while i < 1 << g {
+            self.dir(i).store(buddy_id, Ordering::Release);
+            i += 1 << d;
+        }
+        buddy
+            .split()
+            .store(segment::with_depth(sw_buddy, d - 1), Ordering::Release);
+        last.split()
+            .store(segment::dead(sw_last), Ordering::Release);
+        self.segments.store(n - 1, Ordering::Relaxed);
+        self.at_depth[d as usize].fetch_sub(2, Ordering::Relaxed);
+        self.at_depth[d as usize - 1].fetch_add(1, Ordering::Relaxed);
+        drop(last_locks);
+        drop(buddy_locks);
+        budget.give(self.lay.segment_bytes());
+        self.halve(budget);
+        true
+    }
+
+    /// Whether `last`'s slots fit in `buddy`: half a segment at most, bucket by bucket.
+    fn fits(buddy: Segment<'_>, last: Segment<'_>) -> bool {
+        let capacity = buddy.buckets() * crate::bucket::SLOTS;
+        buddy.occupied() + last.occupied() <= capacity / 2
+            && (0..last.buckets()).all(|i| {
+                buddy.bucket(i).occupied() + last.bucket(i).occupied() <= crate::bucket::SLOTS
+            })
+    }
+
+    /// Halves the directory while no segment is as deep as it (the directory lock is held).
+    /// The upper half is left as it is: a reader that loaded the old depth finds there a
+    /// segment that is dead, splitting or not covering its key, and reads the directory again,
+    /// or one that covers its key, which is that key's segment.
+    fn halve(&self, budget: &Budget) {
+        let mut g = self.depth.load(Ordering::Relaxed);
+        while g > 0 && self.at_depth[g].load(Ordering::Relaxed) == 0 {
+            g -= 1;
+            self.depth.store(g, Ordering::Release);
+            budget.give((1usize << g) * WORD);
+        }
+    }
+}
+
+/// A walk over the segments in numbered order, during which no segment merges.
+pub(crate) struct Walk<'a>(&'a AtomicUsize);
+
+impl Drop for Walk<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -11,6 +11,8 @@
 //! - [`expire`]: deadlines and expiry: the table's clock, [`Deadline`]s of puts, reading and
 //!   changing a key's deadline, and the removal of expired keys (one key, or a step of the
 //!   active cycle); `clock` (private) is the clock itself.
+//! - [`update`]: read-modify-write of one key under its bucket lock ([`Table::update`]), what
+//!   `INCR`, `APPEND` or `SETBIT` need.
 //! - [`evict`]: Redis's `maxmemory-policy` choices ([`Policy`]), the access metadata reads keep
 //!   in each slot word (a time of access or an LFU counter), and eviction by sampling
 //!   ([`Table::evict`]).
@@ -78,6 +80,7 @@ mod item;
 #[doc(hidden)]
 pub mod loom_hooks;
 pub mod memory;
+pub mod multi;
 pub mod native;
 mod page;
 pub mod resp;
@@ -87,6 +90,7 @@ pub mod sink;
 mod slot;
 mod sync;
 pub mod table;
+pub mod update;
 
 pub use config::Config;
 pub use error::{Error, LayoutError};
@@ -94,6 +98,7 @@ pub use evict::{EvictStats, Eviction, Policy};
 pub use expire::{Deadline, DeadlineChange, ExpireCursor, ExpireIf, ExpireStep};
 pub use hash::HashKey;
 pub use memory::{Memory, Word, WORD};
+pub use multi::{Held, Locked, Prepared};
 pub use scan::{Entry, ScanCursor};
 pub use sink::Sink;
-pub use table::{Put, Stats, Table, When};
+pub use table::{Put, Removed, Stats, Table, When};

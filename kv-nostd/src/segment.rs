@@ -7,8 +7,15 @@
 //! without its key being read (MemC3, libcuckoo); a split keeps each slot word at the same
 //! bucket and slot, so it moves no key between buckets either.
 //!
-//! The header's first word is the split word: bit 0 is set while the segment splits, bits 1.. are
-//! its local depth. Its second word is its prefix: the segment holds exactly the keys whose hash
+//! The header's first word is the split word:
+//! ```text
+//! bit 0    splitting: a split or a merge is moving this segment's slots
+//! bit 1    dead: merged into its buddy; the segment covers no key until a split reuses it
+//! bits 2…8 local depth
+//! bits 8…  generation: bumped each time the segment dies, so a reader or writer holding a split
+//!          word read before a merge never mistakes the segment's later reuse for its old self
+//! ```
+//! Its second word is its prefix: the segment holds exactly the keys whose hash
 //! has these low `depth` bits. A segment that splits keeps the keys whose next bit is 0 (its
 //! prefix does not change, its depth grows by one), so a reader that found the segment through
 //! the directory can tell from the split word alone whether the key still belongs to it.
@@ -21,6 +28,10 @@ use crate::sync::Ordering;
 pub(crate) const HEADER_WORDS: usize = if WORD == 8 && !cfg!(kv_loom) { 8 } else { 2 };
 
 const SPLITTING: usize = 1;
+const DEAD: usize = 2;
+const DEPTH_SHIFT: u32 = 2;
+const DEPTH_BITS: usize = 0x3f;
+const GENERATION: usize = 1 << 8;
 
 /// Whether a split word says a split is in progress.
 #[inline]
@@ -28,16 +39,35 @@ pub(crate) fn is_splitting(sw: usize) -> bool {
     sw & SPLITTING != 0
 }
 
+/// Whether a split word says the segment was merged away.
+#[inline]
+pub(crate) fn is_dead(sw: usize) -> bool {
+    sw & DEAD != 0
+}
+
 /// The local depth in a split word.
 #[inline]
 pub(crate) fn depth(sw: usize) -> u32 {
-    (sw >> 1) as u32
+    ((sw >> DEPTH_SHIFT) & DEPTH_BITS) as u32
 }
 
-/// The split word of a segment of `depth`, not splitting.
+/// The generation in a split word.
 #[inline]
-pub(crate) fn split_word(depth: u32) -> usize {
-    (depth as usize) << 1
+pub(crate) fn generation(sw: usize) -> usize {
+    sw / GENERATION
+}
+
+/// The split word `sw` with local depth `depth`, live and not splitting (its generation kept).
+#[inline]
+pub(crate) fn with_depth(sw: usize, depth: u32) -> usize {
+    (sw & !(GENERATION - 1)) | (depth as usize) << DEPTH_SHIFT
+}
+
+/// The split word of a segment merged away, whose last live split word was `sw`: dead, of the
+/// next generation.
+#[inline]
+pub(crate) fn dead(sw: usize) -> usize {
+    (sw & !(GENERATION - 1)).wrapping_add(GENERATION) | DEAD
 }
 
 /// The same split word, splitting.
@@ -118,7 +148,12 @@ impl<'a> Segment<'a> {
     /// Whether a key with hash `h` belongs here, by the split word `sw` read from this segment.
     #[inline]
     pub(crate) fn covers(&self, sw: usize, h: u64) -> bool {
-        h & mask(depth(sw)) == self.w[1].load(Ordering::Relaxed) as u64
+        !is_dead(sw) && h & mask(depth(sw)) == self.w[1].load(Ordering::Relaxed) as u64
+    }
+
+    /// Slots in use (a racy count unless every bucket is locked).
+    pub(crate) fn occupied(&self) -> usize {
+        (0..self.buckets()).map(|i| self.bucket(i).occupied()).sum()
     }
 
     /// Bucket `i`.

@@ -220,14 +220,17 @@ pub(crate) enum Remove {
 
 /// What a removal of one key removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Removed {
+pub enum Removed {
+    /// No item: the key was absent.
     Nothing,
+    /// A live item.
     Live,
+    /// An item whose deadline had passed (counted as expired).
     Expired,
 }
 
 /// The bucket locks a write holds: one, or a pair.
-type Guards<'a> = (BitLock<'a>, Option<BitLock<'a>>);
+pub(crate) type Guards<'a> = (BitLock<'a>, Option<BitLock<'a>>);
 
 /// A concurrent hash table over an arena `A` and an index `I` of caller memory (see
 /// [`Memory`]): keys and values of any length up to the configured limits, a memory limit that
@@ -616,7 +619,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
 
     /// Removes every key, bucket by bucket; returns how many live keys it removed (expired
     /// ones go too, uncounted). Writes that run concurrently may land before or after their
-    /// bucket is cleared. The index keeps its size; arena pages go back as they empty.
+    /// bucket is cleared. Arena pages go back as they empty; the index shrinks by [`Table::shrink_step`].
     pub fn clear(&self) -> usize {
         self.clear_then(&mut |_| {})
     }
@@ -625,6 +628,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
     /// ([`Entry::deadline`] tells them apart), while that entry's bucket is still locked (see
     /// [`Table::put_if_then`]).
     pub fn clear_then(&self, then: &mut dyn FnMut(&Entry<'_>)) -> usize {
+        // In numbered order: no segment may merge into one already cleared.
+        let _walk = self.index.walk();
         let view = self.arena.view();
         let mut removed = 0;
         let mut id = 0;
@@ -671,6 +676,23 @@ impl<A: Memory, I: Memory> Table<A, I> {
             id += 1;
         }
         removed
+    }
+
+    /// Gives back memory the table no longer needs: merges up to `max_merges` index segments
+    /// that deletes and expiry left sparse (the reverse of splits, last segment first; see
+    /// `index.rs`), halving the directory when it can, and returns to the memory's owner the
+    /// empty page each size class keeps for its next item. Returns the merges done. Meant to
+    /// run from time to time (a server's expiry cycle); reads and writes go on meanwhile, but
+    /// those of the two segments merging wait for the merge (a few microseconds), as for a
+    /// split.
+    pub fn shrink_step(&self, max_merges: usize) -> usize {
+        let mut merged = 0;
+        while merged < max_merges && self.index.merge_last(&self.budget) {
+            merged += 1;
+        }
+        self.arena.drain_deferred(&self.budget);
+        self.arena.give_back_kept(&self.budget);
+        merged
     }
 
     /// Calls `f` with every live entry (expired keys are skipped), while writers keep running.
@@ -748,7 +770,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
     }
 
     #[inline]
-    fn check_value(&self, value: &[u8]) -> Result<(), Error> {
+    pub(crate) fn check_value(&self, value: &[u8]) -> Result<(), Error> {
         if value.len() > self.max_value {
             return Err(Error::ValueTooLong {
                 len: value.len(),
@@ -777,7 +799,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
     }
 
     /// The hash of the key of the item a slot links (stable: its bucket is locked).
-    fn rehash(&self, view: ArenaView<'_>, s: Slot) -> u64 {
+    pub(crate) fn rehash(&self, view: ArenaView<'_>, s: Slot) -> u64 {
         let loc = s.loc();
         let hdr = view.header(loc);
         let mut h = SipHasher13::new(&self.hash_key);
@@ -1137,7 +1159,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
     }
 
     /// Locks buckets `a` and `b` of `seg` (one lock if they are the same), lower index first.
-    fn lock_pair<'s>(
+    pub(crate) fn lock_pair<'s>(
         seg: Segment<'s>,
         a: usize,
         b: usize,
@@ -1154,7 +1176,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
     }
 
     /// The slot of locked bucket `b` holding `key`, with its header.
-    fn find_locked(
+    pub(crate) fn find_locked(
         view: ArenaView<'_>,
         b: Bucket<'_>,
         key_bits: u16,
@@ -1179,7 +1201,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
     /// and moves check the split word under their locks, and a split moves keys out under all
     /// of them).
     #[allow(clippy::type_complexity)]
-    fn holder<'s>(
+    pub(crate) fn holder<'s>(
         view: ArenaView<'_>,
         seg: Segment<'s>,
         place: Place,
@@ -1342,21 +1364,37 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 return Ok(Linked::Done(Some(Put::Inserted)));
             }
             drop(guards);
-            if !self.make_room(seg, sw, place, wait)? {
-                // No cuckoo path: the segment is full around this key.
-                let prefetch = |s: Slot| {
-                    if let Some(w) = view.data().get(s.loc() * 8 / crate::WORD) {
-                        prefetch(w);
-                    }
-                };
-                self.index
-                    .split(id, sw, &self.budget, wait, prefetch, |s| {
-                        self.rehash(view, s)
-                    })?;
-            }
+            self.make_room_or_split(seg, id, sw, place, false, wait)?;
             // A slot was freed in one of the key's buckets, the segment split, or others wrote
             // meanwhile; either way, look again.
         }
+    }
+
+    /// Frees a slot in one of `place`'s buckets of segment `id` (read with split word `sw`) by
+    /// cuckoo moves, or, with no path (or when `split` says so), splits the segment. No lock
+    /// may be held.
+    pub(crate) fn make_room_or_split(
+        &self,
+        seg: Segment<'_>,
+        id: usize,
+        sw: usize,
+        place: Place,
+        split: bool,
+        wait: Wait,
+    ) -> Result<(), Error> {
+        if !split && self.make_room(seg, sw, place, wait)? {
+            return Ok(());
+        }
+        // No cuckoo path: the segment is full around this key.
+        let view = self.arena.view();
+        let prefetch = |s: Slot| {
+            if let Some(w) = view.data().get(s.loc() * 8 / crate::WORD) {
+                prefetch(w);
+            }
+        };
+        self.index.split(id, sw, &self.budget, wait, prefetch, |s| {
+            self.rehash(view, s)
+        })
     }
 
     /// Puts the new item (`new`, its slot; `None` for a put expired on arrival, which removes
@@ -1520,7 +1558,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
 
     /// Frees a slot in one of `place`'s buckets by a chain of cuckoo moves. `Ok(false)` when no
     /// path exists within the search bounds: the segment is full around this key.
-    fn make_room(
+    pub(crate) fn make_room(
         &self,
         seg: Segment<'_>,
         sw: usize,

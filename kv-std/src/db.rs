@@ -6,8 +6,9 @@
 //! gives them) and by the active expiry cycle. It stands still while the files are loaded.
 
 use crate::config::OutputLimits;
+use crate::storage::Region;
 use crate::storage::StorageConfig;
-use kv_nostd::{Error, HashKey, Sink};
+use kv_nostd::{Error, HashKey, Held, Locked, Sink};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
@@ -21,6 +22,10 @@ pub const MAX_LENGTH: usize = u32::MAX as usize;
 /// [`kv_nostd::Table::evict`] frees whole items, but memory comes back in whole pages, so one
 /// round does not always make room.
 pub const EVICT_ROUNDS: usize = 8;
+
+/// The most pages emptied for one write, after [`EVICT_ROUNDS`] did not make room
+/// ([`kv_nostd::Table::evict_page`]).
+pub const EVICT_PAGE_ROUNDS: usize = 16;
 
 /// The shared state of one server.
 pub struct Db {
@@ -63,7 +68,22 @@ pub struct Db {
     pub launch: std::sync::OnceLock<crate::config::Config>,
     /// This run's random id: INFO's `run_id` and `master_replid`, 40 hex digits each.
     pub run_ids: [String; 2],
+    /// Lets `EXEC` run while nothing else touches the table (and the log rotate between
+    /// transactions).
+    pub gate: std::sync::Arc<crate::txn::gate::Gate>,
+    /// Who `WATCH`es which keys.
+    pub watches: std::sync::Arc<crate::txn::watch::Watches>,
+    /// Whether an `EXEC` under way has logged its `MULTI` yet: [`EXEC_CLOSED`],
+    /// [`EXEC_OPEN`] or [`EXEC_WRITTEN`].
+    exec_log: std::sync::atomic::AtomicU8,
 }
+
+/// No `EXEC` under way.
+const EXEC_CLOSED: u8 = 0;
+/// An `EXEC` under way that has logged nothing yet.
+const EXEC_OPEN: u8 = 1;
+/// An `EXEC` under way whose `MULTI` is logged.
+const EXEC_WRITTEN: u8 = 2;
 
 /// The settings `CONFIG SET` changes at run time.
 pub struct Settings {
@@ -268,9 +288,9 @@ impl Db {
     /// [`kv_nostd::Table::item_bytes`] counts them). If the table is full and the
     /// `maxmemory-policy` evicts, removes keys as the policy says, logging each as a `DEL` (as
     /// an expiry is), and tries the write again, up to [`EVICT_ROUNDS`] times, asking for twice
-    /// the room each time. Every write that
-    /// may need memory goes through here, so each answers `OOM` only when eviction could free
-    /// nothing (or was not allowed to).
+    /// the room each time, then by emptying whole pages up to [`EVICT_PAGE_ROUNDS`] times.
+    /// Every write that may need memory goes through here, so each answers `OOM` only when
+    /// eviction could free nothing (or was not allowed to).
     pub fn with_room<T>(
         &self,
         needed: usize,
@@ -278,6 +298,9 @@ impl Db {
     ) -> Result<T, Error> {
         let mut result = write();
         let mut key = Vec::new();
+        let mut log = |e: &kv_nostd::Entry<'_>| {
+            self.log(&[b"DEL", entry_key(e, &mut key)]);
+        };
         for round in 0..EVICT_ROUNDS {
             if !matches!(result, Err(Error::NoSpace)) {
                 break;
@@ -285,10 +308,18 @@ impl Db {
             // Twice as much each round: freed chunks of another size class, or pages still
             // holding other items, do not make room; emptying a page takes more victims.
             let ask = needed.saturating_mul(1 << round);
-            let evicted = self.table.evict(ask, &mut |e| {
-                self.log(&[b"DEL", entry_key(e, &mut key)]);
-            });
-            if evicted.is_err() {
+            if self.table.evict(ask, &mut log).is_err() {
+                break;
+            }
+            result = write();
+        }
+        // Still no room: the sizes written changed class, and the keys the policy chose freed
+        // chunks this write cannot use. Empty whole pages, which any class can take.
+        for _ in 0..EVICT_PAGE_ROUNDS {
+            if !matches!(result, Err(Error::NoSpace)) {
+                break;
+            }
+            if self.table.evict_page(&mut log).is_err() {
                 break;
             }
             result = write();
@@ -330,6 +361,19 @@ impl Db {
         self.errors.reset();
     }
 
+    /// Runs `f` over `keys` with their buckets locked together
+    /// ([`kv_nostd::Table::locked`]): no other client sees part of what it does. With
+    /// `inserts`, any of the keys may be created.
+    pub fn locked<R>(
+        &self,
+        keys: &[&[u8]],
+        inserts: bool,
+        f: impl FnOnce(&mut Locked<'_, Region, Region>) -> R,
+    ) -> Result<R, Error> {
+        let mut scratch = vec![Held::EMPTY; 3 * keys.len()];
+        self.table.locked(keys, &mut scratch, inserts, f)
+    }
+
     /// Expired keys removed since the counters were last reset (INFO's `expired_keys`).
     pub fn expired_keys(&self) -> usize {
         let base = self.stats.expired_base.load(Ordering::Relaxed);
@@ -340,7 +384,36 @@ impl Db {
     /// writes, from a table `then` hook); returns the log position a reply must wait for, 0 for
     /// none.
     pub fn log(&self, command: &[&[u8]]) -> u64 {
-        self.persist.as_ref().map_or(0, |p| p.append(command))
+        for key in crate::txn::watch::logged_keys(command) {
+            self.watches.touch(key);
+        }
+        let Some(p) = &self.persist else {
+            return 0;
+        };
+        // The writes of an `EXEC` go to the log between `MULTI` and `EXEC`: a log cut inside
+        // replays none of them. Written only if the transaction writes; while it runs nothing
+        // else writes (the gate), so nothing else logs either.
+        if self.exec_log.load(Ordering::Relaxed) == EXEC_OPEN {
+            self.exec_log.store(EXEC_WRITTEN, Ordering::Relaxed);
+            p.append(&[b"MULTI"]);
+        }
+        p.append(command)
+    }
+
+    /// Runs `f`, the commands of an `EXEC`, under the gate (nothing else touches the table
+    /// meanwhile) with their writes framed in the log by `MULTI` and `EXEC`; returns what `f`
+    /// returned and the log position the reply must wait for (0 for none).
+    pub fn exec<R>(&self, f: impl FnOnce() -> R) -> (R, u64) {
+        self.gate.exclusive(|| {
+            self.exec_log.store(EXEC_OPEN, Ordering::Relaxed);
+            let result = f();
+            let written = self.exec_log.swap(EXEC_CLOSED, Ordering::Relaxed) == EXEC_WRITTEN;
+            let lsn = match (&self.persist, written) {
+                (Some(p), true) => p.append(&[b"EXEC"]),
+                _ => 0,
+            };
+            (result, lsn)
+        })
     }
 
     /// A shared handle to this database, once it is shared.
@@ -370,6 +443,9 @@ impl Db {
             monitors: Default::default(),
             launch: std::sync::OnceLock::new(),
             run_ids: [random_hex()?, random_hex()?],
+            gate: Default::default(),
+            watches: Default::default(),
+            exec_log: std::sync::atomic::AtomicU8::new(EXEC_CLOSED),
         })
     }
 }

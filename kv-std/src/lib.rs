@@ -51,4 +51,5 @@ pub mod rdb;
 pub mod reply;
 pub mod server;
 pub mod storage;
+pub mod txn;
 pub mod value;

@@ -7,9 +7,12 @@ mod models {
     mod evict;
     mod expire;
     mod lock;
+    mod merge;
+    mod multi;
     mod read;
     mod reuse;
     mod split;
+    mod update;
     mod visit;
     mod write;
 }

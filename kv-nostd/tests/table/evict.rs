@@ -232,3 +232,67 @@ fn eviction_races_readers_and_writers_without_wrong_values() {
     t.visit(|_| n += 1);
     assert_eq!(n, t.len());
 }
+
+/// Evicting keys of one size class frees chunks only that class can use; `evict_page` empties a
+/// whole page, which a write of any class can take. At the limit with small items, a put of a
+/// value in a class that has no page yet answers `NoSpace` until a page is emptied; the keys
+/// evicted are exactly the ones gone, and every other key keeps its value.
+#[test]
+fn emptying_a_page_makes_room_for_a_value_of_another_size_class() {
+    for policy in [
+        Policy::AllKeysRandom,
+        Policy::AllKeysLru,
+        Policy::AllKeysLfu,
+    ] {
+        let t = limited(policy);
+        let mut i = 0u64;
+        while t
+            .put(&key(i), &pattern(i, 100))
+            .map_err(|e| assert_eq!(e, Error::NoSpace))
+            .is_ok()
+        {
+            i += 1;
+        }
+        let filled = i;
+        let big = pattern(u64::MAX, 2000);
+        assert_eq!(t.put(b"big", &big), Err(Error::NoSpace));
+        let mut evicted = Vec::new();
+        let mut calls = 0;
+        while t.put(b"big", &big) == Err(Error::NoSpace) {
+            calls += 1;
+            assert!(
+                calls <= 4,
+                "{}: four pages emptied and still no room",
+                policy.name()
+            );
+            let stats = t
+                .evict_page(&mut |e| {
+                    let mut k = vec![0; e.key_len()];
+                    e.key(&mut k).unwrap();
+                    evicted.push(k);
+                })
+                .unwrap();
+            assert!(stats.evicted > 0);
+        }
+        assert_eq!(get(&t, b"big"), Some(big));
+        // A page of 4 KiB holds at most 40 of these items.
+        assert!(evicted.len() <= 40 * calls, "{} evicted", evicted.len());
+        assert_eq!(t.len() as u64, filled - evicted.len() as u64 + 1);
+        for j in 0..filled {
+            let gone = evicted.iter().any(|k| k[..] == key(j));
+            assert_eq!(
+                get(&t, &key(j)),
+                (!gone).then(|| pattern(j, 100)),
+                "key {j}"
+            );
+        }
+    }
+}
+
+#[test]
+fn noeviction_empties_no_page() {
+    let t = limited(Policy::NoEviction);
+    t.put(b"k", b"v").unwrap();
+    assert_eq!(t.evict_page(&mut |_| {}).err(), Some(Error::NoSpace));
+    assert_eq!(get(&t, b"k"), Some(b"v".to_vec()));
+}

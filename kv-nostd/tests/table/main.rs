@@ -4,6 +4,7 @@
 mod evict;
 mod growth;
 mod model;
+mod multi;
 mod occupancy;
 mod stress;
 

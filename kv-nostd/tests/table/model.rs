@@ -4,6 +4,7 @@
 //! which keys are live: never an expired value, never a lost live one.
 
 use crate::{get, pair, table, TestTable, VecSink};
+use kv_nostd::update::{Change, Update, Updated};
 use kv_nostd::{
     Config, Deadline, DeadlineChange, Error, ExpireCursor, ExpireIf, Put, ScanCursor, When,
 };
@@ -52,6 +53,17 @@ enum Op {
     Visit,
     Scan(usize),
     Clear,
+    Shrink(usize),
+    Update(Vec<u8>, Rmw),
+}
+
+/// What a read-modify-write ([`kv_nostd::Table::update`]) decides, given the value it sees.
+#[derive(Clone, Debug)]
+enum Rmw {
+    /// Append these bytes (to nothing, for an absent key), with this deadline.
+    Append(Vec<u8>, Due),
+    Delete,
+    Keep,
 }
 
 /// Keys from a small pool so operations collide, plus long ones (past the short header and
@@ -125,6 +137,20 @@ fn op() -> impl Strategy<Value = Op> {
         20 => Just(Op::Visit),
         20 => (1usize..20).prop_map(Op::Scan),
         1 => Just(Op::Clear),
+        15 => (1usize..4).prop_map(Op::Shrink),
+        80 => (key(), rmw()).prop_map(|(k, r)| Op::Update(k, r)),
+    ]
+}
+
+fn rmw() -> impl Strategy<Value = Rmw> {
+    let suffix = prop_oneof![
+        4 => proptest::collection::vec(any::<u8>(), 0..40),
+        1 => (0usize..2 * PAGE, any::<u64>()).prop_map(|(n, seed)| crate::pattern(seed, n)),
+    ];
+    prop_oneof![
+        6 => (suffix, due()).prop_map(|(s, d)| Rmw::Append(s, d)),
+        1 => Just(Rmw::Delete),
+        1 => Just(Rmw::Keep),
     ]
 }
 
@@ -289,6 +315,112 @@ fn check_set_deadline(t: &TestTable, m: &mut Model, k: &[u8], due: Due, cond: Ex
     }
 }
 
+fn check_update(t: &TestTable, m: &mut Model, k: &[u8], rmw: &Rmw) {
+    let mut seen = Vec::new();
+    let mut told = Vec::new();
+    let mut scratch = Vec::new();
+    let now = m.now;
+    let got = t.update(
+        k,
+        &mut scratch,
+        |old, buf: &mut Vec<u8>| {
+            // Read in pieces, as a large value may need.
+            let value = old.map(|e| {
+                let mut v = vec![0u8; e.value_len()];
+                for (i, piece) in v.chunks_mut(100).enumerate() {
+                    assert_eq!(e.read_value(i * 100, piece), piece.len());
+                }
+                v
+            });
+            seen.push(value.clone());
+            match rmw {
+                Rmw::Keep => Update::Keep,
+                Rmw::Delete => Update::Delete,
+                Rmw::Append(suffix, due) => {
+                    *buf = value.unwrap_or_default();
+                    buf.extend_from_slice(suffix);
+                    let deadline = match due {
+                        Due::None => Deadline::None,
+                        Due::Never => Deadline::At(u64::MAX),
+                        Due::In(dt) => Deadline::At(now.saturating_add_signed(*dt)),
+                        Due::Keep => Deadline::Keep,
+                    };
+                    Update::Set {
+                        len: buf.len(),
+                        deadline,
+                    }
+                }
+            }
+        },
+        &mut |c| {
+            told.push(match c {
+                Change::Set { value, deadline } => Some((value.to_vec(), deadline)),
+                Change::Deleted => None,
+                Change::Expired => Some((b"expired".to_vec(), None)),
+            })
+        },
+    );
+    if let Some(e) = length_error(k, None) {
+        assert_eq!(got, Err(e));
+        assert!(seen.is_empty() && told.is_empty());
+        return;
+    }
+    let live = m.live(k).cloned();
+    let expired = m.is_expired(k);
+    // Asked again only when an absent key had to make room.
+    let want = live.as_ref().map(|(v, _)| v.clone());
+    assert!(
+        !seen.is_empty() && seen.iter().all(|s| *s == want),
+        "the value seen"
+    );
+    assert!(seen.len() == 1 || live.is_none());
+    let removal = |m: &mut Model, told: &[Option<(Vec<u8>, Option<u64>)>], got| {
+        if live.is_some() {
+            assert_eq!(got, Ok(Updated::Deleted));
+            assert_eq!(told, [None]);
+        } else {
+            assert_eq!(got, Ok(Updated::Unchanged));
+            match expired {
+                true => assert_eq!(told, [Some((b"expired".to_vec(), None))]),
+                false => assert!(told.is_empty()),
+            }
+        }
+        m.remove(k);
+    };
+    match rmw {
+        Rmw::Keep if live.is_some() => {
+            assert_eq!(got, Ok(Updated::Unchanged));
+            assert!(told.is_empty());
+        }
+        Rmw::Keep | Rmw::Delete => removal(m, &told, got),
+        Rmw::Append(suffix, due) => {
+            let mut value = live.as_ref().map(|(v, _)| v.clone()).unwrap_or_default();
+            value.extend_from_slice(suffix);
+            let deadline = match due {
+                Due::Keep => live.as_ref().and_then(|(_, d)| *d),
+                d => m.absolute(*d).flatten().filter(|&d| d != u64::MAX),
+            };
+            if deadline.is_some_and(|d| d <= m.now) {
+                return removal(m, &told, got);
+            }
+            if let Some(e) = length_error(k, Some(&value)) {
+                assert_eq!(got, Err(e));
+                assert!(told.is_empty());
+                return;
+            }
+            let want = if live.is_some() {
+                Updated::Replaced
+            } else {
+                Updated::Inserted
+            };
+            assert_eq!(got, Ok(want));
+            assert_eq!(told, [Some((value.clone(), deadline))]);
+            m.remove(k);
+            m.items.insert(k.to_vec(), (value, deadline));
+        }
+    }
+}
+
 type Seen = HashMap<Vec<u8>, (Vec<u8>, Option<u64>)>;
 
 fn entries(mut each: impl FnMut(&mut dyn FnMut(&kv_nostd::Entry<'_>))) -> Seen {
@@ -423,6 +555,7 @@ fn run(ops: &[Op], hash_key: [u8; 16]) {
                 });
                 assert_eq!(seen, m.visible());
             }
+            Op::Update(k, rmw) => check_update(&t, &mut m, k, rmw),
             Op::Clear => {
                 let mut cleared = HashMap::new();
                 let live = m.visible().len();
@@ -434,6 +567,12 @@ fn run(ops: &[Op], hash_key: [u8; 16]) {
                 );
                 assert_eq!(cleared.len(), m.items.len());
                 m.items.clear();
+            }
+            // Merges move keys, never lose or change one: the checks below and the next
+            // operations read through the merged index.
+            Op::Shrink(n) => {
+                t.shrink_step(*n);
+                assert_eq!(entries(|f| t.visit(|e| f(e))), m.visible());
             }
         }
         assert_eq!(t.len(), m.items.len());
@@ -451,6 +590,15 @@ fn run(ops: &[Op], hash_key: [u8; 16]) {
         "{} pages still in use",
         s.pages_in_use
     );
+    // And a shrink step gives back those pages and every segment but the first.
+    t.shrink_step(usize::MAX);
+    let s = t.stats();
+    assert_eq!(
+        (s.segments, s.global_depth, s.pages_in_use),
+        (1, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(t.used_bytes(), baseline);
 }
 
 proptest! {

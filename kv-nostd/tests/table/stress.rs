@@ -397,3 +397,178 @@ fn expiry_steps_and_a_moving_clock_never_show_an_expired_value_nor_lose_a_live_o
         t.stats().expired
     );
 }
+
+/// Writers fill the table with their keys and delete them all, over and over, while another
+/// thread merges the index back as fast as it empties: segments split and merge under readers,
+/// visits and scans. Keys present throughout are always found, visited exactly once a visit and
+/// scanned at least once; a writer's own keys read back exactly as written, and absent once
+/// deleted. At the end the index is back near its smallest size.
+#[test]
+fn the_index_splits_and_merges_under_readers_and_writers_without_losing_a_key() {
+    const WAVE: usize = 3000;
+    let config = Config {
+        page_bytes: PAGE,
+        segment_buckets: 8,
+        ..Config::HOST
+    };
+    let t = Arc::new(table(256 << 20, 16 << 20, config, [0x24; 16]));
+    let empty = t.used_bytes();
+    let stable: Vec<Vec<u8>> = (0..200)
+        .map(|i| format!("stable-{i}").into_bytes())
+        .collect();
+    for k in &stable {
+        t.put(k, &value(k, 0)).unwrap();
+    }
+    let barrier = Arc::new(Barrier::new(THREADS + 4));
+    let stop = Arc::new(AtomicBool::new(false));
+    let deadline = Instant::now() + TIME_LIMIT;
+
+    let workers: Vec<_> = (0..THREADS)
+        .map(|me| {
+            let (t, barrier) = (Arc::clone(&t), Arc::clone(&barrier));
+            thread::spawn(move || {
+                let mut buf = VecSink(Vec::new());
+                let mut waves = 0u32;
+                barrier.wait();
+                while Instant::now() < deadline {
+                    waves += 1;
+                    for i in 0..WAVE {
+                        let k = key(me, i);
+                        assert!(t.put(&k, &value(&k, waves)).is_ok());
+                    }
+                    for i in 0..WAVE {
+                        let k = key(me, i);
+                        let n = t.get_with(&k, &mut buf).unwrap().expect("own key lost");
+                        assert_eq!(check(&k, &buf.0[..n]), waves);
+                    }
+                    for i in 0..WAVE {
+                        assert_eq!(t.delete(&key(me, i)), Ok(true));
+                    }
+                    for i in (0..WAVE).step_by(7) {
+                        assert_eq!(t.get_with(&key(me, i), &mut buf), Ok(None));
+                    }
+                }
+                waves
+            })
+        })
+        .collect();
+
+    let shrinker = {
+        let (t, barrier, stop) = (Arc::clone(&t), Arc::clone(&barrier), Arc::clone(&stop));
+        thread::spawn(move || {
+            barrier.wait();
+            let (mut merges, mut most) = (0, 0);
+            while !stop.load(Ordering::Relaxed) {
+                most = most.max(t.stats().segments);
+                merges += t.shrink_step(8);
+                thread::yield_now();
+            }
+            (merges, most)
+        })
+    };
+
+    let reader = {
+        let (t, barrier, stop) = (Arc::clone(&t), Arc::clone(&barrier), Arc::clone(&stop));
+        let stable = stable.clone();
+        thread::spawn(move || {
+            barrier.wait();
+            let mut buf = VecSink(Vec::new());
+            let mut reads = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let k = &stable[reads % stable.len()];
+                let n = t.get_with(k, &mut buf).unwrap().expect("stable key missed");
+                assert_eq!(check(k, &buf.0[..n]), 0);
+                reads += 1;
+            }
+            reads
+        })
+    };
+
+    let visitor = {
+        let (t, barrier, stop) = (Arc::clone(&t), Arc::clone(&barrier), Arc::clone(&stop));
+        let stable = stable.clone();
+        thread::spawn(move || {
+            barrier.wait();
+            let mut visits = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+                t.visit(|e| {
+                    let (k, v) = pair(e);
+                    check(&k, &v);
+                    *seen.entry(k).or_default() += 1;
+                });
+                for k in &stable {
+                    assert_eq!(seen.get(k), Some(&1), "{:?}", String::from_utf8_lossy(k));
+                }
+                assert!(seen.values().all(|&n| n == 1), "a key visited twice");
+                visits += 1;
+            }
+            visits
+        })
+    };
+
+    let scanner = {
+        let (t, barrier, stop) = (Arc::clone(&t), Arc::clone(&barrier), Arc::clone(&stop));
+        let stable = stable.clone();
+        thread::spawn(move || {
+            barrier.wait();
+            let mut scans = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+                let mut cursor = ScanCursor::START;
+                loop {
+                    cursor = t.scan(cursor, 5, |e| {
+                        let (k, v) = pair(e);
+                        check(&k, &v);
+                        *seen.entry(k).or_default() += 1;
+                    });
+                    if cursor.is_start() {
+                        break;
+                    }
+                }
+                for k in &stable {
+                    assert!(
+                        seen.contains_key(k),
+                        "{:?} missed",
+                        String::from_utf8_lossy(k)
+                    );
+                }
+                scans += 1;
+            }
+            scans
+        })
+    };
+
+    let waves: Vec<u32> = workers
+        .into_iter()
+        .map(|w| w.join().expect("worker"))
+        .collect();
+    stop.store(true, Ordering::Relaxed);
+    let (merges, most) = shrinker.join().expect("shrinker");
+    let reads = reader.join().expect("reader");
+    let visits = visitor.join().expect("visitor");
+    let scans = scanner.join().expect("scanner");
+    println!(
+        "split and merge: waves {waves:?}, {merges} merges, at most {most} segments, \
+         {reads} reads, {visits} visits, {scans} scans"
+    );
+    assert!(most > 64, "the index grew to {most} segments only");
+    assert!(merges > 0, "no segment merged during the run");
+    assert!(reads > 0 && visits > 0 && scans > 0);
+
+    // Only the stable keys are left: the index merges down to a few segments, and with them
+    // deleted too, to one.
+    while t.shrink_step(usize::MAX) > 0 {}
+    assert_eq!(t.len(), stable.len());
+    assert!(t.stats().segments <= 16, "{:?}", t.stats());
+    let mut buf = VecSink(Vec::new());
+    for k in &stable {
+        let n = t.get_with(k, &mut buf).unwrap().expect("stable key lost");
+        assert_eq!(check(k, &buf.0[..n]), 0);
+    }
+    t.clear();
+    t.shrink_step(usize::MAX);
+    let s = t.stats();
+    assert_eq!((s.segments, s.global_depth), (1, 0), "{s:?}");
+    assert_eq!(t.used_bytes(), empty, "memory left in use: {s:?}");
+}

@@ -182,6 +182,8 @@ pub fn reset(client: &mut Client, db: &Db, out: &mut Out) {
         shown.subscriptions = [0; 3];
         shown.monitor = false;
     }
+    client.transaction = None;
+    client.watching = None;
     client.authenticated = db.password.is_none();
     out.resp = Resp::V2;
     out.simple(b"RESET");

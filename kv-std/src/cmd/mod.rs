@@ -14,9 +14,11 @@
 //! before running, calls answered with an error, error replies by code); one slow enough goes to
 //! the [`slowlog`], and every one but the administrative ones is fed to the [`monitor`]s.
 
+mod bits;
 mod client;
 mod config;
 mod connection;
+mod counter;
 mod debug;
 mod expire;
 mod histogram;
@@ -24,22 +26,27 @@ mod info;
 mod introspection;
 mod keys;
 mod latency;
+mod lcs;
 mod memory;
 pub mod monitor;
 mod object;
 mod pubsub;
+mod range;
+mod rewrite;
 mod server;
 pub mod slowlog;
 pub mod spec;
 pub mod stats;
 mod strings;
 pub mod table;
+mod transaction;
 
 pub use server::REDIS_VERSION;
 
 use crate::db::Db;
 use crate::reply::{Out, Resp};
 use crate::server::clients::Handle;
+use crate::value::number::{parse_decrby, parse_incrby, Increment};
 use expire::Base::{Epoch, Now};
 use expire::Unit;
 use indexmap::IndexSet;
@@ -77,6 +84,10 @@ pub struct Client {
     /// When the last command of this batch ended: the next one's start, so that a pipelined
     /// batch reads the clock once per command rather than twice.
     pub clock: Option<std::time::Instant>,
+    /// The commands queued since `MULTI`, while in a transaction.
+    pub transaction: Option<transaction::Queued>,
+    /// The keys it `WATCH`es.
+    pub watching: Option<transaction::Watching>,
 }
 
 /// A client's subscriptions, each namespace in the order it subscribed.
@@ -122,6 +133,8 @@ impl Client {
             keyspace: [0; 2],
             tally: stats::Tally::default(),
             clock: None,
+            transaction: None,
+            watching: None,
         }
     }
 
@@ -181,6 +194,24 @@ pub enum Command {
     Mget,
     /// `MSET`.
     Mset,
+    /// `MSETNX`.
+    Msetnx,
+    /// `RENAME`.
+    Rename,
+    /// `RENAMENX`.
+    Renamenx,
+    /// `COPY`.
+    Copy,
+    /// `MULTI`.
+    Multi,
+    /// `EXEC`.
+    Exec,
+    /// `DISCARD`.
+    Discard,
+    /// `WATCH`.
+    Watch,
+    /// `UNWATCH`.
+    Unwatch,
     /// `DBSIZE`.
     Dbsize,
     /// `FLUSHDB`.
@@ -281,6 +312,46 @@ pub enum Command {
     Pexpiretime,
     /// `PERSIST`.
     Persist,
+    /// `INCR`.
+    Incr,
+    /// `DECR`.
+    Decr,
+    /// `INCRBY`.
+    Incrby,
+    /// `DECRBY`.
+    Decrby,
+    /// `INCRBYFLOAT`.
+    Incrbyfloat,
+    /// `APPEND`.
+    Append,
+    /// `SETRANGE`.
+    Setrange,
+    /// `GETRANGE`.
+    Getrange,
+    /// `SUBSTR`.
+    Substr,
+    /// `STRLEN`.
+    Strlen,
+    /// `GETDEL`.
+    Getdel,
+    /// `GETSET`.
+    Getset,
+    /// `SETNX`.
+    Setnx,
+    /// `SETBIT`.
+    Setbit,
+    /// `GETBIT`.
+    Getbit,
+    /// `BITCOUNT`.
+    Bitcount,
+    /// `BITPOS`.
+    Bitpos,
+    /// `BITFIELD`.
+    Bitfield,
+    /// `BITFIELD_RO`.
+    BitfieldRo,
+    /// `LCS`.
+    Lcs,
 }
 
 /// The command called `name` (any case), not a subcommand.
@@ -367,8 +438,9 @@ fn run(call: &Call<'_>, req: &Request<'_>, client: &mut Client, db: &Db, out: &m
     flow
 }
 
-/// Looks the command up and checks it may run: its arity, authentication, the pub/sub context.
-/// A command refused is answered here, and counted as rejected if it is known.
+/// Looks the command up and checks it may run: its arity, authentication, the pub/sub context;
+/// inside `MULTI`, queues it instead. A command refused is answered here, and counted as
+/// rejected if it is known (a refusal also fails the transaction being queued).
 fn admit<'r>(req: &'r Request<'_>, client: &mut Client, out: &mut Out) -> Result<Call<'r>, Flow> {
     let Some(name) = req.command() else {
         return Err(Flow::Continue);
@@ -383,6 +455,7 @@ fn admit<'r>(req: &'r Request<'_>, client: &mut Client, out: &mut Out) -> Result
     let Some((index, spec)) = find(name) else {
         client.last_command = "NULL";
         unknown_command(req, name, out);
+        fail_transaction(client);
         return Err(Flow::Continue);
     };
     let mut full = spec;
@@ -403,6 +476,7 @@ fn admit<'r>(req: &'r Request<'_>, client: &mut Client, out: &mut Out) -> Result
                 String::from_utf8_lossy(&given[..given.len().min(128)]),
                 String::from_utf8_lossy(name).to_ascii_uppercase()
             ));
+            fail_transaction(client);
             return Err(Flow::Continue);
         };
         full = &spec.subcommands[sub];
@@ -412,9 +486,22 @@ fn admit<'r>(req: &'r Request<'_>, client: &mut Client, out: &mut Out) -> Result
     client.last_command = full.name;
     let refused = |client: &mut Client| {
         client.tally.reject(slot);
+        fail_transaction(client);
         Err(Flow::Continue)
     };
     if !full.arity_ok(argc) || !spec.arity_ok(argc) {
+        if spec.command == Command::Exec {
+            // Redis's `execCommandAbort`: an EXEC refused ends the transaction.
+            client.transaction = None;
+            client.watching = None;
+            client.tally.reject(slot);
+            out.error_fmt(format_args!(
+                "EXECABORT Transaction discarded because of: wrong number of arguments for \
+                 '{}' command",
+                spec.name
+            ));
+            return Err(Flow::Continue);
+        }
         out.error_fmt(format_args!(
             "ERR wrong number of arguments for '{}' command",
             full.name
@@ -427,13 +514,28 @@ fn admit<'r>(req: &'r Request<'_>, client: &mut Client, out: &mut Out) -> Result
         out.error(crate::auth::NOAUTH);
         return refused(client);
     }
+    if let Some(queued) = &mut client.transaction {
+        if !transaction::runs_inside_multi(command) {
+            if spec.flags.contains(&"no_multi") {
+                out.error("ERR Command not allowed inside a transaction");
+                queued.failed = true;
+                client.tally.reject(slot);
+            } else {
+                // Counted when EXEC runs it, as Redis counts it.
+                queued.push(req);
+                out.simple(b"QUEUED");
+            }
+            return Err(Flow::Continue);
+        }
+    }
     if out.resp == Resp::V2 && client.subscriptions.any() && !allowed_when_subscribed(command) {
         out.error_fmt(format_args!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \
              QUIT / RESET are allowed in this context",
             full.name
         ));
-        return refused(client);
+        client.tally.reject(slot);
+        return Err(Flow::Continue);
     }
     Ok(Call {
         spec: full,
@@ -545,10 +647,38 @@ fn dispatch(
         Command::Expiretime => expire::ttl(Unit::Seconds, Epoch, args, client, db, out),
         Command::Pexpiretime => expire::ttl(Unit::Milliseconds, Epoch, args, client, db, out),
         Command::Persist => expire::persist(args, client, db, out),
+        Command::Incr => counter::incr(Some(Increment::INCR), parse_incrby, args, client, db, out),
+        Command::Decr => counter::incr(Some(Increment::DECR), parse_incrby, args, client, db, out),
+        Command::Incrby => counter::incr(None, parse_incrby, args, client, db, out),
+        Command::Decrby => counter::incr(None, parse_decrby, args, client, db, out),
+        Command::Incrbyfloat => counter::incrbyfloat(args, client, db, out),
+        Command::Append => range::append(args, client, db, out),
+        Command::Setrange => range::setrange(args, client, db, out),
+        Command::Getrange | Command::Substr => range::getrange(args, client, db, out),
+        Command::Strlen => range::strlen(args, client, db, out),
+        Command::Getdel => strings::getdel(args, client, db, out),
+        Command::Getset => strings::getset(args, client, db, out),
+        Command::Setnx => strings::setnx(args, client, db, out),
+        Command::Setbit => bits::setbit(args, client, db, out),
+        Command::Getbit => bits::getbit(args, client, db, out),
+        Command::Bitcount => bits::bitcount(args, client, db, out),
+        Command::Bitpos => bits::bitpos(args, client, db, out),
+        Command::Bitfield => bits::bitfield(false, args, client, db, out),
+        Command::BitfieldRo => bits::bitfield(true, args, client, db, out),
+        Command::Lcs => lcs::lcs(args, client, db, out),
         Command::Del => strings::del(args, client, db, out),
         Command::Exists => strings::exists(args, client, db, out),
         Command::Mget => strings::mget(args, count, client, db, out),
-        Command::Mset => strings::mset(args, count, client, db, out),
+        Command::Mset => strings::mset(args, count, false, client, db, out),
+        Command::Msetnx => strings::mset(args, count, true, client, db, out),
+        Command::Rename => keys::rename(args, false, client, db, out),
+        Command::Renamenx => keys::rename(args, true, client, db, out),
+        Command::Copy => keys::copy(args, client, db, out),
+        Command::Multi => transaction::multi(client, out),
+        Command::Exec => return transaction::exec(client, db, out),
+        Command::Discard => transaction::discard(client, out),
+        Command::Watch => transaction::watch(args, client, db, out),
+        Command::Unwatch => transaction::unwatch(client, out),
         Command::Dbsize => keys::dbsize(db, out),
         Command::Flushdb | Command::Flushall => keys::flush(args, client, db, out),
         Command::Keys => keys::keys(args, db, out),
@@ -602,6 +732,16 @@ fn dispatch(
 /// log or a monitor's feed), as Redis's loading does. A command the server refuses is an error,
 /// with the refusal's text.
 pub fn replay(command: &Request<'_>, client: &mut Client, db: &Db) -> Result<(), String> {
+    // A snapshot started during an `EXEC` cuts the log between its `MULTI` and `EXEC`: the
+    // segment replayed over it starts inside the transaction, and its writes apply one by one
+    // (each record replays the same over a snapshot that holds it).
+    if client.transaction.is_none()
+        && command
+            .command()
+            .is_some_and(|c| c.eq_ignore_ascii_case(b"exec"))
+    {
+        return Ok(());
+    }
     let mut out = Out::new(Resp::V2);
     if let Ok(call) = admit(command, client, &mut out) {
         dispatch(&call, command, client, db, &mut out);
@@ -611,6 +751,13 @@ pub fn replay(command: &Request<'_>, client: &mut Client, db: &Db) -> Result<(),
             Err(String::from_utf8_lossy(&out.bytes()[1..out.len().saturating_sub(2)]).into_owned())
         }
         _ => Ok(()),
+    }
+}
+
+/// Dooms the client's transaction, if it is in one: a command failed its checks while queuing.
+fn fail_transaction(client: &mut Client) {
+    if let Some(queued) = &mut client.transaction {
+        queued.failed = true;
     }
 }
 

@@ -6,7 +6,7 @@ use super::{Client, SYNTAX_ERROR};
 use crate::db::{Db, VecSink};
 use crate::reply::{BulkSink, Out};
 use kv_nostd::resp::Args;
-use kv_nostd::{Deadline, DeadlineChange, Error, ExpireIf, When};
+use kv_nostd::{Deadline, DeadlineChange, Error, ExpireIf, Removed, When};
 
 /// Redis's reply to a write refused for memory.
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
@@ -292,14 +292,35 @@ pub fn getex(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
     client.logged(lsn, start, out.len());
 }
 
-/// `DEL key [key ...]`: how many existed.
+/// `DEL key [key ...]`: how many existed. Several keys go at once: no client sees some of them
+/// gone and others not.
 pub fn del(args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+    let keys: Vec<&[u8]> = args.collect();
     let mut lsn = 0;
-    let removed = args
-        .filter(|k| db.table.delete_then(k, &mut || lsn = db.log(&[b"DEL", k])) == Ok(true))
-        .count();
+    let removed = match keys[..] {
+        [key] => Ok(usize::from(
+            db.table
+                .delete_then(key, &mut || lsn = db.log(&[b"DEL", key]))
+                == Ok(true),
+        )),
+        _ => db.locked(&keys, false, |l| {
+            let mut live = 0;
+            for (i, key) in keys.iter().enumerate() {
+                match l.delete(i) {
+                    Removed::Nothing => continue,
+                    Removed::Live => live += 1,
+                    Removed::Expired => {}
+                }
+                lsn = db.log(&[b"DEL", key]);
+            }
+            live
+        }),
+    };
     let start = out.len();
-    out.int(removed as i64);
+    match removed {
+        Ok(n) => out.int(n as i64),
+        Err(e) => table_error(e, out),
+    }
     client.logged(lsn, start, out.len());
 }
 
@@ -325,39 +346,121 @@ pub fn mget(args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mu
     }
 }
 
-/// `MSET key value [key value ...]`. A table that fills part-way stops it with an error saying
-/// how many pairs were set.
-pub fn mset(args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mut Out) {
+/// `MSET key value [key value ...]` (`nx`: `MSETNX`, which sets nothing if any key exists
+/// and answers 1 or 0). All the pairs are set at once, or none when memory runs out.
+pub fn mset(args: Args<'_>, count: usize, nx: bool, client: &mut Client, db: &Db, out: &mut Out) {
     if !count.is_multiple_of(2) {
-        out.error("ERR wrong number of arguments for 'mset' command");
+        let name = if nx { "msetnx" } else { "mset" };
+        out.error_fmt(format_args!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
         return;
     }
-    let mut pairs = args;
-    let mut set = 0;
+    let mut logged: Vec<&[u8]> = Vec::with_capacity(count + 1);
+    logged.push(b"MSET");
+    logged.extend(args);
+    let pairs = &logged[1..];
+    let keys: Vec<&[u8]> = pairs.iter().step_by(2).copied().collect();
+    let needed = pairs
+        .chunks(2)
+        .map(|p| db.table.item_bytes(p[0].len(), p[1].len()))
+        .sum();
     let mut lsn = 0;
-    let start = out.len();
-    while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
-        let needed = db.table.item_bytes(k.len(), v.len());
-        let written = db.with_room(needed, || {
-            db.table.put_if_then(k, v, When::Always, None, &mut || {
-                lsn = db.log(&[b"SET", k, v])
-            })
-        });
-        if let Err(e) = written {
-            if set == 0 {
-                table_error(e, out);
-            } else {
-                let code = if e == Error::NoSpace { "OOM" } else { "ERR" };
-                out.error_fmt(format_args!(
-                    "{code} {e} ({set} of {} pairs were set)",
-                    count / 2
-                ));
+    let set = db.with_room(needed, || {
+        db.locked(&keys, true, |l| {
+            if nx && (0..keys.len()).any(|i| l.entry(i).is_some()) {
+                return Ok(false);
             }
-            client.logged(lsn, start, out.len());
-            return;
-        }
-        set += 1;
+            // Every item first: out of memory, nothing is set.
+            let items = pairs
+                .chunks(2)
+                .enumerate()
+                .map(|(i, p)| l.prepare(i, p[1], None))
+                .collect::<Result<Vec<_>, _>>()?;
+            for item in items {
+                l.link(item)?;
+            }
+            lsn = db.log(&logged);
+            Ok(true)
+        })?
+    });
+    let start = out.len();
+    match set {
+        Ok(set) if nx => out.int(i64::from(set)),
+        Ok(_) => out.ok(),
+        Err(e) => table_error(e, out),
     }
-    out.ok();
+    client.logged(lsn, start, out.len());
+}
+
+/// `GETDEL key`: the value, or nil; the key is removed (logged as `DEL`).
+pub fn getdel(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+    let key = args.next().unwrap_or_default();
+    let start = out.len();
+    let mut lsn = 0;
+    let mut old = None;
+    let deleted = db.table.update(
+        key,
+        &mut [0u8; 0][..],
+        |entry, _| {
+            old = entry.map(|e| {
+                let mut v = vec![0; e.value_len()];
+                e.read_value(0, &mut v);
+                v
+            });
+            kv_nostd::update::Update::Delete
+        },
+        &mut |change| lsn = super::rewrite::log_change(db, key, change),
+    );
+    match deleted {
+        Ok(_) => {
+            client.read(old.is_some());
+            match old {
+                Some(v) => out.bulk(&v),
+                None => out.null(),
+            }
+        }
+        Err(e) => table_error(e, out),
+    }
+    client.logged(lsn, start, out.len());
+}
+
+/// `GETSET key value`: `SET key value GET`, which is how Redis propagates it.
+pub fn getset(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+    let key = args.next().unwrap_or_default();
+    let value = args.next().unwrap_or_default();
+    write_string(
+        key,
+        value,
+        When::Always,
+        true,
+        Deadline::None,
+        client,
+        db,
+        out,
+    );
+}
+
+/// `SETNX key value`: 1 if the key was set, 0 if it existed.
+pub fn setnx(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+    let key = args.next().unwrap_or_default();
+    let value = args.next().unwrap_or_default();
+    let start = out.len();
+    let mut lsn = 0;
+    let needed = db.table.item_bytes(key.len(), value.len());
+    let written = db.with_room(needed, || {
+        db.table.put_with(
+            key,
+            value,
+            When::IfAbsent,
+            Deadline::None,
+            None,
+            &mut |_| lsn = db.log(&[b"SET", key, value]),
+        )
+    });
+    match written {
+        Ok(set) => out.int(i64::from(set.is_some())),
+        Err(e) => table_error(e, out),
+    }
     client.logged(lsn, start, out.len());
 }

@@ -130,6 +130,110 @@ pub const COMMANDS: &[Spec] = &[
             "O(N) where N is the number of keys to set.",
         )
         .arguments(&[arg("key_value", Block(&[arg("key", Key(0)), arg("value", Str)])).multiple()]),
+    spec("msetnx", Command::Msetnx, -3)
+        .flags(&["write", "denyoom"])
+        .keys(1, -1, 2)
+        .acl(&["@write", "@string", "@slow"])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_min"])
+        .key_specs(&[
+            key_spec(&["OW", "insert"], Index(1), Range { lastkey: -1, keystep: 2, limit: 0 }),
+        ])
+        .docs(
+            "Set multiple keys to multiple values, only if none of the keys exist",
+            "1.0.1",
+            "string",
+            "O(N) where N is the number of keys to set.",
+        )
+        .arguments(&[arg("key_value", Block(&[arg("key", Key(0)), arg("value", Str)])).multiple()]),
+    spec("rename", Command::Rename, 3)
+        .flags(&["write"])
+        .keys(1, 2, 1)
+        .acl(&["@keyspace", "@write", "@slow"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "delete"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+            key_spec(&["OW", "update"], Index(2), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Rename a key", "1.0.0", "generic", "O(1)")
+        .arguments(&[arg("key", Key(0)), arg("newkey", Key(1))]),
+    spec("renamenx", Command::Renamenx, 3)
+        .flags(&["write", "fast"])
+        .keys(1, 2, 1)
+        .acl(&["@keyspace", "@write", "@fast"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "delete"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+            key_spec(&["OW", "insert"], Index(2), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Rename a key, only if the new key does not exist", "1.0.0", "generic", "O(1)")
+        .history(&[
+            ("3.2.0", "The command no longer returns an error when source and destination names are the same."),
+        ])
+        .arguments(&[arg("key", Key(0)), arg("newkey", Key(1))]),
+    spec("copy", Command::Copy, -3)
+        .flags(&["write", "denyoom"])
+        .keys(1, 2, 1)
+        .acl(&["@keyspace", "@write", "@slow"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+            key_spec(&["OW", "update"], Index(2), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Copy a key",
+            "6.2.0",
+            "generic",
+            "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+        )
+        .arguments(&[
+            arg("source", Key(0)),
+            arg("destination", Key(1)),
+            arg("destination-db", Integer).token("DB").optional(),
+            pure_token("replace", "REPLACE").optional(),
+        ]),
+    spec("multi", Command::Multi, 1)
+        .flags(&["noscript", "loading", "stale", "fast", "allow_busy"])
+        .acl(&["@fast", "@transaction"])
+        .docs("Mark the start of a transaction block", "1.2.0", "transactions", "O(1)"),
+    spec("exec", Command::Exec, 1)
+        .flags(&["noscript", "loading", "stale", "skip_slowlog"])
+        .acl(&["@slow", "@transaction"])
+        .docs(
+            "Execute all commands issued after MULTI",
+            "1.2.0",
+            "transactions",
+            "Depends on commands in the transaction",
+        ),
+    spec("discard", Command::Discard, 1)
+        .flags(&["noscript", "loading", "stale", "fast", "allow_busy"])
+        .acl(&["@fast", "@transaction"])
+        .docs(
+            "Discard all commands issued after MULTI",
+            "2.0.0",
+            "transactions",
+            "O(N), when N is the number of queued commands",
+        ),
+    spec("watch", Command::Watch, -2)
+        .flags(&["noscript", "loading", "stale", "fast", "allow_busy"])
+        .keys(1, -1, 1)
+        .acl(&["@fast", "@transaction"])
+        .key_specs(&[key_spec(&["RO"], Index(1), Range { lastkey: -1, keystep: 1, limit: 0 })])
+        .docs(
+            "Watch the given keys to determine execution of the MULTI/EXEC block",
+            "2.2.0",
+            "transactions",
+            "O(1) for every key.",
+        )
+        .arguments(&[arg("key", Key(0)).multiple()]),
+    spec("unwatch", Command::Unwatch, 1)
+        .flags(&["noscript", "loading", "stale", "fast", "allow_busy"])
+        .acl(&["@fast", "@transaction"])
+        .docs("Forget about all watched keys", "2.2.0", "transactions", "O(1)"),
     spec("ping", Command::Ping, -1)
         .flags(&["fast"])
         .acl(&["@fast", "@connection"])
@@ -1305,6 +1409,387 @@ pub const COMMANDS: &[Spec] = &[
         ])
         .docs("Remove the expiration from a key", "2.2.0", "generic", "O(1)")
         .arguments(&[arg("key", Key(0))]),
+    spec("incr", Command::Incr, 2)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@fast"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "update"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+        ])
+        .docs("Increment the integer value of a key by one", "1.0.0", "string", "O(1)")
+        .arguments(&[arg("key", Key(0))]),
+    spec("decr", Command::Decr, 2)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@fast"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "update"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+        ])
+        .docs("Decrement the integer value of a key by one", "1.0.0", "string", "O(1)")
+        .arguments(&[arg("key", Key(0))]),
+    spec("incrby", Command::Incrby, 3)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@fast"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "update"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+        ])
+        .docs(
+            "Increment the integer value of a key by the given amount",
+            "1.0.0",
+            "string",
+            "O(1)",
+        )
+        .arguments(&[arg("key", Key(0)), arg("increment", Integer)]),
+    spec("decrby", Command::Decrby, 3)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@fast"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "update"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+        ])
+        .docs(
+            "Decrement the integer value of a key by the given number",
+            "1.0.0",
+            "string",
+            "O(1)",
+        )
+        .arguments(&[arg("key", Key(0)), arg("decrement", Integer)]),
+    spec("incrbyfloat", Command::Incrbyfloat, 3)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@fast"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "update"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+        ])
+        .docs("Increment the float value of a key by the given amount", "2.6.0", "string", "O(1)")
+        .arguments(&[arg("key", Key(0)), arg("increment", Double)]),
+    spec("append", Command::Append, 3)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@fast"])
+        .key_specs(&[
+            key_spec(&["RW", "insert"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Append a value to a key",
+            "2.0.0",
+            "string",
+            "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
+        )
+        .arguments(&[arg("key", Key(0)), arg("value", Str)]),
+    spec("setrange", Command::Setrange, 4)
+        .flags(&["write", "denyoom"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@slow"])
+        .key_specs(&[
+            key_spec(&["RW", "update"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Overwrite part of a string at key starting at the specified offset",
+            "2.2.0",
+            "string",
+            "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
+        )
+        .arguments(&[arg("key", Key(0)), arg("offset", Integer), arg("value", Str)]),
+    spec("getrange", Command::Getrange, 4)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .acl(&["@read", "@string", "@slow"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Get a substring of the string stored at a key",
+            "2.4.0",
+            "string",
+            "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        )
+        .arguments(&[arg("key", Key(0)), arg("start", Integer), arg("end", Integer)]),
+    spec("substr", Command::Substr, 4)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .acl(&["@read", "@string", "@slow"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Get a substring of the string stored at a key",
+            "1.0.0",
+            "string",
+            "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        )
+        .doc_flags(&["deprecated"])
+        .deprecated_since("2.0.0")
+        .replaced_by("`GETRANGE`")
+        .arguments(&[arg("key", Key(0)), arg("start", Integer), arg("end", Integer)]),
+    spec("strlen", Command::Strlen, 2)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@read", "@string", "@fast"])
+        .key_specs(&[key_spec(&["RO"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 })])
+        .docs("Get the length of the value stored in a key", "2.2.0", "string", "O(1)")
+        .arguments(&[arg("key", Key(0))]),
+    spec("getdel", Command::Getdel, 2)
+        .flags(&["write", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@fast"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "delete"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+        ])
+        .docs("Get the value of a key and delete the key", "6.2.0", "string", "O(1)")
+        .arguments(&[arg("key", Key(0))]),
+    spec("getset", Command::Getset, 3)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@fast"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "update"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+        ])
+        .docs("Set the string value of a key and return its old value", "1.0.0", "string", "O(1)")
+        .doc_flags(&["deprecated"])
+        .deprecated_since("6.2.0")
+        .replaced_by("`SET` with the `!GET` argument")
+        .arguments(&[arg("key", Key(0)), arg("value", Str)]),
+    spec("setnx", Command::Setnx, 3)
+        .flags(&["write", "denyoom", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@string", "@fast"])
+        .key_specs(&[
+            key_spec(&["OW", "insert"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Set the value of a key, only if the key does not exist", "1.0.0", "string", "O(1)")
+        .arguments(&[arg("key", Key(0)), arg("value", Str)]),
+    spec("setbit", Command::Setbit, 4)
+        .flags(&["write", "denyoom"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@bitmap", "@slow"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "update"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+        ])
+        .docs(
+            "Sets or clears the bit at offset in the string value stored at key",
+            "2.2.0",
+            "bitmap",
+            "O(1)",
+        )
+        .arguments(&[arg("key", Key(0)), arg("offset", Integer), arg("value", Integer)]),
+    spec("getbit", Command::Getbit, 3)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@read", "@bitmap", "@fast"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Returns the bit value at offset in the string value stored at key",
+            "2.2.0",
+            "bitmap",
+            "O(1)",
+        )
+        .arguments(&[arg("key", Key(0)), arg("offset", Integer)]),
+    spec("bitcount", Command::Bitcount, -2)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .acl(&["@read", "@bitmap", "@slow"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Count set bits in a string", "2.6.0", "bitmap", "O(N)")
+        .history(&[("7.0.0", "Added the `BYTE|BIT` option.")])
+        .arguments(&[
+            arg("key", Key(0)),
+            arg(
+                "index",
+                Block(&[
+                    arg("start", Integer),
+                    arg("end", Integer),
+                    arg(
+                        "index_unit",
+                        OneOf(&[pure_token("byte", "BYTE"), pure_token("bit", "BIT")]),
+                    )
+                    .since("7.0.0")
+                    .optional(),
+                ]),
+            )
+            .optional(),
+        ]),
+    spec("bitpos", Command::Bitpos, -3)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .acl(&["@read", "@bitmap", "@slow"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs("Find first bit set or clear in a string", "2.8.7", "bitmap", "O(N)")
+        .history(&[("7.0.0", "Added the `BYTE|BIT` option.")])
+        .arguments(&[
+            arg("key", Key(0)),
+            arg("bit", Integer),
+            arg(
+                "index",
+                Block(&[
+                    arg("start", Integer),
+                    arg(
+                        "end_index",
+                        Block(&[
+                            arg("end", Integer),
+                            arg(
+                                "index_unit",
+                                OneOf(&[pure_token("byte", "BYTE"), pure_token("bit", "BIT")]),
+                            )
+                            .since("7.0.0")
+                            .optional(),
+                        ]),
+                    )
+                    .optional(),
+                ]),
+            )
+            .optional(),
+        ]),
+    spec("bitfield", Command::Bitfield, -2)
+        .flags(&["write", "denyoom"])
+        .keys(1, 1, 1)
+        .acl(&["@write", "@bitmap", "@slow"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "update", "variable_flags"],
+                Index(1),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            )
+            .notes("This command allows both access and modification of the key"),
+        ])
+        .find_keys(bitfield_keys)
+        .docs(
+            "Perform arbitrary bitfield integer operations on strings",
+            "3.2.0",
+            "bitmap",
+            "O(1) for each subcommand specified",
+        )
+        .arguments(&[
+            arg("key", Key(0)),
+            arg(
+                "operation",
+                OneOf(&[
+                    arg("encoding_offset", Block(&[arg("encoding", Str), arg("offset", Integer)]))
+                        .token("GET"),
+                    arg(
+                        "write",
+                        Block(&[
+                            arg(
+                                "wrap_sat_fail",
+                                OneOf(&[
+                                    pure_token("wrap", "WRAP"),
+                                    pure_token("sat", "SAT"),
+                                    pure_token("fail", "FAIL"),
+                                ]),
+                            )
+                            .token("OVERFLOW")
+                            .optional(),
+                            arg(
+                                "write_operation",
+                                OneOf(&[
+                                    arg(
+                                        "encoding_offset_value",
+                                        Block(&[
+                                            arg("encoding", Str),
+                                            arg("offset", Integer),
+                                            arg("value", Integer),
+                                        ]),
+                                    )
+                                    .token("SET"),
+                                    arg(
+                                        "encoding_offset_increment",
+                                        Block(&[
+                                            arg("encoding", Str),
+                                            arg("offset", Integer),
+                                            arg("increment", Integer),
+                                        ]),
+                                    )
+                                    .token("INCRBY"),
+                                ]),
+                            ),
+                        ]),
+                    ),
+                ]),
+            )
+            .optional()
+            .multiple(),
+        ]),
+    spec("bitfield_ro", Command::BitfieldRo, -2)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@read", "@bitmap", "@fast"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
+            "6.0.0",
+            "bitmap",
+            "O(1) for each subcommand specified",
+        )
+        .arguments(&[
+            arg("key", Key(0)),
+            arg("encoding_offset", Block(&[arg("encoding", Str), arg("offset", Integer)]))
+                .token("GET")
+                .optional()
+                .multiple()
+                .multiple_token(),
+        ]),
+    spec("lcs", Command::Lcs, -3)
+        .flags(&["readonly"])
+        .keys(1, 2, 1)
+        .acl(&["@read", "@string", "@slow"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 1, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Find longest common substring",
+            "7.0.0",
+            "string",
+            "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+        )
+        .arguments(&[
+            arg("key1", Key(0)),
+            arg("key2", Key(0)),
+            pure_token("len", "LEN").optional(),
+            pure_token("idx", "IDX").optional(),
+            arg("len", Integer).token("MINMATCHLEN").optional(),
+            pure_token("withmatchlen", "WITHMATCHLEN").optional(),
+        ]),
 ];
 
 /// `SET`'s keys, as Redis's `setGetKeys` finds them: the key is read as well as written when
@@ -1319,6 +1804,31 @@ fn set_keys(argv: &[&[u8]]) -> Vec<KeyAt> {
         &["RW", "access", "update"]
     } else {
         &["OW", "update"]
+    };
+    vec![KeyAt { pos: 1, flags }]
+}
+
+/// `BITFIELD`'s key, as Redis's `bitfieldGetKeys` finds it: only read when every subcommand is a
+/// `GET` or an `OVERFLOW` (a syntax error counts as a write, the safe side).
+fn bitfield_keys(argv: &[&[u8]]) -> Vec<KeyAt> {
+    let mut i = 2;
+    let mut readonly = true;
+    while i < argv.len() {
+        let left = argv.len() - i - 1;
+        let is = |word: &str| crate::value::keyword::is(argv[i], word);
+        if is("get") && left >= 2 {
+            i += 3;
+        } else if is("overflow") && left >= 1 {
+            i += 2;
+        } else {
+            readonly = false;
+            break;
+        }
+    }
+    let flags: &'static [&'static str] = if readonly {
+        &["RO", "access"]
+    } else {
+        &["RW", "access", "update"]
     };
     vec![KeyAt { pos: 1, flags }]
 }

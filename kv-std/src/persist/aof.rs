@@ -121,7 +121,7 @@ pub struct Corrupt {
 pub fn replay(
     reader: impl Read,
     len: u64,
-    mut apply: impl FnMut(&Request<'_>) -> Result<(), String>,
+    mut apply: impl FnMut(&Request<'_>, u64) -> Result<(), String>,
 ) -> io::Result<Result<Tail, Corrupt>> {
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let corrupt = |offset, why: &str| {
@@ -177,7 +177,7 @@ pub fn replay(
         let Some(command) = command else {
             return corrupt(at, "malformed record");
         };
-        if let Err(why) = apply(&command) {
+        if let Err(why) = apply(&command, at) {
             return corrupt(at, &why);
         }
         at = end;
@@ -569,7 +569,7 @@ mod tests {
 
     fn collect(bytes: &[u8]) -> (Seen, Result<Tail, Corrupt>) {
         let mut seen = Vec::new();
-        let tail = replay(bytes, bytes.len() as u64, |command| {
+        let tail = replay(bytes, bytes.len() as u64, |command, _| {
             seen.push(command.args().map(<[u8]>::to_vec).collect());
             Ok(())
         })
@@ -667,7 +667,7 @@ mod tests {
     #[test]
     fn a_refused_command_is_reported_at_its_record() {
         let bytes = log_bytes(&[&[b"SET", b"a", b"1"], &[b"NOPE"]]);
-        let tail = replay(&bytes[..], bytes.len() as u64, |command| {
+        let tail = replay(&bytes[..], bytes.len() as u64, |command, _| {
             if command.is_command(b"NOPE") {
                 Err("unknown command".into())
             } else {

@@ -64,6 +64,8 @@ pub struct Persistence {
     dirty: AtomicU64,
     /// Unix time of the last successful snapshot (or of the start).
     lastsave: AtomicU64,
+    /// The log rotates while no `EXEC` runs, so a transaction's records share a segment.
+    gate: Arc<crate::txn::gate::Gate>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -141,6 +143,8 @@ impl Persistence {
             None => (0, "no backup file".to_string()),
         };
         let mut replayed = 0u64;
+        // Where the transaction still open after the last record began (segment, offset).
+        let mut open_multi: Option<(u64, u64)> = None;
         let mut last = generation;
         let needed: Vec<u64> = segments
             .iter()
@@ -159,8 +163,13 @@ impl Persistence {
                 |e: io::Error| StartError(format!("cannot read {}: {e}", path.display()));
             let file = std::fs::File::open(&path).map_err(cannot_read)?;
             let len = file.metadata().map_err(cannot_read)?.len();
-            let tail = aof::replay(file, len, |command| {
+            let tail = aof::replay(file, len, |command, at| {
                 replayed += 1;
+                match command.command() {
+                    Some(c) if c.eq_ignore_ascii_case(b"multi") => open_multi = Some((n, at)),
+                    Some(c) if c.eq_ignore_ascii_case(b"exec") => open_multi = None,
+                    _ => {}
+                }
                 crate::cmd::replay(command, &mut replayer, db)
             })
             .map_err(cannot_read)?;
@@ -191,6 +200,21 @@ impl Persistence {
                 }
             }
             last = n;
+        }
+        if let Some((n, at)) = open_multi {
+            // A crash before `EXEC` was logged: none of it was applied (its commands stayed
+            // queued), and none of it may be applied later when new records follow. The log
+            // rotates only between transactions, so it began in the last segment.
+            let path = aof::segment_path(&opts.aof, n);
+            log::warn!(
+                "{}: a transaction without its EXEC at the end of the log (from byte {at}, a \
+                 crash before it was acknowledged); cutting it off",
+                path.display()
+            );
+            let f = std::fs::OpenOptions::new().write(true).open(&path);
+            f.and_then(|f| f.set_len(at).and_then(|()| f.sync_all()))
+                .map_err(|e| StartError(format!("cannot cut {}: {e}", path.display())))?;
+            replayer.transaction = None;
         }
         if needed.last().is_some_and(|&n| {
             aof::is_first_format(&aof::segment_path(&opts.aof, n)).unwrap_or(false)
@@ -223,6 +247,7 @@ impl Persistence {
             bgsave: AtomicBool::new(false),
             dirty: AtomicU64::new(0),
             lastsave: AtomicU64::new(unix_now()),
+            gate: Arc::clone(&db.gate),
         })
     }
 
@@ -255,7 +280,7 @@ impl Persistence {
         let dirty = self.dirty.swap(0, Ordering::Relaxed);
         // Without a backup file now, there will be no previous generation to keep segments for.
         let had_backup = self.opts.backup.exists();
-        let rotated = self.log.rotate(next);
+        let rotated = self.gate.exclusive(|| self.log.rotate(next));
         if rotated.is_ok() {
             gens.segment = next;
         }

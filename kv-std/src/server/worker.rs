@@ -136,6 +136,7 @@ impl Loop {
 
     fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        self.db.gate.register();
         loop {
             let polling = !self.timing.busy_poll.is_zero()
                 && self.last_busy.elapsed() < self.timing.busy_poll;
@@ -154,6 +155,8 @@ impl Loop {
             if !events.is_empty() && !self.timing.busy_poll.is_zero() {
                 self.last_busy = Instant::now();
             }
+            // The commands of this turn run outside any `EXEC` (which waits for the turn).
+            let turn = self.db.gate.enter();
             // One time for the commands of this turn, as Redis caches `mstime` per loop turn.
             self.db.tick();
             for event in &events {
@@ -176,6 +179,7 @@ impl Loop {
             for i in std::mem::take(&mut self.again) {
                 self.serve(i);
             }
+            drop(turn);
             if self.stop.load(Ordering::Acquire) {
                 self.finish();
                 return Ok(());

@@ -417,5 +417,8 @@ scripts!(
     auth,
     command,
     expire,
-    evict
+    evict,
+    multikey,
+    rmw,
+    transaction
 );

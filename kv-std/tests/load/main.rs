@@ -3,6 +3,10 @@
 //! `cargo test --release -p kv-std --test load -- --ignored`.
 #![allow(missing_docs)]
 
+#[path = "../support/counter.rs"]
+mod counter;
+mod expiry;
+mod incr;
 mod pubsub;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

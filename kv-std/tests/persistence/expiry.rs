@@ -71,7 +71,7 @@ fn check_keys(s: &Server) {
     );
 }
 
-fn log_bytes(dir: &Path) -> Vec<u8> {
+pub fn log_bytes(dir: &Path) -> Vec<u8> {
     let mut all = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

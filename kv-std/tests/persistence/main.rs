@@ -6,6 +6,9 @@ mod evict;
 mod expiry;
 mod failure;
 mod files;
+mod multikey;
+mod rmw;
+mod transaction;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -140,6 +140,46 @@ def expiry(r, protocol):
         assert str(e) == "invalid expire time in 'set' command", e
 
 
+def strings(r, protocol):
+    r.delete("n", "f", "s", "b", "gd", "nx")
+    assert r.incr("n") == 1
+    assert r.incr("n", 10) == 11
+    assert r.decr("n") == 10
+    assert r.decr("n", 5) == 5
+    assert r.incrbyfloat("f", 1.5) == 1.5
+    assert r.incrbyfloat("f", "0.25") == 1.75
+    assert r.append("s", "Hello") == 5
+    assert r.setrange("s", 5, " World") == 11
+    assert r.getrange("s", 0, 4) == b"Hello"
+    assert r.substr("s", -5) == b"World"
+    assert r.strlen("s") == 11
+    assert r.setbit("b", 7, 1) == 0
+    assert r.getbit("b", 7) == 1
+    assert r.bitcount("b") == 1
+    assert r.bitpos("b", 1) == 7
+    assert r.bitfield("b").set("u8", 8, 255).get("u8", 8).incrby("u8", 8, 1, "SAT").execute() == [0, 255, 255]
+    assert r.bitfield_ro("b", "u8", 0) == [1]
+    assert r.set("gd", "v") is True
+    assert r.getdel("gd") == b"v"
+    assert r.getdel("gd") is None
+    assert r.getset("gd", "x") is None
+    assert r.getset("gd", "y") == b"x"
+    assert r.setnx("nx", "1") is True
+    assert r.setnx("nx", "2") is False
+    r.mset({"l1": "ohmytext", "l2": "mynewtext"})
+    assert r.lcs("l1", "l2") == b"mytext"
+    assert r.lcs("l1", "l2", len=True) == 6
+    try:
+        r.incr("s")
+        raise AssertionError("INCR of a string accepted")
+    except redis.ResponseError as e:
+        assert str(e) == "value is not an integer or out of range", e
+    # Keeps the deadline, as Redis does.
+    assert r.set("t", 1, ex=100) is True
+    assert r.incr("t") == 2
+    assert r.ttl("t") == 100
+
+
 def pubsub(r, protocol):
     p = r.pubsub()
     p.subscribe("ch1")
@@ -199,7 +239,7 @@ def main():
         hello = r.execute_command("HELLO")
         assert hello[b"proto"] == 3 if isinstance(hello, dict) else False, hello
         for protocol, client in [(3, redis.Redis(port=port)), (2, redis.Redis(port=port, protocol=2))]:
-            for test in (commands, expiry, pubsub, introspection):
+            for test in (commands, expiry, strings, pubsub, introspection):
                 name = "%s (protocol %d)" % (test.__name__, protocol)
                 try:
                     test(client, protocol)

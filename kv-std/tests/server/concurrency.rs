@@ -62,3 +62,12 @@ fn thirty_two_clients_on_overlapping_keys_end_in_the_modelled_state() {
     let size: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(size, expected_keys + shared.len());
 }
+
+/// `INCR` reads and writes its key under the key's lock: 8 clients × 10,000 increments of one
+/// key end at exactly 80,000, every reply a different number (the load tests run 800,000, in
+/// a release build).
+#[test]
+fn eight_clients_incrementing_one_key_lose_no_increment() {
+    let s = TestServer::start();
+    crate::counter::increment_together(s.addr, 8, 10_000);
+}

@@ -180,3 +180,44 @@ fn a_policy_set_at_run_time_evicts_and_object_reads_what_it_keeps() {
         .unwrap();
     assert!((0..=255).contains(&freq), "freq {freq}");
 }
+
+/// When the sizes written change size class, the keys the policy evicts free chunks the new
+/// writes cannot use; whole pages are emptied instead, and no write answers OOM (as Redis,
+/// whose allocator has no classes to run out of, never does under an `allkeys-` policy).
+#[test]
+fn writes_whose_sizes_change_class_never_answer_oom_under_allkeys_policies() {
+    for policy in [
+        Policy::AllKeysRandom,
+        Policy::AllKeysLru,
+        Policy::AllKeysLfu,
+    ] {
+        let s = server(policy);
+        let mut con = connect(&s);
+        for (round, (size, count)) in [(100, 40_000), (2_000, 3_000), (30_000, 300), (500, 10_000)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut pipe = redis::pipe();
+            for i in 0..count {
+                pipe.set(format!("r{round}:{i}"), vec![b'v'; size]);
+            }
+            // A refused SET fails the whole pipeline's query.
+            let replies: Vec<redis::Value> = pipe
+                .query(&mut con)
+                .unwrap_or_else(|e| panic!("{}: {size}-byte values: {e}", policy.name()));
+            let refused = replies
+                .iter()
+                .filter(|r| matches!(r, redis::Value::ServerError(_)))
+                .count();
+            assert_eq!(refused, 0, "{}: {size}-byte values refused", policy.name());
+        }
+        let evicted: usize = info_field(&mut con, "stats", "evicted_keys")
+            .parse()
+            .unwrap();
+        assert!(evicted > 0, "{}", policy.name());
+        let used: usize = info_field(&mut con, "memory", "used_memory")
+            .parse()
+            .unwrap();
+        assert!(used <= LIMIT, "{used}");
+    }
+}

@@ -17,9 +17,13 @@ mod protected;
 mod protocol_errors;
 mod resp;
 mod resp3;
+mod transaction;
 
 #[path = "../support/mod.rs"]
 mod support;
+
+#[path = "../support/counter.rs"]
+mod counter;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
