@@ -23,7 +23,9 @@ pub const CLIENT_QUERY_BUFFER_LIMIT: usize = 1024 * 1024 * 1024;
 #[command(
     name = "kv-server",
     version,
-    about = "The kv key-value server: its own binary protocol and the Redis protocol on one port."
+    about = "The kv key-value server: its own binary protocol and the Redis protocol on one port.",
+    // A configuration file's settings come first and the command line's after: the last wins.
+    args_override_self = true
 )]
 pub struct Args {
     /// Address to listen on. Loopback by default: expose kv deliberately.
@@ -152,9 +154,181 @@ pub struct Args {
     #[arg(long, default_value = "1gb", value_parser = parse_size, value_name = "BYTES")]
     pub client_query_buffer_limit: usize,
 
+    /// Log commands that run for at least this many microseconds in the slow log (SLOWLOG
+    /// GET); -1 turns it off, 0 logs every command (Redis's slowlog-log-slower-than).
+    #[arg(long, default_value_t = crate::cmd::slowlog::DEFAULT_SLOWER_THAN, value_name = "MICROS",
+          allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(-1..))]
+    pub slowlog_log_slower_than: i64,
+
+    /// Entries the slow log keeps (Redis's slowlog-max-len).
+    #[arg(long, default_value_t = crate::cmd::slowlog::DEFAULT_MAX_LEN, value_name = "N")]
+    pub slowlog_max_len: usize,
+
     /// Log level: error, warn, info, debug or trace (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     pub log_level: log::LevelFilter,
+
+    /// A configuration file of Redis-style `name value` lines (`maxmemory 1gb`, `port 6380`):
+    /// Redis's names for the parameters kv has, or kv's own flag names. Flags on the command
+    /// line win over the file. CONFIG REWRITE writes the settings back to it.
+    #[arg(value_name = "CONFIG_FILE")]
+    pub config_file: Option<PathBuf>,
+}
+
+impl Args {
+    /// The flags of `argv` (its first item the program's name), after the settings of the
+    /// configuration file it names, if it names one: the command line wins over the file.
+    /// Lines of the file kv does not know are listed in the second item, to be logged.
+    pub fn parse_with_file<I, T>(argv: I) -> Result<(Self, Vec<String>), ArgsError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+        let first = Self::try_parse_from(&argv).map_err(ArgsError::Flags)?;
+        let Some(path) = &first.config_file else {
+            return Ok((first, Vec::new()));
+        };
+        let file_error = |why: String| ArgsError::File(path.clone(), why);
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+        let (flags, ignored) = file_flags(&text).map_err(file_error)?;
+        let mut all = argv[..1].to_vec();
+        all.extend(flags.into_iter().map(Into::into));
+        all.extend(argv[1..].iter().cloned());
+        let args = Self::try_parse_from(&all).map_err(|e| file_error(e.to_string()))?;
+        Ok((args, ignored))
+    }
+}
+
+/// Why the command line and configuration file do not make flags.
+#[derive(Debug)]
+pub enum ArgsError {
+    /// The command line does not parse (or asks for `--help` or `--version`).
+    Flags(clap::Error),
+    /// The configuration file cannot be read, or a setting in it is invalid.
+    File(PathBuf, String),
+}
+
+impl std::fmt::Display for ArgsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArgsError::Flags(e) => write!(f, "{e}"),
+            ArgsError::File(path, why) => write!(f, "{}: {why}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for ArgsError {}
+
+/// The flags a configuration file stands for, and the lines kv does not know. Each line is a
+/// name and its arguments (quoted as Redis's `sdssplitargs` reads them); the name is Redis's
+/// for a parameter kv has (`maxclients`, `appendfsync`, `save`, ...) or one of kv's flags
+/// without its dashes (`threads 4`).
+fn file_flags(text: &str) -> Result<(Vec<String>, Vec<String>), String> {
+    use clap::CommandFactory;
+    let command = Args::command();
+    let mut flags = Vec::new();
+    let mut ignored = Vec::new();
+    let mut output_limits: Vec<String> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let words = split_args(line).ok_or_else(|| format!("line {}: unbalanced quotes", n + 1))?;
+        let Some((name, values)) = words.split_first() else {
+            continue;
+        };
+        if name.starts_with('#') {
+            continue;
+        }
+        let name = name.to_ascii_lowercase();
+        let flag = match name.as_str() {
+            "maxclients" => "max-clients",
+            "appendfsync" => "fsync",
+            "client-output-buffer-limit" => {
+                output_limits.extend(values.iter().cloned());
+                continue;
+            }
+            "save" => {
+                // kv snapshots after an interval with any write: Redis's `save <secs> 1`.
+                let secs = match values.first().map(String::as_str) {
+                    None | Some("") => "0".to_string(),
+                    Some(secs) => secs.to_string(),
+                };
+                flags.extend(["--save-interval".to_string(), secs]);
+                continue;
+            }
+            "bind" => {
+                if let Some(addr) = values.first() {
+                    flags.extend(["--bind".to_string(), addr.trim_start_matches('-').into()]);
+                }
+                continue;
+            }
+            other => other,
+        };
+        let Some(arg) = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(flag) && flag != "help" && flag != "version")
+        else {
+            ignored.push(line.to_string());
+            continue;
+        };
+        if arg.get_action().takes_values() {
+            flags.push(format!("--{flag}"));
+            flags.push(values.join(" "));
+        } else if values.is_empty() || values[0].eq_ignore_ascii_case("yes") {
+            flags.push(format!("--{flag}"));
+        }
+    }
+    if !output_limits.is_empty() {
+        flags.push("--client-output-buffer-limit".into());
+        flags.push(output_limits.join(" "));
+    }
+    Ok((flags, ignored))
+}
+
+/// A configuration line's words, as Redis's `sdssplitargs` splits them: by spaces, with double
+/// quotes (and the escapes `\n`, `\r`, `\t`, `\"`, `\\`, `\xHH`) or single quotes (and `\'`)
+/// grouping. None for an unbalanced quote.
+fn split_args(line: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else {
+            return Some(words);
+        };
+        let mut word = String::new();
+        if first == '"' || first == '\'' {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    c if c == first => break,
+                    '\\' if first == '"' => match chars.next()? {
+                        'n' => word.push('\n'),
+                        'r' => word.push('\r'),
+                        't' => word.push('\t'),
+                        'x' => {
+                            let hex: String = [chars.next()?, chars.next()?].iter().collect();
+                            word.push(char::from(u8::from_str_radix(&hex, 16).ok()?));
+                        }
+                        c => word.push(c),
+                    },
+                    '\\' if chars.peek() == Some(&'\'') => word.push(chars.next()?),
+                    c => word.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                word.push(c);
+                chars.next();
+            }
+        }
+        words.push(word);
+    }
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -207,6 +381,12 @@ pub struct Config {
     pub client_query_buffer_limit: usize,
     /// The eviction policy and its parameters.
     pub eviction: crate::db::EvictionSettings,
+    /// The slow log's threshold in microseconds (negative: off).
+    pub slowlog_log_slower_than: i64,
+    /// The slow log's length.
+    pub slowlog_max_len: usize,
+    /// The configuration file the server was started with, which CONFIG REWRITE writes.
+    pub config_file: Option<PathBuf>,
 }
 
 /// An output buffer limit: Redis's `client-output-buffer-limit` for one class of client.
@@ -456,6 +636,14 @@ impl Config {
                 lfu_log_factor: args.lfu_log_factor,
                 lfu_decay_time: args.lfu_decay_time,
             },
+            slowlog_log_slower_than: args.slowlog_log_slower_than,
+            slowlog_max_len: args.slowlog_max_len,
+            // Absolute, as Redis keeps it: INFO shows it, and CONFIG REWRITE finds it whatever
+            // the working directory becomes.
+            config_file: args
+                .config_file
+                .as_deref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
         })
     }
 
@@ -476,6 +664,9 @@ impl Config {
             proto_max_bulk_len: PROTO_MAX_BULK_LEN,
             client_query_buffer_limit: CLIENT_QUERY_BUFFER_LIMIT,
             eviction: Default::default(),
+            slowlog_log_slower_than: crate::cmd::slowlog::DEFAULT_SLOWER_THAN,
+            slowlog_max_len: crate::cmd::slowlog::DEFAULT_MAX_LEN,
+            config_file: None,
         }
     }
 }
@@ -616,6 +807,35 @@ mod tests {
         assert_eq!(parse_memory("12"), Some(12));
         assert_eq!(parse_memory("1tb"), None);
         assert_eq!(parse_memory(""), None);
+    }
+
+    #[test]
+    fn a_configuration_file_comes_before_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.conf");
+        std::fs::write(
+            &path,
+            "# kv\nmaxmemory 10mb\nmaxclients 77\nsave \"\"\ndaemonize yes\n\
+             client-output-buffer-limit normal 1mb 0 0\nclient-output-buffer-limit pubsub 2mb 1mb 5\n\
+             threads 3\nno-persist\nmaxmemory-policy 'allkeys-lru'\n",
+        )
+        .unwrap();
+        let file = path.to_str().unwrap();
+        let (args, ignored) = Args::parse_with_file(["kv-server", file, "--threads", "2"]).unwrap();
+        assert_eq!(ignored, ["daemonize yes"]);
+        let c = Config::from_args(&args).unwrap();
+        assert_eq!(c.storage.table.max_memory, 10 << 20);
+        assert_eq!((c.max_clients, c.threads), (77, 2));
+        assert!(c.persist.is_none());
+        assert_eq!(c.eviction.policy, kv_nostd::Policy::AllKeysLru);
+        assert_eq!(c.output_limits.normal.hard, 1 << 20);
+        assert_eq!(c.output_limits.pubsub.soft_seconds, 5);
+        assert_eq!(c.config_file.as_deref(), Some(path.as_path()));
+        assert_eq!(
+            split_args(r#"a "b c\x41\n" 'd\'e'"#),
+            Some(vec!["a".into(), "b cA\n".into(), "d'e".into()])
+        );
+        assert_eq!(split_args("a \"b"), None);
     }
 
     #[test]

@@ -55,6 +55,19 @@ pub struct Db {
     pub pubsub: crate::pubsub::Hub,
     /// What `CONFIG SET` may change while the server runs.
     pub settings: Settings,
+    /// Calls of each command (INFO `commandstats`).
+    pub commands: crate::cmd::stats::CommandStats,
+    /// Error replies by code (INFO `errorstats`).
+    pub errors: crate::cmd::stats::ErrorStats,
+    /// The slow log.
+    pub slowlog: crate::cmd::slowlog::Slowlog,
+    /// The clients in `MONITOR` mode.
+    pub monitors: crate::cmd::monitor::Monitors,
+    /// What the server was started with (for `CONFIG GET` of what cannot change, and `CONFIG
+    /// REWRITE`); set once the server is built.
+    pub launch: std::sync::OnceLock<crate::config::Config>,
+    /// This run's random id: INFO's `run_id` and `master_replid`, 40 hex digits each.
+    pub run_ids: [String; 2],
     /// Lets `EXEC` run while nothing else touches the table (and the log rotate between
     /// transactions).
     pub gate: std::sync::Arc<crate::txn::gate::Gate>,
@@ -78,6 +91,8 @@ pub struct Settings {
     proto_max_bulk_len: AtomicUsize,
     client_query_buffer_limit: AtomicUsize,
     eviction: std::sync::Mutex<EvictionSettings>,
+    max_clients: AtomicUsize,
+    idle_timeout_secs: AtomicU64,
 }
 
 /// The eviction parameters as `CONFIG SET` was given them: Redis accepts values the table
@@ -114,6 +129,8 @@ impl Default for Settings {
             proto_max_bulk_len: AtomicUsize::new(crate::config::PROTO_MAX_BULK_LEN),
             client_query_buffer_limit: AtomicUsize::new(crate::config::CLIENT_QUERY_BUFFER_LIMIT),
             eviction: Default::default(),
+            max_clients: AtomicUsize::new(10_000),
+            idle_timeout_secs: AtomicU64::new(0),
         }
     }
 }
@@ -138,6 +155,32 @@ impl Settings {
     pub fn set_client_query_buffer_limit(&self, bytes: usize) {
         self.client_query_buffer_limit
             .store(bytes, Ordering::Relaxed);
+    }
+
+    /// The most clients connected at once (Redis's `maxclients`).
+    pub fn max_clients(&self) -> usize {
+        self.max_clients.load(Ordering::Relaxed)
+    }
+
+    /// Sets `maxclients`.
+    pub fn set_max_clients(&self, n: usize) {
+        self.max_clients.store(n, Ordering::Relaxed);
+    }
+
+    /// Seconds after which an idle client is closed, 0 for never (Redis's `timeout`).
+    pub fn idle_timeout_secs(&self) -> u64 {
+        self.idle_timeout_secs.load(Ordering::Relaxed)
+    }
+
+    /// Sets `timeout`.
+    pub fn set_idle_timeout_secs(&self, secs: u64) {
+        self.idle_timeout_secs.store(secs, Ordering::Relaxed);
+    }
+
+    /// The idle timeout, if there is one.
+    pub fn idle_timeout(&self) -> Option<std::time::Duration> {
+        let secs = self.idle_timeout_secs();
+        (secs > 0).then(|| std::time::Duration::from_secs(secs))
     }
 
     /// The eviction parameters now.
@@ -190,6 +233,11 @@ pub struct Stats {
     /// The table's count of expired keys removed when the counters were last reset: INFO's
     /// `expired_keys` counts from there.
     pub expired_base: AtomicUsize,
+    /// The table's count of evicted keys when the counters were last reset: INFO's
+    /// `evicted_keys` counts from there.
+    pub evicted_base: AtomicUsize,
+    /// Bytes written to clients.
+    pub net_output_bytes: AtomicU64,
 }
 
 impl Stats {
@@ -197,6 +245,13 @@ impl Stats {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
+}
+
+/// Microseconds since the Unix epoch, by the system clock.
+pub fn unix_us() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// Milliseconds since the Unix epoch, by the system clock.
@@ -270,6 +325,40 @@ impl Db {
             result = write();
         }
         result
+    }
+
+    /// Keys evicted since the counters were last reset (INFO's `evicted_keys`).
+    pub fn evicted_keys(&self) -> usize {
+        let base = self.stats.evicted_base.load(Ordering::Relaxed);
+        self.table.evicted().saturating_sub(base)
+    }
+
+    /// Sets INFO's counters back to zero, as `CONFIG RESETSTAT` does: the statistics, the
+    /// command and error counts; not the slow log.
+    pub fn reset_stats(&self) {
+        let s = &self.stats;
+        for counter in [
+            &s.total_connections,
+            &s.rejected_connections,
+            &s.total_commands,
+            &s.net_input_bytes,
+            &s.net_output_bytes,
+            &s.keyspace_hits,
+            &s.keyspace_misses,
+            &s.expired_time_cap_reached,
+            &self.pubsub.limit_disconnections,
+            &self.monitors.limit_disconnections,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        s.expired_stale_perc
+            .store(0f64.to_bits(), Ordering::Relaxed);
+        s.expired_base
+            .store(self.table.stats().expired, Ordering::Relaxed);
+        s.evicted_base
+            .store(self.table.evicted(), Ordering::Relaxed);
+        self.commands.reset();
+        self.errors.reset();
     }
 
     /// Runs `f` over `keys` with their buckets locked together
@@ -348,6 +437,12 @@ impl Db {
             clients: Default::default(),
             pubsub: Default::default(),
             settings: Settings::default(),
+            commands: Default::default(),
+            errors: Default::default(),
+            slowlog: Default::default(),
+            monitors: Default::default(),
+            launch: std::sync::OnceLock::new(),
+            run_ids: [random_hex()?, random_hex()?],
             gate: Default::default(),
             watches: Default::default(),
             exec_log: std::sync::atomic::AtomicU8::new(EXEC_CLOSED),
@@ -387,6 +482,13 @@ pub fn entry_value<'b>(entry: &kv_nostd::Entry<'_>, buf: &'b mut Vec<u8>) -> &'b
     buf.resize(entry.value_len(), 0);
     let n = entry.read_value(0, buf);
     &buf[..n]
+}
+
+/// 40 random hex digits, as Redis's run and replication ids are.
+fn random_hex() -> std::io::Result<String> {
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A hash key from the operating system's random source.

@@ -4,7 +4,8 @@
 //! - [`config`]: command-line flags and the validated [`Config`](config::Config).
 //! - [`server`]: the listener and accept loop (the main thread), the workers' readiness loops,
 //!   connections, the registry of clients, and the doorbell other threads wake a worker with.
-//! - [`cmd`]: the Redis commands, one file per family.
+//! - [`cmd`]: the Redis commands, one file per family, and what watches them run: the command
+//!   and error counters, the slow log, the monitors.
 //! - [`pubsub`]: subscriptions, and delivery of published messages across workers.
 //! - [`native_cmd`]: answers to the native protocol.
 //! - [`db`]: the shared table and statistics, and the table's clock.

@@ -102,6 +102,29 @@ pub fn execute(
         Request::Scan { cursor } => scan(version, cursor, db, out),
     }
     client.logged(lsn, start, out.len());
+    if db.monitors.any() {
+        monitor(request, client, db);
+    }
+}
+
+/// Feeds the monitors a native request as the Redis command it stands for (`get`, `set`,
+/// `del`, ...), so `MONITOR` shows the clients of both protocols; the password redacted.
+fn monitor(request: &Request<'_>, client: &Client, db: &Db) {
+    let cursor;
+    let args: Vec<&[u8]> = match *request {
+        Request::Ping => vec![b"ping"],
+        Request::Get { key } => vec![b"get", key],
+        Request::Put { key, value } => vec![b"set", key, value],
+        Request::Delete { key } => vec![b"del", key],
+        Request::Save => vec![b"save"],
+        Request::Auth { .. } => vec![b"auth", b"(redacted)"],
+        Request::Scan { cursor: c } => {
+            cursor = c.to_string();
+            vec![b"scan", cursor.as_bytes()]
+        }
+    };
+    db.monitors
+        .feed(client.peer, args.into_iter(), db.settings.output_limits());
 }
 
 /// Reads a value from the table straight into the output, behind a `SUCCESS` header: no copy of

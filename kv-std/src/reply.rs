@@ -37,6 +37,9 @@ pub struct Out {
     buf: Vec<u8>,
     /// The protocol version replies are shaped for.
     pub resp: Resp,
+    /// The code (first word) of each error reply written since the last
+    /// [`take_errors`](Self::take_errors), for INFO's error counts.
+    errors: Vec<Box<str>>,
 }
 
 impl Out {
@@ -45,6 +48,7 @@ impl Out {
         Self {
             buf: Vec::new(),
             resp,
+            errors: Vec::new(),
         }
     }
 
@@ -76,11 +80,37 @@ impl Out {
 
     /// Appends `reply` as it is, whatever the protocol version.
     pub fn reply(&mut self, reply: Reply<'_>) {
+        if let Reply::Error(text) = reply {
+            self.note_error(text);
+        }
         let start = self.buf.len();
         self.buf.resize(start + reply.encoded_len(), 0);
         // The buffer was sized by `encoded_len`, so the encoder always fits.
         let written = reply.encode(&mut self.buf[start..]).unwrap_or(0);
         self.buf.truncate(start + written);
+    }
+
+    /// Remembers an error reply's code: its text up to the first space, as Redis counts it.
+    fn note_error(&mut self, text: &[u8]) {
+        let code = text.split(|&b| b == b' ').next().unwrap_or_default();
+        self.errors
+            .push(String::from_utf8_lossy(code).into_owned().into_boxed_str());
+    }
+
+    /// How many error replies were written since the last [`take_errors`](Self::take_errors).
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// The code of the last error reply written since the last
+    /// [`take_errors`](Self::take_errors).
+    pub fn last_error(&self) -> Option<&str> {
+        self.errors.last().map(|code| &**code)
+    }
+
+    /// The codes of the error replies written since the last call.
+    pub fn take_errors(&mut self) -> Vec<Box<str>> {
+        std::mem::take(&mut self.errors)
     }
 
     /// `+OK`.

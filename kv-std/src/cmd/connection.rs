@@ -163,7 +163,7 @@ pub fn auth(mut args: Args<'_>, count: usize, client: &mut Client, db: &Db, out:
 }
 
 /// `RESET`: the connection as it was when it connected — RESP2, no name, no subscriptions
-/// (left without confirmations), and authenticated only if no password is set.
+/// (left without confirmations), not monitoring, and authenticated only if no password is set.
 pub fn reset(client: &mut Client, db: &Db, out: &mut Out) {
     let subs = std::mem::take(&mut client.subscriptions);
     for (space, names) in [
@@ -175,10 +175,12 @@ pub fn reset(client: &mut Client, db: &Db, out: &mut Out) {
             db.pubsub.unsubscribe(space, &name, client.id);
         }
     }
+    db.monitors.remove(client.id);
     {
         let mut shown = client.handle.shown();
         shown.name = None;
         shown.subscriptions = [0; 3];
+        shown.monitor = false;
     }
     client.transaction = None;
     client.watching = None;

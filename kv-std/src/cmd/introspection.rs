@@ -198,7 +198,8 @@ fn info(spec: &Spec, out: &mut Out) {
 /// One command's `COMMAND DOCS` map (without its name).
 fn docs(spec: &Spec, out: &mut Out) {
     let d = &spec.docs;
-    let fields = 4
+    let fields = 3
+        + usize::from(!d.complexity.is_empty())
         + usize::from(!d.doc_flags.is_empty())
         + usize::from(d.deprecated_since.is_some())
         + usize::from(d.replaced_by.is_some())
@@ -209,7 +210,10 @@ fn docs(spec: &Spec, out: &mut Out) {
     text_field("summary", d.summary, out);
     text_field("since", d.since, out);
     text_field("group", d.group, out);
-    text_field("complexity", d.complexity, out);
+    // MONITOR's documentation gives no complexity, and Redis leaves the field out.
+    if !d.complexity.is_empty() {
+        text_field("complexity", d.complexity, out);
+    }
     if !d.doc_flags.is_empty() {
         out.bulk(b"doc_flags");
         simple_set(d.doc_flags, out);

@@ -9,21 +9,34 @@
 //! Replies and error texts are Redis 7's, byte for byte, so clients and tools that parse them
 //! work unchanged; each reply is written once, through the connection's [`Out`], which shapes it
 //! for RESP2 or RESP3. An unknown command or subcommand is answered, never fatal.
+//!
+//! Every command that runs is timed, and counted for INFO ([`stats`]: calls, time, calls refused
+//! before running, calls answered with an error, error replies by code); one slow enough goes to
+//! the [`slowlog`], and every one but the administrative ones is fed to the [`monitor`]s.
 
 mod bits;
 mod client;
+mod config;
 mod connection;
 mod counter;
+mod debug;
 mod expire;
+mod histogram;
+mod info;
 mod introspection;
 mod keys;
+mod latency;
 mod lcs;
+mod memory;
+pub mod monitor;
 mod object;
 mod pubsub;
 mod range;
 mod rewrite;
 mod server;
+pub mod slowlog;
 pub mod spec;
+pub mod stats;
 mod strings;
 pub mod table;
 mod transaction;
@@ -66,6 +79,11 @@ pub struct Client {
     /// Reads that found their key and reads that did not, not yet added to the server's
     /// counters (they are added once per batch of commands, not once per read).
     pub keyspace: [u64; 2],
+    /// Calls not yet added to the server's command counters, likewise.
+    pub tally: stats::Tally,
+    /// When the last command of this batch ended: the next one's start, so that a pipelined
+    /// batch reads the clock once per command rather than twice.
+    pub clock: Option<std::time::Instant>,
     /// The commands queued since `MULTI`, while in a transaction.
     pub transaction: Option<transaction::Queued>,
     /// The keys it `WATCH`es.
@@ -113,6 +131,8 @@ impl Client {
             subscriptions: Subscriptions::default(),
             last_command: "NULL",
             keyspace: [0; 2],
+            tally: stats::Tally::default(),
+            clock: None,
             transaction: None,
             watching: None,
         }
@@ -124,8 +144,13 @@ impl Client {
     }
 
     /// Adds the reads counted since the last call to the server's `keyspace_hits` and
-    /// `keyspace_misses`.
+    /// `keyspace_misses`, and the calls to its command counters.
     pub fn flush_stats(&mut self, db: &Db) {
+        // The batch ends: the next command's time starts when it does.
+        self.clock = None;
+        if !self.tally.is_empty() {
+            db.commands.add(&mut self.tally);
+        }
         let [hits, misses] = std::mem::take(&mut self.keyspace);
         if hits > 0 {
             crate::db::Stats::add(&db.stats.keyspace_hits, hits);
@@ -253,6 +278,16 @@ pub enum Command {
     Lastsave,
     /// `SHUTDOWN`.
     Shutdown,
+    /// `TIME`.
+    Time,
+    /// `MONITOR`.
+    Monitor,
+    /// `DEBUG`.
+    Debug,
+    /// `SLOWLOG` and its subcommands.
+    Slowlog,
+    /// `LATENCY` and its subcommands.
+    Latency,
     /// `SETEX`.
     Setex,
     /// `PSETEX`.
@@ -321,9 +356,15 @@ pub enum Command {
 
 /// The command called `name` (any case), not a subcommand.
 fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    find(name).map(|(_, spec)| spec)
+}
+
+/// The command called `name` (any case), not a subcommand, and its place in the table.
+fn find(name: &[u8]) -> Option<(usize, &'static Spec)> {
     COMMANDS
         .iter()
-        .find(|spec| spec.name.as_bytes().eq_ignore_ascii_case(name))
+        .enumerate()
+        .find(|(_, spec)| spec.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// The commands a RESP2 client may run while it subscribes to something.
@@ -342,32 +383,93 @@ fn allowed_when_subscribed(command: Command) -> bool {
     )
 }
 
-/// Runs one request, appending its reply to `out`.
+/// A command that passed every check and is about to run.
+struct Call<'r> {
+    /// The command's entry; a subcommand's own for a container.
+    spec: &'static Spec,
+    /// The command run.
+    command: Command,
+    /// The subcommand's name in lower case (`get` for `CONFIG GET`), or empty.
+    subcommand: &'static str,
+    /// The subcommand as the client typed it.
+    given: &'r [u8],
+    /// Its counters' place.
+    slot: stats::Slot,
+}
+
+/// Runs one request, appending its reply to `out`, and counts it for INFO, the slow log and
+/// the monitors.
 pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -> Flow {
+    let flow = match admit(req, client, out) {
+        Ok(call) => run(&call, req, client, db, out),
+        Err(flow) => flow,
+    };
+    if out.error_count() > 0 {
+        db.errors.add(out.take_errors());
+    }
+    flow
+}
+
+/// Runs an admitted command, timed, and counts it: its calls and latency, the slow log, the
+/// monitors.
+fn run(call: &Call<'_>, req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -> Flow {
+    let errors = out.error_count();
+    // Within a batch a command's time starts where the previous one's ended, so it includes
+    // the decoding of its request (tens of nanoseconds), which Redis leaves out.
+    let start = client.clock.take().unwrap_or_else(std::time::Instant::now);
+    let flow = dispatch(call, req, client, db, out);
+    let end = std::time::Instant::now();
+    client.clock = Some(end);
+    let nanos = u64::try_from(end.duration_since(start).as_nanos()).unwrap_or(u64::MAX);
+    let failed = out.error_count() > errors;
+    if failed && out_of_memory(call, out) {
+        // Redis refuses such a write before running it, when eviction cannot make room: a
+        // rejected call, neither timed nor logged nor fed to monitors.
+        client.tally.reject(call.slot);
+        return flow;
+    }
+    client
+        .tally
+        .call(call.slot, nanos, failed, db.commands.tracking());
+    if client.tally.is_full() {
+        db.commands.add(&mut client.tally);
+    }
+    observe(call, req, nanos / 1000, client, db);
+    flow
+}
+
+/// Looks the command up and checks it may run: its arity, authentication, the pub/sub context;
+/// inside `MULTI`, queues it instead. A command refused is answered here, and counted as
+/// rejected if it is known (a refusal also fails the transaction being queued).
+fn admit<'r>(req: &'r Request<'_>, client: &mut Client, out: &mut Out) -> Result<Call<'r>, Flow> {
     let Some(name) = req.command() else {
-        return Flow::Continue;
+        return Err(Flow::Continue);
     };
     let argc = req.argc();
     // Redis answers QUIT before any other check: authentication, arity, subscribed mode.
     if name.eq_ignore_ascii_case(b"quit") {
         client.last_command = "quit";
         out.ok();
-        return Flow::Close;
+        return Err(Flow::Close);
     }
-    let Some(spec) = lookup(name) else {
+    let Some((index, spec)) = find(name) else {
         client.last_command = "NULL";
         unknown_command(req, name, out);
         fail_transaction(client);
-        return Flow::Continue;
+        return Err(Flow::Continue);
     };
-    let mut args = req.args();
-    args.next();
-    let mut full_name = spec.name;
+    let mut full = spec;
     let mut subcommand = "";
     let mut given: &[u8] = &[];
+    let mut slot = stats::slot(index, None);
     if !spec.subcommands.is_empty() && argc >= 2 {
-        given = args.next().unwrap_or_default();
-        let Some(found) = spec.subcommand(given) else {
+        given = req.args().nth(1).unwrap_or_default();
+        let found = spec.subcommand(given);
+        let Some(sub) = spec
+            .subcommands
+            .iter()
+            .position(|s| found.is_some_and(|f| std::ptr::eq(f, s)))
+        else {
             client.last_command = "NULL";
             out.error_fmt(format_args!(
                 "ERR unknown subcommand '{}'. Try {} HELP.",
@@ -375,68 +477,150 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
                 String::from_utf8_lossy(name).to_ascii_uppercase()
             ));
             fail_transaction(client);
-            return Flow::Continue;
+            return Err(Flow::Continue);
         };
-        if !found.arity_ok(argc) {
-            client.last_command = found.name;
-            out.error_fmt(format_args!(
-                "ERR wrong number of arguments for '{}' command",
-                found.name
-            ));
-            fail_transaction(client);
-            return Flow::Continue;
-        }
-        full_name = found.name;
-        subcommand = &found.name[spec.name.len() + 1..];
+        full = &spec.subcommands[sub];
+        slot = stats::slot(index, Some(sub));
+        subcommand = &full.name[spec.name.len() + 1..];
     }
-    client.last_command = full_name;
-    if !spec.arity_ok(argc) {
+    client.last_command = full.name;
+    let refused = |client: &mut Client| {
+        client.tally.reject(slot);
+        fail_transaction(client);
+        Err(Flow::Continue)
+    };
+    if !full.arity_ok(argc) || !spec.arity_ok(argc) {
         if spec.command == Command::Exec {
             // Redis's `execCommandAbort`: an EXEC refused ends the transaction.
             client.transaction = None;
             client.watching = None;
+            client.tally.reject(slot);
             out.error_fmt(format_args!(
                 "EXECABORT Transaction discarded because of: wrong number of arguments for \
                  '{}' command",
                 spec.name
             ));
-            return Flow::Continue;
+            return Err(Flow::Continue);
         }
         out.error_fmt(format_args!(
             "ERR wrong number of arguments for '{}' command",
-            spec.name
+            full.name
         ));
-        fail_transaction(client);
-        return Flow::Continue;
+        return refused(client);
     }
     let command = spec.command;
     if !client.authenticated && !matches!(command, Command::Auth | Command::Hello | Command::Reset)
     {
         out.error(crate::auth::NOAUTH);
-        fail_transaction(client);
-        return Flow::Continue;
+        return refused(client);
     }
     if let Some(queued) = &mut client.transaction {
         if !transaction::runs_inside_multi(command) {
             if spec.flags.contains(&"no_multi") {
                 out.error("ERR Command not allowed inside a transaction");
                 queued.failed = true;
+                client.tally.reject(slot);
             } else {
+                // Counted when EXEC runs it, as Redis counts it.
                 queued.push(req);
                 out.simple(b"QUEUED");
             }
-            return Flow::Continue;
+            return Err(Flow::Continue);
         }
     }
     if out.resp == Resp::V2 && client.subscriptions.any() && !allowed_when_subscribed(command) {
         out.error_fmt(format_args!(
-            "ERR Can't execute '{full_name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \
-             QUIT / RESET are allowed in this context"
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \
+             QUIT / RESET are allowed in this context",
+            full.name
         ));
-        return Flow::Continue;
+        client.tally.reject(slot);
+        return Err(Flow::Continue);
     }
-    let count = argc - 1;
+    Ok(Call {
+        spec: full,
+        command,
+        subcommand,
+        given,
+        slot,
+    })
+}
+
+/// Whether `call` is a write that may need memory (`denyoom`) and was answered `-OOM`.
+fn out_of_memory(call: &Call<'_>, out: &Out) -> bool {
+    call.spec.flags.contains(&"denyoom") && out.last_error().is_some_and(|code| code == "OOM")
+}
+
+/// After a command ran: the slow log if it was slow, the monitors if any.
+fn observe(call: &Call<'_>, req: &Request<'_>, usec: u64, client: &Client, db: &Db) {
+    let slow = db.slowlog.wants(usec) && !call.spec.flags.contains(&"skip_slowlog");
+    let monitored = db.monitors.any()
+        && !call.spec.flags.contains(&"admin")
+        && !call.spec.flags.contains(&"skip_monitor");
+    if !slow && !monitored {
+        return;
+    }
+    let args = redacted(call.command, req);
+    if slow {
+        let name = client.handle.shown().name.clone().unwrap_or_default();
+        db.slowlog
+            .add(args.iter().copied(), usec, client.peer.to_string(), name);
+    }
+    if monitored {
+        db.monitors.feed(
+            client.peer,
+            args.iter().copied(),
+            db.settings.output_limits(),
+        );
+    }
+}
+
+/// The arguments of `req` as the slow log and the monitors show them: passwords replaced by
+/// `(redacted)`, as Redis 7.0 replaces them (`AUTH`'s arguments, `HELLO`'s after `AUTH`, the
+/// value given to `CONFIG SET requirepass`).
+fn redacted<'r>(command: Command, req: &'r Request<'_>) -> Vec<&'r [u8]> {
+    const REDACTED: &[u8] = b"(redacted)";
+    let mut args: Vec<&[u8]> = req.args().collect();
     match command {
+        Command::Auth => args[1..].iter_mut().for_each(|a| *a = REDACTED),
+        Command::Hello => {
+            if let Some(at) = args.iter().position(|a| a.eq_ignore_ascii_case(b"auth")) {
+                args.iter_mut()
+                    .skip(at + 1)
+                    .take(2)
+                    .for_each(|a| *a = REDACTED);
+            }
+        }
+        Command::Config => {
+            for pair in args.get_mut(2..).unwrap_or_default().chunks_mut(2) {
+                if let [name, value] = pair {
+                    if name.eq_ignore_ascii_case(b"requirepass") {
+                        *value = REDACTED;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    args
+}
+
+/// Runs an admitted command.
+fn dispatch(
+    call: &Call<'_>,
+    req: &Request<'_>,
+    client: &mut Client,
+    db: &Db,
+    out: &mut Out,
+) -> Flow {
+    let mut args = req.args();
+    args.next();
+    if !call.subcommand.is_empty() {
+        args.next();
+    }
+    let (subcommand, given) = (call.subcommand, call.given);
+    let count = req.argc() - 1;
+    match call.command {
         Command::Get => strings::get(args, client, db, out),
         Command::Set => strings::set(args, client, db, out),
         Command::Setex => strings::setex(Unit::Seconds, args, client, db, out),
@@ -524,22 +708,28 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
         Command::Pubsub => pubsub::pubsub(subcommand, given, args, db, out),
         Command::Info => {
             client.flush_stats(db);
-            server::info(args, db, out)
+            info::info(args, db, out)
         }
         Command::Command => introspection::command(subcommand, args, out),
-        Command::Config => server::config(subcommand, args, db, out),
-        Command::Memory => server::memory(subcommand, args, db, out),
+        Command::Config => config::config(subcommand, args, client, db, out),
+        Command::Memory => memory::memory(subcommand, args, db, out),
         Command::Object => object::object(subcommand, args, client, db, out),
         Command::Save => server::save(db, out),
         Command::Bgsave => server::bgsave(args, db, out),
         Command::Lastsave => server::lastsave(db, out),
         Command::Shutdown => return server::shutdown(args, db, out),
+        Command::Time => server::time(out),
+        Command::Monitor => monitor::monitor(client, db, out),
+        Command::Debug => debug::debug(args, out),
+        Command::Slowlog => slowlog::slowlog(subcommand, given, args, &db.slowlog, out),
+        Command::Latency => latency::latency(subcommand, args, db, out),
     }
     Flow::Continue
 }
 
 /// Applies a command read back from the log: run as an authenticated client no worker serves,
-/// on a database that logs nothing while it loads. A command the server refuses is an error,
+/// on a database that logs nothing while it loads, and counted nowhere (not in INFO, the slow
+/// log or a monitor's feed), as Redis's loading does. A command the server refuses is an error,
 /// with the refusal's text.
 pub fn replay(command: &Request<'_>, client: &mut Client, db: &Db) -> Result<(), String> {
     // A snapshot started during an `EXEC` cuts the log between its `MULTI` and `EXEC`: the
@@ -553,7 +743,9 @@ pub fn replay(command: &Request<'_>, client: &mut Client, db: &Db) -> Result<(),
         return Ok(());
     }
     let mut out = Out::new(Resp::V2);
-    execute(command, client, db, &mut out);
+    if let Ok(call) = admit(command, client, &mut out) {
+        dispatch(&call, command, client, db, &mut out);
+    }
     match out.bytes().first() {
         Some(b'-') => {
             Err(String::from_utf8_lossy(&out.bytes()[1..out.len().saturating_sub(2)]).into_owned())

@@ -894,6 +894,15 @@ pub const COMMANDS: &[Spec] = &[
                 .flags(&["admin", "noscript", "loading", "stale"])
                 .acl(&["@admin", "@slow", "@dangerous"])
                 .docs("Reset the stats returned by INFO", "2.0.0", "server", "O(1)"),
+            spec("config|rewrite", Command::Config, 2)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs(
+                    "Rewrite the configuration file with the in memory configuration",
+                    "2.8.0",
+                    "server",
+                    "O(1)",
+                ),
             spec("config|set", Command::Config, -4)
                 .flags(&["admin", "noscript", "loading", "stale"])
                 .acl(&["@admin", "@slow", "@dangerous"])
@@ -919,6 +928,14 @@ pub const COMMANDS: &[Spec] = &[
             "Depends on subcommand.",
         )
         .subcommands(&[
+            spec("memory|doctor", Command::Memory, 2)
+                .acl(&["@slow"])
+                .tips(&[
+                    "nondeterministic_output",
+                    "request_policy:all_shards",
+                    "response_policy:special",
+                ])
+                .docs("Outputs memory problems report", "4.0.0", "server", "O(1)"),
             spec("memory|help", Command::Memory, 2)
                 .flags(&["loading", "stale"])
                 .acl(&["@slow"])
@@ -928,6 +945,14 @@ pub const COMMANDS: &[Spec] = &[
                     "server",
                     "O(1)",
                 ),
+            spec("memory|stats", Command::Memory, 2)
+                .acl(&["@slow"])
+                .tips(&[
+                    "nondeterministic_output",
+                    "request_policy:all_shards",
+                    "response_policy:special",
+                ])
+                .docs("Show memory usage details", "4.0.0", "server", "O(1)"),
             spec("memory|usage", Command::Memory, -3)
                 .flags(&["readonly"])
                 .keys(2, 2, 1)
@@ -942,6 +967,148 @@ pub const COMMANDS: &[Spec] = &[
                     "O(N) where N is the number of samples.",
                 )
                 .arguments(&[arg("key", Key(0)), arg("count", Integer).token("SAMPLES").optional()]),
+        ]),
+    spec("time", Command::Time, 1)
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@fast"])
+        .tips(&["nondeterministic_output"])
+        .docs("Return the current server time", "2.6.0", "server", "O(1)"),
+    spec("monitor", Command::Monitor, 1)
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .docs("Listen for all requests received by the server in real time", "1.0.0", "server", ""),
+    spec("debug", Command::Debug, -2)
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .docs("A container for debugging commands", "1.0.0", "server", "Depends on subcommand.")
+        .doc_flags(&["syscmd"]),
+    spec("slowlog", Command::Slowlog, -2)
+        .acl(&["@slow"])
+        .docs("A container for slow log commands", "2.2.12", "server", "Depends on subcommand.")
+        .subcommands(&[
+            spec("slowlog|get", Command::Slowlog, -2)
+                .flags(&["admin", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&["request_policy:all_nodes", "nondeterministic_output"])
+                .docs(
+                    "Get the slow log's entries",
+                    "2.2.12",
+                    "server",
+                    "O(N) where N is the number of entries returned",
+                )
+                .history(&[("4.0.0", "Added client IP address, port and name to the reply.")])
+                .arguments(&[arg("count", Integer).optional()]),
+            spec("slowlog|help", Command::Slowlog, 2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow"])
+                .docs(
+                    "Show helpful text about the different subcommands",
+                    "6.2.0",
+                    "server",
+                    "O(1)",
+                ),
+            spec("slowlog|len", Command::Slowlog, 2)
+                .flags(&["admin", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&[
+                    "request_policy:all_nodes",
+                    "response_policy:agg_sum",
+                    "nondeterministic_output",
+                ])
+                .docs("Get the slow log's length", "2.2.12", "server", "O(1)"),
+            spec("slowlog|reset", Command::Slowlog, 2)
+                .flags(&["admin", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+                .docs(
+                    "Clear all entries from the slow log",
+                    "2.2.12",
+                    "server",
+                    "O(N) where N is the number of entries in the slowlog",
+                ),
+        ]),
+    spec("latency", Command::Latency, -2)
+        .acl(&["@slow"])
+        .docs(
+            "A container for latency diagnostics commands",
+            "2.8.13",
+            "server",
+            "Depends on subcommand.",
+        )
+        .subcommands(&[
+            spec("latency|doctor", Command::Latency, 2)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&[
+                    "nondeterministic_output",
+                    "request_policy:all_nodes",
+                    "response_policy:special",
+                ])
+                .docs(
+                    "Return a human readable latency analysis report.",
+                    "2.8.13",
+                    "server",
+                    "O(1)",
+                ),
+            spec("latency|help", Command::Latency, 2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow"])
+                .docs(
+                    "Show helpful text about the different subcommands.",
+                    "2.8.13",
+                    "server",
+                    "O(1)",
+                ),
+            spec("latency|histogram", Command::Latency, -2)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&[
+                    "nondeterministic_output",
+                    "request_policy:all_nodes",
+                    "response_policy:special",
+                ])
+                .docs(
+                    "Return the cumulative distribution of latencies of a subset of commands or all.",
+                    "7.0.0",
+                    "server",
+                    "O(N) where N is the number of commands with latency information being retrieved.",
+                )
+                .arguments(&[arg("command", Str).optional().multiple()]),
+            spec("latency|history", Command::Latency, 3)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&[
+                    "nondeterministic_output",
+                    "request_policy:all_nodes",
+                    "response_policy:special",
+                ])
+                .docs(
+                    "Return timestamp-latency samples for the event.",
+                    "2.8.13",
+                    "server",
+                    "O(1)",
+                )
+                .arguments(&[arg("event", Str)]),
+            spec("latency|latest", Command::Latency, 2)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&[
+                    "nondeterministic_output",
+                    "request_policy:all_nodes",
+                    "response_policy:special",
+                ])
+                .docs(
+                    "Return the latest latency samples for all events.",
+                    "2.8.13",
+                    "server",
+                    "O(1)",
+                ),
+            spec("latency|reset", Command::Latency, -2)
+                .flags(&["admin", "noscript", "loading", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+                .docs("Reset latency data for one or more events.", "2.8.13", "server", "O(1)")
+                .arguments(&[arg("event", Str).optional().multiple()]),
         ]),
     spec("object", Command::Object, -2)
         .acl(&["@slow"])
@@ -1719,9 +1886,15 @@ mod tests {
             assert_ne!(spec.arity, 0, "{}", spec.name);
             assert!(!spec.acl.is_empty(), "{}", spec.name);
             assert!(spec.acl.iter().all(|c| c.starts_with('@')), "{}", spec.name);
-            for field in [d.summary, d.since, d.group, d.complexity] {
+            for field in [d.summary, d.since, d.group] {
                 assert!(!field.is_empty(), "{} lacks documentation", spec.name);
             }
+            // Redis documents no complexity for MONITOR alone.
+            assert!(
+                !d.complexity.is_empty() || spec.name == "monitor",
+                "{} lacks its complexity",
+                spec.name
+            );
             let mut indexes = Vec::new();
             key_indexes(d.arguments, &mut indexes);
             for i in indexes {

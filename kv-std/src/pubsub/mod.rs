@@ -44,7 +44,9 @@ pub enum Space {
 /// depends on the subscriber's protocol.
 #[derive(Debug)]
 pub struct Message {
-    elements: usize,
+    /// The push's elements; none for a simple string, the same in every protocol (a `MONITOR`
+    /// line).
+    elements: Option<usize>,
     body: Vec<u8>,
 }
 
@@ -60,7 +62,17 @@ impl Message {
         body.bulk(channel);
         body.bulk(payload);
         Self {
-            elements: 3 + usize::from(pattern.is_some()),
+            elements: Some(3 + usize::from(pattern.is_some())),
+            body: std::mem::take(body.raw()),
+        }
+    }
+
+    /// A simple string (`+text`): what a `MONITOR` client receives.
+    pub fn status(text: &[u8]) -> Self {
+        let mut body = Out::new(Resp::V2);
+        body.simple(text);
+        Self {
+            elements: None,
             body: std::mem::take(body.raw()),
         }
     }
@@ -75,9 +87,12 @@ impl Message {
         self.body.is_empty()
     }
 
-    /// Writes the message into `out` as a push (an array in RESP2).
+    /// Writes the message into `out` as a push (an array in RESP2), or as the simple string it
+    /// is.
     pub fn write(&self, out: &mut Out) {
-        out.push(self.elements);
+        if let Some(elements) = self.elements {
+            out.push(elements);
+        }
         out.raw().extend_from_slice(&self.body);
     }
 }

@@ -61,6 +61,8 @@ pub struct Shown {
     pub memory: usize,
     /// Whether it is in a `MULTI` block.
     pub multi: bool,
+    /// Whether it is in `MONITOR` mode.
+    pub monitor: bool,
 }
 
 impl Handle {
@@ -95,6 +97,7 @@ impl Handle {
                 qbuf: (0, 0),
                 memory: 0,
                 multi: false,
+                monitor: false,
             }),
         }
     }
@@ -138,6 +141,11 @@ impl Handle {
         self.shown.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Marks the client as monitoring (`CLIENT LIST`'s flag `O`).
+    pub fn set_monitor(&self) {
+        self.shown().monitor = true;
+    }
+
     /// Which `CLIENT KILL TYPE` the client is.
     pub fn kind(&self) -> ClientType {
         if self.shown().subscriptions.iter().sum::<usize>() > 0 {
@@ -152,6 +160,9 @@ impl Handle {
         let s = self.shown().clone();
         let [sub, psub, ssub] = s.subscriptions;
         let mut flags = String::new();
+        if s.monitor {
+            flags.push('O');
+        }
         if sub + psub + ssub > 0 {
             flags.push('P');
         }

@@ -131,6 +131,7 @@ impl Connection {
     /// once, when it closes.
     pub fn leave(&mut self, db: &Db) {
         self.client.handle.mailbox.close();
+        db.monitors.remove(self.client.id);
         let subs = std::mem::take(&mut self.client.subscriptions);
         for (space, names) in [
             (Space::Channels, subs.channels),
@@ -205,7 +206,7 @@ impl Connection {
             if !self.collect_mail(db) {
                 return Next::Close;
             }
-            if let Err(e) = self.flush() {
+            if let Err(e) = self.flush(db) {
                 log::debug!("{}: write failed: {e}", self.peer);
                 return Next::Close;
             }
@@ -337,7 +338,7 @@ impl Connection {
             .set_nonblocking(false)
             .and_then(|()| sock.set_write_timeout(Some(std::time::Duration::from_secs(1))));
         if blocking.is_ok() {
-            let _ = self.flush();
+            let _ = self.flush(db);
         }
     }
 
@@ -537,11 +538,14 @@ impl Connection {
     }
 
     /// Writes pending output until done or the socket is full.
-    fn flush(&mut self) -> io::Result<()> {
+    fn flush(&mut self, db: &Db) -> io::Result<()> {
         while self.written < self.out.len() {
             match self.stream.write(&self.out.bytes()[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    self.written += n;
+                    crate::db::Stats::add(&db.stats.net_output_bytes, n as u64);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

@@ -87,6 +87,12 @@ impl Server {
         db.settings
             .set_client_query_buffer_limit(config.client_query_buffer_limit);
         db.settings.set_eviction(config.eviction, &db.table);
+        db.settings.set_max_clients(config.max_clients);
+        db.settings
+            .set_idle_timeout_secs(config.idle_timeout.map_or(0, |d| d.as_secs()));
+        db.slowlog.set_slower_than(config.slowlog_log_slower_than);
+        db.slowlog.set_max_len(config.slowlog_max_len);
+        let _ = db.launch.set(config.clone());
         // The clock stood still while the files loaded; from now on it runs.
         db.tick();
         let db = Arc::new_cyclic(|me| {
@@ -155,7 +161,6 @@ impl Server {
         };
         let expiry = crate::expiry::spawn(Arc::clone(&self.db), Arc::clone(&self.stop))?;
         let timing = Timing {
-            idle_timeout: self.config.idle_timeout,
             busy_poll: self.config.busy_poll,
         };
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -194,7 +199,8 @@ impl Server {
                 };
                 let stats = &self.db.stats;
                 crate::db::Stats::add(&stats.total_connections, 1);
-                if stats.connected_clients.load(Ordering::Relaxed) >= self.config.max_clients {
+                let max_clients = self.db.settings.max_clients();
+                if stats.connected_clients.load(Ordering::Relaxed) >= max_clients {
                     crate::db::Stats::add(&stats.rejected_connections, 1);
                     refuse(stream, b"-ERR max number of clients reached\r\n");
                     continue;

@@ -19,11 +19,10 @@ const WAKER: Token = Token(usize::MAX);
 /// A new connection for a worker: the stream, the peer and the client id.
 pub type Handoff = (TcpStream, SocketAddr, u64);
 
-/// When a worker closes idle connections and how long it polls before sleeping.
+/// How long a worker polls before sleeping. (When it closes idle connections is a setting
+/// `CONFIG SET timeout` changes: [`crate::db::Settings::idle_timeout`].)
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
-    /// Close connections idle this long.
-    pub idle_timeout: Option<Duration>,
     /// After serving, poll without sleeping for this long (zero: sleep at once).
     pub busy_poll: Duration,
 }
@@ -144,8 +143,9 @@ impl Loop {
             let timeout = if !self.again.is_empty() || polling {
                 Some(Duration::ZERO)
             } else {
-                // Wake now and then to close idle connections.
-                self.timing.idle_timeout.map(|_| Duration::from_secs(1))
+                // Wake now and then to close idle connections: every second, whether or not a
+                // timeout is set now, as `CONFIG SET timeout` may set one at any time.
+                Some(Duration::from_secs(1))
             };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
@@ -184,7 +184,7 @@ impl Loop {
                 self.finish();
                 return Ok(());
             }
-            if let Some(limit) = self.timing.idle_timeout {
+            if let Some(limit) = self.db.settings.idle_timeout() {
                 if self.last_sweep.elapsed() >= Duration::from_secs(1) {
                     self.last_sweep = Instant::now();
                     self.close_idle(limit);

@@ -133,7 +133,7 @@ impl Check {
 
 #[test]
 fn each_of_kvs_commands_is_described_as_redis_server_describes_it() {
-    let redis = RedisServer::start(None);
+    let redis = RedisServer::start(None, &[]);
     let kv = TestServer::start();
     let mut check = Check {
         failures: Vec::new(),

@@ -44,16 +44,16 @@ impl RedisServer {
     /// On a free port. The port is free when chosen but may be taken by another test's server
     /// before redis-server binds it; then redis-server exits and, as the one answering there
     /// may be that other server, it is tried again on another port.
-    fn start(password: Option<&str>) -> Self {
+    fn start(password: Option<&str>, extra: &[&str]) -> Self {
         for _ in 0..5 {
-            if let Some(server) = Self::try_start(password) {
+            if let Some(server) = Self::try_start(password, extra) {
                 return server;
             }
         }
         panic!("redis-server did not start on any of 5 ports");
     }
 
-    fn try_start(password: Option<&str>) -> Option<Self> {
+    fn try_start(password: Option<&str>, extra: &[&str]) -> Option<Self> {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -68,6 +68,7 @@ impl RedisServer {
         if let Some(p) = password {
             cmd.args(["--requirepass", p]);
         }
+        cmd.args(extra);
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -280,6 +281,7 @@ fn run(addr: SocketAddr, steps: &[Step]) -> Vec<Option<Outcome>> {
         if let Action::Command(args) = &step.action {
             mask::apply(args, &mut frames);
         }
+        mask::apply_monitor(&mut frames);
         if step.pairs {
             frames.iter_mut().for_each(Frame::sort_pairs);
         }
@@ -339,8 +341,14 @@ fn check(name: &str) {
         .lines()
         .find_map(|l| l.strip_prefix("#! requirepass "))
         .map(str::trim);
+    // Settings redis-server needs to behave as kv does by design (`enable-debug-command yes`).
+    let extra: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("#! redis-server "))
+        .flat_map(str::split_whitespace)
+        .collect();
     let steps = script::parse(&text);
-    let redis = RedisServer::start(password);
+    let redis = RedisServer::start(password, &extra);
     let redis_outcomes = run(redis.addr, &steps);
     drop(redis);
     let mut config = kv_std::config::Config::local();
@@ -401,6 +409,11 @@ scripts!(
     strings,
     keyspace,
     server,
+    info,
+    config,
+    slowlog,
+    monitor,
+    diagnostics,
     auth,
     command,
     expire,

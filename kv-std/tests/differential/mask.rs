@@ -15,8 +15,16 @@ enum Mask {
     NonNegative,
     /// These `field=value` fields of every line of a text reply (`CLIENT INFO`, `CLIENT LIST`).
     ClientFields(&'static [&'static str]),
-    /// The whole text of a text reply; only its type (bulk or verbatim) is compared.
-    Text,
+    /// INFO's text: its section headers, and the lines of `Commandstats` and `Latencystats` (in
+    /// name order, their times masked) and `Errorstats`, are compared; the other fields are
+    /// kv's own.
+    Info,
+    /// Every element of an aggregate (TIME's seconds and microseconds).
+    Elements,
+    /// The time, duration and client address of each `SLOWLOG GET` entry.
+    Slowlog,
+    /// The distribution of each command's latencies in a `LATENCY HISTOGRAM` map.
+    Histogram,
 }
 
 /// The fields of a `CLIENT LIST` line that depend on the connection, the moment or the memory
@@ -66,8 +74,19 @@ const MASKS: &[(&str, Mask, &str)] = &[
     ),
     (
         "info",
-        Mask::Text,
-        "kv reports its own fields; the reply's type is compared",
+        Mask::Info,
+        "kv reports its own fields; the sections, command and error counts are compared",
+    ),
+    ("time", Mask::Elements, "the time"),
+    (
+        "latency histogram",
+        Mask::Histogram,
+        "how long each command took; the commands and their calls are compared",
+    ),
+    (
+        "slowlog get",
+        Mask::Slowlog,
+        "when each command ran, how long it took, and from which port",
     ),
     ("lastsave", Mask::Integer, "a time"),
     (
@@ -132,8 +151,102 @@ fn mask_frame(mask: &Mask, frame: &mut Frame) {
                 .collect();
             *text = lines.join("\n").into_bytes();
         }
-        (Mask::Text, Frame::Text { text, .. }) => *text = b"*".to_vec(),
+        (Mask::Info, Frame::Text { text, .. }) => *text = info(text),
+        (Mask::Elements, Frame::Aggregate { items, .. }) => {
+            for item in items.iter_mut() {
+                *item = masked(item);
+            }
+        }
+        (Mask::Histogram, Frame::Aggregate { items, .. }) => {
+            for command in items.iter_mut().skip(1).step_by(2) {
+                if let Frame::Aggregate { items: fields, .. } = command {
+                    for pair in fields.chunks_mut(2) {
+                        if let [Frame::Text { text, .. }, value] = pair {
+                            if text == b"histogram_usec" {
+                                *value = Frame::Other(b"*\r\n".to_vec());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (Mask::Slowlog, Frame::Aggregate { items, .. }) => {
+            for entry in items.iter_mut() {
+                if let Frame::Aggregate { items: fields, .. } = entry {
+                    for i in [1, 2, 4] {
+                        if let Some(f) = fields.get_mut(i) {
+                            *f = masked(f);
+                        }
+                    }
+                }
+            }
+        }
         _ => {}
+    }
+}
+
+/// INFO's text as compared: headers and blank lines, the `cmdstat_` and
+/// `latency_percentiles_usec_` lines sorted by name (Redis lists them in a hash table's order)
+/// with their times masked, the `errorstat_` lines.
+fn info(text: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(text);
+    let mut out: Vec<String> = Vec::new();
+    let mut commands: Vec<String> = Vec::new();
+    let flush = |out: &mut Vec<String>, commands: &mut Vec<String>| {
+        commands.sort();
+        out.append(commands);
+    };
+    for line in text.split("\r\n") {
+        if let Some(latencies) = line.strip_prefix("latency_percentiles_usec_") {
+            let (name, values) = latencies.split_once(':').unwrap_or((latencies, ""));
+            let values: Vec<String> = values
+                .split(',')
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{}=*", v.split_once('=').map_or(v, |(k, _)| k)))
+                .collect();
+            commands.push(format!(
+                "latency_percentiles_usec_{name}:{}",
+                values.join(",")
+            ));
+            continue;
+        }
+        if let Some(stat) = line.strip_prefix("cmdstat_") {
+            let fields: Vec<String> = stat
+                .split(',')
+                .map(|f| match f.split_once('=') {
+                    Some((k, _)) if k.ends_with("usec") || k == "usec_per_call" => format!("{k}=*"),
+                    _ => f.to_string(),
+                })
+                .collect();
+            commands.push(format!("cmdstat_{}", fields.join(",")));
+            continue;
+        }
+        flush(&mut out, &mut commands);
+        if line.is_empty() || line.starts_with('#') || line.starts_with("errorstat_") {
+            out.push(line.to_string());
+        }
+    }
+    flush(&mut out, &mut commands);
+    out.join("\r\n").into_bytes()
+}
+
+/// The time and client address of `MONITOR` lines, on whatever step they arrive.
+pub fn apply_monitor(frames: &mut [Frame]) {
+    for frame in frames {
+        if let Frame::Text {
+            prefix: b'+', text, ..
+        } = frame
+        {
+            let line = String::from_utf8_lossy(text).into_owned();
+            let monitor = line.split_once(" [0 ").filter(|(time, _)| {
+                time.contains('.') && time.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            });
+            if let Some((_, rest)) = monitor {
+                if let Some((_, args)) = rest.split_once("] ") {
+                    *text = format!("*.* [0 *] {args}").into_bytes();
+                }
+            }
+        }
     }
 }
 

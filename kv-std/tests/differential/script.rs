@@ -16,6 +16,9 @@
 //! sleep 100                    wait 100 ms
 //! ```
 //!
+//! A line `#! redis-server --flag value` starts redis-server with those flags too, where kv
+//! behaves by design as redis-server does with them (`--enable-debug-command yes`).
+//!
 //! Arguments are separated by spaces; double quotes group and take the escapes `\r`, `\n`,
 //! `\t`, `\\`, `\"` and `\xHH`. `$id(b)` and `$addr(b)` stand for connection `b`'s client id and
 //! address on the server the line runs on.

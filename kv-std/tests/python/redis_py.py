@@ -51,6 +51,30 @@ def wait_message(pubsub, timeout=10.0):
     raise AssertionError("no message within %.0f s" % timeout)
 
 
+def introspection(r, protocol):
+    info = r.info("everything")
+    assert info["role"] == "master" and info["connected_slaves"] == 0, info
+    assert "cmdstat_ping" in r.info("commandstats")
+    assert r.info("commandstats")["cmdstat_ping"]["calls"] >= 1
+    assert r.config_set("slowlog-log-slower-than", 0) is True
+    r.slowlog_reset()
+    r.set("slow", "v")
+    entries = r.slowlog_get()
+    assert [e["command"] for e in entries][-2:] == [b"SET slow v", b"SLOWLOG RESET"], entries
+    assert r.config_set("slowlog-log-slower-than", 10000) is True
+    assert r.config_get("slowlog-*") == {"slowlog-log-slower-than": "10000", "slowlog-max-len": "128"}
+    seconds, micros = r.time()
+    assert seconds > 1600000000 and 0 <= micros < 1000000
+    with r.monitor() as m:
+        r.set("watched", "1")
+        seen = next(m.listen())
+        while seen["command"] != "SET watched 1":
+            seen = next(m.listen())
+    assert seen["db"] == 0, seen
+    assert r.memory_stats()["keys.count"] >= 1
+    assert r.dbsize() >= 1
+
+
 def commands(r, protocol):
     assert r.ping() is True
     assert r.set("a", "b") is True
@@ -241,7 +265,7 @@ def main():
         hello = r.execute_command("HELLO")
         assert hello[b"proto"] == 3 if isinstance(hello, dict) else False, hello
         for protocol, client in [(3, redis.Redis(port=port)), (2, redis.Redis(port=port, protocol=2))]:
-            for test in (commands, expiry, strings, pubsub):
+            for test in (commands, expiry, strings, pubsub, introspection):
                 name = "%s (protocol %d)" % (test.__name__, protocol)
                 try:
                     test(client, protocol)

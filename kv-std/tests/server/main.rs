@@ -10,6 +10,7 @@ mod concurrency;
 mod evict;
 mod expiry;
 mod idle;
+mod introspection;
 mod large;
 mod native;
 mod protected;
