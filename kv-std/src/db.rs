@@ -374,6 +374,16 @@ impl Db {
         self.table.locked(keys, &mut scratch, inserts, f)
     }
 
+    /// Runs `f` over `keys` read at one instant ([`kv_nostd::Table::read_locked`]).
+    pub fn read_locked<R>(
+        &self,
+        keys: &[&[u8]],
+        f: impl FnOnce(&Locked<'_, Region, Region>) -> R,
+    ) -> Result<R, Error> {
+        let mut scratch = vec![Held::EMPTY; 3 * keys.len()];
+        self.table.read_locked(keys, &mut scratch, f)
+    }
+
     /// Expired keys removed since the counters were last reset (INFO's `expired_keys`).
     pub fn expired_keys(&self) -> usize {
         let base = self.stats.expired_base.load(Ordering::Relaxed);

@@ -340,9 +340,39 @@ pub fn exists(args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
 
 /// `MGET key [key ...]`: an array of values and nils.
 pub fn mget(args: Args<'_>, count: usize, client: &mut Client, db: &Db, out: &mut Out) {
+    let start = out.len();
     out.array(count);
-    for key in args {
-        reply_value(client, db, key, out);
+    if count == 1 {
+        for key in args {
+            reply_value(client, db, key, out);
+        }
+        return;
+    }
+    // Several keys are read at one instant, as Redis's single thread reads them: an `MSET` or
+    // `RENAME` is seen whole or not at all.
+    let keys: Vec<&[u8]> = args.collect();
+    let read = db.read_locked(&keys, |l| {
+        for i in 0..keys.len() {
+            let found = match l.entry(i) {
+                Some(e) => {
+                    let mut sink = BulkSink::new(out);
+                    if let Some(buf) = kv_nostd::Sink::buffer(&mut sink, e.value_len()) {
+                        e.read_value(0, buf);
+                    }
+                    sink.finish();
+                    true
+                }
+                None => {
+                    out.null();
+                    false
+                }
+            };
+            client.read(found);
+        }
+    });
+    if let Err(e) = read {
+        out.raw().truncate(start);
+        table_error(e, out);
     }
 }
 

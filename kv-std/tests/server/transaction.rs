@@ -71,12 +71,12 @@ fn an_exec_is_never_seen_half_done_from_another_connection() {
     assert_eq!((a, b), (800, 800));
 }
 
-/// Four clients increment one key the optimistic way (WATCH, GET, MULTI, SET, EXEC, again on
+/// Eight clients increment one key the optimistic way (WATCH, GET, MULTI, SET, EXEC, again on
 /// a null reply): the final value counts exactly the EXECs that succeeded.
 #[test]
 fn watch_catches_writes_from_every_worker() {
     let s = server();
-    let clients: Vec<_> = (0..4)
+    let clients: Vec<_> = (0..8)
         .map(|_| {
             let mut con = connect(&s);
             std::thread::spawn(move || {
@@ -102,7 +102,83 @@ fn watch_catches_writes_from_every_worker() {
     let mut con = connect(&s);
     let n: i64 = redis::cmd("GET").arg("n").query(&mut con).unwrap();
     assert_eq!(
-        n, 400,
+        n, 800,
         "an increment was lost ({aborted} EXECs aborted and retried)"
     );
+}
+
+/// Writers MSET two keys to the same new value and RENAME a key back and forth while readers
+/// MGET them: a reader never sees the pair unequal, nor the renamed key in both places or in
+/// neither.
+#[test]
+fn mset_and_rename_are_never_seen_half_done() {
+    let s = server();
+    let mut setup = connect(&s);
+    let () = redis::cmd("MSET")
+        .arg(&["x", "0", "y", "0", "left", "v"])
+        .query(&mut setup)
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (mut con, stop) = (connect(&s), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut reads = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let (x, y): (String, String) = redis::cmd("MGET")
+                        .arg("x")
+                        .arg("y")
+                        .query(&mut con)
+                        .unwrap();
+                    assert_eq!(x, y, "an MSET was seen half done");
+                    let (l, r): (Option<String>, Option<String>) = redis::cmd("MGET")
+                        .arg("left")
+                        .arg("right")
+                        .query(&mut con)
+                        .unwrap();
+                    assert!(
+                        l.is_some() != r.is_some(),
+                        "a RENAME was seen half done: {l:?} {r:?}"
+                    );
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    let setter = {
+        let mut con = connect(&s);
+        std::thread::spawn(move || {
+            for i in 1..=2000 {
+                let v = i.to_string();
+                let () = redis::cmd("MSET")
+                    .arg(&["x", &v, "y", &v])
+                    .query(&mut con)
+                    .unwrap();
+            }
+        })
+    };
+    let renamer = {
+        let mut con = connect(&s);
+        std::thread::spawn(move || {
+            for i in 0..2000 {
+                let (from, to) = if i % 2 == 0 {
+                    ("left", "right")
+                } else {
+                    ("right", "left")
+                };
+                let () = redis::cmd("RENAME")
+                    .arg(from)
+                    .arg(to)
+                    .query(&mut con)
+                    .unwrap();
+            }
+        })
+    };
+    setter.join().unwrap();
+    renamer.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        assert!(r.join().unwrap() > 0);
+    }
 }
