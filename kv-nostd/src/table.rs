@@ -1724,6 +1724,11 @@ impl<A: Memory, I: Memory> Table<A, I> {
         loop {
             // `pos` is below 2^32.
             let (lock, seg, depth, prefix) = self.lock_segment_at(pos as u32, wait)?;
+            // The segment holds the positions whose top `depth` bits are its prefix reversed.
+            let start = u64::from((prefix as u32).reverse_bits());
+            // A segment that starts before `pos` merged with one this walk already passed
+            // (only a merge widens a segment): its keys from before `pos` were passed there.
+            let passed_before = start < pos;
             let now = self.clock.now();
             let mut pinned: [Option<Entry<'_>>; PINNED_BATCH] = core::array::from_fn(|_| None);
             let mut n_pinned = 0;
@@ -1732,6 +1737,11 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 for j in 0..SLOTS {
                     let s = b.slot(j);
                     if !s.is_occupied() {
+                        continue;
+                    }
+                    if passed_before
+                        && u64::from((self.rehash(view, s) as u32).reverse_bits()) < pos
+                    {
                         continue;
                     }
                     // Read under the lock, as is the deadline: a pinned entry is handed out
@@ -1758,8 +1768,6 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 f(e);
                 self.unpin(view, e.loc, wait);
             }
-            // The segment holds the positions whose top `depth` bits are its prefix reversed.
-            let start = u64::from((prefix as u32).reverse_bits());
             pos = start + (1u64 << (32 - depth));
             if pos >= END {
                 return Ok(0);
