@@ -406,5 +406,6 @@ scripts!(
     expire,
     evict,
     multikey,
-    rmw
+    rmw,
+    keyspace_more
 );
