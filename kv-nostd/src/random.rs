@@ -52,7 +52,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                     return None;
                 }
                 let e = Self::entry(view, s.loc());
-                (!e.deadline().is_some_and(|d| d <= now)).then_some(e)
+                e.deadline().is_none_or(|d| d > now).then_some(e)
             });
             if let Some(e) = found {
                 let word = view.state(view.page_of(e.loc));
