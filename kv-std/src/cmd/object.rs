@@ -2,9 +2,10 @@
 //! policy knows of it (`FREQ`, `IDLETIME`), and `HELP`.
 //!
 //! kv stores every value as its bytes; `ENCODING` and `REFCOUNT` answer what Redis 7.0 answers
-//! for the same value written by `SET` (or `RESTORE`, `INCR`), which Redis encodes by its
-//! content. A value Redis built by appending (`APPEND`, `SETRANGE`, `SETBIT`, `BITOP`) stays
-//! `raw` there whatever its content; here it is named by its content all the same.
+//! for the same value written by `SET` (or `MSET`, `GETSET`, `RESTORE`, `INCR`), which Redis
+//! encodes by its content. A value Redis built otherwise is named by how it was built there
+//! (`raw` after `APPEND`, `SETRANGE`, `SETBIT`, `BITOP`; `embstr` after `INCRBYFLOAT`; an
+//! unshared integer after `COPY`), and by its content here all the same (docs/PROTOCOL.md).
 
 use super::Client;
 use crate::db::Db;
