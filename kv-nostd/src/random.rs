@@ -47,7 +47,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
             let slots = seg.buckets() * SLOTS;
             let found = (0..slots).find_map(|k| {
                 let at = (first_slot.wrapping_add(k)) % slots;
-                let s = seg.bucket(at / SLOTS).slot(at % SLOTS);
+                // `rem_euclid`, not `%`: the model-checking build has one slot a bucket.
+                let s = seg.bucket(at / SLOTS).slot(at.rem_euclid(SLOTS));
                 if !s.is_occupied() {
                     return None;
                 }
