@@ -25,6 +25,7 @@
 //! - [`config`]: page and segment sizes and limits ([`Config`]).
 //! - [`sink`]: where a read puts a value ([`Sink`]).
 //! - [`scan`]: visits and resumable scans ([`Entry`], [`ScanCursor`]).
+//! - [`random`]: a live key picked at random ([`Table::random_entry`], `RANDOMKEY`).
 //! - [`hash`]: the keyed SipHash-1-3 the table places keys with ([`HashKey`]).
 //! - [`error`]: why an operation did nothing ([`Error`], [`LayoutError`]).
 //! - [`native`]: kv's own length-prefixed binary protocol, sans-IO (requests and responses).
@@ -83,6 +84,7 @@ pub mod memory;
 pub mod multi;
 pub mod native;
 mod page;
+pub mod random;
 pub mod resp;
 pub mod scan;
 mod segment;

@@ -1685,7 +1685,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
 
     /// Locks every bucket of the segment holding scan position `pos`; returns it with its
     /// depth and prefix.
-    fn lock_segment_at(
+    pub(crate) fn lock_segment_at(
         &self,
         pos: u32,
         wait: Wait,

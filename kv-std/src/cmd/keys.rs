@@ -1,4 +1,5 @@
-//! DBSIZE, FLUSHDB, FLUSHALL, KEYS, SCAN, RENAME, RENAMENX, COPY.
+//! The keyspace: DBSIZE, FLUSHDB, FLUSHALL, KEYS, SCAN, RANDOMKEY, TYPE, RENAME, RENAMENX,
+//! COPY. (`DEL`, `UNLINK`, `EXISTS` and `TOUCH` are in `strings.rs`.)
 
 use super::{parse_int, Client, NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::db::Db;
@@ -110,6 +111,57 @@ pub fn scan(mut args: Args<'_>, db: &Db, out: &mut Out) {
     out.bulk(next.to_u64().to_string().as_bytes());
     out.array(found);
     out.raw().extend_from_slice(body.bytes());
+}
+
+/// `RANDOMKEY`: a live key picked at random ([`kv_nostd::Table::random_entry`]), or the null
+/// when there is none. Like Redis's, the pick is not uniform, and it touches no key.
+pub fn randomkey(db: &Db, out: &mut Out) {
+    let mut key = Vec::new();
+    if db.table.random_entry(next_seed(), |e| {
+        crate::db::entry_key(e, &mut key);
+    }) {
+        out.bulk(&key);
+    } else {
+        out.null();
+    }
+}
+
+/// A seed for [`randomkey`]: each thread steps its own splitmix64 sequence, started from the
+/// operating system's randomness, so picks differ across threads and restarts.
+fn next_seed() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let mut bytes = [0u8; 8];
+            // Without the system's randomness the sequence starts at 0 and still steps.
+            let _ = getrandom::fill(&mut bytes);
+            u64::from_le_bytes(bytes)
+        });
+    }
+    STATE.with(|state| {
+        let s = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        state.set(s);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    })
+}
+
+/// `TYPE key`: `string` (every kv value is one) or `none`. The key is not touched, but the
+/// read counts as a hit or a miss, as Redis counts it.
+pub fn type_of(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
+    let key = args.next().unwrap_or_default();
+    match db.table.access_info(key) {
+        Ok(found) => {
+            client.read(found.is_some());
+            if found.is_none() {
+                db.reap(key);
+            }
+            out.simple(if found.is_some() { b"string" } else { b"none" });
+        }
+        Err(e) => super::strings::table_error(e, out),
+    }
 }
 
 /// What a `RENAME` or `COPY` found under the locks.

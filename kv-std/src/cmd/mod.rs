@@ -20,6 +20,7 @@ mod config;
 mod connection;
 mod counter;
 mod debug;
+mod dump;
 mod expire;
 mod histogram;
 mod info;
@@ -352,6 +353,20 @@ pub enum Command {
     BitfieldRo,
     /// `LCS`.
     Lcs,
+    /// `TYPE`.
+    Type,
+    /// `TOUCH`.
+    Touch,
+    /// `UNLINK`.
+    Unlink,
+    /// `RANDOMKEY`.
+    Randomkey,
+    /// `DUMP`.
+    Dump,
+    /// `RESTORE`.
+    Restore,
+    /// `BITOP`.
+    Bitop,
 }
 
 /// The command called `name` (any case), not a subcommand.
@@ -666,8 +681,15 @@ fn dispatch(
         Command::Bitfield => bits::bitfield(false, args, client, db, out),
         Command::BitfieldRo => bits::bitfield(true, args, client, db, out),
         Command::Lcs => lcs::lcs(args, client, db, out),
-        Command::Del => strings::del(args, client, db, out),
-        Command::Exists => strings::exists(args, client, db, out),
+        Command::Bitop => bits::bitop(args, client, db, out),
+        // kv frees a value as it unlinks it, whatever its size: UNLINK is DEL.
+        Command::Del | Command::Unlink => strings::del(args, client, db, out),
+        // Every read touches its key: TOUCH is EXISTS.
+        Command::Exists | Command::Touch => strings::exists(args, client, db, out),
+        Command::Type => keys::type_of(args, client, db, out),
+        Command::Randomkey => keys::randomkey(db, out),
+        Command::Dump => dump::dump(args, client, db, out),
+        Command::Restore => dump::restore(args, client, db, out),
         Command::Mget => strings::mget(args, count, client, db, out),
         Command::Mset => strings::mset(args, count, false, client, db, out),
         Command::Msetnx => strings::mset(args, count, true, client, db, out),

@@ -234,6 +234,98 @@ pub const COMMANDS: &[Spec] = &[
         .flags(&["noscript", "loading", "stale", "fast", "allow_busy"])
         .acl(&["@fast", "@transaction"])
         .docs("Forget about all watched keys", "2.2.0", "transactions", "O(1)"),
+    spec("type", Command::Type, 2)
+        .flags(&["readonly", "fast"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@read", "@fast"])
+        .key_specs(&[key_spec(&["RO"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 })])
+        .docs("Determine the type stored at key", "1.0.0", "generic", "O(1)")
+        .arguments(&[arg("key", Key(0))]),
+    spec("touch", Command::Touch, -2)
+        .flags(&["readonly", "fast"])
+        .keys(1, -1, 1)
+        .acl(&["@keyspace", "@read", "@fast"])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .key_specs(&[key_spec(&["RO"], Index(1), Range { lastkey: -1, keystep: 1, limit: 0 })])
+        .docs(
+            "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+            "3.2.1",
+            "generic",
+            "O(N) where N is the number of keys that will be touched.",
+        )
+        .arguments(&[arg("key", Key(0)).multiple()]),
+    spec("unlink", Command::Unlink, -2)
+        .flags(&["write", "fast"])
+        .keys(1, -1, 1)
+        .acl(&["@keyspace", "@write", "@fast"])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .key_specs(&[
+            key_spec(&["RM", "delete"], Index(1), Range { lastkey: -1, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+            "4.0.0",
+            "generic",
+            "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+        )
+        .arguments(&[arg("key", Key(0)).multiple()]),
+    spec("randomkey", Command::Randomkey, 1)
+        .flags(&["readonly"])
+        .acl(&["@keyspace", "@read", "@slow"])
+        .tips(&["request_policy:all_shards", "nondeterministic_output"])
+        .docs("Return a random key from the keyspace", "1.0.0", "generic", "O(1)"),
+    spec("dump", Command::Dump, 2)
+        .flags(&["readonly"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@read", "@slow"])
+        .tips(&["nondeterministic_output"])
+        .key_specs(&[
+            key_spec(&["RO", "access"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Return a serialized version of the value stored at the specified key.",
+            "2.6.0",
+            "generic",
+            "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+        )
+        .arguments(&[arg("key", Key(0))]),
+    spec("restore", Command::Restore, -4)
+        .flags(&["write", "denyoom"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
+        .key_specs(&[
+            key_spec(&["OW", "update"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "Create a key using the provided serialized value, previously obtained using DUMP.",
+            "2.6.0",
+            "generic",
+            "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        )
+        .history(&[
+            ("3.0.0", "Added the `REPLACE` modifier."),
+            ("5.0.0", "Added the `ABSTTL` modifier."),
+            ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+        ])
+        .arguments(&[
+            arg("key", Key(0)),
+            arg("ttl", Integer),
+            arg("serialized-value", Str),
+            pure_token("replace", "REPLACE").since("3.0.0").optional(),
+            pure_token("absttl", "ABSTTL").since("5.0.0").optional(),
+            arg("seconds", Integer).token("IDLETIME").since("5.0.0").optional(),
+            arg("frequency", Integer).token("FREQ").since("5.0.0").optional(),
+        ]),
+    spec("bitop", Command::Bitop, -4)
+        .flags(&["write", "denyoom"])
+        .keys(2, -1, 1)
+        .acl(&["@write", "@bitmap", "@slow"])
+        .key_specs(&[
+            key_spec(&["OW", "update"], Index(2), Range { lastkey: 0, keystep: 1, limit: 0 }),
+            key_spec(&["RO", "access"], Index(3), Range { lastkey: -1, keystep: 1, limit: 0 }),
+        ])
+        .docs("Perform bitwise operations between strings", "2.6.0", "bitmap", "O(N)")
+        .arguments(&[arg("operation", Str), arg("destkey", Key(0)), arg("key", Key(1)).multiple()]),
     spec("ping", Command::Ping, -1)
         .flags(&["fast"])
         .acl(&["@fast", "@connection"])
@@ -1119,6 +1211,21 @@ pub const COMMANDS: &[Spec] = &[
             "Depends on subcommand.",
         )
         .subcommands(&[
+            spec("object|encoding", Command::Object, 3)
+                .flags(&["readonly"])
+                .keys(2, 2, 1)
+                .acl(&["@keyspace", "@read", "@slow"])
+                .tips(&["nondeterministic_output"])
+                .key_specs(&[
+                    key_spec(&["RO"], Index(2), Range { lastkey: 0, keystep: 1, limit: 0 }),
+                ])
+                .docs(
+                    "Inspect the internal encoding of a Redis object",
+                    "2.2.3",
+                    "generic",
+                    "O(1)",
+                )
+                .arguments(&[arg("key", Key(0))]),
             spec("object|freq", Command::Object, 3)
                 .flags(&["readonly"])
                 .keys(2, 2, 1)
@@ -1153,6 +1260,21 @@ pub const COMMANDS: &[Spec] = &[
                 ])
                 .docs(
                     "Get the time since a Redis object was last accessed",
+                    "2.2.3",
+                    "generic",
+                    "O(1)",
+                )
+                .arguments(&[arg("key", Key(0))]),
+            spec("object|refcount", Command::Object, 3)
+                .flags(&["readonly"])
+                .keys(2, 2, 1)
+                .acl(&["@keyspace", "@read", "@slow"])
+                .tips(&["nondeterministic_output"])
+                .key_specs(&[
+                    key_spec(&["RO"], Index(2), Range { lastkey: 0, keystep: 1, limit: 0 }),
+                ])
+                .docs(
+                    "Get the number of references to the value of the key",
                     "2.2.3",
                     "generic",
                     "O(1)",

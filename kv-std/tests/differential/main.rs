@@ -420,5 +420,6 @@ scripts!(
     evict,
     multikey,
     rmw,
-    transaction
+    transaction,
+    keyspace_more
 );

@@ -1,6 +1,6 @@
-//! The read-modify-write string commands across a crash: each write is logged as the value it
-//! left (`SET`, with `PXAT` when the key keeps a deadline) or as `DEL`, and replays to the same
-//! keys.
+//! The read-modify-write string commands, `BITOP` and `RESTORE` across a crash: each write is
+//! logged as the value it left (`SET`, with `PXAT` when the key keeps a deadline) or as `DEL`,
+//! and replays to the same keys.
 
 use crate::{free_port, start, Server};
 use std::time::Duration;
@@ -30,6 +30,23 @@ fn write_keys(s: &Server) {
     run(&mut con, &["GETSET", "timed2", "old"]);
     run(&mut con, &["EXPIRE", "timed2", "1000"]);
     run(&mut con, &["GETSET", "timed2", "new"]);
+    run(&mut con, &["BITOP", "NOT", "bn", "b"]);
+    run(&mut con, &["SET", "bo", "\x01"]);
+    run(&mut con, &["BITOP", "OR", "bo", "bo", "b"]);
+    run(&mut con, &["SET", "dumped", "restore me"]);
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("dumped").query(&mut con).unwrap();
+    let restore = |con: &mut redis::Connection, key: &str, ttl: &str| {
+        let _: () = redis::cmd("RESTORE")
+            .arg(key)
+            .arg(ttl)
+            .arg(&payload)
+            .query(con)
+            .unwrap();
+    };
+    restore(&mut con, "r", "0");
+    restore(&mut con, "rt", "1000000");
+    run(&mut con, &["SET", "u", "v"]);
+    run(&mut con, &["UNLINK", "u"]);
 }
 
 fn check_keys(s: &Server) {
@@ -50,6 +67,13 @@ fn check_keys(s: &Server) {
     assert_eq!(get(&mut con, "nx").as_deref(), Some(&b"first"[..]));
     assert_eq!(get(&mut con, "timed2").as_deref(), Some(&b"new"[..]));
     assert_eq!(ttl(&mut con, "timed2"), -1, "GETSET clears the deadline");
+    assert_eq!(get(&mut con, "bn").as_deref(), Some(&b"\xff\xbf\x00"[..]));
+    assert_eq!(get(&mut con, "bo").as_deref(), Some(&b"\x01\x40\xff"[..]));
+    assert_eq!(get(&mut con, "r").as_deref(), Some(&b"restore me"[..]));
+    assert_eq!(ttl(&mut con, "r"), -1);
+    assert_eq!(get(&mut con, "rt").as_deref(), Some(&b"restore me"[..]));
+    assert!(ttl(&mut con, "rt") > 990, "RESTORE's TTL");
+    assert_eq!(get(&mut con, "u"), None);
 }
 
 #[test]
@@ -78,6 +102,8 @@ fn read_modify_writes_replay_from_the_log_as_the_values_they_left() {
         "GETDEL",
         "SETNX",
         "GETSET",
+        "BITOP",
+        "RESTORE",
     ] {
         let arg = format!("${}\r\n{command}\r\n", command.len());
         assert!(

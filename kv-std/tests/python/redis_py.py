@@ -222,6 +222,33 @@ def strings(r, protocol):
     assert r.ttl("t") == 100
 
 
+def keyspace(r, protocol):
+    r.delete("k", "k2", "u", "dest", "m1", "m2")
+    assert r.set("k", "12345") is True
+    assert r.type("k") == b"string"
+    assert r.type("nothere") == b"none"
+    assert r.touch("k", "nothere", "k") == 2
+    assert r.object("encoding", "k") == b"int"
+    assert r.object("refcount", "k") == 1
+    assert r.randomkey() is not None
+    payload = r.dump("k")
+    assert payload == b"\x00\xc190\x0a\x00\x9d\x94\xea'\x93\xfc\x08\xb9"
+    assert r.restore("k2", 100000, payload) == b"OK"
+    assert r.get("k2") == b"12345" and 99 <= r.ttl("k2") <= 100
+    try:
+        r.restore("k2", 0, payload)
+        raise AssertionError("RESTORE over an existing key accepted")
+    except redis.ResponseError as e:
+        assert str(e) == "BUSYKEY Target key name already exists.", e
+    assert r.restore("k2", 0, payload, replace=True) == b"OK"
+    assert r.ttl("k2") == -1
+    r.mset({"m1": b"\xff\x0f", "m2": b"\xf0"})
+    assert r.bitop("AND", "dest", "m1", "m2") == 2
+    assert r.get("dest") == b"\xf0\x00"
+    assert r.set("u", "v") is True
+    assert r.unlink("u", "nothere") == 1
+
+
 def pubsub(r, protocol):
     p = r.pubsub()
     p.subscribe("ch1")
@@ -281,7 +308,7 @@ def main():
         hello = r.execute_command("HELLO")
         assert hello[b"proto"] == 3 if isinstance(hello, dict) else False, hello
         for protocol, client in [(3, redis.Redis(port=port)), (2, redis.Redis(port=port, protocol=2))]:
-            for test in (commands, expiry, strings, pubsub, introspection):
+            for test in (commands, expiry, strings, keyspace, pubsub, introspection):
                 name = "%s (protocol %d)" % (test.__name__, protocol)
                 try:
                     test(client, protocol)

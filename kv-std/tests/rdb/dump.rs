@@ -1,6 +1,7 @@
 //! DUMP/RESTORE payloads both ways between kv and redis-server.
 
-use crate::{RedisServer, Reply, Rng};
+use crate::support::TestServer;
+use crate::{Client, RedisServer, Reply, Rng};
 use kv_std::rdb::crc64::crc64;
 use kv_std::rdb::dump::{self, RestoreError};
 use kv_std::rdb::KeyType;
@@ -159,4 +160,59 @@ fn where_kv_differs_from_redis_restore() {
     ));
     assert_eq!(e.reply(), "ERR Bad data format");
     assert_eq!(c.call(&[b"TYPE", b"t3"]), Reply::Simple(b"list".to_vec()));
+}
+
+/// Dumps `value` from `from` and restores it into `to`, without a deadline, with an absolute
+/// one and with a relative one, checking what `to` then holds.
+fn restored_alike(from: &mut Client, to: &mut Client, key: &[u8], value: &[u8]) {
+    let at = b"4102444800123";
+    from.call(&[b"SET", key, value, b"PXAT", at]).ok();
+    let payload = from.call(&[b"DUMP", key]).bulk().unwrap();
+    to.call(&[b"RESTORE", key, b"0", &payload, b"REPLACE", b"ABSTTL"])
+        .ok();
+    assert_eq!(to.call(&[b"GET", key]).bulk().unwrap(), value);
+    assert_eq!(to.call(&[b"PEXPIRETIME", key]), Reply::Int(-1));
+    to.call(&[b"RESTORE", key, at, &payload, b"REPLACE", b"ABSTTL"])
+        .ok();
+    assert_eq!(
+        to.call(&[b"PEXPIRETIME", key]),
+        Reply::Int(4_102_444_800_123)
+    );
+    to.call(&[b"RESTORE", key, b"100000", &payload, b"REPLACE"])
+        .ok();
+    let ttl = to.call(&[b"PTTL", key]).int();
+    assert!((99_000..=100_000).contains(&ttl), "PTTL {ttl}");
+    // Both servers make the same payload of the value.
+    assert_eq!(to.call(&[b"DUMP", key]).bulk().unwrap(), payload);
+}
+
+/// A kv server and a redis-server restore each other's `DUMP`: the same value, the same
+/// deadline to the millisecond (`ABSTTL`), and a relative TTL counted from the `RESTORE`.
+#[test]
+fn kv_and_redis_server_restore_each_other_s_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path(), &[]).unwrap_or_else(|log| panic!("{log}"));
+    let kv = TestServer::start();
+    let mut r = redis.client();
+    let mut k = Client::connect(kv.addr).expect("connect to kv");
+    for (i, value) in values().iter().enumerate() {
+        let key = format!("k{i}");
+        restored_alike(&mut k, &mut r, key.as_bytes(), value);
+        restored_alike(&mut r, &mut k, key.as_bytes(), value);
+    }
+    // Redis's errors for a key that exists and for a payload refused, from both.
+    for c in [&mut k, &mut r] {
+        c.call(&[b"SET", b"busy", b"v"]).ok();
+        let payload = c.call(&[b"DUMP", b"busy"]).bulk().unwrap();
+        assert_eq!(
+            c.call(&[b"RESTORE", b"busy", b"0", &payload]).error(),
+            "BUSYKEY Target key name already exists."
+        );
+        let mut bad = payload.clone();
+        bad[1] ^= 1;
+        assert_eq!(
+            c.call(&[b"RESTORE", b"other", b"0", &bad]).error(),
+            "ERR DUMP payload version or checksum are wrong"
+        );
+    }
 }

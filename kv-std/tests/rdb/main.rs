@@ -1,6 +1,7 @@
 //! kv's RDB module against the real thing: files kv writes checked by `redis-check-rdb` and
 //! loaded by `redis-server`, files `redis-server` saves read by kv, `DUMP`/`RESTORE` payloads
-//! both ways, the replication payload framings from a real master, and arbitrary input.
+//! both ways (as bytes, and between a kv server and a redis-server), the replication payload
+//! framings from a real master, and arbitrary input.
 //!
 //! redis-server, redis-cli and redis-check-rdb 7.0 must be on the PATH (the README's test
 //! command installs them). Every process a test starts is killed when the test ends, however
@@ -12,6 +13,10 @@ mod framing;
 mod fuzz;
 mod read_redis;
 mod write_redis;
+
+#[path = "../support/mod.rs"]
+#[allow(dead_code)]
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -71,3 +71,43 @@ fn eight_clients_incrementing_one_key_lose_no_increment() {
     let s = TestServer::start();
     crate::counter::increment_together(s.addr, 8, 10_000);
 }
+
+/// `BITOP` reads its sources and writes its destination with all of them locked: 4 clients each
+/// toggle their own bit of one key 1,001 times with `BITOP XOR acc acc mask`, and every bit
+/// ends set. A read and a write apart would lose toggles, and leave bits clear.
+#[test]
+fn four_clients_toggling_bits_by_bitop_lose_no_toggle() {
+    let s = TestServer::start();
+    let addr = s.addr;
+    let handles: Vec<_> = (0..4u8)
+        .map(|client| {
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(format!("redis://{addr}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let mask = format!("mask{client}");
+                let _: () = con.set(&mask, &[1u8 << client]).unwrap();
+                for _ in 0..1001 {
+                    let len: i64 = redis::cmd("BITOP")
+                        .arg("XOR")
+                        .arg("acc")
+                        .arg("acc")
+                        .arg(&mask)
+                        .query(&mut con)
+                        .unwrap();
+                    assert_eq!(len, 1);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let mut con = redis::Client::open(format!("redis://{addr}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let acc: Vec<u8> = con.get("acc").unwrap();
+    assert_eq!(acc, [0x0f]);
+}
