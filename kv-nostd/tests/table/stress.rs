@@ -67,6 +67,79 @@ fn next(state: &mut u64) -> u64 {
     *state
 }
 
+/// A thread that visits the table until `stop`, checking every pair and that each key of
+/// `stable` (present throughout) is visited exactly once a visit; answers how many visits.
+fn spawn_visitor(
+    t: &Arc<crate::TestTable>,
+    barrier: &Arc<Barrier>,
+    stop: &Arc<AtomicBool>,
+    stable: &[Vec<u8>],
+) -> thread::JoinHandle<usize> {
+    let (t, barrier, stop) = (Arc::clone(t), Arc::clone(barrier), Arc::clone(stop));
+    let stable = stable.to_vec();
+    thread::spawn(move || {
+        barrier.wait();
+        let mut visits = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+            t.visit(|e| {
+                let (k, v) = pair(e);
+                check(&k, &v);
+                *seen.entry(k).or_default() += 1;
+            });
+            // Keys present for the whole visit are visited exactly once.
+            for k in &stable {
+                assert_eq!(seen.get(k), Some(&1), "{:?}", String::from_utf8_lossy(k));
+            }
+            assert!(seen.values().all(|&n| n == 1), "a key visited twice");
+            visits += 1;
+        }
+        visits
+    })
+}
+
+/// A thread that scans the table in small steps until `stop`, checking every pair and that
+/// each key of `stable` is returned at least once a scan; answers how many scans.
+fn spawn_scanner(
+    t: &Arc<crate::TestTable>,
+    barrier: &Arc<Barrier>,
+    stop: &Arc<AtomicBool>,
+    stable: &[Vec<u8>],
+) -> thread::JoinHandle<usize> {
+    let (t, barrier, stop) = (Arc::clone(t), Arc::clone(barrier), Arc::clone(stop));
+    let stable = stable.to_vec();
+    thread::spawn(move || {
+        barrier.wait();
+        let mut scans = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+            let mut cursor = ScanCursor::START;
+            loop {
+                // Small steps, through the u64 form a client would send back.
+                cursor = t.scan(cursor, 5, |e| {
+                    let (k, v) = pair(e);
+                    check(&k, &v);
+                    *seen.entry(k).or_default() += 1;
+                });
+                cursor = ScanCursor::from_u64(cursor.to_u64());
+                if cursor.is_start() {
+                    break;
+                }
+            }
+            // Keys present for the whole scan are returned at least once.
+            for k in &stable {
+                assert!(
+                    seen.contains_key(k),
+                    "{:?} missed",
+                    String::from_utf8_lossy(k)
+                );
+            }
+            scans += 1;
+        }
+        scans
+    })
+}
+
 #[test]
 fn concurrent_writers_readers_and_a_visitor_lose_nothing_while_the_index_grows() {
     let config = Config {
@@ -134,64 +207,8 @@ fn concurrent_writers_readers_and_a_visitor_lose_nothing_while_the_index_grows()
         })
         .collect();
 
-    let visitor = {
-        let (t, barrier, stop) = (Arc::clone(&t), Arc::clone(&barrier), Arc::clone(&stop));
-        let stable = stable.clone();
-        thread::spawn(move || {
-            barrier.wait();
-            let mut visits = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
-                t.visit(|e| {
-                    let (k, v) = pair(e);
-                    check(&k, &v);
-                    *seen.entry(k).or_default() += 1;
-                });
-                // Keys present for the whole visit are visited exactly once.
-                for k in &stable {
-                    assert_eq!(seen.get(k), Some(&1), "{:?}", String::from_utf8_lossy(k));
-                }
-                assert!(seen.values().all(|&n| n == 1), "a key visited twice");
-                visits += 1;
-            }
-            visits
-        })
-    };
-
-    let scanner = {
-        let (t, barrier, stop) = (Arc::clone(&t), Arc::clone(&barrier), Arc::clone(&stop));
-        let stable = stable.clone();
-        thread::spawn(move || {
-            barrier.wait();
-            let mut scans = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
-                let mut cursor = ScanCursor::START;
-                loop {
-                    // Small steps, through the u64 form a client would send back.
-                    cursor = t.scan(cursor, 5, |e| {
-                        let (k, v) = pair(e);
-                        check(&k, &v);
-                        *seen.entry(k).or_default() += 1;
-                    });
-                    cursor = ScanCursor::from_u64(cursor.to_u64());
-                    if cursor.is_start() {
-                        break;
-                    }
-                }
-                // Keys present for the whole scan are returned at least once.
-                for k in &stable {
-                    assert!(
-                        seen.contains_key(k),
-                        "{:?} missed",
-                        String::from_utf8_lossy(k)
-                    );
-                }
-                scans += 1;
-            }
-            scans
-        })
-    };
+    let visitor = spawn_visitor(&t, &barrier, &stop, &stable);
+    let scanner = spawn_scanner(&t, &barrier, &stop, &stable);
 
     let mut expected: HashMap<Vec<u8>, u32> = HashMap::new();
     for (me, w) in workers.into_iter().enumerate() {
@@ -484,60 +501,8 @@ fn the_index_splits_and_merges_under_readers_and_writers_without_losing_a_key() 
         })
     };
 
-    let visitor = {
-        let (t, barrier, stop) = (Arc::clone(&t), Arc::clone(&barrier), Arc::clone(&stop));
-        let stable = stable.clone();
-        thread::spawn(move || {
-            barrier.wait();
-            let mut visits = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
-                t.visit(|e| {
-                    let (k, v) = pair(e);
-                    check(&k, &v);
-                    *seen.entry(k).or_default() += 1;
-                });
-                for k in &stable {
-                    assert_eq!(seen.get(k), Some(&1), "{:?}", String::from_utf8_lossy(k));
-                }
-                assert!(seen.values().all(|&n| n == 1), "a key visited twice");
-                visits += 1;
-            }
-            visits
-        })
-    };
-
-    let scanner = {
-        let (t, barrier, stop) = (Arc::clone(&t), Arc::clone(&barrier), Arc::clone(&stop));
-        let stable = stable.clone();
-        thread::spawn(move || {
-            barrier.wait();
-            let mut scans = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
-                let mut cursor = ScanCursor::START;
-                loop {
-                    cursor = t.scan(cursor, 5, |e| {
-                        let (k, v) = pair(e);
-                        check(&k, &v);
-                        *seen.entry(k).or_default() += 1;
-                    });
-                    if cursor.is_start() {
-                        break;
-                    }
-                }
-                for k in &stable {
-                    assert!(
-                        seen.contains_key(k),
-                        "{:?} missed",
-                        String::from_utf8_lossy(k)
-                    );
-                }
-                scans += 1;
-            }
-            scans
-        })
-    };
+    let visitor = spawn_visitor(&t, &barrier, &stop, &stable);
+    let scanner = spawn_scanner(&t, &barrier, &stop, &stable);
 
     let waves: Vec<u32> = workers
         .into_iter()
