@@ -370,8 +370,9 @@ impl Db {
         inserts: bool,
         f: impl FnOnce(&mut Locked<'_, Region, Region>) -> R,
     ) -> Result<R, Error> {
-        let mut scratch = vec![Held::EMPTY; 3 * keys.len()];
-        self.table.locked(keys, &mut scratch, inserts, f)
+        with_scratch(keys.len(), |scratch| {
+            self.table.locked(keys, scratch, inserts, f)
+        })
     }
 
     /// Runs `f` over `keys` read at one instant ([`kv_nostd::Table::read_locked`]).
@@ -380,8 +381,9 @@ impl Db {
         keys: &[&[u8]],
         f: impl FnOnce(&Locked<'_, Region, Region>) -> R,
     ) -> Result<R, Error> {
-        let mut scratch = vec![Held::EMPTY; 3 * keys.len()];
-        self.table.read_locked(keys, &mut scratch, f)
+        with_scratch(keys.len(), |scratch| {
+            self.table.read_locked(keys, scratch, f)
+        })
     }
 
     /// Expired keys removed since the counters were last reset (INFO's `expired_keys`).
@@ -457,6 +459,18 @@ impl Db {
             watches: Default::default(),
             exec_log: std::sync::atomic::AtomicU8::new(EXEC_CLOSED),
         })
+    }
+}
+
+/// Runs `f` with scratch space for a multi-key call over `keys` keys: on the stack for a few
+/// (the usual `MGET`, `MSET`, `RENAME`), so they allocate none for it.
+fn with_scratch<R>(keys: usize, f: impl FnOnce(&mut [Held]) -> R) -> R {
+    const ON_STACK: usize = 16;
+    if keys <= ON_STACK {
+        let mut scratch = [Held::EMPTY; 3 * ON_STACK];
+        f(&mut scratch[..3 * keys])
+    } else {
+        f(&mut vec![Held::EMPTY; 3 * keys])
     }
 }
 

@@ -67,6 +67,25 @@ fn next(state: &mut u64) -> u64 {
     *state
 }
 
+/// A table of segments of 8 buckets holding 200 keys that the stress tests never change,
+/// the keys, and the bytes the table used empty.
+fn table_with_stable_keys(hash_key: [u8; 16]) -> (Arc<crate::TestTable>, Vec<Vec<u8>>, usize) {
+    let config = Config {
+        page_bytes: PAGE,
+        segment_buckets: 8,
+        ..Config::HOST
+    };
+    let t = Arc::new(table(256 << 20, 16 << 20, config, hash_key));
+    let empty = t.used_bytes();
+    let stable: Vec<Vec<u8>> = (0..200)
+        .map(|i| format!("stable-{i}").into_bytes())
+        .collect();
+    for k in &stable {
+        t.put(k, &value(k, 0)).unwrap();
+    }
+    (t, stable, empty)
+}
+
 /// A thread that visits the table until `stop`, checking every pair and that each key of
 /// `stable` (present throughout) is visited exactly once a visit; answers how many visits.
 fn spawn_visitor(
@@ -142,18 +161,7 @@ fn spawn_scanner(
 
 #[test]
 fn concurrent_writers_readers_and_a_visitor_lose_nothing_while_the_index_grows() {
-    let config = Config {
-        page_bytes: PAGE,
-        segment_buckets: 8,
-        ..Config::HOST
-    };
-    let t = Arc::new(table(256 << 20, 16 << 20, config, [0x42; 16]));
-    let stable: Vec<Vec<u8>> = (0..200)
-        .map(|i| format!("stable-{i}").into_bytes())
-        .collect();
-    for k in &stable {
-        t.put(k, &value(k, 0)).unwrap();
-    }
+    let (t, stable, _) = table_with_stable_keys([0x42; 16]);
     let barrier = Arc::new(Barrier::new(THREADS + 2));
     let stop = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + TIME_LIMIT;
@@ -423,19 +431,7 @@ fn expiry_steps_and_a_moving_clock_never_show_an_expired_value_nor_lose_a_live_o
 #[test]
 fn the_index_splits_and_merges_under_readers_and_writers_without_losing_a_key() {
     const WAVE: usize = 3000;
-    let config = Config {
-        page_bytes: PAGE,
-        segment_buckets: 8,
-        ..Config::HOST
-    };
-    let t = Arc::new(table(256 << 20, 16 << 20, config, [0x24; 16]));
-    let empty = t.used_bytes();
-    let stable: Vec<Vec<u8>> = (0..200)
-        .map(|i| format!("stable-{i}").into_bytes())
-        .collect();
-    for k in &stable {
-        t.put(k, &value(k, 0)).unwrap();
-    }
+    let (t, stable, empty) = table_with_stable_keys([0x24; 16]);
     let barrier = Arc::new(Barrier::new(THREADS + 4));
     let stop = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + TIME_LIMIT;
