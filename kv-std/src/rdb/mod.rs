@@ -57,6 +57,7 @@ pub mod lzf;
 mod opcode;
 mod skip;
 mod string;
+pub mod table;
 mod writer;
 
 pub use aux::{AuxField, ReplInfo};
