@@ -174,6 +174,10 @@ pub struct Args {
     /// line win over the file. CONFIG REWRITE writes the settings back to it.
     #[arg(value_name = "CONFIG_FILE")]
     pub config_file: Option<PathBuf>,
+
+    /// Replication.
+    #[command(flatten)]
+    pub repl: crate::repl::Flags,
 }
 
 impl Args {
@@ -242,6 +246,7 @@ fn file_flags(text: &str) -> Result<(Vec<String>, Vec<String>), String> {
         let name = name.to_ascii_lowercase();
         let flag = match name.as_str() {
             "maxclients" => "max-clients",
+            "slaveof" => "replicaof",
             "appendfsync" => "fsync",
             "client-output-buffer-limit" => {
                 output_limits.extend(values.iter().cloned());
@@ -387,6 +392,8 @@ pub struct Config {
     pub slowlog_max_len: usize,
     /// The configuration file the server was started with, which CONFIG REWRITE writes.
     pub config_file: Option<PathBuf>,
+    /// Replication: the primary to follow, the backlog, the settings.
+    pub repl: crate::repl::Flags,
 }
 
 /// An output buffer limit: Redis's `client-output-buffer-limit` for one class of client.
@@ -524,6 +531,8 @@ pub enum ConfigError {
     Password(String),
     /// `--client-output-buffer-limit` does not parse.
     OutputLimit(String),
+    /// `--replicaof` does not name a primary.
+    Replication(String),
 }
 
 impl std::fmt::Display for ConfigError {
@@ -534,6 +543,7 @@ impl std::fmt::Display for ConfigError {
             ConfigError::NoClients => f.write_str("--max-clients must be at least 1"),
             ConfigError::Password(why) => write!(f, "password: {why}"),
             ConfigError::OutputLimit(why) => write!(f, "--client-output-buffer-limit: {why}"),
+            ConfigError::Replication(why) => f.write_str(why),
         }
     }
 }
@@ -644,6 +654,10 @@ impl Config {
                 .config_file
                 .as_deref()
                 .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
+            repl: {
+                args.repl.primary().map_err(ConfigError::Replication)?;
+                args.repl.clone()
+            },
         })
     }
 
@@ -667,6 +681,7 @@ impl Config {
             slowlog_log_slower_than: crate::cmd::slowlog::DEFAULT_SLOWER_THAN,
             slowlog_max_len: crate::cmd::slowlog::DEFAULT_MAX_LEN,
             config_file: None,
+            repl: crate::repl::Flags::default(),
         }
     }
 }

@@ -76,6 +76,8 @@ pub struct Db {
     /// Whether an `EXEC` under way has logged its `MULTI` yet: [`EXEC_CLOSED`],
     /// [`EXEC_OPEN`] or [`EXEC_WRITTEN`].
     exec_log: std::sync::atomic::AtomicU8,
+    /// Replication: the stream of writes, the replicas, the primary followed.
+    pub repl: crate::repl::Replication,
 }
 
 /// No `EXEC` under way.
@@ -277,7 +279,8 @@ impl Db {
     /// `DEL`, as Redis propagates an expiry. Call after a read that found the key absent. Costs
     /// nothing when no key has a deadline.
     pub fn reap(&self, key: &[u8]) {
-        if self.table.expires() > 0 {
+        // A replica removes nothing itself: its primary's `DEL` does.
+        if self.table.expires() > 0 && !self.repl.is_replica() {
             let _ = self.table.reap(key, &mut |_| {
                 self.log(&[b"DEL", key]);
             });
@@ -393,23 +396,46 @@ impl Db {
     }
 
     /// Logs `command`, a write as the command that makes it (call under the lock of the keys it
-    /// writes, from a table `then` hook); returns the log position a reply must wait for, 0 for
-    /// none.
+    /// writes, from a table `then` hook): to the append-only log and to the replication
+    /// stream, the one place both are fed from. Returns the log position a reply must wait
+    /// for, 0 for none.
     pub fn log(&self, command: &[&[u8]]) -> u64 {
         for key in crate::txn::watch::logged_keys(command) {
             self.watches.touch(key);
         }
-        let Some(p) = &self.persist else {
+        let feeding = self.repl.is_feeding();
+        if self.persist.is_none() && !feeding {
             return 0;
-        };
-        // The writes of an `EXEC` go to the log between `MULTI` and `EXEC`: a log cut inside
-        // replays none of them. Written only if the transaction writes; while it runs nothing
-        // else writes (the gate), so nothing else logs either.
+        }
+        // The writes of an `EXEC` go between `MULTI` and `EXEC`, in the log (a log cut inside
+        // replays none of them) and in the stream (a replica applies all or none). Written only
+        // if the transaction writes; while it runs nothing else writes (the gate), so nothing
+        // else logs either.
         if self.exec_log.load(Ordering::Relaxed) == EXEC_OPEN {
             self.exec_log.store(EXEC_WRITTEN, Ordering::Relaxed);
-            p.append(&[b"MULTI"]);
+            if let Some(p) = &self.persist {
+                p.append(&[b"MULTI"]);
+            }
+            if feeding {
+                self.repl.exec_fed.store(true, Ordering::Relaxed);
+                self.repl.feed(&[b"MULTI"]);
+            }
         }
-        p.append(command)
+        if feeding {
+            self.repl.feed(command);
+        }
+        match &self.persist {
+            Some(p) => p.append(command),
+            None => 0,
+        }
+    }
+
+    /// Sends `command` to replicas only, not to the log: `PUBLISH`, which Redis propagates so
+    /// that a replica's subscribers hear its primary's messages.
+    pub fn propagate(&self, command: &[&[u8]]) {
+        if self.repl.is_feeding() {
+            self.repl.feed(command);
+        }
     }
 
     /// Runs `f`, the commands of an `EXEC`, under the gate (nothing else touches the table
@@ -420,6 +446,9 @@ impl Db {
             self.exec_log.store(EXEC_OPEN, Ordering::Relaxed);
             let result = f();
             let written = self.exec_log.swap(EXEC_CLOSED, Ordering::Relaxed) == EXEC_WRITTEN;
+            if self.repl.exec_fed.swap(false, Ordering::Relaxed) {
+                self.repl.feed(&[b"EXEC"]);
+            }
             let lsn = match (&self.persist, written) {
                 (Some(p), true) => p.append(&[b"EXEC"]),
                 _ => 0,
@@ -458,6 +487,7 @@ impl Db {
             gate: Default::default(),
             watches: Default::default(),
             exec_log: std::sync::atomic::AtomicU8::new(EXEC_CLOSED),
+            repl: crate::repl::Replication::new(&Default::default(), random_hex()?),
         })
     }
 }

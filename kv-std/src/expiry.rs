@@ -80,7 +80,9 @@ impl ActiveExpiry {
     pub fn turn(&mut self, db: &Db, budget: Duration) -> Turn {
         db.tick();
         let mut turn = Turn::default();
-        if db.table.expires() == 0 {
+        // A replica expires nothing itself: its primary's `DEL`s do (reads already hide what
+        // has expired), so that both hold the same keys.
+        if db.table.expires() == 0 || db.repl.is_replica() {
             return turn;
         }
         let started = Instant::now();

@@ -48,6 +48,7 @@ pub mod pattern;
 pub mod persist;
 pub mod pubsub;
 pub mod rdb;
+pub mod repl;
 pub mod reply;
 pub mod server;
 pub mod storage;

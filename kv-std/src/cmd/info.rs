@@ -238,7 +238,7 @@ fn persistence(db: &Db, text: &mut String) {
         fields(
             text,
             &[
-                ("loading", &0),
+                ("loading", &loading(db)),
                 ("async_loading", &0),
                 ("rdb_changes_since_last_save", &0),
                 ("rdb_bgsave_in_progress", &0),
@@ -256,7 +256,7 @@ fn persistence(db: &Db, text: &mut String) {
     fields(
         text,
         &[
-            ("loading", &0),
+            ("loading", &loading(db)),
             ("async_loading", &0),
             ("rdb_changes_since_last_save", &p.dirty()),
             ("rdb_bgsave_in_progress", &u8::from(p.bgsave_running())),
@@ -278,6 +278,9 @@ fn stats(db: &Db, text: &mut String) {
             ("total_net_input_bytes", &load(&s.net_input_bytes)),
             ("total_net_output_bytes", &load(&s.net_output_bytes)),
             ("rejected_connections", &load(&s.rejected_connections)),
+            ("sync_full", &load(&db.repl.sync_full)),
+            ("sync_partial_ok", &load(&db.repl.sync_partial_ok)),
+            ("sync_partial_err", &load(&db.repl.sync_partial_err)),
             ("expired_keys", &db.expired_keys()),
             (
                 "expired_stale_perc",
@@ -311,21 +314,127 @@ fn stats(db: &Db, text: &mut String) {
     );
 }
 
-/// A primary with no replicas, as Redis reports one: kv does not replicate.
+fn loading(db: &Db) -> u8 {
+    u8::from(db.repl.loading.load(std::sync::atomic::Ordering::Acquire))
+}
+
+/// The replication section, field for field as Redis 7.0 prints it (R70 `server.c`
+/// `genRedisInfoString`): Sentinel and tools parse it.
 fn replication(db: &Db, text: &mut String) {
+    let repl = &db.repl;
+    let offset = repl.backlog.end();
+    match repl.following() {
+        Some((addr, link)) => {
+            let status = link.status();
+            let up = status.phase == crate::repl::replica::Phase::Connected;
+            let syncing = status.phase == crate::repl::replica::Phase::Sync;
+            fields(
+                text,
+                &[
+                    ("role", &"slave"),
+                    ("master_host", &addr.host),
+                    ("master_port", &addr.port),
+                    ("master_link_status", &if up { "up" } else { "down" }),
+                    (
+                        "master_last_io_seconds_ago",
+                        &if up {
+                            status.last_io.elapsed().as_secs() as i64
+                        } else {
+                            -1
+                        },
+                    ),
+                    ("master_sync_in_progress", &u8::from(syncing)),
+                    ("slave_read_repl_offset", &offset),
+                    ("slave_repl_offset", &offset),
+                ],
+            );
+            if syncing {
+                let total = status.sync_total.map_or(-1, |t| t as i64);
+                let left = status.sync_total.map_or(-1, |t| t.saturating_sub(status.sync_read) as i64);
+                let perc = match status.sync_total {
+                    Some(t) if t > 0 => status.sync_read as f64 * 100.0 / t as f64,
+                    _ => 0.0,
+                };
+                fields(
+                    text,
+                    &[
+                        ("master_sync_total_bytes", &total),
+                        ("master_sync_read_bytes", &status.sync_read),
+                        ("master_sync_left_bytes", &left),
+                        ("master_sync_perc", &format!("{perc:.2}")),
+                        (
+                            "master_sync_last_io_seconds_ago",
+                            &status.last_io.elapsed().as_secs(),
+                        ),
+                    ],
+                );
+            }
+            if !up {
+                let down = match status.down_since {
+                    Some(t) => t.elapsed().as_secs() as i64,
+                    None if status.ever_up => 0,
+                    None => -1,
+                };
+                fields(text, &[("master_link_down_since_seconds", &down)]);
+            }
+            let settings = repl.settings();
+            fields(
+                text,
+                &[
+                    ("slave_priority", &settings.priority),
+                    ("slave_read_only", &1),
+                    ("replica_announced", &1),
+                ],
+            );
+        }
+        None => fields(text, &[("role", &"master")]),
+    }
+    let replicas: Vec<_> = repl
+        .replicas
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    fields(text, &[("connected_slaves", &replicas.len())]);
+    let settings = repl.settings();
+    if settings.min_replicas > 0 && !repl.is_replica() {
+        fields(
+            text,
+            &[(
+                "min_slaves_good_slaves",
+                &repl.good_replicas(settings.min_replicas_max_lag),
+            )],
+        );
+    }
+    for (i, r) in replicas.iter().enumerate() {
+        let state = match r.state() {
+            crate::repl::primary::State::WaitBgsave => "wait_bgsave",
+            crate::repl::primary::State::SendBulk => "send_bulk",
+            crate::repl::primary::State::Online => "online",
+        };
+        let lag = if r.is_online() { r.ack_age().as_secs() } else { 0 };
+        let _ = write!(
+            text,
+            "slave{i}:ip={},port={},state={state},offset={},lag={lag}\r\n",
+            r.ip(),
+            r.hello.listening_port,
+            r.ack()
+        );
+    }
+    let ids = repl.ids();
+    let (first, histlen) = repl.backlog.held();
+    let active = repl.backlog.is_active();
     fields(
         text,
         &[
-            ("role", &"master"),
-            ("connected_slaves", &0),
             ("master_failover_state", &"no-failover"),
-            ("master_replid", &db.run_ids[1]),
-            ("master_replid2", &"0".repeat(40)),
-            ("master_repl_offset", &0),
-            ("second_repl_offset", &-1),
-            ("repl_backlog_active", &0),
-            ("repl_backlog_first_byte_offset", &0),
-            ("repl_backlog_histlen", &0),
+            ("master_replid", &ids.replid),
+            ("master_replid2", &ids.replid2),
+            ("master_repl_offset", &offset),
+            ("second_repl_offset", &ids.second_offset),
+            ("repl_backlog_active", &u8::from(active)),
+            ("repl_backlog_size", &repl.backlog.size()),
+            ("repl_backlog_first_byte_offset", &if active { first } else { 0 }),
+            ("repl_backlog_histlen", &if active { histlen } else { 0 }),
         ],
     );
 }

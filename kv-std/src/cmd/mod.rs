@@ -33,6 +33,7 @@ pub mod monitor;
 mod object;
 mod pubsub;
 mod range;
+pub mod replication;
 mod rewrite;
 mod server;
 pub mod slowlog;
@@ -89,6 +90,14 @@ pub struct Client {
     pub transaction: Option<transaction::Queued>,
     /// The keys it `WATCH`es.
     pub watching: Option<transaction::Watching>,
+    /// What it said of itself as a replica (`REPLCONF`), and its `PSYNC`.
+    pub hello: Option<Box<crate::repl::primary::Hello>>,
+    /// It is this replica's primary: its writes are applied, not refused.
+    pub master: bool,
+    /// It waits for replicas' acknowledgements (`WAIT`); the reply is written once they come.
+    pub blocked: Option<replication::Blocked>,
+    /// Its commands run inside `EXEC`.
+    pub in_exec: bool,
 }
 
 /// A client's subscriptions, each namespace in the order it subscribed.
@@ -136,6 +145,10 @@ impl Client {
             clock: None,
             transaction: None,
             watching: None,
+            hello: None,
+            master: false,
+            blocked: None,
+            in_exec: false,
         }
     }
 
@@ -178,6 +191,8 @@ pub enum Flow {
     Continue,
     /// Close once the reply is written (`QUIT`, `CLIENT KILL` of itself).
     Close,
+    /// The connection is a replica's from now on (`PSYNC`, `SYNC`): hand it to replication.
+    Replicate,
 }
 
 /// Every command the server knows.
@@ -367,6 +382,18 @@ pub enum Command {
     Restore,
     /// `BITOP`.
     Bitop,
+    /// `SYNC`.
+    Sync,
+    /// `PSYNC`.
+    Psync,
+    /// `REPLCONF`.
+    Replconf,
+    /// `REPLICAOF` and `SLAVEOF`.
+    Replicaof,
+    /// `ROLE`.
+    Role,
+    /// `WAIT`.
+    Wait,
 }
 
 /// The command called `name` (any case), not a subcommand.
@@ -415,7 +442,7 @@ struct Call<'r> {
 /// Runs one request, appending its reply to `out`, and counts it for INFO, the slow log and
 /// the monitors.
 pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -> Flow {
-    let flow = match admit(req, client, out) {
+    let flow = match admit(req, client, db, out) {
         Ok(call) => run(&call, req, client, db, out),
         Err(flow) => flow,
     };
@@ -456,7 +483,12 @@ fn run(call: &Call<'_>, req: &Request<'_>, client: &mut Client, db: &Db, out: &m
 /// Looks the command up and checks it may run: its arity, authentication, the pub/sub context;
 /// inside `MULTI`, queues it instead. A command refused is answered here, and counted as
 /// rejected if it is known (a refusal also fails the transaction being queued).
-fn admit<'r>(req: &'r Request<'_>, client: &mut Client, out: &mut Out) -> Result<Call<'r>, Flow> {
+fn admit<'r>(
+    req: &'r Request<'_>,
+    client: &mut Client,
+    db: &Db,
+    out: &mut Out,
+) -> Result<Call<'r>, Flow> {
     let Some(name) = req.command() else {
         return Err(Flow::Continue);
     };
@@ -529,6 +561,10 @@ fn admit<'r>(req: &'r Request<'_>, client: &mut Client, out: &mut Out) -> Result
         out.error(crate::auth::NOAUTH);
         return refused(client);
     }
+    if let Some(refusal) = replication_refusal(full, client, db) {
+        out.error(refusal);
+        return refused(client);
+    }
     if let Some(queued) = &mut client.transaction {
         if !transaction::runs_inside_multi(command) {
             if spec.flags.contains(&"no_multi") {
@@ -559,6 +595,32 @@ fn admit<'r>(req: &'r Request<'_>, client: &mut Client, out: &mut Out) -> Result
         given,
         slot,
     })
+}
+
+/// Why replication refuses a command now, as Redis's `processCommand` checks before running
+/// or queuing one: a replica loading its primary's data, a write to a replica, a replica whose
+/// link is down without `replica-serve-stale-data`, a write without enough good replicas.
+fn replication_refusal(spec: &Spec, client: &Client, db: &Db) -> Option<&'static str> {
+    if client.master || client.id == 0 {
+        return None;
+    }
+    let repl = &db.repl;
+    if repl.loading.load(std::sync::atomic::Ordering::Acquire) && !spec.flags.contains(&"loading")
+    {
+        return Some(crate::repl::LOADING);
+    }
+    let write = spec.flags.contains(&"write");
+    if repl.is_replica() {
+        if write {
+            return Some(crate::repl::READONLY);
+        }
+        if !spec.flags.contains(&"stale") && repl.masterdown() {
+            return Some(crate::repl::MASTERDOWN);
+        }
+    } else if write && repl.checks_writes() {
+        return repl.refuses_writes();
+    }
+    None
 }
 
 /// Whether `call` is a write that may need memory (`denyoom`) and was answered `-OOM`.
@@ -745,6 +807,12 @@ fn dispatch(
         Command::Debug => debug::debug(args, out),
         Command::Slowlog => slowlog::slowlog(subcommand, given, args, &db.slowlog, out),
         Command::Latency => latency::latency(subcommand, args, db, out),
+        Command::Replconf => replication::replconf(args, client, db, out),
+        Command::Psync => return replication::psync(args, false, client, db, out),
+        Command::Sync => return replication::psync(args, true, client, db, out),
+        Command::Replicaof => replication::replicaof(args, client, db, out),
+        Command::Role => replication::role(db, out),
+        Command::Wait => replication::wait(args, client, db, out),
     }
     Flow::Continue
 }
@@ -765,7 +833,7 @@ pub fn replay(command: &Request<'_>, client: &mut Client, db: &Db) -> Result<(),
         return Ok(());
     }
     let mut out = Out::new(Resp::V2);
-    if let Ok(call) = admit(command, client, &mut out) {
+    if let Ok(call) = admit(command, client, db, &mut out) {
         dispatch(&call, command, client, db, &mut out);
     }
     match out.bytes().first() {

@@ -86,6 +86,9 @@ pub fn publish(shard: bool, mut args: Args<'_>, client: &Client, db: &Db, out: &
     let reached = db
         .pubsub
         .publish(shard, channel, message, client.id, out, limit);
+    // Replicas' subscribers hear the primary's messages, as Redis propagates PUBLISH.
+    let name: &[u8] = if shard { b"SPUBLISH" } else { b"PUBLISH" };
+    db.propagate(&[name, channel, message]);
     out.int(reached as i64);
 }
 

@@ -1912,6 +1912,84 @@ pub const COMMANDS: &[Spec] = &[
             arg("len", Integer).token("MINMATCHLEN").optional(),
             pure_token("withmatchlen", "WITHMATCHLEN").optional(),
         ]),
+    spec("sync", Command::Sync, 1)
+        .flags(&["admin", "noscript", "no_async_loading", "no_multi"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .docs("Internal command used for replication", "1.0.0", "server", ""),
+    spec("psync", Command::Psync, -3)
+        .flags(&["admin", "noscript", "no_async_loading", "no_multi"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .docs("Internal command used for replication", "2.8.0", "server", "")
+        .arguments(&[arg("replicationid", Str), arg("offset", Integer)]),
+    spec("replconf", Command::Replconf, -1)
+        .flags(&["admin", "noscript", "loading", "stale", "allow_busy"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .docs(
+            "An internal command for configuring the replication stream",
+            "3.0.0",
+            "server",
+            "O(1)",
+        )
+        .doc_flags(&["syscmd"]),
+    spec("replicaof", Command::Replicaof, 3)
+        .flags(&["admin", "noscript", "stale", "no_async_loading"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .docs(
+            "Make the server a replica of another instance, or promote it as master.",
+            "5.0.0",
+            "server",
+            "O(1)",
+        )
+        .arguments(&[
+            arg(
+                "args",
+                OneOf(&[
+                    arg("host-port", Block(&[arg("host", Str), arg("port", Integer)])),
+                    arg("no-one", Block(&[pure_token("no", "NO"), pure_token("one", "ONE")])),
+                ]),
+            ),
+        ]),
+    spec("slaveof", Command::Replicaof, 3)
+        .flags(&["admin", "noscript", "stale", "no_async_loading"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .docs(
+            "Make the server a replica of another instance, or promote it as master.",
+            "1.0.0",
+            "server",
+            "O(1)",
+        )
+        .doc_flags(&["deprecated"])
+        .deprecated_since("5.0.0")
+        .replaced_by("`REPLICAOF`")
+        .arguments(&[
+            arg(
+                "args",
+                OneOf(&[
+                    arg("host-port", Block(&[arg("host", Str), arg("port", Integer)])),
+                    arg("no-one", Block(&[pure_token("no", "NO"), pure_token("one", "ONE")])),
+                ]),
+            ),
+        ]),
+    spec("role", Command::Role, 1)
+        .flags(&["noscript", "loading", "stale", "fast"])
+        .acl(&["@admin", "@fast", "@dangerous"])
+        .docs(
+            "Return the role of the instance in the context of replication",
+            "2.8.12",
+            "server",
+            "O(1)",
+        ),
+    spec("wait", Command::Wait, 3)
+        .flags(&["noscript"])
+        .acl(&["@slow", "@connection"])
+        .tips(&["request_policy:all_shards", "response_policy:agg_min"])
+        .docs(
+            "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+            "3.0.0",
+            "generic",
+            "O(1)",
+        )
+        .arguments(&[arg("numreplicas", Integer), arg("timeout", Integer)]),
 ];
 
 /// `SET`'s keys, as Redis's `setGetKeys` finds them: the key is read as well as written when

@@ -127,6 +127,7 @@ pub fn exec(client: &mut Client, db: &Db, out: &mut Out) -> Flow {
         out.array(queued.commands.len());
         let limits = Limits::REDIS.with_max_bulk(usize::MAX);
         let mut flow = Flow::Continue;
+        client.in_exec = true;
         for bytes in &queued.commands {
             // Encoded by `Queued::push`, so it decodes.
             if let Ok(Some((req, _))) = decode_request(bytes, &limits) {
@@ -135,6 +136,7 @@ pub fn exec(client: &mut Client, db: &Db, out: &mut Out) -> Flow {
                 }
             }
         }
+        client.in_exec = false;
         flow
     });
     client.logged(lsn, start, out.len());

@@ -31,6 +31,8 @@ pub struct Handle {
     /// (the one that replays the log).
     doorbell: Option<(Arc<Doorbell>, usize)>,
     killed: AtomicBool,
+    /// It is a replica's connection, served by replication.
+    replica: AtomicBool,
     /// Pub/sub messages waiting for the client's worker.
     pub mailbox: Mailbox,
     /// Output bytes not yet written to the socket, as of the worker's last write.
@@ -84,6 +86,7 @@ impl Handle {
             since: now,
             doorbell,
             killed: AtomicBool::new(false),
+            replica: AtomicBool::new(false),
             mailbox: Mailbox::default(),
             unwritten: AtomicUsize::new(0),
             shown: Mutex::new(Shown {
@@ -146,9 +149,16 @@ impl Handle {
         self.shown().monitor = true;
     }
 
+    /// Marks the client as a replica (`CLIENT LIST`'s flag `S`, `TYPE replica`).
+    pub fn set_replica(&self) {
+        self.replica.store(true, Ordering::Release);
+    }
+
     /// Which `CLIENT KILL TYPE` the client is.
     pub fn kind(&self) -> ClientType {
-        if self.shown().subscriptions.iter().sum::<usize>() > 0 {
+        if self.replica.load(Ordering::Acquire) {
+            ClientType::Replica
+        } else if self.shown().subscriptions.iter().sum::<usize>() > 0 {
             ClientType::Pubsub
         } else {
             ClientType::Normal
@@ -160,6 +170,9 @@ impl Handle {
         let s = self.shown().clone();
         let [sub, psub, ssub] = s.subscriptions;
         let mut flags = String::new();
+        if self.replica.load(Ordering::Acquire) {
+            flags.push('S');
+        }
         if s.monitor {
             flags.push('O');
         }

@@ -17,6 +17,7 @@ use kv_nostd::{native, resp};
 use mio::net::TcpStream;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Input buffer size a connection starts with; it doubles as a frame needs, up to the
@@ -46,8 +47,12 @@ pub enum Next {
     Again,
     /// Close it.
     Close,
-    /// Keep it; its replies wait for the log to be durable. Serve it again when the log moves.
+    /// Keep it; its replies wait for the log to be durable, or for replicas' acknowledgements.
+    /// Serve it again when the log moves or acknowledgements come.
     Held,
+    /// It is a replica's connection now (`PSYNC`): hand it to replication
+    /// ([`Connection::into_replica`]).
+    Replica,
 }
 
 /// A client connection.
@@ -73,6 +78,12 @@ pub struct Connection {
     client: Client,
     /// When the client last sent anything.
     last_active: std::time::Instant,
+    /// It sent `PSYNC` or `SYNC`: once its earlier replies are out, replication takes it.
+    replicate: bool,
+    /// The stream offset its latest write replies wait for replicas to acknowledge
+    /// (`--sync-replicas`), and since when; 0 for none.
+    repl_wait: u64,
+    repl_wait_since: std::time::Instant,
 }
 
 impl Connection {
@@ -95,7 +106,27 @@ impl Connection {
             eof: false,
             client: Client::new(handle, authenticated),
             last_active: std::time::Instant::now(),
+            replicate: false,
+            repl_wait: 0,
+            repl_wait_since: std::time::Instant::now(),
         }
+    }
+
+    /// The parts a replica's connection goes on with: the socket, the client's handle, what
+    /// it said of itself, output not yet written and input not yet read.
+    pub fn into_replica(
+        mut self,
+    ) -> (
+        TcpStream,
+        Arc<Handle>,
+        crate::repl::primary::Hello,
+        Vec<u8>,
+        Vec<u8>,
+    ) {
+        let hello = crate::cmd::replication::hello(&mut self.client);
+        let pending = self.out.bytes()[self.written..].to_vec();
+        let unread = self.input[self.start..self.filled].to_vec();
+        (self.stream, self.client.handle, hello, pending, unread)
     }
 
     /// How long since the client last sent anything.
@@ -130,6 +161,10 @@ impl Connection {
     /// Leaves every subscription, so that publishers stop reaching this connection; called
     /// once, when it closes.
     pub fn leave(&mut self, db: &Db) {
+        if self.client.blocked.take().is_some() {
+            db.repl.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+        self.end_repl_wait(db);
         self.client.handle.mailbox.close();
         db.monitors.remove(self.client.id);
         let subs = std::mem::take(&mut self.client.subscriptions);
@@ -203,6 +238,25 @@ impl Connection {
             if self.held(db) {
                 return Next::Held;
             }
+            if let Some(blocked) = &self.client.blocked {
+                match blocked.due(db) {
+                    Some(acked) => {
+                        self.out.int(acked as i64);
+                        self.client.blocked = None;
+                        db.repl.waiting.fetch_sub(1, Ordering::AcqRel);
+                    }
+                    None => {
+                        if let Err(e) = self.flush(db) {
+                            log::debug!("{}: write failed: {e}", self.peer);
+                            return Next::Close;
+                        }
+                        return Next::Held;
+                    }
+                }
+            }
+            if self.replicate {
+                return Next::Replica;
+            }
             if !self.collect_mail(db) {
                 return Next::Close;
             }
@@ -263,29 +317,53 @@ impl Connection {
     /// the log is durable they go; if the log failed, the write replies become errors first.
     fn held(&mut self, db: &Db) -> bool {
         let lsn = self.client.wait_lsn;
-        if lsn == 0 {
-            return false;
-        }
-        let Some(p) = &db.persist else {
-            self.client.wait_lsn = 0;
-            return false;
-        };
-        match p.log().status(lsn) {
-            Durability::Pending => return true,
-            Durability::Durable => {}
-            Durability::Failed => {
-                let why = p.log().failure().unwrap_or_else(|| "write failed".into());
-                self.fail_writes(&why);
+        if lsn != 0 {
+            if let Some(p) = &db.persist {
+                match p.log().status(lsn) {
+                    Durability::Pending => return true,
+                    Durability::Durable => {}
+                    Durability::Failed => {
+                        let why = p.log().failure().unwrap_or_else(|| "write failed".into());
+                        self.fail_writes(
+                            &format!("MISCONF Errors writing to the AOF file: {why}"),
+                            &format!("write not durable: {why}"),
+                        );
+                        self.end_repl_wait(db);
+                    }
+                }
             }
+            self.client.wait_lsn = 0;
         }
-        self.client.wait_lsn = 0;
+        if self.repl_wait != 0 {
+            let wanted = db.repl.sync_replicas();
+            let acked = db.repl.acked(self.repl_wait) >= wanted;
+            let late = self.repl_wait_since.elapsed() > db.repl.settings().timeout;
+            if !acked && !late && wanted > 0 && !db.repl.stopping.load(Ordering::Acquire) {
+                return true;
+            }
+            if !acked && wanted > 0 {
+                self.fail_writes(
+                    "NOREPLICAS Not enough good replicas acknowledged the write in time.",
+                    "write not acknowledged by enough replicas",
+                );
+            }
+            self.end_repl_wait(db);
+        }
         self.client.write_replies.clear();
         false
     }
 
+    /// Stops waiting for replicas' acknowledgements.
+    fn end_repl_wait(&mut self, db: &Db) {
+        if self.repl_wait != 0 {
+            self.repl_wait = 0;
+            db.repl.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
     /// Replaces each held write reply with an error: the write was applied in memory but could
     /// not be made durable, so it must not be acknowledged.
-    fn fail_writes(&mut self, why: &str) {
+    fn fail_writes(&mut self, resp_error: &str, native_error: &str) {
         let output = std::mem::take(self.out.raw());
         let mut rebuilt = Vec::with_capacity(output.len());
         let mut at = 0;
@@ -300,13 +378,11 @@ impl Connection {
                         .flatten()
                         .unwrap_or(native::Version::V1),
                     native::Status::ServerError,
-                    &format!("write not durable: {why}"),
+                    native_error,
                 ),
                 _ => {
                     let mut error = Out::new(self.out.resp);
-                    error.error_fmt(format_args!(
-                        "MISCONF Errors writing to the AOF file: {why}"
-                    ));
+                    error.error(resp_error);
                     rebuilt.extend_from_slice(error.bytes());
                 }
             }
@@ -401,7 +477,13 @@ impl Connection {
             }
         }
         let mut frames = 0;
-        while frames < budget && !self.closing && self.pending_output() < OUTPUT_SOFT_CAP {
+        // A replica's connection, or a client waiting (`WAIT`), reads no further for now.
+        while frames < budget
+            && !self.closing
+            && !self.replicate
+            && self.client.blocked.is_none()
+            && self.pending_output() < OUTPUT_SOFT_CAP
+        {
             let progressed = match self.protocol {
                 Protocol::Resp => self.answer_resp(db),
                 Protocol::Native => self.answer_native(db),
@@ -450,8 +532,21 @@ impl Connection {
                     // `*0` and blank inline lines are skipped, as Redis does.
                     return true;
                 }
-                if cmd::execute(&request, &mut self.client, db, &mut self.out) == Flow::Close {
-                    self.closing = true;
+                let sync = db.repl.sync_replicas() > 0;
+                let (before, start) = (db.repl.backlog.end(), self.out.len());
+                match cmd::execute(&request, &mut self.client, db, &mut self.out) {
+                    Flow::Close => self.closing = true,
+                    Flow::Replicate => self.replicate = true,
+                    Flow::Continue => {}
+                }
+                if sync && db.repl.backlog.end() > before && self.out.bytes().get(start) != Some(&b'-') {
+                    // The stream moved while it ran: its reply waits for the replicas.
+                    if self.repl_wait == 0 {
+                        self.repl_wait_since = std::time::Instant::now();
+                        db.repl.waiting.fetch_add(1, Ordering::AcqRel);
+                    }
+                    self.repl_wait = db.repl.backlog.end();
+                    self.client.write_replies.push((start, self.out.len()));
                 }
                 true
             }

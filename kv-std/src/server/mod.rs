@@ -59,6 +59,7 @@ impl Server {
         raise_open_file_limit(config.max_clients as u64 + 64);
         // Load before listening: a client that can connect can also read the data.
         let mut db = Db::new(config.storage, random_hash_key()?)?;
+        db.repl = crate::repl::Replication::new(&config.repl, db.run_ids[1].clone());
         db.settings
             .set_proto_max_bulk_len(config.proto_max_bulk_len);
         if let Some(opts) = &config.persist {
@@ -160,6 +161,8 @@ impl Server {
             None => None,
         };
         let expiry = crate::expiry::spawn(Arc::clone(&self.db), Arc::clone(&self.stop))?;
+        let primary = self.config.repl.primary().map_err(io::Error::other)?;
+        crate::repl::start(&self.db, primary)?;
         let timing = Timing {
             busy_poll: self.config.busy_poll,
         };
@@ -228,6 +231,7 @@ impl Server {
             }
         }
         log::info!("shutting down: answering requests already received");
+        self.db.repl.stop();
         for w in &workers {
             w.wake();
         }

@@ -52,6 +52,7 @@ impl Worker {
         if let Some(p) = &db.persist {
             p.log().add_waiter(Arc::clone(&waker));
         }
+        db.repl.add_waiter(Arc::clone(&waker));
         let (sender, receiver) = mpsc::channel();
         let reach = Reach {
             doorbell: Arc::new(Doorbell::new(Arc::clone(&waker))),
@@ -248,7 +249,33 @@ impl Loop {
             Next::Again => self.again.push(index),
             Next::Held => self.held.push(index),
             Next::Close => self.close(index),
+            Next::Replica => self.hand_to_replication(index),
         }
+    }
+
+    /// Gives connection `index`, a replica's now, to replication, which serves it on threads
+    /// of its own.
+    fn hand_to_replication(&mut self, index: usize) {
+        let Some(mut conn) = self.conns[index].take() else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(conn.stream());
+        self.free.push(index);
+        // Redis does not count replicas among `connected_clients`.
+        self.db
+            .stats
+            .connected_clients
+            .fetch_sub(1, Ordering::Relaxed);
+        let (stream, handle, hello, pending, unread) = conn.into_replica();
+        handle.set_replica();
+        crate::repl::primary::serve(
+            Arc::clone(&self.db),
+            std::net::TcpStream::from(stream),
+            handle,
+            hello,
+            pending,
+            unread,
+        );
     }
 
     /// Closes connections that have sent nothing for `limit`, as Redis's `timeout` does.
