@@ -277,8 +277,8 @@ fn file_flags(text: &str) -> Result<(Vec<String>, Vec<String>), String> {
             continue;
         };
         if arg.get_action().takes_values() {
-            flags.push(format!("--{flag}"));
-            flags.push(values.join(" "));
+            // One value, whatever follows (`--replicaof` takes one or two).
+            flags.push(format!("--{flag}={}", values.join(" ")));
         } else if values.is_empty() || values[0].eq_ignore_ascii_case("yes") {
             flags.push(format!("--{flag}"));
         }

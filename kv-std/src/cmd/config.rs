@@ -27,6 +27,8 @@ struct Staged {
     timeout: u64,
     latency_tracking: bool,
     percentiles: Vec<f64>,
+    repl: crate::repl::Settings,
+    backlog_size: usize,
 }
 
 impl Staged {
@@ -43,6 +45,8 @@ impl Staged {
             timeout: db.settings.idle_timeout_secs(),
             latency_tracking: db.commands.tracking(),
             percentiles: db.commands.percentiles(),
+            repl: db.repl.settings(),
+            backlog_size: db.repl.backlog.size(),
         }
     }
 
@@ -59,6 +63,8 @@ impl Staged {
         db.settings.set_idle_timeout_secs(self.timeout);
         db.commands.set_tracking(self.latency_tracking);
         db.commands.set_percentiles(self.percentiles);
+        db.repl.set_settings(self.repl);
+        db.repl.backlog.set_size(self.backlog_size);
     }
 }
 
@@ -104,6 +110,132 @@ fn yes_no(b: bool) -> String {
 
 /// Every parameter, in no order Redis promises (its own is a hash table's).
 const PARAMETERS: &[Parameter] = &[
+    param(
+        "replicaof",
+        |db| {
+            db.repl
+                .following()
+                .map_or(String::new(), |(a, _)| format!("{} {}", a.host, a.port))
+        },
+        None,
+        Some(""),
+    ),
+    param(
+        "masterauth",
+        |db| {
+            String::from_utf8_lossy(db.repl.settings().masterauth.as_deref().unwrap_or_default())
+                .into_owned()
+        },
+        Some(|s, v| {
+            s.repl.masterauth = optional(v);
+            Ok(())
+        }),
+        Some(""),
+    ),
+    param(
+        "masteruser",
+        |db| {
+            String::from_utf8_lossy(db.repl.settings().masteruser.as_deref().unwrap_or_default())
+                .into_owned()
+        },
+        Some(|s, v| {
+            s.repl.masteruser = optional(v);
+            Ok(())
+        }),
+        Some(""),
+    ),
+    param(
+        "repl-backlog-size",
+        |db| db.repl.backlog.size().to_string(),
+        Some(|s, v| {
+            s.backlog_size = memory(v, 1)?;
+            Ok(())
+        }),
+        Some("1048576"),
+    ),
+    param(
+        "repl-timeout",
+        |db| db.repl.settings().timeout.as_secs().to_string(),
+        Some(|s, v| {
+            s.repl.timeout = std::time::Duration::from_secs(int(v, 1, i32::MAX as i64)? as u64);
+            Ok(())
+        }),
+        Some("60"),
+    ),
+    param(
+        "repl-ping-replica-period",
+        |db| db.repl.settings().ping_period.as_secs().to_string(),
+        Some(|s, v| {
+            s.repl.ping_period =
+                std::time::Duration::from_secs(int(v, 1, i32::MAX as i64)? as u64);
+            Ok(())
+        }),
+        Some("10"),
+    ),
+    param(
+        "repl-diskless-sync",
+        |db| yes_no(db.repl.settings().diskless),
+        Some(|s, v| {
+            s.repl.diskless = yes_or_no(v)?;
+            Ok(())
+        }),
+        Some("yes"),
+    ),
+    param(
+        "min-replicas-to-write",
+        |db| db.repl.settings().min_replicas.to_string(),
+        Some(|s, v| {
+            s.repl.min_replicas = int(v, 0, i32::MAX as i64)? as usize;
+            Ok(())
+        }),
+        Some("0"),
+    ),
+    param(
+        "min-replicas-max-lag",
+        |db| db.repl.settings().min_replicas_max_lag.to_string(),
+        Some(|s, v| {
+            s.repl.min_replicas_max_lag = int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        }),
+        Some("10"),
+    ),
+    param(
+        "sync-replicas",
+        |db| db.repl.settings().sync_replicas.to_string(),
+        Some(|s, v| {
+            s.repl.sync_replicas = int(v, 0, i32::MAX as i64)? as usize;
+            Ok(())
+        }),
+        Some("0"),
+    ),
+    param(
+        "replica-serve-stale-data",
+        |db| yes_no(db.repl.settings().serve_stale),
+        Some(|s, v| {
+            s.repl.serve_stale = yes_or_no(v)?;
+            Ok(())
+        }),
+        Some("yes"),
+    ),
+    param(
+        "replica-priority",
+        |db| db.repl.settings().priority.to_string(),
+        Some(|s, v| {
+            s.repl.priority = int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        }),
+        Some("100"),
+    ),
+    param("replica-read-only", |_| "yes".into(), None, None),
+    param(
+        "replica-announce-ip",
+        |db| db.repl.settings().announce_ip.unwrap_or_default(),
+        Some(|s, v| {
+            s.repl.announce_ip = optional(v).map(|v| String::from_utf8_lossy(&v).into_owned());
+            Ok(())
+        }),
+        Some(""),
+    ),
     param(
         "bind",
         |db| {
@@ -326,6 +458,20 @@ const POLICY_ORDER: [kv_nostd::Policy; 8] = {
 };
 
 /// An integer parameter's value from `min` to `max`, with Redis 7.0's errors.
+/// A `yes`/`no` parameter's value.
+fn yes_or_no(value: &[u8]) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_slice() {
+        b"yes" => Ok(true),
+        b"no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+/// A string parameter's value: none when empty.
+fn optional(value: &[u8]) -> Option<Vec<u8>> {
+    (!value.is_empty()).then(|| value.to_vec())
+}
+
 fn int(value: &[u8], min: i64, max: i64) -> Result<i64, String> {
     let n = parse_int(value).ok_or("argument couldn't be parsed into an integer")?;
     if n < min || n > max {
@@ -528,6 +674,13 @@ fn lines(p: &Parameter, default: &str, db: &Db) -> Vec<(String, bool)> {
         .collect();
     }
     let value = (p.get)(db);
+    if p.name == "replicaof" {
+        // A primary's file has no `replicaof` line: any there is removed.
+        if value.is_empty() {
+            return Vec::new();
+        }
+        return vec![(format!("replicaof {value}"), true)];
+    }
     let changed = value != default;
     let written = match value.parse::<u64>() {
         Ok(n) if MEMORY.contains(&p.name) => with_unit(n),

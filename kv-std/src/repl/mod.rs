@@ -116,6 +116,7 @@ impl Flags {
         };
         let words: Vec<&str> = words.iter().flat_map(|w| w.split_whitespace()).collect();
         match words.as_slice() {
+            [] => Ok(None),
             [no, one] if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") => {
                 Ok(None)
             }
