@@ -14,6 +14,13 @@ use std::time::{Duration, Instant};
 /// `GETACK` get no reply, as in Redis.
 pub fn replconf(args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
     let args: Vec<&[u8]> = args.collect();
+    if let [option, replid, offset] = args.as_slice() {
+        if option.eq_ignore_ascii_case(b"kv-offset") && client.id == 0 {
+            restore_position(replid, offset, db);
+            out.ok();
+            return;
+        }
+    }
     if args.len() % 2 == 1 {
         out.error(SYNTAX_ERROR);
         return;
@@ -41,23 +48,6 @@ pub fn replconf(args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
             // asks for acknowledgements, never a client.
             b"ack" | b"getack" => return,
             b"rdb-only" | b"rdb-filter-only" | b"version" => {}
-            // The stream position a replica logged (see `repl/replica.rs`), read back from the
-            // log only.
-            b"kv-offset" if client.id == 0 && args.len() == 3 => {
-                let offset = std::str::from_utf8(args[2])
-                    .ok()
-                    .and_then(|o| o.parse::<u64>().ok());
-                if let (Some(offset), 40) = (offset, value.len()) {
-                    db.repl.set_ids(crate::repl::Ids {
-                        replid: String::from_utf8_lossy(value).into_owned(),
-                        replid2: NO_ID.into(),
-                        second_offset: -1,
-                    });
-                    db.repl.backlog.reset(offset);
-                }
-                out.ok();
-                return;
-            }
             _ => {
                 out.error_fmt(format_args!(
                     "ERR Unrecognized REPLCONF option: {}",
@@ -68,6 +58,22 @@ pub fn replconf(args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
         }
     }
     out.ok();
+}
+
+/// The stream position a replica logged (`REPLCONF KV-OFFSET <replid> <offset>`, see
+/// `repl/replica.rs`), read back from the log only: the history its data continues.
+fn restore_position(replid: &[u8], offset: &[u8], db: &Db) {
+    let offset = std::str::from_utf8(offset)
+        .ok()
+        .and_then(|o| o.parse::<u64>().ok());
+    if let (Some(offset), 40) = (offset, replid.len()) {
+        db.repl.set_ids(crate::repl::Ids {
+            replid: String::from_utf8_lossy(replid).into_owned(),
+            replid2: NO_ID.into(),
+            second_offset: -1,
+        });
+        db.repl.backlog.reset(offset);
+    }
 }
 
 /// `PSYNC <replid> <offset>` and `SYNC`: the connection becomes a replica's, served by
