@@ -133,7 +133,15 @@ class Server:
         self.proc = subprocess.Popen(args, cwd=self.dir, stdout=out, stderr=subprocess.STDOUT)
         out.close()
         processes.append(self.proc)
-        wait_for("%s answers PING" % self.name, lambda: self.client().ping(), START_TIMEOUT_S)
+        wait_for("%s answers PING" % self.name, self.answers, START_TIMEOUT_S)
+
+    def answers(self):
+        if self.proc.poll() is not None:
+            with open(os.path.join(self.dir, "server.log"), errors="replace") as f:
+                tail = f.read()[-600:].strip()
+            raise AssertionError("%s exited with status %d: %s" % (self.name, self.proc.returncode, tail))
+        with self.client() as r:
+            return r.ping()
 
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -342,6 +350,8 @@ def main():
     args = parser.parse_args()
     global SENTINEL_BINARY
     SENTINEL_BINARY = args.sentinel
+    # The servers run in their own directories, so a relative path would not find the binary.
+    binary = os.path.abspath(shutil.which(args.binary) or args.binary)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
@@ -349,7 +359,7 @@ def main():
     began = time.monotonic()
     ok = False
     try:
-        count, accepted_again, acknowledged_again = run(args.binary, args.kind, root, args.verbose)
+        count, accepted_again, acknowledged_again = run(binary, args.kind, root, args.verbose)
         ok = True
     except (AssertionError, redis.RedisError, OSError) as e:
         print("sentinel: FAILED: %s" % e, file=sys.stderr)
