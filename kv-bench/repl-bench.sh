@@ -242,7 +242,13 @@ for kind in $SERVERS; do
         -n 100000000 -r 1000000 -q >/dev/null 2>&1 &
     LOAD=$!
     sleep 1
+    # The load's rate while the probe runs, so a load that died shows.
+    commands=$(cli "$primary" info stats | awk -F: '$1 == "total_commands_processed" { print $2 }')
+    began=$(now_ns)
     read -r p50 p99 < <(timeout 120 python3 "$WORK/lag.py" "$primary" "$replica" "$SAMPLES")
+    rate=$(cli "$primary" info stats | awk -F: -v c="$commands" -v a="$began" -v b="$(now_ns)" \
+        '$1 == "total_commands_processed" { printf "%.0f", ($2 - c) / ((b - a) / 1e9) }')
+    log "$kind: the primary ran $rate commands/s during the probe under load"
     kill "$LOAD" 2>/dev/null || true
     wait "$LOAD" 2>/dev/null || true
     LOAD=""
@@ -271,7 +277,7 @@ row() {
 field() { echo "${1:-}" | awk -v i="$2" '{ print $i }'; }
 
 echo
-echo "Replication, kv-server (--threads $KV_THREADS $KV_ARGS) against redis-server $(redis-server --version | awk '{print $3}'),"
+echo "Replication, kv-server (--threads $KV_THREADS${KV_ARGS:+ $KV_ARGS}) against redis-server $(redis-server --version | awk '{print $3}'),"
 echo "repl-diskless-sync $DISKLESS, one run each"
 echo
 echo "| measure | kv | redis | kv/redis |"
