@@ -129,13 +129,13 @@ pub fn replicaof(mut args: Args<'_>, client: &Client, db: &Db, out: &mut Out) {
         out.error("ERR Command is not valid when client is a replica.");
         return;
     }
-    let Some(port) = parse_int(port).filter(|p| (0..=65535).contains(p)) else {
+    let Some(port) = parse_int(port).and_then(|p| u16::try_from(p).ok()) else {
         out.error("ERR Invalid master port");
         return;
     };
     let addr = PrimaryAddr {
         host: String::from_utf8_lossy(host).into_owned(),
-        port: port as u16,
+        port,
     };
     if db.repl.follow(&shared, Some(addr)) {
         out.ok();

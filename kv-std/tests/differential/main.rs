@@ -421,5 +421,6 @@ scripts!(
     multikey,
     rmw,
     transaction,
-    keyspace_more
+    keyspace_more,
+    replication
 );
