@@ -106,6 +106,17 @@ pub struct Args {
     #[arg(long)]
     pub force_empty: bool,
 
+    /// At start, after the backup and log have loaded, put every string key of this RDB file
+    /// (Redis's snapshot format, versions 1 to 10) into the table with its expiry, and take a
+    /// snapshot so they persist. A key of another type stops the server, naming it.
+    #[arg(long, value_name = "PATH")]
+    pub rdb_import: Option<PathBuf>,
+
+    /// With --rdb-import, skip keys of types kv does not store (lists, hashes, ...) and log how
+    /// many were skipped, rather than refusing to start.
+    #[arg(long, requires = "rdb_import")]
+    pub rdb_skip_unsupported: bool,
+
     /// Require clients to AUTH with this password. Prefer --requirepass-file or the
     /// KV_REQUIREPASS environment variable, which keep it out of the process list.
     #[arg(
@@ -370,6 +381,8 @@ pub struct Config {
     pub max_clients: usize,
     /// Where and how to persist; `None` keeps everything in memory only.
     pub persist: Option<Options>,
+    /// An RDB file to load at start, after persistence has loaded.
+    pub rdb_import: Option<crate::persist::import::RdbImport>,
     /// The password clients must AUTH with, if any.
     pub password: Option<Vec<u8>>,
     /// Refuse non-loopback clients while no password is set.
@@ -633,6 +646,13 @@ impl Config {
                     .then(|| Duration::from_secs(args.save_interval)),
                 force_empty: args.force_empty,
             }),
+            rdb_import: args
+                .rdb_import
+                .clone()
+                .map(|path| crate::persist::import::RdbImport {
+                    path,
+                    skip_unsupported: args.rdb_skip_unsupported,
+                }),
             password,
             protected_mode: args.protected_mode,
             idle_timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
@@ -670,6 +690,7 @@ impl Config {
             storage: storage(4 << 30, 0),
             max_clients: 10_000,
             persist: None,
+            rdb_import: None,
             password: None,
             protected_mode: true,
             idle_timeout: None,

@@ -1,15 +1,21 @@
 //! `kv-client`: put (a value, or a file's bytes), get, delete and ping a kv server from the
-//! command line, and import or export backups through the pipelined client.
+//! command line, and import or export backups through the pipelined client, or RDB files over
+//! the Redis protocol. Given several servers (a primary and its replicas), it speaks the Redis
+//! protocol, writes to the primary, reads where `--read-from` says and follows a new primary.
 //!
 //! Exit codes: 0 done; 1 the key was not found; 2 the server could not be reached after the
 //! retries (clap also exits 2 on a usage error, with its usage text on stderr); 3 the server
 //! refused the request or answered outside the protocol; 4 a file could not be read or written,
 //! was corrupt, or had bad lines (the good lines were imported).
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kv_std::backup_format::{self, BackupReader, BackupWriter, Trailer, TrailerCheck};
-use kv_std::client::{Batch, Client, ClientConfig, Error, Reply, RetryPolicy, MAX_VALUE};
+use kv_std::client::resp::{CallError, Value};
+use kv_std::client::{
+    Batch, Client, ClientConfig, Error, ReadFrom, Reply, RetryPolicy, Routed, MAX_VALUE,
+};
+use kv_std::rdb::{LoadOptions, Loader, WriteOptions, Writer};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
@@ -65,6 +71,20 @@ struct Args {
     #[arg(long, global = true, env = "KV_PASSWORD", hide_env_values = true)]
     password: Option<String>,
 
+    /// A primary and its replicas, in place of --host and --port: HOST:PORT,HOST:PORT,...
+    /// (more are learned from their ROLE answers). Commands then go over the Redis protocol:
+    /// writes to the server answering ROLE as master, found again when a write is refused
+    /// with READONLY or a connection fails.
+    #[arg(long, global = true, value_delimiter = ',', value_name = "HOST:PORT,...",
+          value_parser = parse_server)]
+    servers: Vec<(String, u16)>,
+
+    /// Which server answers reads: primary (sees every write), replica (one in sync with the
+    /// primary if any; may lag), or any (the first that answers). Other than primary, commands
+    /// go over the Redis protocol, as with --servers.
+    #[arg(long, global = true, value_enum, default_value_t = ReadTarget::Primary)]
+    read_from: ReadTarget,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -86,10 +106,61 @@ enum Command {
     Delete { key: OsString },
     /// Check the server answers.
     Ping,
-    /// Load a backup file (or plain key,value lines) into the server.
-    Import { file: PathBuf },
-    /// Write every entry to FILE in the backup format.
-    Export { file: PathBuf },
+    /// Load a backup file (or plain key,value lines), or an RDB file, into the server.
+    Import {
+        #[arg(required_unless_present = "rdb")]
+        file: Option<PathBuf>,
+        /// Load this RDB file (Redis's snapshot format, versions 1 to 10) instead: its string
+        /// keys with their expiry times, over the Redis protocol.
+        #[arg(long, value_name = "FILE", conflicts_with = "file")]
+        rdb: Option<PathBuf>,
+        /// With --rdb, skip keys of types kv does not store (lists, hashes, ...) and count
+        /// them, instead of stopping at the first.
+        #[arg(long, requires = "rdb")]
+        skip_unsupported: bool,
+    },
+    /// Write every entry to FILE in the backup format, or to an RDB file.
+    Export {
+        #[arg(required_unless_present = "rdb")]
+        file: Option<PathBuf>,
+        /// Write an RDB file (version 10, Redis 7.0's) instead: every key with its value and
+        /// expiry time, read over the Redis protocol from the server --read-from picks.
+        #[arg(long, value_name = "FILE", conflicts_with = "file")]
+        rdb: Option<PathBuf>,
+    },
+}
+
+/// `--read-from`'s values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ReadTarget {
+    Primary,
+    Replica,
+    Any,
+}
+
+impl From<ReadTarget> for ReadFrom {
+    fn from(t: ReadTarget) -> Self {
+        match t {
+            ReadTarget::Primary => ReadFrom::Primary,
+            ReadTarget::Replica => ReadFrom::Replica,
+            ReadTarget::Any => ReadFrom::Any,
+        }
+    }
+}
+
+/// `HOST:PORT`, or `[HOST]:PORT` for an IPv6 literal.
+fn parse_server(s: &str) -> Result<(String, u16), String> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("expected HOST:PORT, got '{s}'"))?;
+    let port = port
+        .parse()
+        .map_err(|_| format!("'{port}' is not a port number"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("expected HOST:PORT, got '{s}'"));
+    }
+    Ok((host.to_string(), port))
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
@@ -128,6 +199,10 @@ impl Exit {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let (host, port) = match args.servers.first() {
+        Some(first) => first.clone(),
+        None => (args.host.clone(), args.port),
+    };
     let config = ClientConfig {
         connect_timeout: args.timeout,
         io_timeout: args.timeout,
@@ -136,11 +211,23 @@ fn main() -> ExitCode {
             ..RetryPolicy::DEFAULT
         },
         password: args.password.map(String::into_bytes),
-        ..ClientConfig::new(args.host, args.port)
+        ..ClientConfig::new(host.clone(), port)
     };
+    let routed_mode = !args.servers.is_empty() || args.read_from != ReadTarget::Primary;
+    let servers = if args.servers.is_empty() {
+        vec![(host, port)]
+    } else {
+        args.servers
+    };
+    let mut routed = Routed::new(servers, args.read_from.into(), config.clone());
     let mut client = Client::new(config);
     let mut out = io::stdout().lock();
-    match run(args.command, &mut client, &mut out) {
+    let result = if routed_mode {
+        run_routed(args.command, &mut client, &mut routed, &mut out)
+    } else {
+        run(args.command, &mut client, &mut routed, &mut out)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(exit) => {
             let _ = out.flush();
@@ -152,13 +239,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command, client: &mut Client, out: &mut impl Write) -> Result<(), Exit> {
-    let printed = |r: io::Result<()>| {
-        r.map_err(|e| Exit {
-            code: FILE_PROBLEM,
-            line: format!("kv-client: cannot write to stdout: {e}").into_bytes(),
-        })
-    };
+fn printed(r: io::Result<()>) -> Result<(), Exit> {
+    r.map_err(|e| Exit {
+        code: FILE_PROBLEM,
+        line: format!("kv-client: cannot write to stdout: {e}").into_bytes(),
+    })
+}
+
+fn run(
+    command: Command,
+    client: &mut Client,
+    routed: &mut Routed,
+    out: &mut impl Write,
+) -> Result<(), Exit> {
     match command {
         Command::Put {
             key,
@@ -204,8 +297,80 @@ fn run(command: Command, client: &mut Client, out: &mut impl Write) -> Result<()
             client.ping().map_err(Exit::client)?;
             printed(write_line(out, &[b"PONG"]))
         }
-        Command::Import { file } => import(&file, client, out),
-        Command::Export { file } => export(&file, client, out),
+        Command::Import {
+            rdb: Some(path),
+            skip_unsupported,
+            ..
+        } => import_rdb(&path, skip_unsupported, routed, out),
+        Command::Import { file, .. } => import(&required(file), client, out),
+        Command::Export {
+            rdb: Some(path), ..
+        } => export_rdb(&path, routed, out),
+        Command::Export { file, .. } => export(&required(file), client, out),
+    }
+}
+
+/// A file argument clap requires unless another one is given.
+fn required(file: Option<PathBuf>) -> PathBuf {
+    file.unwrap_or_else(|| PathBuf::from("-"))
+}
+
+/// The commands over the Redis protocol, through [`Routed`]: writes to the primary, reads where
+/// `--read-from` says. Backups in kv's own format still go over the native protocol, to the
+/// first server given.
+fn run_routed(
+    command: Command,
+    client: &mut Client,
+    routed: &mut Routed,
+    out: &mut impl Write,
+) -> Result<(), Exit> {
+    let unexpected = |command: &str, v: Value| Exit::client(v.unexpected(command));
+    match command {
+        Command::Put { key, value, file } => {
+            let key = key.into_encoded_bytes();
+            let (value, summary) = match (value, file) {
+                (Some(value), None) => {
+                    let value = value.into_encoded_bytes();
+                    let shown = value.clone();
+                    (value, shown)
+                }
+                (_, file) => {
+                    let path = file.unwrap_or_else(|| PathBuf::from("-"));
+                    let (value, source) = read_value(&path)?;
+                    let summary = format!("<{} bytes from {source}>", value.len()).into_bytes();
+                    (value, summary)
+                }
+            };
+            match routed
+                .write(&[b"SET", &key, &value])
+                .map_err(Exit::client)?
+            {
+                Value::Simple(ok) if ok == b"OK" => {}
+                other => return Err(unexpected("SET", other)),
+            }
+            printed(write_line(out, &[b"\xE2\x9C\x93 ", &key, b" = ", &summary]))
+        }
+        Command::Get { key } => {
+            let key = key.into_encoded_bytes();
+            match routed.read(&[b"GET", &key]).map_err(Exit::client)? {
+                Value::Bulk(value) => printed(write_line(out, &[&value])),
+                Value::Null => Err(not_found(&key)),
+                other => Err(unexpected("GET", other)),
+            }
+        }
+        Command::Delete { key } => {
+            let key = key.into_encoded_bytes();
+            match routed.write(&[b"DEL", &key]).map_err(Exit::client)? {
+                Value::Int(1) => printed(write_line(out, &[b"\xE2\x9C\x93 deleted ", &key])),
+                Value::Int(0) => Err(not_found(&key)),
+                other => Err(unexpected("DEL", other)),
+            }
+        }
+        Command::Ping => match routed.read(&[b"PING"]).map_err(Exit::client)? {
+            Value::Simple(pong) if pong == b"PONG" => printed(write_line(out, &[b"PONG"])),
+            other => Err(unexpected("PING", other)),
+        },
+        other => run(other, client, routed, out),
     }
 }
 
@@ -464,5 +629,208 @@ fn export(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
         "exported {n} entries to {} in {secs:.2} s",
         path.display()
     );
+    Ok(())
+}
+
+/// Keys asked for in one `MULTI` during an RDB export, and `SET`s pipelined during an import.
+const RDB_BATCH: usize = 1000;
+
+/// An answer retrying will not change.
+fn unanswerable(what: String) -> CallError {
+    CallError::Protocol(kv_std::client::ProtocolError::UnexpectedReply(what))
+}
+
+/// The items of an `EXEC` answer, or why there are none.
+fn exec_items(value: Value) -> Result<Vec<Value>, CallError> {
+    match value {
+        Value::Array(items) => Ok(items),
+        Value::Error(e) => Err(unanswerable(format!(
+            "EXEC answered -{}",
+            String::from_utf8_lossy(&e)
+        ))),
+        other => Err(unanswerable(format!("EXEC answered {other:?}"))),
+    }
+}
+
+/// Writes every key of the server reads go to, with its value and expiry time, to an RDB file:
+/// SCAN for the keys, then for each batch of them one transaction of GET and PEXPIRETIME, so
+/// each value and its deadline are read together. A key deleted meanwhile is left out; a key of
+/// a type other than string stops the export, naming it.
+fn export_rdb(path: &Path, routed: &mut Routed, out: &mut impl Write) -> Result<(), Exit> {
+    let started = Instant::now();
+    // SCAN may pass a key twice.
+    let mut keys = std::collections::BTreeSet::new();
+    let mut cursor = b"0".to_vec();
+    routed
+        .with_reader(|conn| loop {
+            let reply = kv_std::client::routed::unless_unavailable(
+                conn.call(&[b"SCAN", &cursor, b"COUNT", b"1000"])?,
+            )?;
+            let Value::Array(parts) = reply else {
+                return Err(unanswerable(format!("SCAN answered {reply:?}")));
+            };
+            let (Some(Value::Bulk(next)), Some(Value::Array(found))) =
+                (parts.first(), parts.get(1))
+            else {
+                return Err(unanswerable(format!("SCAN answered {parts:?}")));
+            };
+            for key in found {
+                if let Value::Bulk(key) = key {
+                    keys.insert(key.clone());
+                }
+            }
+            cursor.clone_from(next);
+            if cursor == b"0" {
+                return Ok(());
+            }
+        })
+        .map_err(Exit::client)?;
+    let keys: Vec<Vec<u8>> = keys.into_iter().collect();
+    let file = File::create(path).map_err(|e| Exit::file(path, e))?;
+    let mut writer = Writer::new(
+        BufWriter::with_capacity(1 << 20, file),
+        WriteOptions::default(),
+    )
+    .map_err(|e| Exit::file(path, e))?;
+    let mut written = 0u64;
+    for chunk in keys.chunks(RDB_BATCH) {
+        let items = routed
+            .with_reader(|conn| {
+                conn.send(&[b"MULTI"])?;
+                for key in chunk {
+                    conn.send(&[b"GET", key])?;
+                    conn.send(&[b"PEXPIRETIME", key])?;
+                }
+                conn.send(&[b"EXEC"])?;
+                for _ in 0..=2 * chunk.len() {
+                    // +OK, then +QUEUED for each command; an error here aborts the EXEC too.
+                    conn.receive()?;
+                }
+                exec_items(conn.receive()?)
+            })
+            .map_err(Exit::client)?;
+        if items.len() != 2 * chunk.len() {
+            return Err(Exit::client(Value::Array(items).unexpected("EXEC")));
+        }
+        for (key, pair) in chunk.iter().zip(items.chunks(2)) {
+            let deadline = match &pair[1] {
+                Value::Int(-2) => continue,
+                Value::Int(-1) => None,
+                Value::Int(ms) => Some(*ms),
+                other => return Err(Exit::client(other.unexpected("PEXPIRETIME"))),
+            };
+            match &pair[0] {
+                Value::Bulk(value) => writer
+                    .write_entry(key, value, deadline)
+                    .map_err(|e| Exit::file(path, e))?,
+                Value::Null => continue,
+                Value::Error(e) => {
+                    return Err(Exit::client(Error::Redis(format!(
+                        "key '{}': {}; an RDB export holds only string keys",
+                        key.escape_ascii(),
+                        String::from_utf8_lossy(e)
+                    ))))
+                }
+                other => return Err(Exit::client(other.unexpected("GET"))),
+            }
+            written += 1;
+        }
+    }
+    let buffered = writer.finish().map_err(|e| Exit::file(path, e))?;
+    let file = buffered
+        .into_inner()
+        .map_err(|e| Exit::file(path, e.into_error()))?;
+    file.sync_all().map_err(|e| Exit::file(path, e))?;
+    let secs = started.elapsed().as_secs_f64();
+    let _ = writeln!(
+        out,
+        "exported {written} keys to {} in {secs:.2} s",
+        path.display()
+    );
+    Ok(())
+}
+
+/// Keys, values and `PXAT` times (as text) to send as `SET`s.
+type SetBatch = Vec<(Vec<u8>, Vec<u8>, Option<Vec<u8>>)>;
+
+/// Sends every string key of an RDB file to the primary with `SET key value [PXAT ms]`,
+/// pipelined in batches; a key whose expiry time has passed is left out. A batch cut short by
+/// a failed connection is sent again whole (a `SET` applied twice is applied once).
+fn import_rdb(
+    path: &Path,
+    skip_unsupported: bool,
+    routed: &mut Routed,
+    out: &mut impl Write,
+) -> Result<(), Exit> {
+    let started = Instant::now();
+    let file = File::open(path).map_err(|e| Exit::file(path, e))?;
+    let options = LoadOptions {
+        skip_unsupported,
+        ..LoadOptions::default()
+    };
+    let mut loader = Loader::new(BufReader::with_capacity(READ_BUFFER, file), options)
+        .map_err(|e| Exit::file(path, e))?;
+    let now_ms = i64::try_from(kv_std::db::unix_ms()).unwrap_or(i64::MAX);
+    let (mut imported, mut expired) = (0u64, 0u64);
+    let mut batch: SetBatch = Vec::with_capacity(RDB_BATCH);
+    let mut send = |batch: &mut SetBatch| -> Result<(), Exit> {
+        let replies = routed
+            .with_writer(|conn| {
+                for (key, value, at) in batch.iter() {
+                    match at {
+                        Some(at) => conn.send(&[b"SET", key, value, b"PXAT", at])?,
+                        None => conn.send(&[b"SET", key, value])?,
+                    }
+                }
+                let mut replies = Vec::with_capacity(batch.len());
+                for _ in 0..batch.len() {
+                    replies.push(kv_std::client::routed::unless_unavailable(conn.receive()?)?);
+                }
+                Ok(replies)
+            })
+            .map_err(Exit::client)?;
+        for ((key, ..), reply) in batch.iter().zip(replies) {
+            match reply {
+                Value::Simple(ok) if ok == b"OK" => imported += 1,
+                Value::Error(e) => {
+                    return Err(Exit::client(Error::Redis(format!(
+                        "key '{}': {}",
+                        key.escape_ascii(),
+                        String::from_utf8_lossy(&e)
+                    ))))
+                }
+                other => return Err(Exit::client(other.unexpected("SET"))),
+            }
+        }
+        batch.clear();
+        Ok(())
+    };
+    while let Some(entry) = loader.next_entry().map_err(|e| Exit::file(path, e))? {
+        let at = match entry.expire_ms {
+            Some(ms) if ms <= now_ms => {
+                expired += 1;
+                continue;
+            }
+            Some(ms) => Some(ms.to_string().into_bytes()),
+            None => None,
+        };
+        batch.push((entry.key, entry.value, at));
+        if batch.len() >= RDB_BATCH {
+            send(&mut batch)?;
+        }
+    }
+    send(&mut batch)?;
+    let secs = started.elapsed().as_secs_f64();
+    let mut summary = format!("imported {imported} keys in {secs:.2} s");
+    if expired > 0 {
+        summary.push_str(&format!(", left out {expired} expired keys"));
+    }
+    let skipped = loader.skipped().total_keys();
+    if skipped > 0 {
+        summary.push_str(&format!(
+            ", skipped {skipped} keys of types kv does not store"
+        ));
+    }
+    let _ = writeln!(out, "{summary}");
     Ok(())
 }

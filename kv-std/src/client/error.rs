@@ -42,6 +42,9 @@ pub enum Error {
     AuthFailed(String),
     /// The server sent bytes that are not a valid answer; the connection was dropped.
     Protocol(ProtocolError),
+    /// An error reply over the Redis protocol (`ERR ...`, `READONLY ...`), as the server sent
+    /// it without its leading `-`.
+    Redis(String),
     /// The request cannot be framed at all (a key or value over the format's 4 GiB − 1 bytes);
     /// nothing was sent.
     Encode(EncodeError),
@@ -59,6 +62,11 @@ pub enum ProtocolError {
         /// The payload's length.
         len: usize,
     },
+    /// A Redis protocol reply did not decode.
+    Resp(kv_nostd::resp::DecodeError),
+    /// A Redis protocol reply of another shape than the command answers (an integer where a
+    /// value belongs, say).
+    UnexpectedReply(String),
     /// A `SUCCESS` came in another protocol version than its request.
     Version {
         /// The request's version.
@@ -97,7 +105,9 @@ impl Error {
             Error::ServerError(_) => Status::ServerError,
             Error::AuthRequired(_) => Status::AuthRequired,
             Error::AuthFailed(_) => Status::AuthFailed,
-            Error::Unreachable { .. } | Error::Protocol(_) | Error::Encode(_) => return None,
+            Error::Unreachable { .. } | Error::Protocol(_) | Error::Encode(_) | Error::Redis(_) => {
+                return None
+            }
         })
     }
 }
@@ -115,6 +125,7 @@ impl fmt::Display for Error {
             }
             Error::Protocol(e) => return write!(f, "protocol error: {e}"),
             Error::Encode(e) => return write!(f, "request cannot be sent: {e}"),
+            Error::Redis(m) => return f.write_str(m),
             Error::NotFound(m) => ("not found", m),
             Error::NoSpace(m) => ("no space: the table is full", m),
             Error::KeyTooLong(m) => ("key too long", m),
@@ -138,6 +149,7 @@ impl std::error::Error for Error {
             Error::Unreachable { source, .. } => Some(source),
             Error::Protocol(ProtocolError::Frame(e)) => Some(e),
             Error::Protocol(ProtocolError::ScanPayload(e)) => Some(e),
+            Error::Protocol(ProtocolError::Resp(e)) => Some(e),
             Error::Encode(e) => Some(e),
             _ => None,
         }
@@ -149,6 +161,8 @@ impl fmt::Display for ProtocolError {
         match self {
             ProtocolError::Frame(e) => write!(f, "bad response frame: {e}"),
             ProtocolError::ScanPayload(e) => write!(f, "bad SCAN answer: {e}"),
+            ProtocolError::Resp(e) => write!(f, "bad Redis protocol reply: {e}"),
+            ProtocolError::UnexpectedReply(what) => write!(f, "unexpected reply: {what}"),
             ProtocolError::UnexpectedPayload { len } => {
                 write!(f, "unexpected {len}-byte payload in a SUCCESS answer")
             }

@@ -11,6 +11,8 @@
 //!   and why that is safe.
 //! - [`Batch`] and [`Reply`]: many requests sent together, answered in order.
 //! - [`Error`]: one variant per server status, plus the connection's own failures.
+//! - [`Routed`]: a primary and its replicas over the Redis protocol, reads sent where
+//!   [`ReadFrom`] says and a change of primary followed; [`resp`]: one such connection.
 //!
 //! # Example
 //! ```no_run
@@ -32,11 +34,14 @@
 
 mod batch;
 mod error;
+pub mod resp;
 mod retry;
+pub mod routed;
 
 pub use batch::{Batch, Reply};
 pub use error::{Error, ProtocolError};
 pub use retry::RetryPolicy;
+pub use routed::{ReadFrom, Routed};
 
 use batch::Kind;
 use kv_nostd::native::{self, Limits, Request, Response, Status, Version};

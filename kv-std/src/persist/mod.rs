@@ -1,4 +1,5 @@
-//! Persistence: the backup file (snapshots) and the append-only log, and how they combine.
+//! Persistence: the backup file (snapshots) and the append-only log, and how they combine;
+//! [`import`] loads an RDB file over them at start.
 //!
 //! Deadlines are Unix milliseconds in both files: the backup file carries each key's, and the log
 //! records every deadline as an absolute time (`SET key value PXAT ms`, `PEXPIREAT key ms`), a
@@ -15,6 +16,7 @@
 //! once no kept snapshot needs them: the newest and the previous generation both stay loadable.
 
 pub mod aof;
+pub mod import;
 pub mod snapshot;
 
 use crate::db::{Db, Store};

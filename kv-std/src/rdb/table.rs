@@ -38,9 +38,7 @@ pub fn save<W: Write>(
         if failure.is_some() {
             return;
         }
-        let deadline = e
-            .deadline()
-            .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX));
+        let deadline = e.deadline().map(|ms| i64::try_from(ms).unwrap_or(i64::MAX));
         let k = entry_key(e, &mut key);
         let v = entry_value(e, &mut value);
         match writer.write_entry(k, v, deadline) {

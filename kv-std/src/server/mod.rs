@@ -66,6 +66,9 @@ impl Server {
             let p = Persistence::open(opts.clone(), &db).map_err(io::Error::other)?;
             db.persist = Some(Arc::new(p));
         }
+        if let Some(import) = &config.rdb_import {
+            crate::persist::import::load(import, &db).map_err(io::Error::other)?;
+        }
         let socket = Socket::new(
             Domain::for_address(config.addr),
             Type::STREAM,

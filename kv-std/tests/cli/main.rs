@@ -1,9 +1,13 @@
 //! The `kv-client` binary against a real server, one module per area: exact stdout, stderr and
-//! exit codes.
+//! exit codes. RDB files and replicas are checked against redis-server 7.0 (with
+//! redis-check-rdb, on the PATH); every process a test starts is killed when it ends.
 #![allow(missing_docs)]
 
 mod basic;
 mod files;
+mod process;
+mod rdb;
+mod replicas;
 mod retry;
 
 #[path = "../support/mod.rs"]

@@ -1,7 +1,8 @@
 //! kv's RDB module against the real thing: files kv writes checked by `redis-check-rdb` and
 //! loaded by `redis-server`, files `redis-server` saves read by kv, `DUMP`/`RESTORE` payloads
 //! both ways (as bytes, and between a kv server and a redis-server), the replication payload
-//! framings from a real master, and arbitrary input.
+//! framings from a real master, arbitrary input, and `kv-server --rdb-import` on a file
+//! redis-server saved.
 //!
 //! redis-server, redis-cli and redis-check-rdb 7.0 must be on the PATH (the README's test
 //! command installs them). Every process a test starts is killed when the test ends, however
@@ -11,6 +12,7 @@
 mod dump;
 mod framing;
 mod fuzz;
+mod import;
 mod read_redis;
 mod write_redis;
 
