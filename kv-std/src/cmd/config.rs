@@ -166,8 +166,7 @@ const PARAMETERS: &[Parameter] = &[
         "repl-ping-replica-period",
         |db| db.repl.settings().ping_period.as_secs().to_string(),
         Some(|s, v| {
-            s.repl.ping_period =
-                std::time::Duration::from_secs(int(v, 1, i32::MAX as i64)? as u64);
+            s.repl.ping_period = std::time::Duration::from_secs(int(v, 1, i32::MAX as i64)? as u64);
             Ok(())
         }),
         Some("10"),

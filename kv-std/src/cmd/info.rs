@@ -350,7 +350,9 @@ fn replication(db: &Db, text: &mut String) {
             );
             if syncing {
                 let total = status.sync_total.map_or(-1, |t| t as i64);
-                let left = status.sync_total.map_or(-1, |t| t.saturating_sub(status.sync_read) as i64);
+                let left = status
+                    .sync_total
+                    .map_or(-1, |t| t.saturating_sub(status.sync_read) as i64);
                 let perc = match status.sync_total {
                     Some(t) if t > 0 => status.sync_read as f64 * 100.0 / t as f64,
                     _ => 0.0,
@@ -411,7 +413,11 @@ fn replication(db: &Db, text: &mut String) {
             crate::repl::primary::State::SendBulk => "send_bulk",
             crate::repl::primary::State::Online => "online",
         };
-        let lag = if r.is_online() { r.ack_age().as_secs() } else { 0 };
+        let lag = if r.is_online() {
+            r.ack_age().as_secs()
+        } else {
+            0
+        };
         let _ = write!(
             text,
             "slave{i}:ip={},port={},state={state},offset={},lag={lag}\r\n",
@@ -433,7 +439,10 @@ fn replication(db: &Db, text: &mut String) {
             ("second_repl_offset", &ids.second_offset),
             ("repl_backlog_active", &u8::from(active)),
             ("repl_backlog_size", &repl.backlog.size()),
-            ("repl_backlog_first_byte_offset", &if active { first } else { 0 }),
+            (
+                "repl_backlog_first_byte_offset",
+                &if active { first } else { 0 },
+            ),
             ("repl_backlog_histlen", &if active { histlen } else { 0 }),
         ],
     );

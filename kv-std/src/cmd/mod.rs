@@ -605,8 +605,7 @@ fn replication_refusal(spec: &Spec, client: &Client, db: &Db) -> Option<&'static
         return None;
     }
     let repl = &db.repl;
-    if repl.loading.load(std::sync::atomic::Ordering::Acquire) && !spec.flags.contains(&"loading")
-    {
+    if repl.loading.load(std::sync::atomic::Ordering::Acquire) && !spec.flags.contains(&"loading") {
         return Some(crate::repl::LOADING);
     }
     let write = spec.flags.contains(&"write");

@@ -179,7 +179,8 @@ impl Backlog {
         });
         if r.select && !unkeyed {
             r.select = false;
-            r.bytes.extend_from_slice(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n");
+            r.bytes
+                .extend_from_slice(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n");
         }
         let bytes = &mut r.bytes;
         let _ = write!(bytes, "*{}\r\n", command.len());
@@ -242,7 +243,13 @@ impl Backlog {
 
     /// Appends to `out` at most `max` bytes the reader `id` has not taken, waiting up to `wait`
     /// for some; returns the offset of the last byte it now has.
-    pub fn read(&self, id: u64, out: &mut Vec<u8>, max: usize, wait: Duration) -> Result<u64, Behind> {
+    pub fn read(
+        &self,
+        id: u64,
+        out: &mut Vec<u8>,
+        max: usize,
+        wait: Duration,
+    ) -> Result<u64, Behind> {
         let mut r = lock(&self.ring);
         let Some(at) = r.readers.iter().position(|&(r, _)| r == id) else {
             return Err(Behind);
@@ -314,7 +321,10 @@ mod tests {
         b.feed(SET);
         let mut out = Vec::new();
         assert_eq!(b.read(id, &mut out, 10, Duration::ZERO), Ok(10));
-        assert_eq!(b.read(id, &mut out, 1000, Duration::ZERO), Ok(SET_BYTES.len() as u64));
+        assert_eq!(
+            b.read(id, &mut out, 1000, Duration::ZERO),
+            Ok(SET_BYTES.len() as u64)
+        );
         assert_eq!(out, SET_BYTES);
         let t = std::time::Instant::now();
         assert_eq!(

@@ -428,7 +428,10 @@ impl Replication {
 
     /// Online replicas.
     pub fn online_replicas(&self) -> usize {
-        lock(&self.replicas).iter().filter(|r| r.is_online()).count()
+        lock(&self.replicas)
+            .iter()
+            .filter(|r| r.is_online())
+            .count()
     }
 
     /// Asks every replica to acknowledge now (`REPLCONF GETACK *` in the stream).

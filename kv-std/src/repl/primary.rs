@@ -111,7 +111,12 @@ impl Attached {
     /// Closes its connection.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
-        if let Some(s) = self.socket.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(s) = self
+            .socket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             let _ = s.shutdown(std::net::Shutdown::Both);
         }
     }
@@ -218,9 +223,7 @@ fn send(db: &Db, replica: &Attached, stream: TcpStream, pending: &[u8]) -> io::R
         }
         out.flush()?;
         replica.acked(offset - 1);
-        replica
-            .state
-            .store(State::Online as u8, Ordering::Release);
+        replica.state.store(State::Online as u8, Ordering::Release);
         log::info!(
             "replica {}: partial resync from offset {offset}",
             replica.addr
@@ -242,10 +245,7 @@ fn send(db: &Db, replica: &Attached, stream: TcpStream, pending: &[u8]) -> io::R
             write!(out, "+FULLRESYNC {} {offset}\r\n", ids.replid)?;
             out.flush()?;
         }
-        log::info!(
-            "replica {}: full resync at offset {offset}",
-            replica.addr
-        );
+        log::info!("replica {}: full resync at offset {offset}", replica.addr);
         let info = ReplInfo {
             id: ids.replid.as_bytes().try_into().unwrap_or([b'0'; 40]),
             offset: i64::try_from(offset).unwrap_or(i64::MAX),
@@ -274,9 +274,7 @@ fn send(db: &Db, replica: &Attached, stream: TcpStream, pending: &[u8]) -> io::R
         } else {
             replica.acked(offset);
         }
-        replica
-            .state
-            .store(State::Online as u8, Ordering::Release);
+        replica.state.store(State::Online as u8, Ordering::Release);
         log::info!("replica {}: synchronized, streaming", replica.addr);
     }
     let result = stream_to(db, replica, &mut out, reader);
@@ -311,15 +309,15 @@ fn send_from_file(
     out: &mut impl Write,
     info: ReplInfo,
 ) -> io::Result<()> {
-    let path = std::env::temp_dir().join(format!(
-        "kv-sync-{}-{}.rdb",
-        std::process::id(),
-        replica.id
-    ));
+    let path =
+        std::env::temp_dir().join(format!("kv-sync-{}-{}.rdb", std::process::id(), replica.id));
     let result = (|| {
         let file = std::fs::File::create(&path)?;
-        let (w, keys) =
-            crate::rdb::table::save(&db.table, BufWriter::with_capacity(4 << 20, file), Some(info))?;
+        let (w, keys) = crate::rdb::table::save(
+            &db.table,
+            BufWriter::with_capacity(4 << 20, file),
+            Some(info),
+        )?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
         let len = file.metadata()?.len();
         drop(file);

@@ -259,13 +259,19 @@ fn session(db: &Arc<Db>, link: &Link) -> io::Result<()> {
         expected.push(true);
     }
     let port = db.port.to_string();
-    send(&mut stream, &[b"REPLCONF", b"listening-port", port.as_bytes()])?;
+    send(
+        &mut stream,
+        &[b"REPLCONF", b"listening-port", port.as_bytes()],
+    )?;
     expected.push(false);
     if let Some(ip) = &settings.announce_ip {
         send(&mut stream, &[b"REPLCONF", b"ip-address", ip.as_bytes()])?;
         expected.push(false);
     }
-    send(&mut stream, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])?;
+    send(
+        &mut stream,
+        &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"],
+    )?;
     expected.push(false);
     for critical in expected {
         let reply = read_line(&mut input)?;
@@ -405,11 +411,8 @@ fn load(db: &Arc<Db>, path: &std::path::Path, replid: &str, offset: u64) -> io::
         skip_unsupported: true,
         ..Default::default()
     };
-    let result = crate::rdb::table::load(
-        &db.table,
-        BufReader::with_capacity(1 << 20, file),
-        options,
-    );
+    let result =
+        crate::rdb::table::load(&db.table, BufReader::with_capacity(1 << 20, file), options);
     let loaded = match result {
         Ok(l) => l,
         Err(e) => {
@@ -447,7 +450,12 @@ fn load(db: &Arc<Db>, path: &std::path::Path, replid: &str, offset: u64) -> io::
 /// Logs the stream position: `REPLCONF KV-OFFSET <replid> <offset>`.
 fn log_position(p: &crate::persist::Persistence, replid: &str, offset: u64) {
     let offset = offset.to_string();
-    p.append(&[b"REPLCONF", b"KV-OFFSET", replid.as_bytes(), offset.as_bytes()]);
+    p.append(&[
+        b"REPLCONF",
+        b"KV-OFFSET",
+        replid.as_bytes(),
+        offset.as_bytes(),
+    ]);
 }
 
 /// Applies the stream until the link fails or stops.
@@ -527,7 +535,9 @@ fn apply_stream(
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) =>
             {
                 if lock(&link.status).last_io.elapsed() > timeout {
@@ -546,5 +556,7 @@ fn is_getack(request: &resp::Request<'_>) -> bool {
     let mut args = request.args();
     args.next()
         .is_some_and(|a| a.eq_ignore_ascii_case(b"replconf"))
-        && args.next().is_some_and(|a| a.eq_ignore_ascii_case(b"getack"))
+        && args
+            .next()
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"getack"))
 }

@@ -539,7 +539,10 @@ impl Connection {
                     Flow::Replicate => self.replicate = true,
                     Flow::Continue => {}
                 }
-                if sync && db.repl.backlog.end() > before && self.out.bytes().get(start) != Some(&b'-') {
+                if sync
+                    && db.repl.backlog.end() > before
+                    && self.out.bytes().get(start) != Some(&b'-')
+                {
                     // The stream moved while it ran: its reply waits for the replicas.
                     if self.repl_wait == 0 {
                         self.repl_wait_since = std::time::Instant::now();

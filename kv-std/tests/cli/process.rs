@@ -35,6 +35,28 @@ pub const REDIS: ServerKind = ServerKind {
     },
 };
 
+/// kv-server, keeping its files in `dir`.
+pub const KV: ServerKind = ServerKind {
+    program: env!("CARGO_BIN_EXE_kv-server"),
+    flags: |port, dir, replica_of| {
+        let mut flags: Vec<String> = vec!["--port".into(), port.to_string()];
+        flags.extend([
+            "--backup".into(),
+            dir.join("kv-backup.txt").display().to_string(),
+            "--log-level".into(),
+            "warn".into(),
+        ]);
+        if let Some(primary) = replica_of {
+            flags.extend([
+                "--replicaof".into(),
+                "127.0.0.1".into(),
+                primary.to_string(),
+            ]);
+        }
+        flags
+    },
+};
+
 /// A server process on a loopback port, killed when dropped.
 pub struct Process {
     child: Child,

@@ -6,7 +6,7 @@
 //! the kind of server to run.
 
 use crate::client_on;
-use crate::process::{bulk, wait_for, Process, ServerKind, REDIS};
+use crate::process::{bulk, wait_for, Process, ServerKind, KV, REDIS};
 use kv_std::client::resp::Value;
 use kv_std::client::{ClientConfig, ReadFrom, RetryPolicy, Routed};
 use std::path::Path;
@@ -159,4 +159,14 @@ fn redis_server_cli_reads_where_asked_and_writes_to_the_primary() {
 #[test]
 fn redis_server_a_client_follows_a_failover() {
     a_client_follows_a_failover(&REDIS);
+}
+
+#[test]
+fn kv_server_cli_reads_where_asked_and_writes_to_the_primary() {
+    cli_reads_where_asked_and_writes_to_the_primary(&KV);
+}
+
+#[test]
+fn kv_server_a_client_follows_a_failover() {
+    a_client_follows_a_failover(&KV);
 }
