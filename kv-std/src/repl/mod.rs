@@ -531,8 +531,19 @@ pub const MASTERDOWN: &str =
 /// Starts following the primary `--replicaof` named, if any, and the thread that pings
 /// replicas and drops silent ones.
 pub fn start(db: &Arc<Db>, primary: Option<(String, u16)>) -> std::io::Result<()> {
-    if let Some((host, port)) = primary {
-        db.repl.follow(db, Some(PrimaryAddr { host, port }));
+    match primary {
+        Some((host, port)) => {
+            db.repl.follow(db, Some(PrimaryAddr { host, port }));
+        }
+        None => {
+            // A server that starts as a primary keeps no history from its log: writes it made
+            // after the last stream position there are not part of that history, so no
+            // replica may continue it; each resyncs in full.
+            let mut ids = lock(&db.repl.ids);
+            ids.replid = new_replid();
+            ids.replid2 = NO_ID.into();
+            ids.second_offset = -1;
+        }
     }
     let weak = Arc::downgrade(db);
     std::thread::Builder::new()
