@@ -285,6 +285,15 @@ fn kill(mut args: Args<'_>, client: &Client, db: &Db, out: &mut Out) -> Flow {
             }
         }
     }
+    // The link to this replica's primary is no client of a worker: killed by type only, it
+    // reconnects and continues with a partial resync.
+    if filter.kind == Some(ClientType::Master) && filter.id.is_none() && filter.addr.is_none() {
+        if let Some((_, link)) = db.repl.following() {
+            if link.drop_connection() {
+                killed += 1;
+            }
+        }
+    }
     if old_form {
         if killed == 0 {
             out.error("ERR No such client");

@@ -132,6 +132,15 @@ impl Link {
         }
     }
 
+    /// Closes the connection of the session under way, if one is (the next session starts
+    /// a second later); returns whether one was.
+    pub fn drop_connection(&self) -> bool {
+        match lock(&self.socket).as_ref() {
+            Some(s) => s.shutdown(std::net::Shutdown::Both).is_ok(),
+            None => false,
+        }
+    }
+
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Acquire)
     }
