@@ -43,33 +43,34 @@ fn replica_of(kind: Kind, persist: Persist, port: u16, extra: &[&str]) -> Node {
     Node::start(kind, persist, &args)
 }
 
-/// A replica killed with SIGKILL while it loads its full sync, then restarted: it syncs again
-/// from the start and ends identical.
+/// A replica killed with SIGKILL in the middle of its full sync, then restarted: it syncs again
+/// from the start and ends identical. The replica reaches its primary through a proxy held to
+/// 4 MB/s during the first sync, so that the sync is still going on when the kill comes.
 pub fn kill_replica_during_full_sync_with(kind: Kind) {
     let primary = Node::start(kind, Persist::None, &[]);
-    // Enough data (about 20 MB) that the sync lasts long enough to be caught in the middle.
-    load::fill(primary.port, 21, 0, 70_000);
-    let writer = Writer::start(primary.port, 22, 70_000, 5_000);
+    let proxy = Proxy::start(primary.port);
+    proxy.throttle(4 << 20);
+    // About 12 MB: three seconds through the proxy.
+    load::fill(primary.port, 21, 0, 40_000);
+    let writer = Writer::start(primary.port, 22, 40_000, 5_000);
     let before = syncs(&primary);
 
-    let mut replica = replica_of(kind, Persist::None, primary.port, &[]);
-    let mut caught = false;
-    for _ in 0..20_000 {
-        let info = replica.info("replication");
-        let value = |k: &str| info.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        if value("master_sync_in_progress").as_deref() == Some("1") {
-            caught = true;
-            break;
-        }
-        assert_ne!(
-            value("master_link_status").as_deref(),
-            Some("up"),
-            "the full sync ended before it could be interrupted"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    assert!(caught, "the replica never reported a full sync in progress");
+    let mut replica = replica_of(kind, Persist::None, proxy.port, &[]);
+    let in_sync = || replica.info_field("replication", "master_sync_in_progress") == "1";
+    wait_until("the full sync to start", TIMEOUT, || {
+        in_sync().then_some(()).ok_or_else(String::new)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        in_sync(),
+        "the full sync ended before it could be interrupted"
+    );
+    assert_eq!(
+        replica.info_field("replication", "master_link_status"),
+        "down"
+    );
     replica.kill9();
+    proxy.throttle(0);
     std::thread::sleep(Duration::from_millis(300));
 
     replica.restart();

@@ -6,7 +6,7 @@
 //! 1 to 3 s, which expire on the primary during the test and must disappear on the replicas.
 
 use crate::resp::{Client, Reply};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -116,6 +116,7 @@ pub struct Written {
 /// PEXPIREs, PERSISTs and APPENDs, in pipelined batches of 50 at about `per_second` commands.
 pub struct Writer {
     stop: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
     thread: Option<JoinHandle<Written>>,
 }
 
@@ -125,12 +126,19 @@ const WRITER_MAX_COMMANDS: u64 = 5_000_000;
 impl Writer {
     pub fn start(port: u16, seed: u64, keys: u64, per_second: u64) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || write(port, seed, keys, per_second, &flag));
+        let done = Arc::new(AtomicU64::new(0));
+        let (flag, count) = (stop.clone(), done.clone());
+        let thread = std::thread::spawn(move || write(port, seed, keys, per_second, &flag, &count));
         Writer {
             stop,
+            done,
             thread: Some(thread),
         }
+    }
+
+    /// Commands acknowledged so far.
+    pub fn progress(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
     }
 
     /// Stops the thread and returns what it did.
@@ -159,7 +167,14 @@ impl Drop for Writer {
     }
 }
 
-fn write(port: u16, seed: u64, keys: u64, per_second: u64, stop: &AtomicBool) -> Written {
+fn write(
+    port: u16,
+    seed: u64,
+    keys: u64,
+    per_second: u64,
+    stop: &AtomicBool,
+    done: &AtomicU64,
+) -> Written {
     let mut written = Written {
         commands: 0,
         error: None,
@@ -182,6 +197,7 @@ fn write(port: u16, seed: u64, keys: u64, per_second: u64, stop: &AtomicBool) ->
             break;
         }
         written.commands += batch.len() as u64;
+        done.store(written.commands, Ordering::Relaxed);
         let due = Duration::from_secs_f64(written.commands as f64 / per_second as f64);
         if let Some(ahead) = due.checked_sub(start.elapsed()) {
             std::thread::sleep(ahead);

@@ -14,12 +14,13 @@
 //! own; [`load`] the data written; [`digest`] a node's whole content; [`converge`] waiting for
 //! replicas to catch up and comparing them; [`proxy`] a TCP proxy that cuts links. The tests:
 //! [`topology`] one primary and two replicas; [`interop`] kv and Redis and redis-cli together;
-//! [`faults`] crashes, cut links and restarts.
+//! [`faults`] crashes, cut links and restarts; [`harness`] checks of the tools above.
 #![allow(missing_docs)]
 
 mod converge;
 mod digest;
 mod faults;
+mod harness;
 mod interop;
 mod load;
 mod node;

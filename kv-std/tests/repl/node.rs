@@ -175,8 +175,13 @@ impl Node {
     }
 
     pub fn client(&self) -> Client {
-        Client::connect(self.port)
+        self.client_checked()
             .unwrap_or_else(|e| panic!("connect to {} on {}: {e}", self.kind.name(), self.port))
+    }
+
+    /// A connection, or why there is none (the process is down).
+    pub fn client_checked(&self) -> std::io::Result<Client> {
+        Client::connect(self.port)
     }
 
     /// SIGKILL, and waits for the process to be gone: a crash.

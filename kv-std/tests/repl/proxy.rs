@@ -16,6 +16,8 @@ struct State {
     epoch: AtomicU64,
     /// The proxy is being dropped.
     closing: AtomicBool,
+    /// The most bytes a second each direction of a connection forwards; 0: no limit.
+    rate: AtomicU64,
 }
 
 /// Forwards each connection to its port to `127.0.0.1:<target>`; stopped when dropped.
@@ -46,6 +48,12 @@ impl Proxy {
     /// Stops forwarding; the open connections stay open and silent.
     pub fn cut(&self) {
         self.state.cut.store(true, Ordering::SeqCst);
+    }
+
+    /// Forwards at most `bytes_per_second` in each direction of each connection (0: no limit),
+    /// so that a full sync lasts long enough to be interrupted whatever the servers' speed.
+    pub fn throttle(&self, bytes_per_second: u64) {
+        self.state.rate.store(bytes_per_second, Ordering::SeqCst);
     }
 
     /// Closes every connection accepted so far.
@@ -119,6 +127,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, epoch: u64, state: &State) {
             Ok(n) => {
                 if !forward(&mut to, &buf[..n], epoch, state) {
                     break;
+                }
+                let rate = state.rate.load(Ordering::SeqCst);
+                if rate > 0 {
+                    std::thread::sleep(Duration::from_secs_f64(n as f64 / rate as f64));
                 }
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
