@@ -65,14 +65,26 @@ pub fn wait_offsets_equal(primary: &Node, replicas: &[&Node], timeout: Duration)
 pub fn assert_converged(primary: &Node, replicas: &[&Node], timeout: Duration) -> Content {
     wait_offsets_equal(primary, replicas, timeout);
     let cut = cutoff();
-    let want = Content::of(primary, cut);
-    for r in replicas {
-        let got = Content::of(r, cut);
+    // Read at the same time, so that a deadline passing between two reads matters less.
+    let (want, contents) = std::thread::scope(|s| {
+        let others: Vec<_> = replicas
+            .iter()
+            .map(|r| s.spawn(move || Content::of(r, cut)))
+            .collect();
+        let want = Content::of(primary, cut);
+        let contents: Vec<Content> = others.into_iter().map(|t| t.join().unwrap()).collect();
+        (want, contents)
+    });
+    assert!(
+        crate::load::now_ms() < cut,
+        "reading the nodes outlasted the cutoff"
+    );
+    for (r, got) in replicas.iter().zip(&contents) {
         assert_same(
             &format!("primary {} on {}", primary.kind.name(), primary.port),
             &want,
             &format!("replica {} on {}", r.kind.name(), r.port),
-            &got,
+            got,
         );
     }
     want

@@ -6,9 +6,10 @@ use crate::node::Node;
 use crate::resp::Reply;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Key → (hash of the value, deadline in Unix ms or -1).
+/// Key → (value, deadline in Unix ms or -1). Values are kept whole: tens of megabytes, and
+/// comparing them costs less than hashing them.
 #[derive(PartialEq, Eq)]
-pub struct Content(BTreeMap<Vec<u8>, (u64, i64)>);
+pub struct Content(BTreeMap<Vec<u8>, (Vec<u8>, i64)>);
 
 /// FNV-1a: a stable hash, the same in every run.
 fn fnv(bytes: &[u8], mut h: u64) -> u64 {
@@ -52,7 +53,7 @@ impl Content {
             let replies = client.pipeline(&commands);
             for (k, pair) in chunk.iter().zip(replies.chunks(2)) {
                 let value = match &pair[0] {
-                    Reply::Bulk(Some(v)) => v,
+                    Reply::Bulk(Some(v)) => v.clone(),
                     // Gone (or expired) between SCAN and GET.
                     Reply::Bulk(None) => continue,
                     other => panic!("GET {:?}: {other:?}", String::from_utf8_lossy(k)),
@@ -61,7 +62,7 @@ impl Content {
                 if deadline == -2 || (deadline >= 0 && deadline < cutoff) {
                     continue;
                 }
-                content.insert(k.clone(), (fnv(value, FNV_START), deadline));
+                content.insert(k.clone(), (value, deadline));
             }
         }
         Content(content)
@@ -75,16 +76,16 @@ impl Content {
     pub fn digest(&self) -> u64 {
         self.0.iter().fold(FNV_START, |h, (k, (v, d))| {
             let h = fnv(k, h);
-            let h = fnv(&v.to_le_bytes(), h);
+            let h = fnv(v, h);
             fnv(&d.to_le_bytes(), h)
         })
     }
 }
 
-/// The cutoff for [`Content::of`] when comparing nodes now: deadlines in the next 5 s are left
-/// out, time enough to read both nodes.
+/// The cutoff for [`Content::of`] when comparing nodes now: deadlines in the next 10 s are left
+/// out, time enough to read every node.
 pub fn cutoff() -> i64 {
-    now_ms() + 5_000
+    now_ms() + 10_000
 }
 
 /// Panics, naming up to ten differing keys, unless `a` and `b` hold the same keys, values and
@@ -98,9 +99,19 @@ pub fn assert_same(a_name: &str, a: &Content, b_name: &str, b: &Content) {
     for k in keys {
         let (x, y) = (a.0.get(k), b.0.get(k));
         if x != y {
+            let show = |e: Option<&(Vec<u8>, i64)>| match e {
+                None => "no key".to_owned(),
+                Some((v, d)) => format!(
+                    "{} bytes hashing to {:016x}, deadline {d}",
+                    v.len(),
+                    fnv(v, FNV_START)
+                ),
+            };
             differences.push(format!(
-                "  {:?}: {a_name} {x:?}, {b_name} {y:?}",
-                String::from_utf8_lossy(k)
+                "  {:?}: {a_name} {}, {b_name} {}",
+                String::from_utf8_lossy(k),
+                show(x),
+                show(y)
             ));
         }
     }
@@ -108,7 +119,7 @@ pub fn assert_same(a_name: &str, a: &Content, b_name: &str, b: &Content) {
     differences.truncate(10);
     panic!(
         "{a_name} ({} keys, digest {:016x}) and {b_name} ({} keys, digest {:016x}) differ in {total} \
-         keys (value hash, deadline):\n{}",
+         keys:\n{}",
         a.len(),
         a.digest(),
         b.len(),

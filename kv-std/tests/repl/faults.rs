@@ -88,10 +88,15 @@ pub fn kill_replica_during_full_sync_with(kind: Kind) {
 /// Runs a persistent replica under a stream of writes, kills it with SIGKILL, writes
 /// `while_down` more keys, restarts it and waits until it is identical to the primary. Returns
 /// the primary's resync counts from before the kill and at the end.
-fn restart_replica(kind: Kind, backlog: &str, while_down: u64) -> (Syncs, Syncs) {
+fn restart_replica(
+    kind: Kind,
+    fsync: &'static str,
+    backlog: &str,
+    while_down: u64,
+) -> (Syncs, Syncs) {
     let primary = Node::start(kind, Persist::None, &["--repl-backlog-size", backlog]);
     load::fill(primary.port, 31, 0, 20_000);
-    let mut replica = replica_of(kind, Persist::Resumable("always"), primary.port, &[]);
+    let mut replica = replica_of(kind, Persist::Resumable(fsync), primary.port, &[]);
     wait_link_up(&replica, TIMEOUT);
     let writer = Writer::start(primary.port, 32, 30_000, 5_000);
     std::thread::sleep(Duration::from_millis(500));
@@ -111,9 +116,11 @@ fn restart_replica(kind: Kind, backlog: &str, while_down: u64) -> (Syncs, Syncs)
 }
 
 /// A replica killed while the stream flows and restarted from its own files takes up the stream
-/// where it stopped when the primary's backlog still holds that point: a partial resync.
+/// where it stopped when the primary's backlog still holds that point: a partial resync. Its log
+/// reaches the disk once a second, so the crash loses the last writes it applied; the offset it
+/// restarts from must be the one of the data it kept, or the contents differ at the end.
 pub fn restart_replica_partial_resync_with(kind: Kind) {
-    let (before, after) = restart_replica(kind, "64mb", 1_000);
+    let (before, after) = restart_replica(kind, "everysec", "64mb", 1_000);
     assert_eq!(
         (after.full, after.partial_ok),
         (before.full, before.partial_ok + 1),
@@ -124,7 +131,7 @@ pub fn restart_replica_partial_resync_with(kind: Kind) {
 /// The same with a backlog of 16 KB and megabytes written while the replica is down: the point
 /// it asks for is gone, so the primary refuses the partial resync and sends everything again.
 pub fn restart_replica_full_resync_with(kind: Kind) {
-    let (before, after) = restart_replica(kind, "16kb", 20_000);
+    let (before, after) = restart_replica(kind, "always", "16kb", 20_000);
     assert_eq!(
         after,
         Syncs {
@@ -201,12 +208,9 @@ pub fn primary_restart_with(kind: Kind) {
     let writer = Writer::start(primary.port, 52, 25_000, 5_000);
     std::thread::sleep(Duration::from_millis(500));
     primary.kill9();
-    // The writer's connection broke under it; what it had acknowledged is in the primary's log.
+    // What the writer had acknowledged is in the primary's log; the rest may or may not be.
     let written = writer.stop();
-    assert!(
-        written.broken,
-        "the writer went on after the kill: {written:?}"
-    );
+    assert!(written.error.is_none(), "{written:?}");
     for r in &replicas {
         wait_until("the replica to see its primary gone", TIMEOUT, || {
             match r.info_field("replication", "master_link_status").as_str() {
