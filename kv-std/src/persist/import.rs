@@ -35,7 +35,12 @@ pub fn load(import: &RdbImport, db: &Db) -> Result<Loaded, StartError> {
         skip_unsupported: import.skip_unsupported,
         ..LoadOptions::default()
     };
-    let loaded = table::load(&db.table, BufReader::with_capacity(1 << 20, file), options)
+    let loaded = table::load(
+        &db.table,
+        BufReader::with_capacity(1 << 20, file),
+        options,
+        table::Passed::Drop,
+    )
         .map_err(|e| StartError(format!("--rdb-import {path}: {e}")))?;
     let mut skipped = Vec::new();
     for key_type in KeyType::ALL {

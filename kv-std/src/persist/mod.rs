@@ -226,9 +226,14 @@ impl Persistence {
         }
         let log = Log::open(&opts.aof, last, opts.fsync)
             .map_err(|e| StartError(format!("cannot open the log {}: {e}", opts.aof.display())))?;
-        // Only now does the clock start, and what expired meanwhile goes.
+        // Only now does the clock start, and what expired meanwhile goes; a replica keeps
+        // it for its primary to delete (or to change its deadline, in a write the log missed).
         db.tick();
-        let expired = crate::expiry::purge(db);
+        let expired = if db.repl.is_replica() {
+            0
+        } else {
+            crate::expiry::purge(db)
+        };
         db.stats
             .expired_base
             .store(table.stats().expired, Ordering::Relaxed);

@@ -97,21 +97,40 @@ impl std::fmt::Display for LoadFailure {
 
 impl std::error::Error for LoadFailure {}
 
-/// Puts every string key of the RDB file read from `input` into `table`, with its deadline
-/// (one whose time has passed on the table's clock leaves the key absent). Keys already in the
-/// table are replaced; others stay: empty the table first for a file's exact content. On an
-/// error the keys loaded so far stay in the table.
-pub fn load(table: &Store, input: impl Read, options: LoadOptions) -> Result<Loaded, LoadFailure> {
+/// What [`load`] does with a key whose deadline has passed on the table's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Passed {
+    /// Leave it out, as a primary does (R70 rdb.c: a master drops such keys as it loads).
+    Drop,
+    /// Keep it until the primary deletes it, as a replica does: it is put with a deadline one
+    /// millisecond after the table's clock, so reads find it gone at once while a `PERSIST` or
+    /// `PEXPIREAT` its primary sent before the deadline passed there still finds it.
+    Keep,
+}
+
+/// Puts every string key of the RDB file read from `input` into `table`, with its deadline;
+/// one whose time has passed on the table's clock is left out or kept as `passed` says. Keys
+/// already in the table are replaced; others stay: empty the table first for a file's exact
+/// content. On an error the keys loaded so far stay in the table.
+pub fn load(
+    table: &Store,
+    input: impl Read,
+    options: LoadOptions,
+    passed: Passed,
+) -> Result<Loaded, LoadFailure> {
     let mut loader = Loader::new(input, options).map_err(LoadFailure::Rdb)?;
     let mut loaded = Loaded::default();
     while let Some(entry) = loader.next_entry().map_err(LoadFailure::Rdb)? {
         if entry.db != 0 {
             return Err(LoadFailure::OtherDb(entry.db, entry.key));
         }
-        let deadline = match entry.expire_ms {
+        let mut deadline = match entry.expire_ms {
             Some(ms) => Deadline::At(u64::try_from(ms).unwrap_or(0).max(1)),
             None => Deadline::None,
         };
+        if passed == Passed::Keep && matches!(deadline, Deadline::At(ms) if ms <= table.now()) {
+            deadline = Deadline::At(table.now() + 1);
+        }
         if matches!(deadline, Deadline::At(ms) if ms <= table.now()) {
             loaded.expired += 1;
             // Replaces what the table held under the key: the file's state is that it is gone.

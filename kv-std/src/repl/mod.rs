@@ -362,6 +362,11 @@ impl Replication {
         *lock(&self.ids) = ids;
     }
 
+    /// Makes this server a replica before it follows anything (it starts with `--replicaof`).
+    pub fn mark_replica(&self) {
+        self.replica.store(true, Ordering::Release);
+    }
+
     /// Whether this server follows a primary.
     pub fn is_replica(&self) -> bool {
         self.replica.load(Ordering::Relaxed)

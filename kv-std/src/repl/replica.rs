@@ -421,7 +421,12 @@ fn load(db: &Arc<Db>, path: &std::path::Path, replid: &str, offset: u64) -> io::
         ..Default::default()
     };
     let result =
-        crate::rdb::table::load(&db.table, BufReader::with_capacity(1 << 20, file), options);
+        crate::rdb::table::load(
+            &db.table,
+            BufReader::with_capacity(1 << 20, file),
+            options,
+            crate::rdb::table::Passed::Keep,
+        );
     let loaded = match result {
         Ok(l) => l,
         Err(e) => {
@@ -506,6 +511,15 @@ fn apply_stream(
                     let at = db.repl.backlog.end().to_string();
                     send(&mut stream, &[b"REPLCONF", b"ACK", at.as_bytes()])?;
                 } else if !request.is_empty() {
+                    revive_for(&request, db);
+                    let kept = keep_passed(&request, db.table.now());
+                    let request = match &kept {
+                        Some(bytes) => match resp::decode_request(bytes, &limits) {
+                            Ok(Some((r, _))) => r,
+                            _ => request,
+                        },
+                        None => request,
+                    };
                     out.raw().clear();
                     if cmd::execute(&request, &mut client, db, &mut out) != cmd::Flow::Continue {
                         log::warn!("replication: a command from the primary closed the link");
@@ -559,6 +573,91 @@ fn apply_stream(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Makes the key of a `PERSIST` or `PEXPIREAT` from the primary present again if its deadline
+/// has passed here but the key is still held (a replica removes nothing itself): the primary
+/// changed its deadline before it passed there, so the change applies. Redis's replica treats
+/// every key as present for its primary's commands; kv's table hides expired keys from every
+/// caller, so the two commands that change a deadline in place find the key first this way.
+/// (The stream of a kv primary carries every other write as a whole value: `SET`, `DEL`.)
+fn revive_for(request: &resp::Request<'_>, db: &Db) {
+    let mut args = request.args();
+    let (Some(name), Some(key)) = (args.next(), args.next()) else {
+        return;
+    };
+    if !name.eq_ignore_ascii_case(b"persist") && !name.eq_ignore_ascii_case(b"pexpireat") {
+        return;
+    }
+    let mut held = None;
+    let mut buf = Vec::new();
+    let _ = db.table.reap(key, &mut |e| {
+        held = Some(crate::db::entry_value(e, &mut buf).to_vec());
+    });
+    if let Some(value) = held {
+        let _ = db.table.put_with(
+            key,
+            &value,
+            kv_nostd::When::Always,
+            kv_nostd::Deadline::None,
+            None,
+            &mut |_| {},
+        );
+    }
+}
+
+/// A `SET` or `PEXPIREAT`/`EXPIREAT` from the primary whose deadline has already passed here,
+/// rewritten with the deadline one millisecond after `now`: the key is kept, hidden from reads,
+/// as Redis's replica keeps it, so that a later `PERSIST` or `PEXPIREAT` the primary made before
+/// its deadline passed there finds it (see [`revive_for`]). None for any other command.
+fn keep_passed(request: &resp::Request<'_>, now: u64) -> Option<Vec<u8>> {
+    let mut args: Vec<&[u8]> = request.args().collect();
+    let name = args.first()?.to_ascii_lowercase();
+    let bumped = (now + 1).to_string();
+    let passed = |ms: Option<i64>| ms.is_some_and(|ms| ms <= now as i64);
+    let parse = |a: &[u8]| std::str::from_utf8(a).ok()?.parse::<i64>().ok();
+    match name.as_slice() {
+        b"set" => {
+            let at = (3..args.len()).find(|&i| {
+                args[i].eq_ignore_ascii_case(b"pxat") || args[i].eq_ignore_ascii_case(b"exat")
+            })?;
+            let ms = parse(args.get(at + 1)?).map(|t| {
+                if args[at].eq_ignore_ascii_case(b"exat") {
+                    t.saturating_mul(1000)
+                } else {
+                    t
+                }
+            });
+            if !passed(ms) {
+                return None;
+            }
+            args[at] = b"PXAT";
+            args[at + 1] = bumped.as_bytes();
+        }
+        b"pexpireat" | b"expireat" if args.len() >= 3 => {
+            let ms = parse(args[2]).map(|t| {
+                if name == b"expireat" {
+                    t.saturating_mul(1000)
+                } else {
+                    t
+                }
+            });
+            if !passed(ms) {
+                return None;
+            }
+            args[0] = b"PEXPIREAT";
+            args[2] = bumped.as_bytes();
+        }
+        _ => return None,
+    }
+    let mut bytes = Vec::new();
+    let _ = write!(bytes, "*{}\r\n", args.len());
+    for a in &args {
+        let _ = write!(bytes, "${}\r\n", a.len());
+        bytes.extend_from_slice(a);
+        bytes.extend_from_slice(b"\r\n");
+    }
+    Some(bytes)
 }
 
 fn is_getack(request: &resp::Request<'_>) -> bool {

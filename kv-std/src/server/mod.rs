@@ -60,6 +60,10 @@ impl Server {
         // Load before listening: a client that can connect can also read the data.
         let mut db = Db::new(config.storage, random_hash_key()?)?;
         db.repl = crate::repl::Replication::new(&config.repl, db.run_ids[1].clone());
+        if config.repl.primary().is_ok_and(|p| p.is_some()) {
+            // A replica from the start: loading its files removes nothing expired.
+            db.repl.mark_replica();
+        }
         db.settings
             .set_proto_max_bulk_len(config.proto_max_bulk_len);
         if let Some(opts) = &config.persist {
