@@ -434,7 +434,8 @@ impl Db {
     /// that a replica's subscribers hear its primary's messages.
     pub fn propagate(&self, command: &[&[u8]]) {
         if self.repl.is_feeding() {
-            self.repl.feed(command);
+            // Not through `Replication::feed`: a message is no write a reply waits for.
+            self.repl.backlog.feed(command);
         }
     }
 

@@ -41,7 +41,7 @@ pub fn load(import: &RdbImport, db: &Db) -> Result<Loaded, StartError> {
         options,
         table::Passed::Drop,
     )
-        .map_err(|e| StartError(format!("--rdb-import {path}: {e}")))?;
+    .map_err(|e| StartError(format!("--rdb-import {path}: {e}")))?;
     let mut skipped = Vec::new();
     for key_type in KeyType::ALL {
         let n = loaded.skipped.keys(key_type);

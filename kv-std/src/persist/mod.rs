@@ -68,7 +68,12 @@ pub struct Persistence {
     lastsave: AtomicU64,
     /// The log rotates while no `EXEC` runs, so a transaction's records share a segment.
     gate: Arc<crate::txn::gate::Gate>,
+    /// Makes the record a new log segment begins with (a replica's stream position), if any.
+    first_record: Mutex<Option<FirstRecord>>,
 }
+
+/// Makes the record a new log segment begins with, if there is one to write.
+pub type FirstRecord = Box<dyn Fn() -> Option<Vec<Vec<u8>>> + Send + Sync>;
 
 #[derive(Clone, Copy, Debug)]
 struct Generations {
@@ -255,7 +260,13 @@ impl Persistence {
             dirty: AtomicU64::new(0),
             lastsave: AtomicU64::new(unix_now()),
             gate: Arc::clone(&db.gate),
+            first_record: Mutex::new(None),
         })
+    }
+
+    /// Sets what makes the record each new log segment begins with.
+    pub fn set_first_record(&self, make: FirstRecord) {
+        *self.first_record.lock().unwrap_or_else(|e| e.into_inner()) = Some(make);
     }
 
     /// The log, for the writer thread and for workers waiting on it.
@@ -287,7 +298,16 @@ impl Persistence {
         let dirty = self.dirty.swap(0, Ordering::Relaxed);
         // Without a backup file now, there will be no previous generation to keep segments for.
         let had_backup = self.opts.backup.exists();
-        let rotated = self.gate.exclusive(|| self.log.rotate(next));
+        let rotated = self.gate.exclusive(|| {
+            self.log.rotate(next)?;
+            // While nothing writes: the record holds for everything the segment follows.
+            let first = self.first_record.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(record) = first.as_ref().and_then(|make| make()) {
+                let args: Vec<&[u8]> = record.iter().map(Vec::as_slice).collect();
+                self.log.append(&args);
+            }
+            Ok::<(), io::Error>(())
+        });
         if rotated.is_ok() {
             gens.segment = next;
         }

@@ -249,6 +249,17 @@ pub struct Replication {
     serve_stale: AtomicBool,
 }
 
+thread_local! {
+    /// The stream offset after the last write this thread fed (`--sync-replicas` holds the
+    /// reply of a command that fed one: the command runs on this thread from start to end).
+    static FED_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The stream offset after the last write the calling thread fed.
+pub fn fed_here() -> u64 {
+    FED_HERE.with(std::cell::Cell::get)
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -385,7 +396,9 @@ impl Replication {
     /// Feeds a write to the stream (when it is fed at all): called from [`Db::log`], under
     /// the lock of the keys written.
     pub fn feed(&self, command: &[&[u8]]) -> u64 {
-        self.backlog.feed(command)
+        let end = self.backlog.feed(command);
+        FED_HERE.with(|f| f.set(end));
+        end
     }
 
     /// Creates the backlog for the first replica, with a new replication id, as Redis does
@@ -442,6 +455,7 @@ impl Replication {
     /// Asks every replica to acknowledge now (`REPLCONF GETACK *` in the stream).
     pub fn request_acks(&self) {
         if self.is_feeding() && !lock(&self.replicas).is_empty() {
+            // Not through `feed`: no reply waits for replicas to have it.
             self.backlog.feed(&[b"REPLCONF", b"GETACK", b"*"]);
         }
     }
@@ -549,6 +563,22 @@ pub fn start(db: &Arc<Db>, primary: Option<(String, u16)>) -> std::io::Result<()
             ids.replid2 = NO_ID.into();
             ids.second_offset = -1;
         }
+    }
+    if let Some(p) = &db.persist {
+        // A snapshot retires the log segments that held a replica's stream position: the
+        // segment after it begins with the position again, so a replica restarted from its
+        // files (after a clean shutdown too) continues its primary's stream.
+        let weak = Arc::downgrade(db);
+        p.set_first_record(Box::new(move || {
+            let db = weak.upgrade()?;
+            if !db.repl.is_replica() || db.repl.backlog.end() == 0 {
+                return None;
+            }
+            Some(replica::position(
+                &db.repl.ids().replid,
+                db.repl.backlog.end(),
+            ))
+        }));
     }
     let weak = Arc::downgrade(db);
     std::thread::Builder::new()

@@ -420,13 +420,12 @@ fn load(db: &Arc<Db>, path: &std::path::Path, replid: &str, offset: u64) -> io::
         skip_unsupported: true,
         ..Default::default()
     };
-    let result =
-        crate::rdb::table::load(
-            &db.table,
-            BufReader::with_capacity(1 << 20, file),
-            options,
-            crate::rdb::table::Passed::Keep,
-        );
+    let result = crate::rdb::table::load(
+        &db.table,
+        BufReader::with_capacity(1 << 20, file),
+        options,
+        crate::rdb::table::Passed::Keep,
+    );
     let loaded = match result {
         Ok(l) => l,
         Err(e) => {
@@ -449,8 +448,8 @@ fn load(db: &Arc<Db>, path: &std::path::Path, replid: &str, offset: u64) -> io::
     // This server's replicas must resync from the new history.
     db.repl.disconnect_replicas();
     if let Some(p) = &db.persist {
+        // The log after the snapshot begins with the new position (`repl::start`).
         p.save(&db.table)?;
-        log_position(p, replid, offset);
     }
     db.repl.loading.store(false, Ordering::Release);
     log::info!(
@@ -461,15 +460,21 @@ fn load(db: &Arc<Db>, path: &std::path::Path, replid: &str, offset: u64) -> io::
     Ok(())
 }
 
-/// Logs the stream position: `REPLCONF KV-OFFSET <replid> <offset>`.
+/// The log record of a stream position: `REPLCONF KV-OFFSET <replid> <offset>`.
+pub fn position(replid: &str, offset: u64) -> Vec<Vec<u8>> {
+    vec![
+        b"REPLCONF".to_vec(),
+        b"KV-OFFSET".to_vec(),
+        replid.as_bytes().to_vec(),
+        offset.to_string().into_bytes(),
+    ]
+}
+
+/// Logs the stream position.
 fn log_position(p: &crate::persist::Persistence, replid: &str, offset: u64) {
-    let offset = offset.to_string();
-    p.append(&[
-        b"REPLCONF",
-        b"KV-OFFSET",
-        replid.as_bytes(),
-        offset.as_bytes(),
-    ]);
+    let record = position(replid, offset);
+    let args: Vec<&[u8]> = record.iter().map(Vec::as_slice).collect();
+    p.append(&args);
 }
 
 /// Applies the stream until the link fails or stops.

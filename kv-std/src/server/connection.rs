@@ -533,22 +533,21 @@ impl Connection {
                     return true;
                 }
                 let sync = db.repl.sync_replicas() > 0;
-                let (before, start) = (db.repl.backlog.end(), self.out.len());
+                let (before, start) = (crate::repl::fed_here(), self.out.len());
                 match cmd::execute(&request, &mut self.client, db, &mut self.out) {
                     Flow::Close => self.closing = true,
                     Flow::Replicate => self.replicate = true,
                     Flow::Continue => {}
                 }
-                if sync
-                    && db.repl.backlog.end() > before
-                    && self.out.bytes().get(start) != Some(&b'-')
-                {
-                    // The stream moved while it ran: its reply waits for the replicas.
+                let fed = crate::repl::fed_here();
+                if sync && fed != before && self.out.bytes().get(start) != Some(&b'-') {
+                    // It wrote (fed the stream, on this thread): its reply waits for the
+                    // replicas.
                     if self.repl_wait == 0 {
                         self.repl_wait_since = std::time::Instant::now();
                         db.repl.waiting.fetch_add(1, Ordering::AcqRel);
                     }
-                    self.repl_wait = db.repl.backlog.end();
+                    self.repl_wait = self.repl_wait.max(fed);
                     self.client.write_replies.push((start, self.out.len()));
                 }
                 true
