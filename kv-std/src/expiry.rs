@@ -163,9 +163,12 @@ pub fn spawn(db: Arc<Db>, stop: Arc<AtomicBool>) -> io::Result<JoinHandle<()>> {
             db.gate.register();
             while !stop.load(Ordering::Acquire) {
                 std::thread::sleep(period);
-                let _turn = db.gate.enter();
+                let turn = db.gate.enter();
                 active.turn(&db, TURN_BUDGET);
                 db.table.shrink_step(MERGES_PER_TURN);
+                drop(turn);
+                // Its `DEL`s go to the replicas now.
+                db.repl.backlog.wake_if_fed();
             }
         })
 }

@@ -238,7 +238,9 @@ pub fn wait(mut args: Args<'_>, client: &mut Client, db: &Db, out: &mut Out) {
         out.int(acked as i64);
         return;
     }
-    db.gate.exclusive(|| db.repl.request_acks());
+    // A command runs within its worker's turn, while no `EXEC` does: the request cannot land
+    // inside a transaction in the stream.
+    db.repl.request_acks();
     db.repl.waiting.fetch_add(1, Ordering::AcqRel);
     client.blocked = Some(Blocked {
         offset,

@@ -10,9 +10,13 @@
 //!
 //! Feeding takes the backlog's mutex for one copy; a reader (a replica's sender thread) takes
 //! what was fed since its last read in one piece and writes it to its socket unlocked. A reader
-//! that finds nothing new waits on a condition variable, signalled only while some reader waits.
+//! that finds nothing new waits on a condition variable. Feeding does not signal it: the thread
+//! that fed calls [`Backlog::wake_if_fed`] once its turn of work ends (a worker after the
+//! requests of one poll, as Redis writes to its replicas once per event loop turn), so a burst
+//! of writes costs the readers one wake-up, not one each.
 
-use std::io::Write;
+use kv_nostd::resp::{encode_request, encoded_request_len};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -77,6 +81,11 @@ impl Ring {
             self.first += drop as u64;
         }
     }
+}
+
+thread_local! {
+    /// The calling thread fed a backlog since it last woke the readers.
+    static FED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A reader fell behind the backlog: what it needs next was dropped.
@@ -182,13 +191,10 @@ impl Backlog {
             r.bytes
                 .extend_from_slice(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n");
         }
-        let bytes = &mut r.bytes;
-        let _ = write!(bytes, "*{}\r\n", command.len());
-        for arg in command {
-            let _ = write!(bytes, "${}\r\n", arg.len());
-            bytes.extend_from_slice(arg);
-            bytes.extend_from_slice(b"\r\n");
-        }
+        let at = r.bytes.len();
+        r.bytes.resize(at + encoded_request_len(command), 0);
+        // Sized just above: it fits.
+        let _ = encode_request(command, &mut r.bytes[at..]);
         self.fed(r)
     }
 
@@ -205,10 +211,21 @@ impl Backlog {
         if r.bytes.len() >= 2 * r.size {
             r.trim();
         }
-        if r.waiting > 0 {
-            self.more.notify_all();
-        }
+        FED.with(|f| f.set(true));
         end
+    }
+
+    /// Whether the calling thread fed since it last woke the readers.
+    pub fn fed_here(&self) -> bool {
+        FED.with(Cell::get)
+    }
+
+    /// Wakes the waiting readers if the calling thread fed this backlog since it last called
+    /// this: call when a turn of work that may have fed ends.
+    pub fn wake_if_fed(&self) {
+        if FED.with(Cell::take) {
+            self.wake_readers();
+        }
     }
 
     /// Whether a replica may continue from `offset` (the next byte it wants): the backlog holds
@@ -280,10 +297,12 @@ impl Backlog {
         Ok(r.readers[at].1)
     }
 
-    /// Wakes every waiting reader (one is being stopped).
+    /// Wakes every waiting reader: there is more to read, or one is being stopped.
     pub fn wake_readers(&self) {
-        let _r = lock(&self.ring);
-        self.more.notify_all();
+        let r = lock(&self.ring);
+        if r.waiting > 0 {
+            self.more.notify_all();
+        }
     }
 }
 
@@ -326,6 +345,8 @@ mod tests {
             Ok(SET_BYTES.len() as u64)
         );
         assert_eq!(out, SET_BYTES);
+        // Fed on this thread: woken when the thread says its turn ended.
+        b.wake_if_fed();
         let t = std::time::Instant::now();
         assert_eq!(
             b.read(id, &mut out, 1000, Duration::from_millis(20)),

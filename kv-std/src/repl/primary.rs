@@ -473,8 +473,12 @@ pub fn cron(db: Weak<Db>) {
             && db.repl.ping_due(settings.ping_period)
         {
             // Lower case, as Redis sends it.
-            db.gate.exclusive(|| db.repl.feed(&[b"ping"]));
+            db.gate.exclusive(|| db.repl.backlog.feed(&[b"ping"]));
         }
         last_check = Instant::now();
+        // What this thread fed, and what any thread may have fed without waking the senders
+        // (a write from a thread that is no worker): at most a tenth of a second late.
+        db.repl.backlog.wake_if_fed();
+        db.repl.backlog.wake_readers();
     }
 }

@@ -495,6 +495,8 @@ fn apply_stream(
     let mut chunk = vec![0u8; 1 << 16];
     let mut last_ack = Instant::now();
     let limits = resp::Limits::REDIS;
+    // The stream paused (a read waited its 100 ms for nothing); the offset last acknowledged.
+    let (mut idle, mut acked) = (false, 0u64);
     loop {
         if link.stopped() {
             return Ok(());
@@ -541,19 +543,24 @@ fn apply_stream(
             }
         }
         buf.drain(..used_total);
+        // What was forwarded goes on to this server's own replicas.
+        db.repl.backlog.wake_if_fed();
         let after = db.repl.backlog.end();
         if after > before {
             if let Some(p) = &db.persist {
                 log_position(p, &db.repl.ids().replid, after);
             }
         }
-        // Every second, as Redis's replica; and at once after applying something, so that a
-        // primary's `WAIT` and `--sync-replicas` need not wait for the second (or a GETACK).
-        if last_ack.elapsed() >= Duration::from_secs(1) || after > before {
+        // Every second, as Redis's replica (and in answer to each `GETACK`, above); and when
+        // the stream pauses with something applied since the last, so a primary's view of its
+        // replicas is current whenever it is quiet, at no cost while it streams.
+        if last_ack.elapsed() >= Duration::from_secs(1) || (idle && after > acked) {
             let at = after.to_string();
             send(&mut stream, &[b"REPLCONF", b"ACK", at.as_bytes()])?;
             last_ack = Instant::now();
+            acked = after;
         }
+        idle = false;
         match input.read(&mut chunk) {
             Ok(0) => return Err(error("the primary closed the connection")),
             Ok(n) => {
@@ -568,6 +575,7 @@ fn apply_stream(
                         | io::ErrorKind::Interrupted
                 ) =>
             {
+                idle = true;
                 if lock(&link.status).last_io.elapsed() > timeout {
                     return Err(error(format!(
                         "nothing from the primary for {}s (repl-timeout)",

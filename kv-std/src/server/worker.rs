@@ -180,7 +180,16 @@ impl Loop {
             for i in std::mem::take(&mut self.again) {
                 self.serve(i);
             }
+            if self.db.repl.waiting.load(Ordering::Relaxed) > 0 && self.db.repl.backlog.fed_here()
+            {
+                // Clients wait for replicas to have this turn's writes (`--sync-replicas`): ask
+                // for their acknowledgements, as Redis does before it sleeps. Inside the turn, so
+                // no `EXEC` runs meanwhile.
+                self.db.repl.request_acks();
+            }
             drop(turn);
+            // Once per turn, whatever it wrote: the replicas' senders wake to send it.
+            self.db.repl.backlog.wake_if_fed();
             if self.stop.load(Ordering::Acquire) {
                 self.finish();
                 return Ok(());

@@ -254,6 +254,10 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill9();
+        if std::thread::panicking() {
+            // What the server said is the first thing to read when a test fails.
+            eprintln!("--- log of the server on port {} ---\n{}", self.port, self.log());
+        }
     }
 }
 
