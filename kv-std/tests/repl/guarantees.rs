@@ -33,6 +33,24 @@ fn replica_of(primary: &Node, persist: Persist) -> Node {
     Node::start(Kind::Kv, persist, &["--replicaof", "127.0.0.1", &port])
 }
 
+/// Until the primary streams to `n` replicas (`state=online` in INFO): a replica counts for
+/// `--sync-replicas`, `min-replicas-to-write` and `WAIT` only from then on, a little after its
+/// own link shows up.
+fn wait_online(primary: &Node, n: usize) {
+    wait_until(&format!("{n} replicas online"), TIMEOUT, || {
+        let info = primary.info("replication");
+        let online = info
+            .iter()
+            .filter(|(k, v)| k.starts_with("slave") && v.contains(",state=online,"))
+            .count();
+        if online == n {
+            Ok(())
+        } else {
+            Err(format!("{info:?}"))
+        }
+    });
+}
+
 fn pid(node: &Node) -> libc::pid_t {
     let pid = node.info_int("server", "process_id");
     libc::pid_t::try_from(pid).unwrap_or_else(|_| panic!("process_id {pid}"))
@@ -61,14 +79,20 @@ impl Frozen {
         signal(pid, libc::SIGSTOP);
         // The signal is delivered asynchronously; the test must not go on while the node runs.
         let frozen = Frozen { pid };
-        wait_until(
-            &format!("process {pid} to stop"),
-            TIMEOUT,
-            || match proc_state(pid) {
-                Some('T') => Ok(()),
-                state => Err(format!("state {state:?}")),
-            },
-        );
+        wait_until(&format!("every thread of {pid} to stop"), TIMEOUT, || {
+            let states: Vec<Option<char>> = std::fs::read_dir(format!("/proc/{pid}/task"))
+                .map_err(|e| e.to_string())?
+                .map(|t| {
+                    let task = t.ok()?.path();
+                    state_in(&format!("{}/stat", task.display()))
+                })
+                .collect();
+            if states.iter().all(|s| *s == Some('T')) {
+                Ok(())
+            } else {
+                Err(format!("states {states:?}"))
+            }
+        });
         frozen
     }
 
@@ -84,7 +108,11 @@ impl Drop for Frozen {
 /// The state letter of process `pid` in `/proc` (`R`, `S`, `T` stopped, `Z` exited, ...), or
 /// `None` once it is gone.
 fn proc_state(pid: libc::pid_t) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    state_in(&format!("/proc/{pid}/stat"))
+}
+
+fn state_in(stat_path: &str) -> Option<char> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
     // The state follows the parenthesised command name, which may hold anything.
     let (_, rest) = stat.rsplit_once(") ")?;
     rest.chars().next()
@@ -137,14 +165,7 @@ pub fn sync_replicas_holds_writes_not_reads() {
     );
     let replica = replica_of(&primary, Persist::None);
     wait_link_up(&replica, TIMEOUT);
-    wait_until(
-        "the primary to count its replica",
-        TIMEOUT,
-        || match primary.info_int("replication", "connected_slaves") {
-            1 => Ok(()),
-            n => Err(format!("{n} replicas")),
-        },
-    );
+    wait_online(&primary, 1);
 
     let mut client = primary.client();
     assert_eq!(client.cmd(&["SET", "a", "1"]), ok());
@@ -240,6 +261,7 @@ pub fn min_replicas_to_write() {
     let primary = Node::start(Kind::Kv, Persist::None, &[]);
     let replica = replica_of(&primary, Persist::None);
     wait_offsets_equal(&primary, &[&replica], TIMEOUT);
+    wait_online(&primary, 1);
     let mut client = primary.client();
     assert_eq!(client.cmd(&["SET", "before", "1"]), ok());
 
@@ -277,6 +299,7 @@ pub fn wait_counts_acknowledged_replicas() {
     let a = replica_of(&primary, Persist::None);
     let b = replica_of(&primary, Persist::None);
     wait_offsets_equal(&primary, &[&a, &b], TIMEOUT);
+    wait_online(&primary, 2);
 
     let mut client = primary.client();
     assert_eq!(client.cmd(&["SET", "k", "1"]), ok());
