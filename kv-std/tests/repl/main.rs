@@ -14,12 +14,14 @@
 //! own; [`load`] the data written; [`digest`] a node's whole content; [`converge`] waiting for
 //! replicas to catch up and comparing them; [`proxy`] a TCP proxy that cuts links. The tests:
 //! [`topology`] one primary and two replicas; [`interop`] kv and Redis and redis-cli together;
-//! [`faults`] crashes, cut links and restarts; [`harness`] checks of the tools above.
+//! [`faults`] crashes, cut links and restarts; [`guarantees`] what replication promises clients
+//! (kv only); [`harness`] checks of the tools above.
 #![allow(missing_docs)]
 
 mod converge;
 mod digest;
 mod faults;
+mod guarantees;
 mod harness;
 mod interop;
 mod load;
@@ -63,4 +65,29 @@ both_servers! {
     fault_link_cut, fault_link_cut_reference_redis => faults::link_cut_with;
     fault_primary_restart, fault_primary_restart_reference_redis
         => faults::primary_restart_with;
+}
+
+/// Declares `$name` running `$body()` against kv-server alone: the behaviour it checks is kv's
+/// own, or needs signals that the Redis runs of the tests above do not.
+macro_rules! kv_only {
+    ($($name:ident => $body:path;)*) => {$(
+        #[test]
+        fn $name() {
+            $body()
+        }
+    )*};
+}
+
+kv_only! {
+    sync_replicas_holds_writes_not_reads => guarantees::sync_replicas_holds_writes_not_reads;
+    sync_replicas_refuses_writes_without_replicas
+        => guarantees::sync_replicas_refuses_writes_without_replicas;
+    min_replicas_to_write => guarantees::min_replicas_to_write;
+    wait_counts_acknowledged_replicas => guarantees::wait_counts_acknowledged_replicas;
+    replica_restarted_after_clean_shutdown_continues
+        => guarantees::replica_restarted_after_clean_shutdown_continues;
+    publish_reaches_replica_subscribers => guarantees::publish_reaches_replica_subscribers;
+    replica_keeps_keys_the_primary_still_has
+        => guarantees::replica_keeps_keys_the_primary_still_has;
+    promoted_replica_keeps_history => guarantees::promoted_replica_keeps_history;
 }
