@@ -518,7 +518,7 @@ fn apply_stream(
                     let at = db.repl.backlog.end().to_string();
                     send(&mut stream, &[b"REPLCONF", b"ACK", at.as_bytes()])?;
                 } else if !request.is_empty() {
-                    revive_for(&request, db);
+                    let revived = revive_for(&request, db);
                     let kept = keep_passed(&request, db.table.now());
                     let request = match &kept {
                         Some(bytes) => match resp::decode_request(bytes, &limits) {
@@ -536,6 +536,9 @@ fn apply_stream(
                             "== CRITICAL == replicated command failed: {}",
                             String::from_utf8_lossy(out.bytes()).trim_end()
                         );
+                    }
+                    if let Some(key) = revived {
+                        hide_again(&key, db);
                     }
                 }
                 db.repl.backlog.feed_raw(&rest[..used]);
@@ -588,35 +591,72 @@ fn apply_stream(
     }
 }
 
-/// Makes the key of a `PERSIST` or `PEXPIREAT` from the primary present again if its deadline
-/// has passed here but the key is still held (a replica removes nothing itself): the primary
-/// changed its deadline before it passed there, so the change applies. Redis's replica treats
-/// every key as present for its primary's commands; kv's table hides expired keys from every
-/// caller, so the two commands that change a deadline in place find the key first this way.
-/// (The stream of a kv primary carries every other write as a whole value: `SET`, `DEL`.)
-fn revive_for(request: &resp::Request<'_>, db: &Db) {
+/// What a command from the primary does to its key's deadline, for [`revive_for`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Touches {
+    /// It replaces the key whole, or deletes it, or has no key: nothing to do.
+    Nothing,
+    /// It sets or removes the deadline (`PERSIST`, `PEXPIREAT`, ...).
+    Deadline,
+    /// It changes the value and keeps the deadline (`APPEND`, `INCR`, `SETRANGE`, ...).
+    Value,
+}
+
+fn touches(name: &[u8]) -> Touches {
+    let name = name.to_ascii_lowercase();
+    match name.as_slice() {
+        b"persist" | b"pexpireat" | b"expireat" | b"pexpire" | b"expire" => Touches::Deadline,
+        b"append" | b"incr" | b"decr" | b"incrby" | b"decrby" | b"incrbyfloat" | b"setrange"
+        | b"setbit" | b"bitfield" => Touches::Value,
+        _ => Touches::Nothing,
+    }
+}
+
+/// Makes the key of a command from the primary present again if its deadline has passed here
+/// but the key is still held (a replica removes nothing itself), and returns it if the key must
+/// be hidden again after the command. Redis's replica treats every key as present for its
+/// primary's commands, which the primary ran before the deadline passed there; kv's table hides
+/// expired keys from every caller, so the key is put back without a deadline (logged as a
+/// `PERSIST`, for this server's log to replay the same), the command runs, and a command that
+/// keeps deadlines gets the passed one back ([`hide_again`]). A kv primary's stream carries
+/// every other write as a whole value (`SET`, `DEL`), which needs no key present.
+fn revive_for(request: &resp::Request<'_>, db: &Db) -> Option<Vec<u8>> {
     let mut args = request.args();
     let (Some(name), Some(key)) = (args.next(), args.next()) else {
-        return;
+        return None;
     };
-    if !name.eq_ignore_ascii_case(b"persist") && !name.eq_ignore_ascii_case(b"pexpireat") {
-        return;
+    let touches = touches(name);
+    if touches == Touches::Nothing {
+        return None;
     }
     let mut held = None;
     let mut buf = Vec::new();
     let _ = db.table.reap(key, &mut |e| {
         held = Some(crate::db::entry_value(e, &mut buf).to_vec());
     });
-    if let Some(value) = held {
-        let _ = db.table.put_with(
-            key,
-            &value,
-            kv_nostd::When::Always,
-            kv_nostd::Deadline::None,
-            None,
-            &mut |_| {},
-        );
-    }
+    let value = held?;
+    let put = db.table.put_with(
+        key,
+        &value,
+        kv_nostd::When::Always,
+        kv_nostd::Deadline::None,
+        None,
+        &mut |_| {
+            db.log(&[b"PERSIST", key]);
+        },
+    );
+    (put.is_ok() && touches == Touches::Value).then(|| key.to_vec())
+}
+
+/// Gives a key [`revive_for`] put back for a command that keeps deadlines its passed deadline
+/// again: one millisecond after the clock, as [`keep_passed`] does.
+fn hide_again(key: &[u8], db: &Db) {
+    let at = db.table.now() + 1;
+    let _ = db
+        .table
+        .set_deadline(key, Some(at), kv_nostd::ExpireIf::Always, &mut |_| {
+            db.log(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
+        });
 }
 
 /// A `SET` or `PEXPIREAT`/`EXPIREAT` from the primary whose deadline has already passed here,

@@ -180,8 +180,7 @@ impl Loop {
             for i in std::mem::take(&mut self.again) {
                 self.serve(i);
             }
-            if self.db.repl.waiting.load(Ordering::Relaxed) > 0 && self.db.repl.backlog.fed_here()
-            {
+            if self.db.repl.waiting.load(Ordering::Relaxed) > 0 && self.db.repl.backlog.fed_here() {
                 // Clients wait for replicas to have this turn's writes (`--sync-replicas`): ask
                 // for their acknowledgements, as Redis does before it sleeps. Inside the turn, so
                 // no `EXEC` runs meanwhile.

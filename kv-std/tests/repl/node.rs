@@ -256,7 +256,11 @@ impl Drop for Node {
         self.kill9();
         if std::thread::panicking() {
             // What the server said is the first thing to read when a test fails.
-            eprintln!("--- log of the server on port {} ---\n{}", self.port, self.log());
+            eprintln!(
+                "--- log of the server on port {} ---\n{}",
+                self.port,
+                self.log()
+            );
         }
     }
 }
