@@ -235,11 +235,13 @@ fn send(db: &Db, replica: &Attached, stream: TcpStream, pending: &[u8]) -> io::R
         db.repl.sync_full.fetch_add(1, Ordering::Relaxed);
         // The offset the RDB stands for, taken while no transaction runs; the stream after it
         // begins with a SELECT, as after Redis's fork.
-        let offset = db.gate.exclusive(|| {
+        // The reader is added at once, so the backlog keeps every byte after the offset.
+        let (offset, added) = db.gate.exclusive(|| {
             db.repl.backlog.select_next();
-            db.repl.backlog.end()
+            let offset = db.repl.backlog.end();
+            (offset, db.repl.backlog.add_reader(offset))
         });
-        reader = db.repl.backlog.add_reader(offset);
+        reader = added;
         let ids = db.repl.ids();
         if asked.is_some() {
             write!(out, "+FULLRESYNC {} {offset}\r\n", ids.replid)?;
