@@ -619,16 +619,23 @@ fn export(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
         written.map_err(|e| Exit::file(path, e))?;
     }
     let (buffered, n) = writer.finish().map_err(|e| Exit::file(path, e))?;
+    sync_export(path, buffered, started, &format!("{n} entries"), out)
+}
+
+/// Flushes an export's file and makes it durable, then reports what it holds.
+fn sync_export(
+    path: &Path,
+    buffered: BufWriter<File>,
+    started: Instant,
+    what: &str,
+    out: &mut impl Write,
+) -> Result<(), Exit> {
     let file = buffered
         .into_inner()
         .map_err(|e| Exit::file(path, e.into_error()))?;
     file.sync_all().map_err(|e| Exit::file(path, e))?;
     let secs = started.elapsed().as_secs_f64();
-    let _ = writeln!(
-        out,
-        "exported {n} entries to {} in {secs:.2} s",
-        path.display()
-    );
+    let _ = writeln!(out, "exported {what} to {} in {secs:.2} s", path.display());
     Ok(())
 }
 
@@ -737,17 +744,7 @@ fn export_rdb(path: &Path, routed: &mut Routed, out: &mut impl Write) -> Result<
         }
     }
     let buffered = writer.finish().map_err(|e| Exit::file(path, e))?;
-    let file = buffered
-        .into_inner()
-        .map_err(|e| Exit::file(path, e.into_error()))?;
-    file.sync_all().map_err(|e| Exit::file(path, e))?;
-    let secs = started.elapsed().as_secs_f64();
-    let _ = writeln!(
-        out,
-        "exported {written} keys to {} in {secs:.2} s",
-        path.display()
-    );
-    Ok(())
+    sync_export(path, buffered, started, &format!("{written} keys"), out)
 }
 
 /// Keys, values and `PXAT` times (as text) to send as `SET`s.

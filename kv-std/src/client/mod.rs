@@ -528,26 +528,32 @@ impl Conn {
             // A large answer was read and handed out: give its memory back.
             self.input = Vec::with_capacity(64 * 1024);
         }
-        let len = self.input.len();
-        self.input.resize(len + 64 * 1024, 0);
-        loop {
-            match self.stream.read(&mut self.input[len..]) {
-                Ok(0) => {
-                    self.input.truncate(len);
-                    return Err(Failure::Connection(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the server closed the connection",
-                    )));
-                }
-                Ok(n) => {
-                    self.input.truncate(len + n);
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.input.truncate(len);
-                    return Err(Failure::Connection(timeout_named(e)));
-                }
+        read_more(&mut self.stream, &mut self.input).map_err(Failure::Connection)
+    }
+}
+
+/// Appends what one read of `stream` gives (up to 64 KiB) to `input`: an error if the server
+/// closed the connection, or the read failed (a timeout named as one).
+fn read_more(stream: &mut impl Read, input: &mut Vec<u8>) -> io::Result<()> {
+    let len = input.len();
+    input.resize(len + 64 * 1024, 0);
+    loop {
+        match stream.read(&mut input[len..]) {
+            Ok(0) => {
+                input.truncate(len);
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                ));
+            }
+            Ok(n) => {
+                input.truncate(len + n);
+                return Ok(());
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                input.truncate(len);
+                return Err(timeout_named(e));
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use super::{ClientConfig, Error, ProtocolError};
 use kv_nostd::resp::{self, Limits, Reply};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 
 /// A reply, owned: what the client keeps of RESP2's types.
@@ -163,27 +163,6 @@ impl RespConn {
             self.input.drain(..self.start);
             self.start = 0;
         }
-        let len = self.input.len();
-        self.input.resize(len + 64 * 1024, 0);
-        loop {
-            match self.stream.read(&mut self.input[len..]) {
-                Ok(0) => {
-                    self.input.truncate(len);
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the server closed the connection",
-                    ));
-                }
-                Ok(n) => {
-                    self.input.truncate(len + n);
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.input.truncate(len);
-                    return Err(super::timeout_named(e));
-                }
-            }
-        }
+        super::read_more(&mut self.stream, &mut self.input)
     }
 }
