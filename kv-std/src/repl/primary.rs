@@ -257,7 +257,7 @@ fn send(db: &Db, replica: &Attached, stream: TcpStream, pending: &[u8]) -> io::R
         let sent = if diskless {
             send_diskless(db, replica, &mut out, info)
         } else {
-            send_from_file(db, replica, &mut out, info)
+            send_from_file(db, replica, &mut out, &stream, info)
         };
         if let Err(e) = sent {
             db.repl.backlog.remove_reader(reader);
@@ -309,17 +309,26 @@ fn send_from_file(
     db: &Db,
     replica: &Attached,
     out: &mut impl Write,
+    socket: &TcpStream,
     info: ReplInfo,
 ) -> io::Result<()> {
     let path =
         std::env::temp_dir().join(format!("kv-sync-{}-{}.rdb", std::process::id(), replica.id));
+    // What is buffered goes first: the newlines below go straight to the socket.
+    out.flush()?;
     let result = (|| {
         let file = std::fs::File::create(&path)?;
-        let (w, keys) = crate::rdb::table::save(
-            &db.table,
-            BufWriter::with_capacity(4 << 20, file),
-            Some(info),
-        )?;
+        let writing = AtomicBool::new(true);
+        let (w, keys) = std::thread::scope(|scope| {
+            scope.spawn(|| keep_alive(socket, &writing));
+            let saved = crate::rdb::table::save(
+                &db.table,
+                BufWriter::with_capacity(4 << 20, file),
+                Some(info),
+            );
+            writing.store(false, Ordering::Release);
+            saved
+        })?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
         let len = file.metadata()?.len();
         drop(file);
@@ -334,6 +343,21 @@ fn send_from_file(
     })();
     let _ = std::fs::remove_file(&path);
     result
+}
+
+/// While the RDB file is written, sends the replica a newline every second, as Redis's primary
+/// does before the payload, so that a long save does not look like a dead link to it.
+fn keep_alive(mut socket: &TcpStream, writing: &AtomicBool) {
+    let mut since = Instant::now();
+    while writing.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(50));
+        if since.elapsed() >= Duration::from_secs(1) {
+            if socket.write_all(b"\n").is_err() {
+                return;
+            }
+            since = Instant::now();
+        }
+    }
 }
 
 /// Streams the backlog from reader `id` to the replica until it stops.

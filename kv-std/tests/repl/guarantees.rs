@@ -481,3 +481,25 @@ pub fn promoted_replica_keeps_history() {
     assert_eq!(p.client().cmd(&["GET", "after"]), bulk("promotion"));
     assert_eq!(b.client().cmd(&["GET", "after"]), bulk("promotion"));
 }
+
+/// A primary with `--repl-diskless-sync no` writes the RDB to a file and sends it with its
+/// length (`$<len>`), sending a newline every second meanwhile: a kv replica and a Redis replica
+/// both take it, while writes go on, and end with the primary's content.
+pub fn disk_based_full_sync() {
+    let primary = Node::start(Kind::Kv, Persist::None, &["--repl-diskless-sync", "no"]);
+    crate::load::fill(primary.port, 61, 0, 30_000);
+    let writer = crate::load::Writer::start(primary.port, 62, 40_000, 5_000);
+    let kv = replica_of(&primary, Persist::None);
+    let redis = Node::start(Kind::Redis, Persist::None, &[]);
+    redis.replicate(&primary);
+    wait_link_up(&kv, TIMEOUT);
+    wait_link_up(&redis, TIMEOUT);
+    crate::load::fill(primary.port, 63, 30_000, 5_000);
+    writer.finish();
+    assert_converged(&primary, &[&kv, &redis], TIMEOUT);
+    assert!(
+        primary.log().contains("bytes)"),
+        "the primary did not send a file: {}",
+        primary.log()
+    );
+}

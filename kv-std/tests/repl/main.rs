@@ -90,4 +90,5 @@ kv_only! {
     replica_keeps_keys_the_primary_still_has
         => guarantees::replica_keeps_keys_the_primary_still_has;
     promoted_replica_keeps_history => guarantees::promoted_replica_keeps_history;
+    disk_based_full_sync => guarantees::disk_based_full_sync;
 }
