@@ -27,6 +27,8 @@
 //! - [`scan`]: visits and resumable scans ([`Entry`], [`ScanCursor`]).
 //! - [`random`]: a live key picked at random ([`Table::random_entry`], `RANDOMKEY`).
 //! - [`hash`]: the keyed SipHash-1-3 the table places keys with ([`HashKey`]).
+//! - [`keyslot`]: Redis Cluster's key slots (CRC16 and hash tags), for partitioning keys the
+//!   way Redis Cluster clients do.
 //! - [`error`]: why an operation did nothing ([`Error`], [`LayoutError`]).
 //! - [`native`]: kv's own length-prefixed binary protocol, sans-IO (requests and responses).
 //! - [`resp`]: the Redis protocol (RESP2), sans-IO: request decoder, reply encoders and decoder.
@@ -74,6 +76,7 @@ pub mod evict;
 pub mod expire;
 pub mod hash;
 mod index;
+pub mod keyslot;
 #[doc = include_str!("interrupts.md")]
 pub mod interrupts {}
 mod item;

@@ -394,6 +394,10 @@ pub enum Command {
     Role,
     /// `WAIT`.
     Wait,
+    /// `CLUSTER` and its subcommands.
+    Cluster,
+    /// `ASKING`.
+    Asking,
 }
 
 /// The command called `name` (any case), not a subcommand.
@@ -812,6 +816,10 @@ fn dispatch(
         Command::Replicaof => replication::replicaof(args, client, db, out),
         Command::Role => replication::role(db, out),
         Command::Wait => replication::wait(args, client, db, out),
+        // kv has no cluster mode yet: Redis's answer when it is off.
+        Command::Cluster | Command::Asking => {
+            out.error("ERR This instance has cluster support disabled")
+        }
     }
     Flow::Continue
 }

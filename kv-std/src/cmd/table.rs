@@ -1990,6 +1990,295 @@ pub const COMMANDS: &[Spec] = &[
             "O(1)",
         )
         .arguments(&[arg("numreplicas", Integer), arg("timeout", Integer)]),
+    spec("cluster", Command::Cluster, -2)
+        .acl(&["@slow"])
+        .docs("A container for cluster commands", "3.0.0", "cluster", "Depends on subcommand.")
+        .subcommands(&[
+            spec("cluster|addslots", Command::Cluster, -3)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs(
+                    "Assign new hash slots to receiving node",
+                    "3.0.0",
+                    "cluster",
+                    "O(N) where N is the total number of hash slot arguments",
+                )
+                .arguments(&[arg("slot", Integer).multiple()]),
+            spec("cluster|addslotsrange", Command::Cluster, -4)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs(
+                    "Assign new hash slots to receiving node",
+                    "7.0.0",
+                    "cluster",
+                    "O(N) where N is the total number of the slots between the start slot and end slot arguments.",
+                )
+                .arguments(&[
+                    arg(
+                        "start-slot_end-slot",
+                        Block(&[arg("start-slot", Integer), arg("end-slot", Integer)]),
+                    )
+                    .multiple(),
+                ]),
+            spec("cluster|bumpepoch", Command::Cluster, 2)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&["nondeterministic_output"])
+                .docs("Advance the cluster config epoch", "3.0.0", "cluster", "O(1)"),
+            spec("cluster|count-failure-reports", Command::Cluster, 3)
+                .flags(&["admin", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&["nondeterministic_output"])
+                .docs(
+                    "Return the number of failure reports active for a given node",
+                    "3.0.0",
+                    "cluster",
+                    "O(N) where N is the number of failure reports",
+                )
+                .arguments(&[arg("node-id", Str)]),
+            spec("cluster|countkeysinslot", Command::Cluster, 3)
+                .flags(&["stale"])
+                .acl(&["@slow"])
+                .docs(
+                    "Return the number of local keys in the specified hash slot",
+                    "3.0.0",
+                    "cluster",
+                    "O(1)",
+                )
+                .arguments(&[arg("slot", Integer)]),
+            spec("cluster|delslots", Command::Cluster, -3)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs(
+                    "Set hash slots as unbound in receiving node",
+                    "3.0.0",
+                    "cluster",
+                    "O(N) where N is the total number of hash slot arguments",
+                )
+                .arguments(&[arg("slot", Integer).multiple()]),
+            spec("cluster|delslotsrange", Command::Cluster, -4)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs(
+                    "Set hash slots as unbound in receiving node",
+                    "7.0.0",
+                    "cluster",
+                    "O(N) where N is the total number of the slots between the start slot and end slot arguments.",
+                )
+                .arguments(&[
+                    arg(
+                        "start-slot_end-slot",
+                        Block(&[arg("start-slot", Integer), arg("end-slot", Integer)]),
+                    )
+                    .multiple(),
+                ]),
+            spec("cluster|failover", Command::Cluster, -2)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs(
+                    "Forces a replica to perform a manual failover of its master.",
+                    "3.0.0",
+                    "cluster",
+                    "O(1)",
+                )
+                .arguments(&[
+                    arg(
+                        "options",
+                        OneOf(&[pure_token("force", "FORCE"), pure_token("takeover", "TAKEOVER")]),
+                    )
+                    .optional(),
+                ]),
+            spec("cluster|flushslots", Command::Cluster, 2)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs("Delete a node's own slots information", "3.0.0", "cluster", "O(1)"),
+            spec("cluster|forget", Command::Cluster, 3)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs("Remove a node from the nodes table", "3.0.0", "cluster", "O(1)")
+                .arguments(&[arg("node-id", Str)]),
+            spec("cluster|getkeysinslot", Command::Cluster, 4)
+                .flags(&["stale"])
+                .acl(&["@slow"])
+                .tips(&["nondeterministic_output"])
+                .docs(
+                    "Return local key names in the specified hash slot",
+                    "3.0.0",
+                    "cluster",
+                    "O(log(N)) where N is the number of requested keys",
+                )
+                .arguments(&[arg("slot", Integer), arg("count", Integer)]),
+            spec("cluster|help", Command::Cluster, 2)
+                .flags(&["loading", "stale"])
+                .acl(&["@slow"])
+                .docs(
+                    "Show helpful text about the different subcommands",
+                    "5.0.0",
+                    "cluster",
+                    "O(1)",
+                ),
+            spec("cluster|info", Command::Cluster, 2)
+                .flags(&["stale"])
+                .acl(&["@slow"])
+                .tips(&["nondeterministic_output"])
+                .docs("Provides info about Redis Cluster node state", "3.0.0", "cluster", "O(1)"),
+            spec("cluster|keyslot", Command::Cluster, 3)
+                .flags(&["stale"])
+                .acl(&["@slow"])
+                .docs(
+                    "Returns the hash slot of the specified key",
+                    "3.0.0",
+                    "cluster",
+                    "O(N) where N is the number of bytes in the key",
+                )
+                .arguments(&[arg("key", Str)]),
+            spec("cluster|links", Command::Cluster, 2)
+                .flags(&["stale"])
+                .acl(&["@slow"])
+                .tips(&["nondeterministic_output"])
+                .docs(
+                    "Returns a list of all TCP links to and from peer nodes in cluster",
+                    "7.0.0",
+                    "cluster",
+                    "O(N) where N is the total number of Cluster nodes",
+                ),
+            spec("cluster|meet", Command::Cluster, -4)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs(
+                    "Force a node cluster to handshake with another node",
+                    "3.0.0",
+                    "cluster",
+                    "O(1)",
+                )
+                .history(&[("4.0.0", "Added the optional `cluster_bus_port` argument.")])
+                .arguments(&[
+                    arg("ip", Str),
+                    arg("port", Integer),
+                    arg("cluster_bus_port", Integer).since("4.0.0").optional(),
+                ]),
+            spec("cluster|myid", Command::Cluster, 2)
+                .flags(&["stale"])
+                .acl(&["@slow"])
+                .docs("Return the node id", "3.0.0", "cluster", "O(1)"),
+            spec("cluster|nodes", Command::Cluster, 2)
+                .flags(&["stale"])
+                .acl(&["@slow"])
+                .tips(&["nondeterministic_output"])
+                .docs(
+                    "Get Cluster config for the node",
+                    "3.0.0",
+                    "cluster",
+                    "O(N) where N is the total number of Cluster nodes",
+                ),
+            spec("cluster|replicas", Command::Cluster, 3)
+                .flags(&["admin", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&["nondeterministic_output"])
+                .docs(
+                    "List replica nodes of the specified master node",
+                    "5.0.0",
+                    "cluster",
+                    "O(1)",
+                )
+                .arguments(&[arg("node-id", Str)]),
+            spec("cluster|replicate", Command::Cluster, 3)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs(
+                    "Reconfigure a node as a replica of the specified master node",
+                    "3.0.0",
+                    "cluster",
+                    "O(1)",
+                )
+                .arguments(&[arg("node-id", Str)]),
+            spec("cluster|reset", Command::Cluster, -2)
+                .flags(&["admin", "noscript", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs(
+                    "Reset a Redis Cluster node",
+                    "3.0.0",
+                    "cluster",
+                    "O(N) where N is the number of known nodes. The command may execute a FLUSHALL as a side effect.",
+                )
+                .arguments(&[
+                    arg(
+                        "hard_soft",
+                        OneOf(&[pure_token("hard", "HARD"), pure_token("soft", "SOFT")]),
+                    )
+                    .optional(),
+                ]),
+            spec("cluster|saveconfig", Command::Cluster, 2)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs("Forces the node to save cluster state on disk", "3.0.0", "cluster", "O(1)"),
+            spec("cluster|set-config-epoch", Command::Cluster, 3)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs("Set the configuration epoch in a new node", "3.0.0", "cluster", "O(1)")
+                .arguments(&[arg("config-epoch", Integer)]),
+            spec("cluster|setslot", Command::Cluster, -4)
+                .flags(&["admin", "stale", "no_async_loading"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs("Bind a hash slot to a specific node", "3.0.0", "cluster", "O(1)")
+                .arguments(&[
+                    arg("slot", Integer),
+                    arg(
+                        "subcommand",
+                        OneOf(&[
+                            arg("node-id", Str).token("IMPORTING"),
+                            arg("node-id", Str).token("MIGRATING"),
+                            arg("node-id", Str).token("NODE"),
+                            pure_token("stable", "STABLE"),
+                        ]),
+                    ),
+                ]),
+            spec("cluster|shards", Command::Cluster, 2)
+                .flags(&["stale"])
+                .acl(&["@slow"])
+                .tips(&["nondeterministic_output"])
+                .docs(
+                    "Get array of cluster slots to node mappings",
+                    "7.0.0",
+                    "cluster",
+                    "O(N) where N is the total number of cluster nodes",
+                ),
+            spec("cluster|slaves", Command::Cluster, 3)
+                .flags(&["admin", "stale"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .tips(&["nondeterministic_output"])
+                .docs(
+                    "List replica nodes of the specified master node",
+                    "3.0.0",
+                    "cluster",
+                    "O(1)",
+                )
+                .doc_flags(&["deprecated"])
+                .deprecated_since("5.0.0")
+                .replaced_by("`CLUSTER REPLICAS`")
+                .arguments(&[arg("node-id", Str)]),
+            spec("cluster|slots", Command::Cluster, 2)
+                .flags(&["stale"])
+                .acl(&["@slow"])
+                .tips(&["nondeterministic_output"])
+                .docs(
+                    "Get array of Cluster slot to node mappings",
+                    "3.0.0",
+                    "cluster",
+                    "O(N) where N is the total number of Cluster nodes",
+                )
+                .doc_flags(&["deprecated"])
+                .deprecated_since("7.0.0")
+                .replaced_by("`CLUSTER SHARDS`")
+                .history(&[
+                    ("4.0.0", "Added node IDs."),
+                    ("7.0.0", "Added additional networking metadata field."),
+                ]),
+        ]),
+    spec("asking", Command::Asking, 1)
+        .flags(&["fast"])
+        .acl(&["@fast", "@connection"])
+        .docs("Sent by cluster clients after an -ASK redirect", "3.0.0", "cluster", "O(1)"),
 ];
 
 /// `SET`'s keys, as Redis's `setGetKeys` finds them: the key is read as well as written when
