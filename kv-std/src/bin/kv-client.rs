@@ -2,6 +2,7 @@
 //! command line, and import or export backups through the pipelined client, or RDB files over
 //! the Redis protocol. Given several servers (a primary and its replicas), it speaks the Redis
 //! protocol, writes to the primary, reads where `--read-from` says and follows a new primary.
+//! With `--partition`, the servers are independent and each holds the keys the scheme gives it.
 //!
 //! Exit codes: 0 done; 1 the key was not found; 2 the server could not be reached after the
 //! retries (clap also exits 2 on a usage error, with its usage text on stderr); 3 the server
@@ -13,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kv_std::backup_format::{self, BackupReader, BackupWriter, Trailer, TrailerCheck};
 use kv_std::client::resp::{CallError, Value};
 use kv_std::client::{
-    Batch, Client, ClientConfig, Error, ReadFrom, Reply, RetryPolicy, Routed, MAX_VALUE,
+    Batch, Client, ClientConfig, Error, Partition, ReadFrom, Reply, RetryPolicy, Routed, MAX_VALUE,
 };
 use kv_std::rdb::{LoadOptions, Loader, WriteOptions, Writer};
 use std::collections::HashMap;
@@ -28,6 +29,8 @@ const NOT_FOUND: u8 = 1;
 const UNREACHABLE: u8 = 2;
 const REFUSED: u8 = 3;
 const FILE_PROBLEM: u8 = 4;
+/// A usage error, as clap reports its own.
+const USAGE: u8 = 2;
 
 /// Requests per pipelined batch during import.
 const IMPORT_BATCH: usize = 10_000;
@@ -84,6 +87,15 @@ struct Args {
     /// go over the Redis protocol, as with --servers.
     #[arg(long, global = true, value_enum, default_value_t = ReadTarget::Primary)]
     read_from: ReadTarget,
+
+    /// Split the keys between the --servers, each an independent server holding its share,
+    /// over the native protocol: hash (FNV-1a 64 of the key modulo the number of servers, in
+    /// the order given) or range:LO-HI,... (one range of first bytes per server, ASCII letters
+    /// case-folded, the first reaching down to 0x00 and the last up to 0xFF; a gap or an
+    /// overlap is refused).
+    #[arg(long, global = true, value_name = "SCHEME", value_parser = parse_partition,
+          requires = "servers", conflicts_with = "read_from")]
+    partition: Option<Partition>,
 
     #[command(subcommand)]
     command: Command,
@@ -163,6 +175,10 @@ fn parse_server(s: &str) -> Result<(String, u16), String> {
     Ok((host.to_string(), port))
 }
 
+fn parse_partition(s: &str) -> Result<Partition, String> {
+    Partition::parse(s).map_err(|e| e.to_string())
+}
+
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
         Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(Duration::from_secs_f64(secs)),
@@ -214,6 +230,16 @@ fn main() -> ExitCode {
         ..ClientConfig::new(host.clone(), port)
     };
     let routed_mode = !args.servers.is_empty() || args.read_from != ReadTarget::Primary;
+    let partitioned = match &args.partition {
+        Some(partition) => match partition.check(args.servers.len()) {
+            Ok(()) => Some((partition.clone(), args.servers.clone())),
+            Err(e) => {
+                eprintln!("kv-client: --partition: {e}");
+                return ExitCode::from(USAGE);
+            }
+        },
+        None => None,
+    };
     let servers = if args.servers.is_empty() {
         vec![(host, port)]
     } else {
@@ -222,7 +248,25 @@ fn main() -> ExitCode {
     let mut routed = Routed::new(servers, args.read_from.into(), config.clone());
     let mut client = Client::new(config);
     let mut out = io::stdout().lock();
-    let result = if routed_mode {
+    let result = if let Some((partition, servers)) = partitioned {
+        let mut clients: Vec<Client> = servers
+            .into_iter()
+            .map(|(host, port)| {
+                Client::new(ClientConfig {
+                    host,
+                    port,
+                    ..client.config().clone()
+                })
+            })
+            .collect();
+        run_partitioned(
+            args.command,
+            &partition,
+            &mut clients,
+            &mut routed,
+            &mut out,
+        )
+    } else if routed_mode {
         run_routed(args.command, &mut client, &mut routed, &mut out)
     } else {
         run(args.command, &mut client, &mut routed, &mut out)
@@ -302,11 +346,44 @@ fn run(
             skip_unsupported,
             ..
         } => import_rdb(&path, skip_unsupported, routed, out),
-        Command::Import { file, .. } => import(&required(file), client, out),
+        Command::Import { file, .. } => {
+            import(&required(file), std::slice::from_mut(client), &|_| 0, out)
+        }
         Command::Export {
             rdb: Some(path), ..
         } => export_rdb(&path, routed, out),
-        Command::Export { file, .. } => export(&required(file), client, out),
+        Command::Export { file, .. } => export(&required(file), std::slice::from_mut(client), out),
+    }
+}
+
+/// The commands with `--partition`: each key's command goes to the server the scheme names, an
+/// import sends each entry to its server, and an export collects every server's entries.
+fn run_partitioned(
+    command: Command,
+    partition: &Partition,
+    clients: &mut [Client],
+    routed: &mut Routed,
+    out: &mut impl Write,
+) -> Result<(), Exit> {
+    let n = clients.len();
+    let place = |key: &[u8]| partition.server_of(key, n);
+    match command {
+        Command::Put { ref key, .. } | Command::Get { ref key } | Command::Delete { ref key } => {
+            let i = place(key.as_encoded_bytes());
+            run(command, &mut clients[i], routed, out)
+        }
+        Command::Ping => {
+            for client in clients.iter_mut() {
+                client.ping().map_err(Exit::client)?;
+            }
+            printed(write_line(out, &[b"PONG"]))
+        }
+        Command::Import { rdb: Some(_), .. } | Command::Export { rdb: Some(_), .. } => Err(Exit {
+            code: USAGE,
+            line: b"kv-client: --rdb is not supported with --partition".to_vec(),
+        }),
+        Command::Import { file, .. } => import(&required(file), clients, &place, out),
+        Command::Export { file, .. } => export(&required(file), clients, out),
     }
 }
 
@@ -458,7 +535,13 @@ fn open_backup(path: &Path) -> Result<(Box<dyn BufRead>, u64), Exit> {
     Ok((Box::new(BufReader::with_capacity(READ_BUFFER, file)), len))
 }
 
-fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), Exit> {
+/// Imports a backup, sending each entry to `clients[place(key)]`.
+fn import(
+    path: &Path,
+    clients: &mut [Client],
+    place: &dyn Fn(&[u8]) -> usize,
+    out: &mut impl Write,
+) -> Result<(), Exit> {
     let started = Instant::now();
     let (input, total) = open_backup(path)?;
     let progress = if io::stderr().is_terminal() {
@@ -474,8 +557,9 @@ fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
         None
     };
     let mut reader = BackupReader::new(input);
-    let mut batch = Batch::new();
-    let mut lines: Vec<u64> = Vec::with_capacity(IMPORT_BATCH);
+    // One batch per server, with the line number of each of its entries.
+    let mut batches: Vec<Batch> = clients.iter().map(|_| Batch::new()).collect();
+    let mut lines: Vec<Vec<u64>> = clients.iter().map(|_| Vec::new()).collect();
     let (mut imported, mut skipped) = (0u64, 0u64);
     let mut stderr = io::stderr();
     let mut report = |line: u64, why: &dyn std::fmt::Display| {
@@ -523,31 +607,38 @@ fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
         match entry {
             Ok((key, value)) if key.len() + value.len() > LARGE => {
                 // Sent from the reader's buffer, after the entries read before it.
-                imported += flush(client, &mut batch, &mut lines, &mut report)?;
-                match client.put(key, value) {
+                let i = place(key);
+                imported += flush(&mut clients[i], &mut batches[i], &mut lines[i], &mut report)?;
+                match clients[i].put(key, value) {
                     Ok(()) => imported += 1,
                     Err(e) if e.status().is_some() => report(number, &e),
                     Err(e) => return Err(Exit::client(e)),
                 }
             }
-            Ok((key, value)) => match batch.put(key, value) {
-                Ok(()) => lines.push(number),
-                Err(e) => report(number, &e),
-            },
+            Ok((key, value)) => {
+                let i = place(key);
+                match batches[i].put(key, value) {
+                    Ok(()) => lines[i].push(number),
+                    Err(e) => report(number, &e),
+                }
+                let batch = &mut batches[i];
+                if batch.len() >= IMPORT_BATCH || batch.encoded_len() >= IMPORT_BATCH_BYTES {
+                    imported += flush(&mut clients[i], batch, &mut lines[i], &mut report)?;
+                }
+            }
             Err(e) if e.is_fatal() => {
                 fatal = Some(format!("line {number}: {e}"));
                 break;
             }
             Err(e) => report(number, &e),
         }
-        if batch.len() >= IMPORT_BATCH || batch.encoded_len() >= IMPORT_BATCH_BYTES {
-            imported += flush(client, &mut batch, &mut lines, &mut report)?;
-        }
         if let Some(bar) = &progress {
             bar.set_position(reader.position());
         }
     }
-    imported += flush(client, &mut batch, &mut lines, &mut report)?;
+    for ((client, batch), lines) in clients.iter_mut().zip(&mut batches).zip(&mut lines) {
+        imported += flush(client, batch, lines, &mut report)?;
+    }
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -590,25 +681,30 @@ fn import(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), 
     Ok(())
 }
 
-fn export(path: &Path, client: &mut Client, out: &mut impl Write) -> Result<(), Exit> {
+/// Exports every entry of every one of `clients` to one file, each key once.
+fn export(path: &Path, clients: &mut [Client], out: &mut impl Write) -> Result<(), Exit> {
     let started = Instant::now();
     // A scan may pass a key twice; the last value read is the newest. A large value is not kept:
-    // it is fetched again when its turn comes to be written, so at most one is held at a time.
-    let mut entries: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
-    client
-        .scan(|k, v| {
-            entries.insert(k.to_vec(), (k.len() + v.len() <= LARGE).then(|| v.to_vec()));
-        })
-        .map_err(Exit::client)?;
+    // it is fetched again, from the server it was found on, when its turn comes to be written,
+    // so at most one is held at a time.
+    let mut entries: HashMap<Vec<u8>, (usize, Option<Vec<u8>>)> = HashMap::new();
+    for (i, client) in clients.iter_mut().enumerate() {
+        client
+            .scan(|k, v| {
+                let value = (k.len() + v.len() <= LARGE).then(|| v.to_vec());
+                entries.insert(k.to_vec(), (i, value));
+            })
+            .map_err(Exit::client)?;
+    }
     let mut sorted: Vec<_> = entries.into_iter().collect();
     sorted.sort_unstable();
     let file = File::create(path).map_err(|e| Exit::file(path, e))?;
     let mut writer = BackupWriter::new(BufWriter::new(file), 1).map_err(|e| Exit::file(path, e))?;
-    for (k, v) in &sorted {
+    for (k, (i, v)) in &sorted {
         let written = match v {
             Some(v) => writer.entry(k, v),
             // A key deleted since the scan is left out, as if the scan had not seen it.
-            None => match client
+            None => match clients[*i]
                 .get_with(k, |value| writer.entry(k, value))
                 .map_err(Exit::client)?
             {

@@ -13,6 +13,7 @@
 //! - [`Error`]: one variant per server status, plus the connection's own failures.
 //! - [`Routed`]: a primary and its replicas over the Redis protocol, reads sent where
 //!   [`ReadFrom`] says and a change of primary followed; [`resp`]: one such connection.
+//! - [`Partition`]: which of several independent servers holds a key, by hash or by key range.
 //!
 //! # Example
 //! ```no_run
@@ -34,12 +35,14 @@
 
 mod batch;
 mod error;
+pub mod partition;
 pub mod resp;
 mod retry;
 pub mod routed;
 
 pub use batch::{Batch, Reply};
 pub use error::{Error, ProtocolError};
+pub use partition::{Partition, PartitionError};
 pub use retry::RetryPolicy;
 pub use routed::{ReadFrom, Routed};
 

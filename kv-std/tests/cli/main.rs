@@ -5,6 +5,7 @@
 
 mod basic;
 mod files;
+mod partition;
 mod process;
 mod rdb;
 mod replicas;
