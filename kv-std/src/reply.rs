@@ -284,6 +284,15 @@ impl Sink for BulkSink<'_> {
     }
 }
 
+/// `args` as a RESP array of bulk strings, the form a client (or a primary, to its replicas)
+/// sends a command in.
+pub fn request_bytes(args: &[&[u8]]) -> Vec<u8> {
+    let mut bytes = vec![0; kv_nostd::resp::encoded_request_len(args)];
+    // Sized by `encoded_request_len`, so it fits.
+    let _ = kv_nostd::resp::encode_request(args, &mut bytes);
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -605,11 +605,14 @@ fn admit<'r>(
 /// or queuing one: a replica loading its primary's data, a write to a replica, a replica whose
 /// link is down without `replica-serve-stale-data`, a write without enough good replicas.
 fn replication_refusal(spec: &Spec, client: &Client, db: &Db) -> Option<&'static str> {
-    if client.master || client.id == 0 {
+    let repl = &db.repl;
+    let loading = repl.loading.load(std::sync::atomic::Ordering::Acquire);
+    // A primary with no replica conditions, the usual case, looks at no flag per command.
+    if (!loading && !repl.is_replica() && !repl.checks_writes()) || client.master || client.id == 0
+    {
         return None;
     }
-    let repl = &db.repl;
-    if repl.loading.load(std::sync::atomic::Ordering::Acquire) && !spec.flags.contains(&"loading") {
+    if loading && !spec.flags.contains(&"loading") {
         return Some(crate::repl::LOADING);
     }
     let write = spec.flags.contains(&"write");

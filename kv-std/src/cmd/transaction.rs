@@ -12,7 +12,7 @@ use super::{Client, Flow};
 use crate::db::Db;
 use crate::reply::Out;
 use crate::txn::watch::Watches;
-use kv_nostd::resp::{decode_request, encode_request, encoded_request_len, Args, Limits, Request};
+use kv_nostd::resp::{decode_request, Args, Limits, Request};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -28,10 +28,7 @@ impl Queued {
     /// Queues `req`.
     pub fn push(&mut self, req: &Request<'_>) {
         let args: Vec<&[u8]> = req.args().collect();
-        let mut bytes = vec![0; encoded_request_len(&args)];
-        // Sized by `encoded_request_len`, so it fits.
-        let _ = encode_request(&args, &mut bytes);
-        self.commands.push(bytes);
+        self.commands.push(crate::reply::request_bytes(&args));
     }
 }
 

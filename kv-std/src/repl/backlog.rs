@@ -250,14 +250,6 @@ impl Backlog {
         self.more.notify_all();
     }
 
-    /// Moves reader `id` to `offset` (it starts streaming from there).
-    pub fn move_reader(&self, id: u64, offset: u64) {
-        let mut r = lock(&self.ring);
-        if let Some(reader) = r.readers.iter_mut().find(|(r, _)| *r == id) {
-            reader.1 = offset;
-        }
-    }
-
     /// Appends to `out` at most `max` bytes the reader `id` has not taken, waiting up to `wait`
     /// for some; returns the offset of the last byte it now has.
     pub fn read(

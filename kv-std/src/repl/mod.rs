@@ -237,8 +237,6 @@ pub struct Replication {
     pub exec_fed: AtomicBool,
     /// Stops the link and the senders at shutdown.
     pub stopping: AtomicBool,
-    /// When replication state was made.
-    pub started: Instant,
     /// When replicas were last pinged.
     last_ping: Mutex<Instant>,
     /// Writes are checked against `min-replicas-to-write` or `--sync-replicas`.
@@ -301,7 +299,6 @@ impl Replication {
             loading: AtomicBool::new(false),
             exec_fed: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
-            started: Instant::now(),
             last_ping: Mutex::new(Instant::now()),
             check_writes: AtomicBool::new(false),
             sync_replicas: AtomicUsize::new(0),

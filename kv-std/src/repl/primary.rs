@@ -19,7 +19,8 @@ use crate::db::Db;
 use crate::rdb::framing::{EofMark, PayloadHeader, PayloadWriter};
 use crate::rdb::ReplInfo;
 use crate::server::clients::Handle;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use kv_nostd::resp;
+use std::io::{self, BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -388,65 +389,46 @@ fn stream_to(db: &Db, replica: &Attached, out: &mut impl Write, id: u64) -> io::
 }
 
 /// The listener: the replica's `REPLCONF ACK <offset>`s (and newlines while it loads).
-fn listen(db: &Db, replica: &Attached, stream: TcpStream, unread: Vec<u8>) {
-    let mut input = BufReader::new(io::Cursor::new(unread).chain(stream));
-    let mut line = Vec::new();
-    loop {
+fn listen(db: &Db, replica: &Attached, mut stream: TcpStream, unread: Vec<u8>) {
+    let mut input = unread;
+    let mut chunk = [0u8; 4096];
+    // A replica sends small commands only: anything larger is no replica's, and ends the link.
+    let limits = resp::Limits::UNAUTHENTICATED;
+    'link: loop {
+        let mut used = 0;
+        loop {
+            match resp::decode_request(&input[used..], &limits) {
+                Ok(Some((request, n))) => {
+                    used += n;
+                    // A newline, as a replica sends while it loads, decodes as an empty request.
+                    if let Some(offset) = ack_offset(&request) {
+                        replica.acked(offset);
+                        db.repl.wake_waiters();
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => break 'link,
+            }
+        }
+        input.drain(..used);
         if replica.stopped() {
             break;
         }
-        line.clear();
-        match input.by_ref().take(64 * 1024).read_until(b'\n', &mut line) {
+        match stream.read(&mut chunk) {
             Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim();
-        if text.is_empty() {
-            continue;
-        }
-        // `*3` / `$8` / `REPLCONF` / `$3` / `ACK` / `$n` / `<offset>`: the offset is the first
-        // number after an `ACK` line.
-        if let Some(count) = text.strip_prefix('*') {
-            match read_command(&mut input, count) {
-                Some(args) => {
-                    if args.len() >= 3
-                        && args[0].eq_ignore_ascii_case("replconf")
-                        && args[1].eq_ignore_ascii_case("ack")
-                    {
-                        if let Ok(offset) = args[2].parse::<u64>() {
-                            replica.acked(offset);
-                            db.repl.wake_waiters();
-                        }
-                    }
-                }
-                None => break,
-            }
+            Ok(n) => input.extend_from_slice(&chunk[..n]),
         }
     }
     replica.stop();
 }
 
-/// The arguments of a RESP command after its `*<count>` line; none if malformed.
-fn read_command(input: &mut impl BufRead, count: &str) -> Option<Vec<String>> {
-    let count: usize = count.parse().ok().filter(|&n| n <= 16)?;
-    let mut args = Vec::with_capacity(count);
-    let mut line = Vec::new();
-    for _ in 0..count {
-        line.clear();
-        input.take(64).read_until(b'\n', &mut line).ok()?;
-        let len: usize = std::str::from_utf8(line.strip_prefix(b"$")?)
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-            .filter(|&n| n <= 1024)?;
-        let mut arg = vec![0; len + 2];
-        input.read_exact(&mut arg).ok()?;
-        arg.truncate(len);
-        args.push(String::from_utf8_lossy(&arg).into_owned());
-    }
-    Some(args)
+/// The offset of a `REPLCONF ACK <offset> [FACK <offset>]`.
+fn ack_offset(request: &resp::Request<'_>) -> Option<u64> {
+    let mut args = request.args();
+    args.next()
+        .filter(|a| a.eq_ignore_ascii_case(b"replconf"))?;
+    args.next().filter(|a| a.eq_ignore_ascii_case(b"ack"))?;
+    std::str::from_utf8(args.next()?).ok()?.parse().ok()
 }
 
 /// Ten times a second (a hundred while a client waits for acknowledgements): pings replicas

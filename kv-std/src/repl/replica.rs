@@ -208,14 +208,7 @@ fn error(text: impl Into<String>) -> io::Error {
 }
 
 fn send(stream: &mut TcpStream, args: &[&[u8]]) -> io::Result<()> {
-    let mut bytes = Vec::new();
-    let _ = write!(bytes, "*{}\r\n", args.len());
-    for a in args {
-        let _ = write!(bytes, "${}\r\n", a.len());
-        bytes.extend_from_slice(a);
-        bytes.extend_from_slice(b"\r\n");
-    }
-    stream.write_all(&bytes)
+    stream.write_all(&crate::reply::request_bytes(args))
 }
 
 /// Reads a reply line, skipping the bare newlines a primary sends as keepalives.
@@ -703,14 +696,7 @@ fn keep_passed(request: &resp::Request<'_>, now: u64) -> Option<Vec<u8>> {
         }
         _ => return None,
     }
-    let mut bytes = Vec::new();
-    let _ = write!(bytes, "*{}\r\n", args.len());
-    for a in &args {
-        let _ = write!(bytes, "${}\r\n", a.len());
-        bytes.extend_from_slice(a);
-        bytes.extend_from_slice(b"\r\n");
-    }
-    Some(bytes)
+    Some(crate::reply::request_bytes(&args))
 }
 
 fn is_getack(request: &resp::Request<'_>) -> bool {

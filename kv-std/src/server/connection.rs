@@ -533,14 +533,15 @@ impl Connection {
                     return true;
                 }
                 let sync = db.repl.sync_replicas() > 0;
-                let (before, start) = (crate::repl::fed_here(), self.out.len());
+                let start = self.out.len();
+                let before = if sync { crate::repl::fed_here() } else { 0 };
                 match cmd::execute(&request, &mut self.client, db, &mut self.out) {
                     Flow::Close => self.closing = true,
                     Flow::Replicate => self.replicate = true,
                     Flow::Continue => {}
                 }
-                let fed = crate::repl::fed_here();
-                if sync && fed != before && self.out.bytes().get(start) != Some(&b'-') {
+                let fed = if sync { crate::repl::fed_here() } else { 0 };
+                if fed != before && self.out.bytes().get(start) != Some(&b'-') {
                     // It wrote (fed the stream, on this thread): its reply waits for the
                     // replicas.
                     if self.repl_wait == 0 {
