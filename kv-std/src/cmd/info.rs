@@ -497,6 +497,7 @@ fn average_ttl(db: &Db) -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let mut cursor = kv_nostd::ScanCursor::from_u64(u64::from(nanos.reverse_bits()));
+    let mut wrapped = false;
     for _ in 0..16 {
         cursor = db.table.scan(cursor, 1, |e| {
             if let Some(d) = e.deadline() {
@@ -504,9 +505,12 @@ fn average_ttl(db: &Db) -> u64 {
                 n += 1;
             }
         });
-        if n >= 100 || cursor.is_start() {
+        // The end of the index before a key with a deadline was met: the sample goes on from
+        // its start (a small index may hold them all before the position drawn).
+        if n >= 100 || (cursor.is_start() && (n > 0 || wrapped)) {
             break;
         }
+        wrapped |= cursor.is_start();
     }
     u64::try_from(sum.checked_div(n).unwrap_or(0)).unwrap_or(u64::MAX)
 }
