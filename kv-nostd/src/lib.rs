@@ -93,6 +93,7 @@ pub mod scan;
 mod segment;
 pub mod sink;
 mod slot;
+pub mod slotgate;
 mod sync;
 pub mod table;
 pub mod update;

@@ -189,6 +189,10 @@ pub struct Args {
     /// Replication.
     #[command(flatten)]
     pub repl: crate::repl::Flags,
+
+    /// Cluster mode.
+    #[command(flatten)]
+    pub cluster: crate::cluster::Flags,
 }
 
 impl Args {
@@ -407,6 +411,8 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// Replication: the primary to follow, the backlog, the settings.
     pub repl: crate::repl::Flags,
+    /// Cluster mode and its settings.
+    pub cluster: crate::cluster::Flags,
 }
 
 /// An output buffer limit: Redis's `client-output-buffer-limit` for one class of client.
@@ -678,6 +684,7 @@ impl Config {
                 args.repl.primary().map_err(ConfigError::Replication)?;
                 args.repl.clone()
             },
+            cluster: args.cluster.clone(),
         })
     }
 
@@ -703,6 +710,7 @@ impl Config {
             slowlog_max_len: crate::cmd::slowlog::DEFAULT_MAX_LEN,
             config_file: None,
             repl: crate::repl::Flags::default(),
+            cluster: crate::cluster::Flags::default(),
         }
     }
 }

@@ -78,6 +78,8 @@ pub struct Db {
     exec_log: std::sync::atomic::AtomicU8,
     /// Replication: the stream of writes, the replicas, the primary followed.
     pub repl: crate::repl::Replication,
+    /// Cluster mode's view and slot gates, when it is on.
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 /// No `EXEC` under way.
@@ -489,6 +491,7 @@ impl Db {
             watches: Default::default(),
             exec_log: std::sync::atomic::AtomicU8::new(EXEC_CLOSED),
             repl: crate::repl::Replication::new(&Default::default(), random_hex()?),
+            cluster: None,
         })
     }
 }

@@ -39,6 +39,7 @@
 pub mod auth;
 pub mod backup_format;
 pub mod client;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod db;

@@ -89,7 +89,11 @@ fn section(name: &str, db: &Db, text: &mut String) {
         "Commandstats" => text.push_str(&db.commands.info()),
         "Errorstats" => text.push_str(&db.errors.info()),
         "Latencystats" => text.push_str(&db.commands.latency_info()),
-        "Cluster" => text.push_str("cluster_enabled:0\r\n"),
+        "Cluster" => text.push_str(if db.cluster.is_some() {
+            "cluster_enabled:1\r\n"
+        } else {
+            "cluster_enabled:0\r\n"
+        }),
         "Keyspace" => keyspace(db, text),
         _ => {}
     }

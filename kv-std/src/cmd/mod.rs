@@ -16,6 +16,7 @@
 
 mod bits;
 mod client;
+mod cluster;
 mod config;
 mod connection;
 mod counter;
@@ -29,6 +30,7 @@ mod keys;
 mod latency;
 mod lcs;
 mod memory;
+mod migrate;
 pub mod monitor;
 mod object;
 mod pubsub;
@@ -98,6 +100,10 @@ pub struct Client {
     pub blocked: Option<replication::Blocked>,
     /// Its commands run inside `EXEC`.
     pub in_exec: bool,
+    /// It sent `ASKING`: its next command may use a slot this node imports (cluster mode).
+    pub asking: bool,
+    /// It sent `READONLY`: a replica serves it reads of its primary's slots (cluster mode).
+    pub readonly: bool,
 }
 
 /// A client's subscriptions, each namespace in the order it subscribed.
@@ -149,6 +155,8 @@ impl Client {
             master: false,
             blocked: None,
             in_exec: false,
+            asking: false,
+            readonly: false,
         }
     }
 
@@ -398,6 +406,10 @@ pub enum Command {
     Cluster,
     /// `ASKING`.
     Asking,
+    /// `MIGRATE`.
+    Migrate,
+    /// `RESTORE-ASKING`.
+    RestoreAsking,
 }
 
 /// The command called `name` (any case), not a subcommand.
@@ -441,15 +453,30 @@ struct Call<'r> {
     given: &'r [u8],
     /// Its counters' place.
     slot: stats::Slot,
+    /// The hash slot whose gate it is inside (cluster mode), left when it has run.
+    entered: Option<u16>,
 }
 
 /// Runs one request, appending its reply to `out`, and counts it for INFO, the slow log and
 /// the monitors.
 pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -> Flow {
     let flow = match admit(req, client, db, out) {
-        Ok(call) => run(&call, req, client, db, out),
+        Ok(call) => {
+            let flow = run(&call, req, client, db, out);
+            if let (Some(slot), Some(cluster)) = (call.entered, &db.cluster) {
+                cluster.leave(slot);
+            }
+            if call.command == Command::Asking {
+                return flow;
+            }
+            flow
+        }
         Err(flow) => flow,
     };
+    // `ASKING` holds for the next command only, or for a transaction's commands.
+    if client.transaction.is_none() && !client.in_exec {
+        client.asking = false;
+    }
     if out.error_count() > 0 {
         db.errors.add(out.take_errors());
     }
@@ -569,6 +596,23 @@ fn admit<'r>(
         out.error(refusal);
         return refused(client);
     }
+    let mut entered = None;
+    if let Some(cluster) = &db.cluster {
+        if !client.master && client.id != 0 && !client.in_exec && full.has_keys() {
+            let asker = crate::cluster::Asker {
+                asking: client.asking,
+                readonly: client.readonly,
+            };
+            match cluster.route(full, req, asker, db) {
+                Ok(crate::cluster::Route::Entered(slot)) => entered = Some(slot),
+                Ok(crate::cluster::Route::Serve) => {}
+                Err(redirect) => {
+                    out.error(&redirect);
+                    return refused(client);
+                }
+            }
+        }
+    }
     if let Some(queued) = &mut client.transaction {
         if !transaction::runs_inside_multi(command) {
             if spec.flags.contains(&"no_multi") {
@@ -580,10 +624,16 @@ fn admit<'r>(
                 queued.push(req);
                 out.simple(b"QUEUED");
             }
+            if let (Some(slot), Some(cluster)) = (entered, &db.cluster) {
+                cluster.leave(slot);
+            }
             return Err(Flow::Continue);
         }
     }
     if out.resp == Resp::V2 && client.subscriptions.any() && !allowed_when_subscribed(command) {
+        if let (Some(slot), Some(cluster)) = (entered, &db.cluster) {
+            cluster.leave(slot);
+        }
         out.error_fmt(format_args!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \
              QUIT / RESET are allowed in this context",
@@ -598,6 +648,7 @@ fn admit<'r>(
         subcommand,
         given,
         slot,
+        entered,
     })
 }
 
@@ -783,7 +834,10 @@ fn dispatch(
         Command::Hello => connection::hello(args, client, db, out),
         Command::Auth => connection::auth(args, count, client, db, out),
         Command::Reset => connection::reset(client, db, out),
-        Command::Readonly | Command::Readwrite => out.ok(),
+        Command::Readonly | Command::Readwrite => {
+            client.readonly = call.command == Command::Readonly;
+            out.ok()
+        }
         Command::Client => return client::client(subcommand, args, client, db, out),
         Command::Subscribe => pubsub::subscribe(pubsub::Space::Channels, args, client, db, out),
         Command::Psubscribe => pubsub::subscribe(pubsub::Space::Patterns, args, client, db, out),
@@ -819,10 +873,10 @@ fn dispatch(
         Command::Replicaof => replication::replicaof(args, client, db, out),
         Command::Role => replication::role(db, out),
         Command::Wait => replication::wait(args, client, db, out),
-        // kv has no cluster mode yet: Redis's answer when it is off.
-        Command::Cluster | Command::Asking => {
-            out.error("ERR This instance has cluster support disabled")
-        }
+        Command::Cluster => return cluster::cluster(subcommand, given, args, client, db, out),
+        Command::Asking => cluster::asking(client, db, out),
+        Command::Migrate => migrate::migrate(args, client, db, out),
+        Command::RestoreAsking => dump::restore(args, client, db, out),
     }
     Flow::Continue
 }
@@ -851,6 +905,51 @@ pub fn replay(command: &Request<'_>, client: &mut Client, db: &Db) -> Result<(),
             Err(String::from_utf8_lossy(&out.bytes()[1..out.len().saturating_sub(2)]).into_owned())
         }
         _ => Ok(()),
+    }
+}
+
+/// Routes a transaction's queued commands together, as Redis routes `EXEC` in cluster mode: one
+/// slot for all their keys, served here. The slot whose gate it entered, if any; the error to
+/// answer otherwise.
+pub(crate) fn route_transaction(
+    commands: &[Vec<u8>],
+    client: &Client,
+    db: &Db,
+) -> Result<Option<u16>, String> {
+    let Some(cluster) = &db.cluster else {
+        return Ok(None);
+    };
+    let limits = kv_nostd::resp::Limits::REDIS.with_max_bulk(usize::MAX);
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let mut write = false;
+    for bytes in commands {
+        let Ok(Some((req, _))) = kv_nostd::resp::decode_request(bytes, &limits) else {
+            continue;
+        };
+        let Some((_, spec)) = req.command().and_then(find) else {
+            continue;
+        };
+        let argv: Vec<&[u8]> = req.args().collect();
+        let spec = match argv.get(1) {
+            Some(sub) if !spec.subcommands.is_empty() => spec.subcommand(sub).unwrap_or(spec),
+            _ => spec,
+        };
+        write |= spec.flags.contains(&"write");
+        keys.extend(
+            crate::cluster::keys_of(spec, &argv)
+                .into_iter()
+                .map(<[u8]>::to_vec),
+        );
+    }
+    let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    let exec = lookup(b"exec").expect("EXEC is in the command table");
+    let asker = crate::cluster::Asker {
+        asking: client.asking,
+        readonly: client.readonly,
+    };
+    match cluster.route_keys_as(&keys, exec, write, asker, db)? {
+        crate::cluster::Route::Entered(slot) => Ok(Some(slot)),
+        crate::cluster::Route::Serve => Ok(None),
     }
 }
 

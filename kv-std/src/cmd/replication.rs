@@ -113,6 +113,14 @@ pub fn hello(client: &mut Client) -> Hello {
 pub fn replicaof(mut args: Args<'_>, client: &Client, db: &Db, out: &mut Out) {
     let host = args.next().unwrap_or_default();
     let port = args.next().unwrap_or_default();
+    if let Some(cluster) = &db.cluster {
+        if client.hello.as_ref().is_some_and(|h| h.psync.is_some()) || client.master {
+            out.error("ERR Command is not valid when client is a replica.");
+            return;
+        }
+        super::cluster::replicaof(cluster, host, port, db, out);
+        return;
+    }
     let Some(shared) = db.shared() else {
         out.error("ERR the server is not running");
         return;

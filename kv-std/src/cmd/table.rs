@@ -1990,6 +1990,87 @@ pub const COMMANDS: &[Spec] = &[
             "O(1)",
         )
         .arguments(&[arg("numreplicas", Integer), arg("timeout", Integer)]),
+    spec("migrate", Command::Migrate, -6)
+        .flags(&["write", "movablekeys"])
+        .keys(3, 3, 1)
+        .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
+        .tips(&["nondeterministic_output"])
+        .key_specs(&[
+            key_spec(
+                &["RW", "access", "delete"],
+                Index(3),
+                Range { lastkey: 0, keystep: 1, limit: 0 },
+            ),
+            key_spec(
+                &["RW", "access", "delete", "incomplete"],
+                Keyword { keyword: "KEYS", startfrom: -2 },
+                Range { lastkey: -1, keystep: 1, limit: 0 },
+            ),
+        ])
+        .docs(
+            "Atomically transfer a key from a Redis instance to another one.",
+            "2.6.0",
+            "generic",
+            "This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.",
+        )
+        .history(&[
+            ("3.0.0", "Added the `COPY` and `REPLACE` options."),
+            ("3.0.6", "Added the `KEYS` option."),
+            ("4.0.7", "Added the `AUTH` option."),
+            ("6.0.0", "Added the `AUTH2` option."),
+        ])
+        .arguments(&[
+            arg("host", Str),
+            arg("port", Integer),
+            arg(
+                "key_or_empty_string",
+                OneOf(&[arg("key", Key(0)), pure_token("empty_string", "")]),
+            ),
+            arg("destination-db", Integer),
+            arg("timeout", Integer),
+            pure_token("copy", "COPY").since("3.0.0").optional(),
+            pure_token("replace", "REPLACE").since("3.0.0").optional(),
+            arg(
+                "authentication",
+                OneOf(&[
+                    arg("password", Str).token("AUTH").since("4.0.7").optional(),
+                    arg("username_password", Block(&[arg("username", Str), arg("password", Str)]))
+                        .token("AUTH2")
+                        .since("6.0.0")
+                        .optional(),
+                ]),
+            )
+            .optional(),
+            arg("key", Key(1)).token("KEYS").since("3.0.6").optional().multiple(),
+        ]),
+    spec("restore-asking", Command::RestoreAsking, -4)
+        .flags(&["write", "denyoom", "asking"])
+        .keys(1, 1, 1)
+        .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
+        .key_specs(&[
+            key_spec(&["OW", "update"], Index(1), Range { lastkey: 0, keystep: 1, limit: 0 }),
+        ])
+        .docs(
+            "An internal command for migrating keys in a cluster",
+            "3.0.0",
+            "server",
+            "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        )
+        .doc_flags(&["syscmd"])
+        .history(&[
+            ("3.0.0", "Added the `REPLACE` modifier."),
+            ("5.0.0", "Added the `ABSTTL` modifier."),
+            ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+        ])
+        .arguments(&[
+            arg("key", Key(0)),
+            arg("ttl", Integer),
+            arg("serialized-value", Str),
+            pure_token("replace", "REPLACE").since("3.0.0").optional(),
+            pure_token("absttl", "ABSTTL").since("5.0.0").optional(),
+            arg("seconds", Integer).token("IDLETIME").since("5.0.0").optional(),
+            arg("frequency", Integer).token("FREQ").since("5.0.0").optional(),
+        ]),
     spec("cluster", Command::Cluster, -2)
         .acl(&["@slow"])
         .docs("A container for cluster commands", "3.0.0", "cluster", "Depends on subcommand.")
@@ -2108,6 +2189,16 @@ pub const COMMANDS: &[Spec] = &[
                     "O(log(N)) where N is the number of requested keys",
                 )
                 .arguments(&[arg("slot", Integer), arg("count", Integer)]),
+            spec("cluster|gossip", Command::Cluster, 3)
+                .flags(&["admin", "stale", "noscript"])
+                .acl(&["@admin", "@slow", "@dangerous"])
+                .docs(
+                    "Exchanges views of the cluster between kv nodes (kv's own; nodes send it)",
+                    "7.0.0",
+                    "cluster",
+                    "O(N) where N is the total number of Cluster nodes",
+                )
+                .arguments(&[arg("view", Str)]),
             spec("cluster|help", Command::Cluster, 2)
                 .flags(&["loading", "stale"])
                 .acl(&["@slow"])

@@ -112,11 +112,23 @@ pub fn exec(client: &mut Client, db: &Db, out: &mut Out) -> Flow {
     }
     let start = out.len();
     let (flow, lsn) = db.exec(|| {
+        // In cluster mode the transaction's keys are routed together, here where no other
+        // thread runs: no key can move between this check and the commands.
+        let entered = match super::route_transaction(&queued.commands, client, db) {
+            Ok(entered) => entered,
+            Err(redirect) => {
+                out.error(&redirect);
+                return Flow::Continue;
+            }
+        };
         // Under the gate: nothing can write a watched key from here to the end.
         if let Some(w) = &watching {
             let now = db.table.now();
             let expired = w.keys.iter().any(|(_, d)| d.is_some_and(|d| d <= now));
             if w.dirty.load(Ordering::Acquire) || expired {
+                if let (Some(slot), Some(cluster)) = (entered, &db.cluster) {
+                    cluster.leave(slot);
+                }
                 out.null_array();
                 return Flow::Continue;
             }
@@ -134,6 +146,9 @@ pub fn exec(client: &mut Client, db: &Db, out: &mut Out) -> Flow {
             }
         }
         client.in_exec = false;
+        if let (Some(slot), Some(cluster)) = (entered, &db.cluster) {
+            cluster.leave(slot);
+        }
         flow
     });
     client.logged(lsn, start, out.len());

@@ -88,6 +88,13 @@ impl Server {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         db.port = listener.local_addr()?.port();
+        if config.cluster.cluster_enabled {
+            let cluster = crate::cluster::Cluster::open(&config.cluster, db.port)?;
+            if cluster.primary_addr().is_some() {
+                db.repl.mark_replica();
+            }
+            db.cluster = Some(cluster);
+        }
         db.password = config.password.clone();
         db.settings.set_output_limits(config.output_limits);
         db.settings
@@ -169,7 +176,13 @@ impl Server {
         };
         let expiry = crate::expiry::spawn(Arc::clone(&self.db), Arc::clone(&self.stop))?;
         let primary = self.config.repl.primary().map_err(io::Error::other)?;
+        // A cluster node that was a replica follows its primary again.
+        let primary = primary.or_else(|| self.db.cluster.as_ref()?.primary_addr());
         crate::repl::start(&self.db, primary)?;
+        let gossip = match &self.db.cluster {
+            Some(_) => Some(crate::cluster::gossip::spawn(&self.db)?),
+            None => None,
+        };
         let timing = Timing {
             busy_poll: self.config.busy_poll,
         };
@@ -239,6 +252,12 @@ impl Server {
         }
         log::info!("shutting down: answering requests already received");
         self.db.repl.stop();
+        if let Some(cluster) = &self.db.cluster {
+            cluster.stop();
+        }
+        if let Some(gossip) = gossip {
+            let _ = gossip.join();
+        }
         for w in &workers {
             w.wake();
         }
