@@ -11,9 +11,11 @@ The checks, in order, share one cluster of three primaries with one replica each
              CRC16 and hash tags computed here; `redis-cli -c` follows MOVED; a plain
              connection to a node that does not own a key gets `-MOVED <slot> 127.0.0.1:<port>`.
   reshard    `redis-cli --cluster reshard` of 4,000 slots while 4 writers, each with its own
-             `RedisCluster`, set, delete and read keys over all slots; afterwards every
-             acknowledged write is readable with its value, no deleted key returns, `check` is
-             clean and the target owns 4,000 more slots.
+             `RedisCluster`, SET, DEL and GET keys over all slots (and MSET/MGET pairs sharing a
+             hash tag), each read checked at once; afterwards every acknowledged write is readable
+             with its value, no deleted key returns, `check` is clean and the target owns 4,000
+             more slots. Prints the errors by kind (MOVED, ASK, TRYAGAIN, CLUSTERDOWN,
+             connection) that the client handled itself and that reached the writers.
   rebalance  a 7th node joins with `add-node`; `rebalance --cluster-use-empty-masters` gives it
              slots; `rebalance --cluster-weight <id>=0` empties it; `del-node` removes it; each
              time `check` is clean, all nodes agree, and every key written so far reads back.
@@ -79,6 +81,7 @@ DIRECT_EVERY = 10
 RESHARD_SLOTS = 4000
 WRITERS = 4
 KEYS_PER_WRITER = 2500
+PAIRS_PER_WRITER = 250
 # Writers go on this long after the reshard ends, so writes to the moved slots' new owner count.
 WRITE_AFTER_RESHARD_S = 0.5
 # A writer retries one operation this many times, at most RETRY_BOUND_S, before giving up on it.
@@ -341,6 +344,7 @@ class Context:
         self.nodes = [Node(self, port, "node-%d" % i) for i, port in enumerate(ports)]
         self.sentinel_ports = free_ports(3, bus=False)
         self.built = False
+        self.disagreement = None
         # Every key a check wrote and kept track of: key -> the set of values it may hold (None:
         # absent). More than one value only where a write's outcome is unknown.
         self.expected = {}
@@ -409,31 +413,42 @@ def check_clean(ctx, timeout=AGREE_TIMEOUT_S):
 
 def agreed_view(ctx, nodes=None):
     """The view every node in `nodes` (default: all live ones) holds, if they all hold the
-    same one, with every node listed connected; else None."""
+    same one and it lists them; else None, with the difference in ctx.disagreement."""
     nodes = nodes or ctx.live()
-    shapes = None
-    views = None
+    first = None
     for node in nodes:
         view = node.view()
         shape = sorted(v.shape() for v in view.values())
-        if shapes is None:
-            shapes, views = shape, view
-        elif shape != shapes:
-            return None
         if node.id not in view or "myself" not in view[node.id].flags:
+            ctx.disagreement = "%s does not list itself as myself" % node
+            return None
+        if first is None:
+            first, views = (node, shape), view
+        elif shape != first[1]:
+            ctx.disagreement = "%s and %s differ: %s against %s" % (
+                first[0],
+                node,
+                sorted(set(first[1]) - set(shape)),
+                sorted(set(shape) - set(first[1])),
+            )
             return None
     # Every live node is listed; any other listed node is one of ours that was killed (no node
     # here detects failures, so a killed node stays in the map).
     ids = set(views)
-    if not {n.id for n in nodes} <= ids or not ids <= {n.id for n in ctx.nodes if n.id}:
-        return None
-    if any(ctx.by_id(i).alive and ctx.by_id(i) not in nodes for i in ids):
+    ours = {n.id for n in ctx.nodes if n.id}
+    missing = {n.id for n in nodes} - ids
+    if missing or not ids <= ours or any(ctx.by_id(i).alive and ctx.by_id(i) not in nodes for i in ids):
+        ctx.disagreement = "the nodes list %s; missing %s" % (sorted(ids), sorted(missing))
         return None
     return views
 
 
 def wait_agreed(ctx, what, nodes=None):
-    return wait_for(what, lambda: agreed_view(ctx, nodes), AGREE_TIMEOUT_S, interval=0.1)
+    ctx.disagreement = None
+    try:
+        return wait_for(what, lambda: agreed_view(ctx, nodes), AGREE_TIMEOUT_S, interval=0.1)
+    except AssertionError as e:
+        raise AssertionError("%s; last difference: %s" % (e, ctx.disagreement))
 
 
 def shards(view):
@@ -769,14 +784,16 @@ def counting_cluster_client(node, counts):
 
 
 class Writer(threading.Thread):
-    """Sets, deletes and reads its own keys through its own RedisCluster; remembers for each
-    key the values it may hold."""
+    """Sets, deletes and reads its own keys through its own RedisCluster, single keys and, with
+    MSET and MGET, pairs of keys that share a hash tag (what a slot in migration answers with
+    TRYAGAIN when it holds one of them); remembers for each key the values it may hold."""
 
     def __init__(self, ctx, index, seed_node, stop):
         super().__init__(name="writer-%d" % index, daemon=True)
         self.index = index
         self.stop = stop
         self.keys = [b"rw%d:%d" % (index, n) for n in range(KEYS_PER_WRITER)]
+        self.pairs = [(b"{rw%d:p%d}:a" % (index, n), b"{rw%d:p%d}:b" % (index, n)) for n in range(PAIRS_PER_WRITER)]
         # key -> set of values it may hold (None: absent); one value unless a write was given up
         # with an unknown outcome.
         self.state = {}
@@ -813,9 +830,10 @@ class Writer(threading.Thread):
         return False, kind, RETRY_ATTEMPTS
 
     def preload(self):
-        for start in range(0, len(self.keys), 250):
+        every = self.keys + [k for pair in self.pairs for k in pair]
+        for start in range(0, len(every), 250):
             pipe = self.rc.pipeline()
-            batch = self.keys[start : start + 250]
+            batch = every[start : start + 250]
             values = [self.unique() for _ in batch]
             for k, v in zip(batch, values):
                 pipe.set(k, v)
@@ -830,7 +848,26 @@ class Writer(threading.Thread):
         key = self.rnd.choice(self.keys)
         pick = self.rnd.random()
         self.ops += 1
-        if pick < 0.6:
+        if pick < 0.1:
+            pair = self.rnd.choice(self.pairs)
+            values = [self.unique(), self.unique()]
+            args = [x for kv in zip(pair, values) for x in kv]
+            ok, reply, _ = self.attempt(lambda: self.rc.execute_command("MSET", *args))
+            for k, v in zip(pair, values):
+                self.state[k] = {v} if ok else self.state[k] | {v}
+            if ok:
+                assert reply is True, "MSET %r answered %r" % (args, reply)
+                self.acknowledged += 1
+            else:
+                self.given_up += 1
+        elif pick < 0.15:
+            pair = self.rnd.choice(self.pairs)
+            ok, reply, _ = self.attempt(lambda: self.rc.execute_command("MGET", *pair))
+            if not ok:
+                self.given_up += 1
+            elif any(got not in self.state[k] for k, got in zip(pair, reply)):
+                self.wrong_reads.append((pair, reply, [self.state[k] for k in pair]))
+        elif pick < 0.6:
             v = self.unique()
             ok, reply, _ = self.attempt(lambda: self.rc.set(key, v))
             if ok:
@@ -842,6 +879,10 @@ class Writer(threading.Thread):
                 self.state[key] = self.state[key] | {v}
                 self.given_up += 1
         elif pick < 0.7:
+            if self.rnd.random() < 0.3:
+                # A pair with one key gone: a source in migration holding the other answers a
+                # MGET of both with TRYAGAIN.
+                key = self.rnd.choice(self.rnd.choice(self.pairs))
             before = self.state[key]
             ok, reply, failed = self.attempt(lambda: self.rc.delete(key))
             if ok:
@@ -888,7 +929,7 @@ def check_reshard(ctx):
             assert w.ready.wait(START_TIMEOUT_S * 2), "%s did not finish preloading" % w.name
             assert w.failure is None, "%s: %s" % (w.name, w.failure)
         log("writers preloaded %d keys; resharding %d slots from %d to %d" % (
-            WRITERS * KEYS_PER_WRITER, RESHARD_SLOTS, source.port, target.port))
+            sum(len(w.state) for w in writers), RESHARD_SLOTS, source.port, target.port))
         began = time.monotonic()
         ctx.redis_cli(
             "--cluster", "reshard", "127.0.0.1:%d" % target.port,
@@ -916,8 +957,7 @@ def check_reshard(ctx):
             errors[k] = errors.get(k, 0) + n
         for k, n in w.redirects.items():
             redirects[k] = redirects.get(k, 0) + n
-    log("writers: %d ops, %d acknowledged, %d given up; errors seen by the writers %s; error replies "
-        "the client handled %s" % (ops, acknowledged, given_up, errors or "none", redirects or "none"))
+    log("writers: %d ops, %d acknowledged, %d given up" % (ops, acknowledged, given_up))
     assert given_up == 0, "%d operations failed for %.0f s each: %s" % (given_up, RETRY_BOUND_S, errors)
 
     for w in writers:
@@ -927,13 +967,18 @@ def check_reshard(ctx):
     view = wait_agreed(ctx, "all nodes agree after the reshard")
     after = slot_count(view[target.id].ranges)
     assert after == target_before + RESHARD_SLOTS, "target owns %d slots, had %d" % (after, target_before)
-    kinds = ", ".join("%s %d" % kv for kv in sorted(redirects.items())) or "none"
     return (
         "%d slots moved in %.1f s under %d writers: %d ops, %d acknowledged, all %d keys right; "
-        "client-handled errors: %s; writer-visible errors: %s"
-        % (RESHARD_SLOTS, took, WRITERS, ops, acknowledged, checked, kinds,
-           ", ".join("%s %d" % kv for kv in sorted(errors.items())) or "none")
+        "errors the client handled: %s; errors the writers saw: %s"
+        % (RESHARD_SLOTS, took, WRITERS, ops, acknowledged, checked, error_counts(redirects), error_counts(errors))
     )
+
+
+def error_counts(counts):
+    """The counts by kind, the cluster's kinds always named."""
+    kinds = ["MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "connection"]
+    kinds += sorted(k for k in counts if k not in kinds)
+    return ", ".join("%s %d" % (k, counts.get(k, 0)) for k in kinds)
 
 
 def write_dataset(ctx, prefix, count):
@@ -1134,9 +1179,9 @@ def check_failover(ctx):
         rc.close()
     return (
         "%d WAIT-acknowledged writes all on the new primary; client wrote and read again %.2f s after "
-        "TAKEOVER (errors it raised: %s; handled inside: %s); all nodes routed the slots to the new "
-        "primary %.2f s after the kill; %d keys right"
-        % (len(acknowledged), recovered, errors or "none", handled or "none", routed, checked)
+        "TAKEOVER (errors it handled: %s; errors it raised: %s); all nodes routed the slots to the "
+        "new primary %.2f s after the kill; %d keys right"
+        % (len(acknowledged), recovered, error_counts(handled), error_counts(errors), routed, checked)
     )
 
 
@@ -1204,9 +1249,9 @@ def check_sentinel(ctx):
         rc.close()
     return (
         "Sentinel promoted %s %.2f s after the kill; all nodes routed its slots to it after %.2f s; %d "
-        "WAIT-acknowledged writes on it; client wrote and read again %.2f s later (errors it raised: "
-        "%s; handled inside: %s); %d keys right"
-        % (replica, chosen, routed, len(acknowledged), recovered, errors or "none", handled or "none", checked)
+        "WAIT-acknowledged writes on it; client wrote and read again %.2f s later (errors it handled: "
+        "%s; errors it raised: %s); %d keys right"
+        % (replica, chosen, routed, len(acknowledged), recovered, error_counts(handled), error_counts(errors), checked)
     )
 
 
