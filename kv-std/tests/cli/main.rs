@@ -4,6 +4,7 @@
 #![allow(missing_docs)]
 
 mod basic;
+mod cluster;
 mod files;
 mod partition;
 mod process;
