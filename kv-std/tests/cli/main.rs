@@ -5,6 +5,7 @@
 
 mod basic;
 mod cluster;
+mod cluster_crate;
 mod files;
 mod partition;
 mod process;
