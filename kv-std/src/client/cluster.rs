@@ -592,6 +592,7 @@ fn call_io_error(e: CallError) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpListener;
 
     fn bulk(s: &str) -> Value {
         Value::Bulk(s.as_bytes().to_vec())
@@ -726,5 +727,193 @@ mod tests {
         ] {
             assert_eq!(redirect(not_one, "x"), None, "{}", not_one.escape_ascii());
         }
+    }
+
+    /// How a fake node answers a command (not `ASKING`, which it answers itself): given its own
+    /// port, its peer's, the arguments, and whether `ASKING` came just before.
+    type Answer = fn(u16, u16, &[Vec<u8>], bool) -> String;
+
+    /// A node on `listener` answering with `answer`, for at most 8 connections; each ends when
+    /// the client closes it.
+    fn serve(listener: TcpListener, peer: u16, answer: Answer) {
+        use std::io::{Read, Write};
+        let me = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(8) {
+                let Ok(mut stream) = stream else {
+                    return;
+                };
+                std::thread::spawn(move || {
+                    let limits = kv_nostd::resp::Limits::new(1024, 1024, 1024);
+                    let (mut input, mut chunk) = (Vec::new(), [0u8; 4096]);
+                    let mut asking = false;
+                    loop {
+                        while let Ok(Some((request, used))) =
+                            kv_nostd::resp::decode_request(&input, &limits)
+                        {
+                            let args: Vec<Vec<u8>> = request.args().map(<[u8]>::to_vec).collect();
+                            input.drain(..used);
+                            let reply = if args[0] == b"ASKING" {
+                                "+OK\r\n".to_string()
+                            } else {
+                                answer(me, peer, &args, asking)
+                            };
+                            asking = args[0] == b"ASKING";
+                            if stream.write_all(reply.as_bytes()).is_err() {
+                                return;
+                            }
+                        }
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => input.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /// `CLUSTER SLOTS` giving every slot to the node on `port`, its endpoint left empty.
+    fn all_slots_to(port: u16) -> String {
+        format!("*1\r\n*3\r\n:0\r\n:16383\r\n*3\r\n$0\r\n\r\n:{port}\r\n$2\r\nid\r\n")
+    }
+
+    /// Two fake nodes, `a` then `b`, each told the other's port; a client seeded with `a`.
+    fn pair(a: Answer, b: Answer) -> (Cluster, u16, u16) {
+        let (la, lb) = (
+            TcpListener::bind("127.0.0.1:0").unwrap(),
+            TcpListener::bind("127.0.0.1:0").unwrap(),
+        );
+        let (pa, pb) = (
+            la.local_addr().unwrap().port(),
+            lb.local_addr().unwrap().port(),
+        );
+        serve(la, pb, a);
+        serve(lb, pa, b);
+        let config = ClientConfig {
+            retry: super::super::RetryPolicy {
+                retries: 0,
+                first_backoff: std::time::Duration::from_millis(1),
+                max_backoff: std::time::Duration::from_millis(1),
+            },
+            ..ClientConfig::new("127.0.0.1", 0)
+        };
+        let client = Cluster::new(vec![("127.0.0.1".into(), pa)], config);
+        (client, pa, pb)
+    }
+
+    #[test]
+    fn ask_goes_to_the_node_named_once_and_moved_mends_the_map() {
+        // `a` owns every slot by its own map (never updated), asks for `foo` elsewhere and
+        // says `bar`'s slot moved; `b` serves `foo` only after ASKING, and `bar`.
+        let (mut client, pa, pb) = pair(
+            |me, peer, args, _| match args[0].as_slice() {
+                b"CLUSTER" => all_slots_to(me),
+                b"GET" if args[1] == b"foo" => format!("-ASK 12182 :{peer}\r\n"),
+                b"SET" => format!("-MOVED 5061 127.0.0.1:{peer}\r\n"),
+                _ => "$6\r\nfrom-a\r\n".into(),
+            },
+            |me, peer, args, asking| match args[0].as_slice() {
+                b"GET" if asking => "$6\r\nfrom-b\r\n".into(),
+                b"SET" => "+OK\r\n".into(),
+                _ => format!("-MOVED {} :{peer} (from {me})\r\n", key_slot(&args[1])),
+            },
+        );
+        let b_addr = Some(("127.0.0.1".to_string(), pb));
+        assert_eq!(
+            client.call(&[b"GET", b"foo"]).unwrap(),
+            Value::Bulk(b"from-b".to_vec())
+        );
+        assert_eq!(
+            client.redirections(),
+            Redirections {
+                moved: 0,
+                asked: 1,
+                waited: 0
+            }
+        );
+        assert_eq!(client.owner(12182).unwrap(), Some(("127.0.0.1".into(), pa)));
+        assert_eq!(
+            client.call(&[b"GET", b"baz"]).unwrap(),
+            Value::Bulk(b"from-a".to_vec())
+        );
+        // `bar` is in slot 5061: `a`'s map, read again after the MOVED, still gives it to `a`;
+        // the redirection wins.
+        assert_eq!(key_slot(b"bar"), 5061);
+        assert_eq!(
+            client.call(&[b"SET", b"bar", b"1"]).unwrap(),
+            Value::Simple(b"OK".to_vec())
+        );
+        assert_eq!(
+            client.redirections(),
+            Redirections {
+                moved: 1,
+                asked: 1,
+                waited: 0
+            }
+        );
+        assert_eq!(client.owner(5061).unwrap(), b_addr);
+        assert_eq!(
+            client.call(&[b"SET", b"bar", b"2"]).unwrap(),
+            Value::Simple(b"OK".to_vec())
+        );
+        assert_eq!(
+            client.redirections().moved,
+            1,
+            "the next command goes to b directly"
+        );
+        // Pipelined: replies in order, the redirected one sent again on its own.
+        let replies = client
+            .call_many(&[
+                &[b"GET", b"baz"],
+                &[b"GET", b"foo"],
+                &[b"SET", b"bar", b"3"],
+            ])
+            .unwrap();
+        assert_eq!(
+            replies,
+            [
+                Value::Bulk(b"from-a".to_vec()),
+                Value::Bulk(b"from-b".to_vec()),
+                Value::Simple(b"OK".to_vec())
+            ]
+        );
+        assert_eq!(
+            client.redirections(),
+            Redirections {
+                moved: 1,
+                asked: 2,
+                waited: 0
+            }
+        );
+    }
+
+    #[test]
+    fn endless_redirections_end_after_sixteen_naming_the_last() {
+        let (mut client, _, _) = pair(
+            |me, _, args, _| match args[0].as_slice() {
+                b"CLUSTER" => all_slots_to(me),
+                b"GET" => format!("-MOVED 12182 :{me}\r\n"),
+                _ => "-TRYAGAIN Multiple keys request during rehashing of slot\r\n".into(),
+            },
+            |_, _, _, _| "-ERR unused\r\n".into(),
+        );
+        let e = client.call(&[b"GET", b"foo"]).unwrap_err();
+        let Error::Redis(message) = e else {
+            panic!("{e:?}");
+        };
+        assert!(
+            message.ends_with(" (still redirected after 16 redirections; giving up)")
+                && message.starts_with("MOVED 12182 :"),
+            "{message}"
+        );
+        assert_eq!(client.redirections().moved, 16);
+        let e = client.call(&[b"SET", b"foo", b"1"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "TRYAGAIN Multiple keys request during rehashing of slot \
+             (still redirected after 16 redirections; giving up)"
+        );
+        assert_eq!(client.redirections().waited, 16);
     }
 }
