@@ -3,8 +3,9 @@
 //!
 //! The slot map (16384 slots, each to a primary) is read with `CLUSTER SLOTS` from the first
 //! seed that answers, then from any node known. A key's slot is
-//! [`key_slot`](kv_nostd::keyslot::key_slot): CRC16 of the key, or of its hash tag. The replies
-//! that redirect, as Redis sends them (`research/cluster.md` §3), and what the client does:
+//! [`key_slot`]: CRC16 of the key, or of its hash tag. The replies
+//! that redirect, as Redis sends them (R70 `cluster.c` `clusterRedirectClient`), and what the
+//! client does:
 //!
 //! - `-MOVED <slot> <host>:<port>`: the slot has a new owner. The whole map is read again, the
 //!   slot is given to the node named (the redirection is newer than any map a lagging node may
