@@ -14,8 +14,8 @@ use crate::process::{bulk, call, wait_for};
 use assert_cmd::Command;
 use kv_std::backup_format::{BackupReader, Trailer};
 use kv_std::client::cluster::Redirections;
-use kv_std::client::resp::Value;
-use kv_std::client::{ClientConfig, Cluster as ClusterClient, RetryPolicy};
+use kv_std::client::resp::{RespConn, Value};
+use kv_std::client::{ClientConfig, Cluster as ClusterClient};
 use predicates::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
@@ -146,7 +146,7 @@ impl Drop for Node {
 
 fn try_call(port: u16, args: &[&[u8]]) -> Option<Value> {
     let config = ClientConfig::new("127.0.0.1", port);
-    let mut conn = kv_std::client::resp::RespConn::open("127.0.0.1", port, &config).ok()?;
+    let mut conn = RespConn::open("127.0.0.1", port, &config).ok()?;
     conn.call(args).ok()
 }
 
@@ -229,14 +229,9 @@ impl Cluster {
 
     fn client(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kv-client"));
-        cmd.args([
-            "--timeout",
-            "2",
-            "--retries",
-            "1",
-            "--servers",
-            &self.seeds(),
-        ]);
+        // Generous: the machine may be busy with other tests' servers.
+        cmd.args(["--timeout", "5", "--retries", "2"]);
+        cmd.args(["--servers", &self.seeds()]);
         cmd.arg("--cluster");
         cmd.timeout(Duration::from_secs(60));
         cmd
@@ -253,20 +248,32 @@ impl Cluster {
     /// Asserts each of `keys` is held by its slot's owner (by the first node's `CLUSTER
     /// NODES`) and by no other node; or, with `present` false, by no node at all.
     fn assert_placed(&self, keys: &[Vec<u8>], present: bool) {
-        let owner = owners(&text(self.nodes[0].call(&[b"CLUSTER", b"NODES"])));
+        // One connection per node for the whole check.
+        let config = ClientConfig::new("127.0.0.1", 0);
+        let mut conns: Vec<RespConn> = self
+            .nodes
+            .iter()
+            .map(|n| RespConn::open("127.0.0.1", n.port, &config).unwrap())
+            .collect();
+        let owner = owners(&text(conns[0].call(&[b"CLUSTER", b"NODES"]).unwrap()));
         let mut by_slot: BTreeMap<u16, Vec<&Vec<u8>>> = BTreeMap::new();
         for key in keys {
-            by_slot.entry(self.slot(key)).or_default().push(key);
+            let slot = match conns[0].call(&[b"CLUSTER", b"KEYSLOT", key]).unwrap() {
+                Value::Int(slot) => u16::try_from(slot).unwrap(),
+                other => panic!("CLUSTER KEYSLOT answered {other:?}"),
+            };
+            by_slot.entry(slot).or_default().push(key);
         }
         for (slot, keys) in by_slot {
             let slot_text = slot.to_string();
-            for node in &self.nodes {
-                let Value::Array(held) = node.call(&[
+            for (node, conn) in self.nodes.iter().zip(&mut conns) {
+                let args: [&[u8]; 4] = [
                     b"CLUSTER",
                     b"GETKEYSINSLOT",
                     slot_text.as_bytes(),
                     b"100000",
-                ]) else {
+                ];
+                let Value::Array(held) = conn.call(&args).unwrap() else {
                     panic!("GETKEYSINSLOT on {} answered otherwise", node.port);
                 };
                 let expected = present && owner[&slot] == node.port;
@@ -444,7 +451,7 @@ fn ask_and_moved(kind: Kind) {
     let slot = cluster.slot(&a);
     let slot_text = slot.to_string();
     let config = ClientConfig {
-        retry: RetryPolicy::NEVER,
+        io_timeout: Duration::from_secs(10),
         ..ClientConfig::new("127.0.0.1", 0)
     };
     let seeds = cluster
