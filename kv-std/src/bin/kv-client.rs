@@ -100,9 +100,10 @@ struct Args {
     partition: Option<Partition>,
 
     /// The --servers (or --host and --port) are seeds of a Redis Cluster: the slot map is read
-    /// with CLUSTER SLOTS from the first that answers, each command goes over the Redis protocol
-    /// to the primary owning its key's slot, MOVED and ASK are followed (16 redirections at
-    /// most), import sends each entry to its slot's owner and export gathers every primary's.
+    /// with CLUSTER SLOTS from the first that answers (with every slot served, if one does),
+    /// each command goes over the Redis protocol to the primary owning its key's slot, MOVED
+    /// and ASK are followed (16 redirections at most), import sends each entry to its slot's
+    /// owner and export gathers every primary's.
     #[arg(long, global = true, conflicts_with_all = ["partition", "read_from"])]
     cluster: bool,
 

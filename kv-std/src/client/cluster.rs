@@ -2,7 +2,8 @@
 //! to the primary owning its key's slot, and the cluster's redirections are followed.
 //!
 //! The slot map (16384 slots, each to a primary) is read with `CLUSTER SLOTS` from the first
-//! seed that answers, then from any node known. A key's slot is
+//! seed that answers with every slot served, then from any node known (failing that, the answer
+//! serving the most slots is taken). A key's slot is
 //! [`key_slot`]: CRC16 of the key, or of its hash tag. The replies
 //! that redirect, as Redis sends them (R70 `cluster.c` `clusterRedirectClient`), and what the
 //! client does:
@@ -266,7 +267,8 @@ impl Cluster {
     }
 
     /// Reads the slot map again with `CLUSTER SLOTS`, from the seeds in order and then the other
-    /// nodes known, until one answers.
+    /// nodes known, until one answers with every slot served; failing that, the answer serving
+    /// the most slots is taken.
     pub fn refresh(&mut self) -> Result<(), Error> {
         let mut candidates = self.seeds.clone();
         for node in &self.nodes {
@@ -276,6 +278,8 @@ impl Cluster {
         }
         let mut unreachable = None;
         let mut refused = None;
+        // The map serving the most slots, if none serves them all.
+        let mut partial: Option<(usize, Vec<Option<usize>>)> = None;
         for addr in candidates {
             let i = self.node(addr.clone());
             let answer = self
@@ -311,6 +315,18 @@ impl Cluster {
                     slots[usize::from(slot)] = Some(owner);
                 }
             }
+            let served = slots.iter().flatten().count();
+            if served == usize::from(SLOTS) {
+                self.slots = slots;
+                return Ok(());
+            }
+            // A node that has not joined yet, or a cluster short of a shard: another node may
+            // know more.
+            if partial.as_ref().is_none_or(|(best, _)| served > *best) {
+                partial = Some((served, slots));
+            }
+        }
+        if let Some((_, slots)) = partial {
             self.slots = slots;
             return Ok(());
         }
@@ -779,7 +795,7 @@ mod tests {
         format!("*1\r\n*3\r\n:0\r\n:16383\r\n*3\r\n$0\r\n\r\n:{port}\r\n$2\r\nid\r\n")
     }
 
-    /// Two fake nodes, `a` then `b`, each told the other's port; a client seeded with `a`.
+    /// Two fake nodes, `a` then `b`, each told the other's port; a client seeded with both.
     fn pair(a: Answer, b: Answer) -> (Cluster, u16, u16) {
         let (la, lb) = (
             TcpListener::bind("127.0.0.1:0").unwrap(),
@@ -799,7 +815,8 @@ mod tests {
             },
             ..ClientConfig::new("127.0.0.1", 0)
         };
-        let client = Cluster::new(vec![("127.0.0.1".into(), pa)], config);
+        let seeds = vec![("127.0.0.1".into(), pa), ("127.0.0.1".into(), pb)];
+        let client = Cluster::new(seeds, config);
         (client, pa, pb)
     }
 
@@ -916,5 +933,25 @@ mod tests {
              (still redirected after 16 redirections; giving up)"
         );
         assert_eq!(client.redirections().waited, 16);
+    }
+
+    #[test]
+    fn a_map_serving_every_slot_is_preferred_to_a_partial_one() {
+        // `a` has not joined the cluster: it serves nothing. `b` knows the whole map.
+        let (mut client, _, pb) = pair(
+            |_, _, args, _| match args[0].as_slice() {
+                b"CLUSTER" => "*0\r\n".into(),
+                _ => "-ERR not here\r\n".into(),
+            },
+            |me, _, args, _| match args[0].as_slice() {
+                b"CLUSTER" => all_slots_to(me),
+                _ => "$6\r\nfrom-b\r\n".into(),
+            },
+        );
+        assert_eq!(
+            client.call(&[b"GET", b"k"]).unwrap(),
+            Value::Bulk(b"from-b".to_vec())
+        );
+        assert_eq!(client.primaries().unwrap(), [("127.0.0.1".to_string(), pb)]);
     }
 }
