@@ -3,6 +3,7 @@
 //! the Redis protocol. Given several servers (a primary and its replicas), it speaks the Redis
 //! protocol, writes to the primary, reads where `--read-from` says and follows a new primary.
 //! With `--partition`, the servers are independent and each holds the keys the scheme gives it.
+//! With `--cluster`, they are seeds of a Redis Cluster: each key goes to its slot's owner.
 //!
 //! Exit codes: 0 done; 1 the key was not found; 2 the server could not be reached after the
 //! retries (clap also exits 2 on a usage error, with its usage text on stderr); 3 the server
@@ -14,7 +15,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kv_std::backup_format::{self, BackupReader, BackupWriter, Trailer, TrailerCheck};
 use kv_std::client::resp::{CallError, Value};
 use kv_std::client::{
-    Batch, Client, ClientConfig, Error, Partition, ReadFrom, Reply, RetryPolicy, Routed, MAX_VALUE,
+    Batch, Client, ClientConfig, Cluster, Error, Partition, ReadFrom, Reply, RetryPolicy, Routed,
+    MAX_VALUE,
 };
 use kv_std::rdb::{LoadOptions, Loader, WriteOptions, Writer};
 use std::collections::HashMap;
@@ -96,6 +98,14 @@ struct Args {
     #[arg(long, global = true, value_name = "SCHEME", value_parser = parse_partition,
           requires = "servers", conflicts_with = "read_from")]
     partition: Option<Partition>,
+
+    /// The --servers (or --host and --port) are seeds of a Redis Cluster: the slot map is read
+    /// with CLUSTER SLOTS from the first that answers (with every slot served, if one does),
+    /// each command goes over the Redis protocol to the primary owning its key's slot, MOVED
+    /// and ASK are followed (16 redirections at most), import sends each entry to its slot's
+    /// owner and export gathers every primary's.
+    #[arg(long, global = true, conflicts_with_all = ["partition", "read_from"])]
+    cluster: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -245,10 +255,14 @@ fn main() -> ExitCode {
     } else {
         args.servers
     };
+    let cluster_seeds = args.cluster.then(|| servers.clone());
     let mut routed = Routed::new(servers, args.read_from.into(), config.clone());
     let mut client = Client::new(config);
     let mut out = io::stdout().lock();
-    let result = if let Some((partition, servers)) = partitioned {
+    let result = if let Some(seeds) = cluster_seeds {
+        let mut cluster = Cluster::new(seeds, client.config().clone());
+        run_cluster(args.command, &mut cluster, &mut out)
+    } else if let Some((partition, servers)) = partitioned {
         let mut clients: Vec<Client> = servers
             .into_iter()
             .map(|(host, port)| {
@@ -401,6 +415,33 @@ fn run_routed(
     routed: &mut Routed,
     out: &mut impl Write,
 ) -> Result<(), Exit> {
+    let rest = run_resp(
+        command,
+        &mut |args, write| {
+            if write {
+                routed.write(args)
+            } else {
+                routed.read(args)
+            }
+        },
+        out,
+    )?;
+    match rest {
+        Some(other) => run(other, client, routed, out),
+        None => Ok(()),
+    }
+}
+
+/// Sends one Redis command: its arguments, and whether it writes.
+type Send<'a> = dyn FnMut(&[&[u8]], bool) -> Result<Value, Error> + 'a;
+
+/// Put, get, delete and ping as Redis commands, each sent with `send`; any other command is
+/// handed back.
+fn run_resp(
+    command: Command,
+    send: &mut Send<'_>,
+    out: &mut impl Write,
+) -> Result<Option<Command>, Exit> {
     let unexpected = |command: &str, v: Value| Exit::client(v.unexpected(command));
     match command {
         Command::Put { key, value, file } => {
@@ -418,37 +459,199 @@ fn run_routed(
                     (value, summary)
                 }
             };
-            match routed
-                .write(&[b"SET", &key, &value])
-                .map_err(Exit::client)?
-            {
+            match send(&[b"SET", &key, &value], true).map_err(Exit::client)? {
                 Value::Simple(ok) if ok == b"OK" => {}
                 other => return Err(unexpected("SET", other)),
             }
-            printed(write_line(out, &[b"\xE2\x9C\x93 ", &key, b" = ", &summary]))
+            printed(write_line(out, &[b"\xE2\x9C\x93 ", &key, b" = ", &summary]))?;
         }
         Command::Get { key } => {
             let key = key.into_encoded_bytes();
-            match routed.read(&[b"GET", &key]).map_err(Exit::client)? {
-                Value::Bulk(value) => printed(write_line(out, &[&value])),
-                Value::Null => Err(not_found(&key)),
-                other => Err(unexpected("GET", other)),
+            match send(&[b"GET", &key], false).map_err(Exit::client)? {
+                Value::Bulk(value) => printed(write_line(out, &[&value]))?,
+                Value::Null => return Err(not_found(&key)),
+                other => return Err(unexpected("GET", other)),
             }
         }
         Command::Delete { key } => {
             let key = key.into_encoded_bytes();
-            match routed.write(&[b"DEL", &key]).map_err(Exit::client)? {
-                Value::Int(1) => printed(write_line(out, &[b"\xE2\x9C\x93 deleted ", &key])),
-                Value::Int(0) => Err(not_found(&key)),
-                other => Err(unexpected("DEL", other)),
+            match send(&[b"DEL", &key], true).map_err(Exit::client)? {
+                Value::Int(1) => printed(write_line(out, &[b"\xE2\x9C\x93 deleted ", &key]))?,
+                Value::Int(0) => return Err(not_found(&key)),
+                other => return Err(unexpected("DEL", other)),
             }
         }
-        Command::Ping => match routed.read(&[b"PING"]).map_err(Exit::client)? {
-            Value::Simple(pong) if pong == b"PONG" => printed(write_line(out, &[b"PONG"])),
-            other => Err(unexpected("PING", other)),
+        Command::Ping => match send(&[b"PING"], false).map_err(Exit::client)? {
+            Value::Simple(pong) if pong == b"PONG" => printed(write_line(out, &[b"PONG"]))?,
+            other => return Err(unexpected("PING", other)),
         },
-        other => run(other, client, routed, out),
+        other => return Ok(Some(other)),
     }
+    Ok(None)
+}
+
+/// The commands with `--cluster`: each key's command goes to its slot's owner, `ping` asks every
+/// primary, an import routes each entry and an export gathers every primary's keys.
+fn run_cluster(command: Command, cluster: &mut Cluster, out: &mut impl Write) -> Result<(), Exit> {
+    match command {
+        Command::Ping => {
+            for addr in cluster.primaries().map_err(Exit::client)? {
+                match cluster
+                    .on_node(&addr, |conn| conn.call(&[b"PING"]))
+                    .map_err(Exit::client)?
+                {
+                    Value::Simple(pong) if pong == b"PONG" => {}
+                    other => return Err(Exit::client(other.unexpected("PING"))),
+                }
+            }
+            printed(write_line(out, &[b"PONG"]))
+        }
+        Command::Import { rdb: Some(_), .. } | Command::Export { rdb: Some(_), .. } => Err(Exit {
+            code: USAGE,
+            line: b"kv-client: --rdb is not supported with --cluster".to_vec(),
+        }),
+        Command::Import { file, .. } => import_cluster(&required(file), cluster, out),
+        Command::Export { file, .. } => export_cluster(&required(file), cluster, out),
+        other => run_resp(other, &mut |args, _| cluster.call(args), out).map(drop),
+    }
+}
+
+/// One entry of a cluster import: its line number, key, value and `PXAT` time (as text).
+type ClusterEntry = (u64, Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
+/// Imports a backup into a cluster with `SET key value [PXAT ms]`, pipelined to each slot's
+/// owner in batches; entries already expired are left out, the others keep their deadlines.
+fn import_cluster(path: &Path, cluster: &mut Cluster, out: &mut impl Write) -> Result<(), Exit> {
+    let started = Instant::now();
+    let (input, _) = open_backup(path)?;
+    let mut reader = BackupReader::new(input);
+    let (mut imported, mut skipped, mut expired) = (0u64, 0u64, 0u64);
+    let mut stderr = io::stderr();
+    let mut report = |line: u64, why: &dyn std::fmt::Display| {
+        skipped += 1;
+        let _ = writeln!(
+            stderr,
+            "kv-client: {}:{line}: {why}; skipped",
+            path.display()
+        );
+    };
+    let mut send = |batch: &mut Vec<ClusterEntry>,
+                    report: &mut dyn FnMut(u64, &dyn std::fmt::Display)|
+     -> Result<(), Exit> {
+        let commands: Vec<Vec<&[u8]>> = batch
+            .iter()
+            .map(|(_, key, value, at)| match at {
+                Some(at) => vec![&b"SET"[..], key, value, b"PXAT", at],
+                None => vec![&b"SET"[..], key, value],
+            })
+            .collect();
+        let commands: Vec<&[&[u8]]> = commands.iter().map(Vec::as_slice).collect();
+        let replies = cluster.call_many(&commands).map_err(Exit::client)?;
+        for ((line, ..), reply) in batch.iter().zip(replies) {
+            match reply {
+                Value::Simple(ok) if ok == b"OK" => imported += 1,
+                Value::Error(e) => report(*line, &String::from_utf8_lossy(&e)),
+                other => return Err(Exit::client(other.unexpected("SET"))),
+            }
+        }
+        batch.clear();
+        Ok(())
+    };
+    let now_ms = kv_std::db::unix_ms();
+    let mut batch: Vec<ClusterEntry> = Vec::new();
+    let mut batch_bytes = 0;
+    let mut fatal = None;
+    while let Some((number, entry)) = reader.next_expiring_entry() {
+        match entry {
+            Ok((Some(at), ..)) if at <= now_ms => expired += 1,
+            Ok((at, key, value)) => {
+                batch_bytes += key.len() + value.len();
+                let at = at.map(|at| at.to_string().into_bytes());
+                batch.push((number, key.to_vec(), value.to_vec(), at));
+                if batch.len() >= RDB_BATCH || batch_bytes >= IMPORT_BATCH_BYTES {
+                    send(&mut batch, &mut report)?;
+                    batch_bytes = 0;
+                }
+            }
+            Err(e) if e.is_fatal() => {
+                fatal = Some(format!("line {number}: {e}"));
+                break;
+            }
+            Err(e) => report(number, &e),
+        }
+    }
+    send(&mut batch, &mut report)?;
+    let secs = started.elapsed().as_secs_f64();
+    let rate = imported as f64 / secs.max(1e-9);
+    let mut summary = format!("imported {imported} entries in {secs:.2} s ({rate:.0} entries/s)");
+    if skipped > 0 {
+        summary.push_str(&format!(", skipped {skipped} bad lines"));
+    }
+    if expired > 0 {
+        summary.push_str(&format!(", left out {expired} expired entries"));
+    }
+    let _ = writeln!(out, "{summary}");
+    if let Some(why) = fatal {
+        return Err(Exit::file(path, why));
+    }
+    if let Some(Trailer::Absent { had_header: true }) = reader.trailer() {
+        let _ = writeln!(
+            io::stderr(),
+            "kv-client: {}: warning: no trailer, so truncation cannot be ruled out",
+            path.display()
+        );
+    }
+    if skipped > 0 {
+        return Err(Exit {
+            code: FILE_PROBLEM,
+            line: format!("kv-client: {}: {skipped} bad lines skipped", path.display())
+                .into_bytes(),
+        });
+    }
+    Ok(())
+}
+
+/// Exports every key of a cluster, with its value and deadline, to one backup file: `SCAN` on
+/// every primary for the keys, then `GET` and `PEXPIRETIME` of each from its slot's owner,
+/// pipelined. A key deleted meanwhile is left out; one of another type than string stops the
+/// export, naming it.
+fn export_cluster(path: &Path, cluster: &mut Cluster, out: &mut impl Write) -> Result<(), Exit> {
+    let started = Instant::now();
+    let keys: Vec<Vec<u8>> = cluster.keys().map_err(Exit::client)?.into_iter().collect();
+    let file = File::create(path).map_err(|e| Exit::file(path, e))?;
+    let mut writer = BackupWriter::new(BufWriter::new(file), 1).map_err(|e| Exit::file(path, e))?;
+    for chunk in keys.chunks(RDB_BATCH / 2) {
+        let commands: Vec<[&[u8]; 2]> = chunk
+            .iter()
+            .flat_map(|key| [[&b"GET"[..], key], [b"PEXPIRETIME", key]])
+            .collect();
+        let commands: Vec<&[&[u8]]> = commands.iter().map(|c| &c[..]).collect();
+        let replies = cluster.call_many(&commands).map_err(Exit::client)?;
+        for (key, pair) in chunk.iter().zip(replies.chunks(2)) {
+            let deadline = match &pair[1] {
+                Value::Int(-2) => continue,
+                Value::Int(-1) => None,
+                &Value::Int(ms) if ms >= 0 => Some(ms as u64),
+                other => return Err(Exit::client(other.unexpected("PEXPIRETIME"))),
+            };
+            match &pair[0] {
+                Value::Bulk(value) => writer
+                    .expiring_entry(deadline, key, value)
+                    .map_err(|e| Exit::file(path, e))?,
+                Value::Null => continue,
+                Value::Error(e) => {
+                    return Err(Exit::client(Error::Redis(format!(
+                        "key '{}': {}",
+                        key.escape_ascii(),
+                        String::from_utf8_lossy(e)
+                    ))))
+                }
+                other => return Err(Exit::client(other.unexpected("GET"))),
+            }
+        }
+    }
+    let (buffered, n) = writer.finish().map_err(|e| Exit::file(path, e))?;
+    sync_export(path, buffered, started, &format!("{n} entries"), out)
 }
 
 /// The bytes of the file at `path` ("-" for standard input), read into one buffer that is then

@@ -14,6 +14,8 @@
 //! - [`Routed`]: a primary and its replicas over the Redis protocol, reads sent where
 //!   [`ReadFrom`] says and a change of primary followed; [`resp`]: one such connection.
 //! - [`Partition`]: which of several independent servers holds a key, by hash or by key range.
+//! - [`Cluster`]: a Redis Cluster, each command sent to its key's slot owner and the cluster's
+//!   `MOVED`/`ASK` redirections followed.
 //!
 //! # Example
 //! ```no_run
@@ -34,6 +36,7 @@
 //! ```
 
 mod batch;
+pub mod cluster;
 mod error;
 pub mod partition;
 pub mod resp;
@@ -41,6 +44,7 @@ mod retry;
 pub mod routed;
 
 pub use batch::{Batch, Reply};
+pub use cluster::Cluster;
 pub use error::{Error, ProtocolError};
 pub use partition::{Partition, PartitionError};
 pub use retry::RetryPolicy;

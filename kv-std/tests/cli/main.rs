@@ -1,9 +1,13 @@
 //! The `kv-client` binary against a real server, one module per area: exact stdout, stderr and
 //! exit codes. RDB files and replicas are checked against redis-server 7.0 (with
-//! redis-check-rdb, on the PATH); every process a test starts is killed when it ends.
+//! redis-check-rdb, on the PATH); every process a test starts is killed when it ends. The
+//! cluster tests run kv-server; each has a `_reference_redis` twin, ignored by default, running
+//! the same steps on redis-server (`cargo test -p kv-std --test cli -- --ignored reference_redis`).
 #![allow(missing_docs)]
 
 mod basic;
+mod cluster;
+mod cluster_crate;
 mod files;
 mod partition;
 mod process;
