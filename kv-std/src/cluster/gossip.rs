@@ -37,7 +37,7 @@ const HEADER: &str = "kv-cluster-view 1";
 
 /// This node's view, for a node reached at `seen_ip` (empty: unknown).
 pub fn view_text(state: &State, seen_ip: &str) -> String {
-    format!("{HEADER}\nyou {seen_ip}\n{}", state.config_text())
+    format!("{HEADER}\nyou {seen_ip}\n{}", state.view_text())
 }
 
 /// A view another node sent: its state (its own node marked `myself`), and the address it says
@@ -194,8 +194,27 @@ fn owned(state: &State, id: &Arc<str>) -> usize {
 /// Merges a view received by `CLUSTER GOSSIP` or in its reply, and follows a new primary if the
 /// merge made this node a replica.
 pub fn receive(cluster: &Cluster, db: &Db, text: &str, peer_ip: &str) -> Result<(), String> {
-    let (view, you) = parse_view(text)?;
     cluster.received.fetch_add(1, Ordering::Relaxed);
+    // A view the sender sent before changes nothing but the news that it is alive.
+    let mut parts = text.splitn(3, '\n');
+    let (header, you, nodes) = (parts.next(), parts.next(), parts.next().unwrap_or_default());
+    let sender = nodes.split(' ').next().unwrap_or_default();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&(header, you, nodes), &mut hasher);
+    if sender.len() == 40 && cluster.seen_before(sender, std::hash::Hasher::finish(&hasher)) {
+        let now = unix_ms();
+        cluster.change(|state| {
+            if let Some(node) = state.nodes.get_mut(sender) {
+                node.link_up = true;
+                node.pfail = false;
+                node.ping_sent = 0;
+                node.pong_recv = now;
+            }
+            ((), false)
+        });
+        return Ok(());
+    }
+    let (view, you) = parse_view(text)?;
     let announce = cluster.flags().cluster_announce_ip.is_some();
     let merged = cluster.change_lazily(|state| {
         let before = state.signature();
@@ -300,7 +319,11 @@ fn run(db: Weak<Db>) {
             ((), false)
         });
         cluster.save_if_changed();
-        cluster.sleep(PERIOD);
+        if cluster.sleep(PERIOD) {
+            // Woken by a change: let the changes that come with it (a reshard's next command)
+            // gather for a moment, and send them together.
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 

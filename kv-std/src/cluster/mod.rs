@@ -119,6 +119,8 @@ pub struct Cluster {
     /// The keys of each slot being migrated, listed once (`CLUSTER GETKEYSINSLOT`): no key is
     /// created in a migrating slot, so the list only needs the gone ones filtered out.
     migrating_keys: Mutex<std::collections::HashMap<u16, Vec<Vec<u8>>>>,
+    /// The hash of the last view each node sent: a view seen already is not merged again.
+    seen: Mutex<std::collections::HashMap<String, u64>>,
     /// Numbers the changes to keep, so an older view never overwrites a newer file.
     generation: AtomicU64,
     /// The generation the file holds.
@@ -186,6 +188,7 @@ impl Cluster {
             wake: (Mutex::new(false), Condvar::new()),
             stop: AtomicBool::new(false),
             migrating_keys: Default::default(),
+            seen: Default::default(),
             generation: AtomicU64::new(0),
             written: Mutex::new(0),
             pending: Mutex::new(None),
@@ -226,6 +229,8 @@ impl Cluster {
     pub fn change<R>(&self, f: impl FnOnce(&mut State) -> (R, bool)) -> R {
         let (result, text) = self.change_inner(f);
         if let Some((generation, text)) = text {
+            // Views seen before may mean something else to the changed view.
+            self.seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
             if let Err(e) = self.write_config(generation, &text) {
                 log::error!("cannot write the cluster config file: {e}");
             }
@@ -579,13 +584,20 @@ impl Cluster {
     }
 
     /// Sleeps until woken or `timeout` passes.
-    fn sleep(&self, timeout: Duration) {
+    /// Sleeps until woken or `timeout` passes; whether it was woken.
+    fn sleep(&self, timeout: Duration) -> bool {
         let (lock, cvar) = &self.wake;
         let woken = lock.lock().unwrap_or_else(|e| e.into_inner());
         let (mut woken, _) = cvar
             .wait_timeout_while(woken, timeout, |w| !*w)
             .unwrap_or_else(|e| e.into_inner());
-        *woken = false;
+        std::mem::replace(&mut *woken, false)
+    }
+
+    /// Whether `sender` sent the view whose hash is `hash` last time (and records it).
+    fn seen_before(&self, sender: &str, hash: u64) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.insert(sender.to_string(), hash) == Some(hash)
     }
 
     /// Stops the gossip thread.

@@ -293,7 +293,26 @@ impl State {
 
     /// The config file: the nodes, then the epochs.
     pub fn config_text(&self) -> String {
-        let mut out = self.nodes_text();
+        self.text_with(self.nodes_text())
+    }
+
+    /// The view sent to other nodes: the config file without times and link states, which
+    /// change all the time and mean nothing to another node, so a view changes only when the
+    /// cluster does.
+    pub fn view_text(&self) -> String {
+        let mut plain = self.clone();
+        for node in plain.nodes.values_mut() {
+            node.ping_sent = 0;
+            node.pong_recv = 0;
+            node.link_up = true;
+            node.pfail = false;
+        }
+        self.text_with(plain.nodes_text())
+    }
+
+    /// `nodes` and the epochs' line.
+    fn text_with(&self, nodes: String) -> String {
+        let mut out = nodes;
         let _ = writeln!(
             out,
             "vars currentEpoch {} lastVoteEpoch {}",
