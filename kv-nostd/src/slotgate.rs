@@ -137,14 +137,16 @@ impl SlotGate {
     /// keeping the count and the transfer's hold.
     ///
     /// A read-modify-write, never a plain store: commands change the count concurrently, and
-    /// a store of a count read before would undo their entries or leaves.
+    /// a store of a count read before would undo their entries or leaves. `Release`: a command
+    /// that enters with the new mode sees what the caller wrote before setting it (for
+    /// `MIGRATING`, the node to send `-ASK`s to).
     pub fn set_mode(&self, mode: usize) {
         debug_assert_eq!(mode & !MODES, 0, "not a mode: {mode:#x}");
         let mode = mode & MODES;
         // `fetch_update` with a closure that always answers `Some` cannot fail.
         let _ = self
             .word
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |w| {
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |w| {
                 Some(w & !MODES | mode)
             });
     }
@@ -176,7 +178,9 @@ impl SlotGate {
     /// returns `true`; `false` if another transfer holds it. No command enters from then on,
     /// until [`SlotGate::end_transfer`].
     ///
-    /// One `fetch_or`, with no load before it (see `sync::BitLock::try_take` for why).
+    /// One `fetch_or`, with no load before it (see `sync::BitLock::try_take` for why). Its
+    /// `Acquire` is not what orders the transfer's reads of keys after the commands and the
+    /// transfer before it: [`SlotGate::drained`]'s is, and it is required before any read.
     #[inline]
     pub fn try_begin_transfer(&self) -> bool {
         self.word.fetch_or(TRANSFER, Ordering::Acquire) & TRANSFER == 0
