@@ -37,8 +37,8 @@
 //!    copy holds the command's write, and holds no key the command deleted.
 //! 4. A command that entered after: its `try_enter` (`Acquire`) reads the value `end_transfer`
 //!    (`Release`) wrote or one written after it by read-modify-writes, so it sees the transfer's
-//!    copy and deletion. The key is gone here, and a slot being migrated answers `-ASK`: the
-//!    command runs on the target, after the copy.
+//!    copy and deletion. The key is gone here, and a slot being migrated answers `-ASK` (and
+//!    one that has moved, `-MOVED`): the command runs on the target, after the copy.
 //!
 //! So every command on a key is wholly before or wholly after each transfer of it, which is
 //! what Redis's single thread gives. The loom models `loom-tests/tests/models/slotgate.rs` check
@@ -53,8 +53,9 @@
 //! transfer stops new commands on its slot for as long as it holds it: one `MIGRATE` batch.
 //!
 //! # Rules for callers
-//! - A thread inside a slot must not begin a transfer of it (the transfer would wait for its own
-//!   thread's command to leave), and a thread holding a transfer must not enter its slot.
+//! - A thread that waits for a slot to drain must be inside no slot (it would wait for its own
+//!   command, or for a thread that waits on it), and a thread holding a transfer must enter no
+//!   slot until it ends the transfer (two transfers' threads would wait on each other's slots).
 //! - The count is the number of commands inside, not threads: a thread may be inside several
 //!   slots (a command confined to one slot enters it once).
 //!
