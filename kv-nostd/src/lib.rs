@@ -29,6 +29,9 @@
 //! - [`hash`]: the keyed SipHash-1-3 the table places keys with ([`HashKey`]).
 //! - [`keyslot`]: Redis Cluster's key slots (CRC16 and hash tags), for partitioning keys the
 //!   way Redis Cluster clients do.
+//! - [`slotgate`]: the per-slot barrier of online resharding ([`slotgate::SlotGate`]): a
+//!   slot's routing mode and a count of the commands inside it, which a key transfer closes
+//!   and drains.
 //! - [`error`]: why an operation did nothing ([`Error`], [`LayoutError`]).
 //! - [`native`]: kv's own length-prefixed binary protocol, sans-IO (requests and responses).
 //! - [`resp`]: the Redis protocol (RESP2), sans-IO: request decoder, reply encoders and decoder.

@@ -11,6 +11,7 @@ mod models {
     mod multi;
     mod read;
     mod reuse;
+    mod slotgate;
     mod split;
     mod update;
     mod visit;
