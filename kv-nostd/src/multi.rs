@@ -177,6 +177,10 @@ impl<A: Memory, I: Memory> Table<A, I> {
         for (held, key) in per_key.iter_mut().zip(keys) {
             held.h = self.hash(key);
         }
+        // Rounds that made room by cuckoo moves. Two keys short of room in one neighbourhood
+        // could take turns: the moves for one fill the slot the other had set aside, and back.
+        // After a move that did not settle it the segment splits, which always makes room.
+        let mut moves = 0;
         loop {
             for (i, k) in per_key.iter_mut().enumerate() {
                 // Blocking mode never answers Busy.
@@ -247,7 +251,9 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 // other keys of this call: a cuckoo move would find one of them, so the
                 // segment splits.
                 let full = seg.bucket(place.b1).free_slots() + seg.bucket(place.b2).free_slots();
-                self.make_room_or_split(seg, k.seg, k.sw, place, full > 0, Wait::Block)?;
+                let split = full > 0 || moves > 0;
+                moves += 1;
+                self.make_room_or_split(seg, k.seg, k.sw, place, split, Wait::Block)?;
                 continue;
             }
             if writes {

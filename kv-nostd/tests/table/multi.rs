@@ -264,3 +264,28 @@ fn transfers_keep_the_total_under_concurrent_sums_and_reads() {
         .sum();
     assert_eq!(total, 1000 * ACCOUNTS as u64);
 }
+
+#[test]
+fn pairs_put_together_in_a_crowded_neighbourhood_always_finish() {
+    // Two keys short of room near each other once took turns: the cuckoo moves for one filled
+    // the slot set aside for the other, and back, forever. Many tables (hash keys) and many
+    // pairs make the crowded case certain; a worker thread and a deadline turn a livelock into
+    // a failure.
+    let (done, finished) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for seed in 0..8u8 {
+            let t = table(64 << 20, 8 << 20, config(0), [seed; 16]);
+            for i in 0..20_000u32 {
+                let a = format!("{{user{i}}}:a").into_bytes();
+                let b = format!("{{user{i}}}:b").into_bytes();
+                let value = pattern(u64::from(i), 24);
+                mset(&t, &[(&a[..], &value[..]), (&b[..], &value[..])]).unwrap();
+            }
+            assert_eq!(t.len(), 40_000);
+        }
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(Duration::from_secs(120))
+        .expect("every pair was put within the deadline");
+}

@@ -4,7 +4,8 @@
 //!
 //! A view is the sender's `CLUSTER NODES` text with its epochs (the config file's form), after a
 //! line telling the receiver the address the sender reached it at. Merging a view:
-//! - the sender is the authority on itself: its address, role, primary and config epoch;
+//! - the sender is the authority on itself: its address, role, primary and config epoch, and
+//!   only it (a third party's word on a node may be old);
 //! - nodes it knows that the receiver does not are added (a `CLUSTER MEET` on one node thus
 //!   introduces every node it knows), except nodes forgotten within the last minute;
 //! - the sender's slots are taken where the receiver's owner has a lower config epoch, or none:
@@ -108,13 +109,10 @@ pub fn merge(state: &mut State, view: &State, you: &str, peer_ip: &str, announce
                 added.config_epoch = node.config_epoch;
                 state.nodes.insert(Arc::clone(&node.id), added);
             }
+            // Only a node itself says what it is: a third party's word may be old.
             Some(known) => {
                 if known.ip.is_empty() && !node.ip.is_empty() {
                     known.ip.clone_from(&node.ip);
-                }
-                if node.config_epoch > known.config_epoch {
-                    known.config_epoch = node.config_epoch;
-                    known.primary = node.primary.clone();
                 }
             }
         }
