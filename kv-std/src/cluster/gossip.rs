@@ -15,8 +15,8 @@
 //! - two primaries with one config epoch: the one with the smaller id takes a new epoch (Redis's
 //!   collision rule), so no two primaries keep the same epoch.
 //!
-//! Each node sends its view to every node it knows every second, and at once after a change (made
-//! by a command), over connections it keeps.
+//! Each node sends its view to every node it knows every second, and 50 ms after a change (the
+//! changes of those 50 ms together), over connections it keeps.
 
 use super::state::{Node, State};
 use super::Cluster;
@@ -33,12 +33,15 @@ use std::time::{Duration, Instant};
 /// or learnt from another node) is sent at once.
 const PERIOD: Duration = Duration::from_millis(1000);
 
+/// How long the changes that wake the thread gather before their view is sent.
+const GATHER: Duration = Duration::from_millis(50);
+
 /// The first line of a view.
 const HEADER: &str = "kv-cluster-view 1";
 
 /// This node's view, for a node reached at `seen_ip` (empty: unknown).
-pub fn view_text(state: &State, seen_ip: &str) -> String {
-    format!("{HEADER}\nyou {seen_ip}\n{}", state.view_text())
+pub fn view_text(cluster: &Cluster, seen_ip: &str) -> String {
+    format!("{HEADER}\nyou {seen_ip}\n{}", cluster.view_body())
 }
 
 /// A view another node sent: its state (its own node marked `myself`), and the address it says
@@ -318,9 +321,9 @@ fn run(db: Weak<Db>) {
         });
         cluster.save_if_changed();
         if cluster.sleep(PERIOD) {
-            // Woken by a change: let the changes that come with it (a reshard's next command)
+            // Woken by a change: let the changes that come with it (a reshard's next slots)
             // gather for a moment, and send them together.
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(GATHER);
         }
     }
 }
@@ -345,7 +348,7 @@ fn exchange(
         let conn = RespConn::open(ip, port, &config).map_err(|e| format!("{e:?}"))?;
         links.insert(key.clone(), conn);
     }
-    let text = view_text(&cluster.view(), ip);
+    let text = view_text(cluster, ip);
     let conn = links.get_mut(&key).expect("inserted above");
     cluster.sent.fetch_add(1, Ordering::Relaxed);
     let reply = conn.call(&[b"CLUSTER", b"GOSSIP", text.as_bytes()]);

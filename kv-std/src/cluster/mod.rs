@@ -119,6 +119,8 @@ pub struct Cluster {
     /// The keys of each slot being migrated, listed once (`CLUSTER GETKEYSINSLOT`): no key is
     /// created in a migrating slot, so the list only needs the gone ones filtered out.
     migrating_keys: Mutex<std::collections::HashMap<u16, Vec<Vec<u8>>>>,
+    /// This node's view as sent, and the change it is of.
+    body: Mutex<Option<(u64, Arc<str>)>>,
     /// The hash of the last view each node sent: a view seen already is not merged again.
     seen: Mutex<std::collections::HashMap<String, u64>>,
     /// Numbers the changes to keep, so an older view never overwrites a newer file.
@@ -189,6 +191,7 @@ impl Cluster {
             stop: AtomicBool::new(false),
             migrating_keys: Default::default(),
             seen: Default::default(),
+            body: Mutex::new(None),
             generation: AtomicU64::new(0),
             written: Mutex::new(0),
             pending: Mutex::new(None),
@@ -592,6 +595,21 @@ impl Cluster {
             .wait_timeout_while(woken, timeout, |w| !*w)
             .unwrap_or_else(|e| e.into_inner());
         std::mem::replace(&mut *woken, false)
+    }
+
+    /// This node's view as sent to others ([`State::view_text`]), made once per change.
+    pub fn view_body(&self) -> Arc<str> {
+        let state = self.view();
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut cached = self.body.lock().unwrap_or_else(|e| e.into_inner());
+        match &*cached {
+            Some((g, body)) if *g == generation => Arc::clone(body),
+            _ => {
+                let body: Arc<str> = Arc::from(state.view_text());
+                *cached = Some((generation, Arc::clone(&body)));
+                body
+            }
+        }
     }
 
     /// Whether `sender` sent the view whose hash is `hash` last time (and records it).

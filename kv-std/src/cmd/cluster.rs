@@ -124,7 +124,7 @@ pub fn cluster(
             let peer = client.peer.ip().to_string();
             match gossip::receive(cluster, db, &text, &peer) {
                 Ok(()) => {
-                    let view = gossip::view_text(&cluster.view(), &peer);
+                    let view = gossip::view_text(cluster, &peer);
                     out.bulk(view.as_bytes());
                     Ok(())
                 }
@@ -819,11 +819,10 @@ pub fn take_over(cluster: &Cluster, db: &Db) {
         let node = state.me_mut();
         node.primary = None;
         node.config_epoch = epoch;
+        // The old primary is left a primary without slots, as every node sees it until it
+        // speaks again: back, it finds its slots claimed with a higher epoch and replicates
+        // this node.
         state.move_slots(&old, &me);
-        if let Some(old) = state.nodes.get_mut(&old) {
-            // It learns it lost its slots when it next hears from this node.
-            old.primary = Some(Arc::clone(&me));
-        }
         log::info!("failover: this node takes the slots of {old} with config epoch {epoch}");
         (true, true)
     });
