@@ -147,7 +147,7 @@ pub fn merge(state: &mut State, view: &State, you: &str, peer_ip: &str, announce
         // Two primaries with one epoch: the smaller id moves on.
         let me = state.me();
         if me.is_primary() && me.config_epoch == epoch && state.myself < sender.id {
-            state.current_epoch += 1;
+            state.current_epoch = state.current_epoch.max(epoch) + 1;
             let epoch = state.current_epoch;
             state.me_mut().config_epoch = epoch;
             log::info!(
@@ -365,5 +365,90 @@ fn exchange(
             links.remove(&key);
             Err(format!("{e:?}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(c: char) -> Arc<str> {
+        Arc::from(c.to_string().repeat(40))
+    }
+
+    /// A state of `me` that knows the given primaries, each with its epoch and slots.
+    fn state(me: char, primaries: &[(char, u64, std::ops::Range<usize>)]) -> State {
+        let mut state = State::new(id(me), "127.0.0.1".into(), 7000);
+        for (i, (c, epoch, slots)) in primaries.iter().enumerate() {
+            let mut node = Node::new(id(*c), "127.0.0.1".into(), 7000 + i as u16);
+            node.config_epoch = *epoch;
+            state.nodes.insert(id(*c), node);
+            for slot in slots.clone() {
+                state.owner[slot] = Some(id(*c));
+            }
+        }
+        state
+    }
+
+    /// `sender`'s view: the same state with `sender` as `myself`.
+    fn view_of(mut s: State, sender: char) -> State {
+        s.myself = id(sender);
+        s
+    }
+
+    #[test]
+    fn per_slot_the_higher_config_epoch_wins_whatever_the_order() {
+        // b took slots 0-99 from a with epoch 5; c still thinks a (epoch 1) owns them.
+        let b = view_of(state('b', &[('a', 1, 100..200), ('b', 5, 0..100)]), 'b');
+        let stale_a = view_of(state('a', &[('a', 1, 0..200), ('b', 5, 200..300)]), 'a');
+        for order in [[&b, &stale_a], [&stale_a, &b]] {
+            let mut c = state('c', &[('a', 1, 0..200), ('b', 5, 200..300)]);
+            for view in order {
+                merge(&mut c, view, "127.0.0.1", "127.0.0.1", false);
+            }
+            assert!(c.owner[0..100].iter().all(|o| o.as_ref() == Some(&id('b'))));
+            assert!(c.owner[100..200]
+                .iter()
+                .all(|o| o.as_ref() == Some(&id('a'))));
+        }
+    }
+
+    #[test]
+    fn only_a_node_itself_changes_its_role() {
+        // c hears from a that b is a primary, but b said it replicates a.
+        let mut c = state('c', &[('a', 1, 0..100), ('b', 2, 0..0)]);
+        c.nodes.get_mut(&id('b')).unwrap().primary = Some(id('a'));
+        let mut from_a = state('a', &[('a', 1, 0..100), ('b', 9, 0..0)]);
+        from_a = view_of(from_a, 'a');
+        merge(&mut c, &from_a, "", "127.0.0.1", false);
+        assert_eq!(c.nodes[&id('b')].primary, Some(id('a')));
+        // b itself says it is a primary again.
+        let from_b = view_of(state('b', &[('a', 1, 0..100), ('b', 9, 0..0)]), 'b');
+        merge(&mut c, &from_b, "", "127.0.0.1", false);
+        assert_eq!(c.nodes[&id('b')].primary, None);
+    }
+
+    #[test]
+    fn a_primary_that_lost_every_slot_replicates_the_winner() {
+        let mut a = state('a', &[('a', 1, 0..100), ('b', 1, 100..200)]);
+        a.nodes.get_mut(&id('a')).unwrap().config_epoch = 1;
+        // b took over a's slots with epoch 3.
+        let b = view_of(state('b', &[('a', 1, 0..0), ('b', 3, 0..200)]), 'b');
+        let merged = merge(&mut a, &b, "127.0.0.1", "127.0.0.1", false);
+        assert_eq!(a.me().primary, Some(id('b')));
+        assert_eq!(merged.follow, Some(("127.0.0.1".to_string(), 7001)));
+    }
+
+    #[test]
+    fn equal_epochs_make_the_smaller_id_move_on() {
+        let mut a = state('a', &[('a', 4, 0..100), ('b', 4, 100..200)]);
+        let b = view_of(state('b', &[('a', 4, 0..100), ('b', 4, 100..200)]), 'b');
+        merge(&mut a, &b, "", "127.0.0.1", false);
+        assert_eq!(a.me().config_epoch, 5);
+        // The larger id keeps its epoch.
+        let mut b_state = state('b', &[('a', 4, 0..100), ('b', 4, 100..200)]);
+        let a_view = view_of(state('a', &[('a', 4, 0..100), ('b', 4, 100..200)]), 'a');
+        merge(&mut b_state, &a_view, "", "127.0.0.1", false);
+        assert_eq!(b_state.me().config_epoch, 4);
     }
 }

@@ -396,11 +396,14 @@ impl State {
     }
 }
 
+/// A node as [`State::signature`] compares it: id, address, port, primary, config epoch.
+type NodeSignature = (Arc<str>, String, u16, Option<Arc<str>>, u64);
+
 /// See [`State::signature`].
 #[derive(Debug, PartialEq, Eq)]
 pub struct Signature {
     epochs: (u64, u64),
-    nodes: Vec<(Arc<str>, String, u16, Option<Arc<str>>, u64)>,
+    nodes: Vec<NodeSignature>,
     migrating: BTreeMap<u16, Arc<str>>,
     importing: BTreeMap<u16, Arc<str>>,
 }
@@ -511,20 +514,25 @@ mod tests {
         let mut b = Node::new(id('b'), "127.0.0.1".into(), 7001);
         b.config_epoch = 5;
         b.link_up = true;
+        // The file shows this node connected, and a replica with its primary's epoch: the
+        // state compared afterwards says the same.
+        state.me_mut().link_up = true;
         let mut c = Node::new(id('c'), "127.0.0.1".into(), 7002);
         c.primary = Some(id('a'));
+        c.config_epoch = 3;
         state.nodes.insert(id('b'), b);
         state.nodes.insert(id('c'), c);
         for slot in (0..100).chain([200]) {
             state.owner[slot] = Some(id('a'));
         }
-        for slot in 101..=16383 {
+        for slot in (101..200).chain(201..=16383) {
             state.owner[slot] = Some(id('b'));
         }
         state.migrating.insert(5, id('b'));
         state.importing.insert(300, id('b'));
         let text = state.config_text();
-        assert!(text.starts_with(&format!(
+        assert!(
+            text.starts_with(&format!(
             "{} 127.0.0.1:7000@17000 myself,master - 0 0 3 connected 0-99 200 [5->-{}] [300-<-{}]\n",
             id('a'),
             id('b'),

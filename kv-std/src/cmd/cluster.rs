@@ -215,7 +215,7 @@ fn parse_slot(arg: &[u8]) -> Result<u16, String> {
 
 /// `start end` pairs, as `ADDSLOTSRANGE` takes them, as a list of slots.
 fn ranges(args: &[&[u8]]) -> Result<Vec<u16>, String> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err("ERR wrong number of arguments for 'cluster|addslotsrange' command".into());
     }
     let mut slots = Vec::new();

@@ -152,10 +152,7 @@ fn transfer<'a>(req: &Request<'a>, client: &mut Client, db: &Db) -> Result<Vec<&
     } else {
         b"RESTORE"
     };
-    let replies = match send(req, restore, &found, true) {
-        Ok(r) => r,
-        Err(e) => return Err(e),
-    };
+    let replies = send(req, restore, &found, true)?;
     let mut moved = Vec::new();
     let mut error = None;
     for ((key, _, _), reply) in found.iter().zip(replies) {
