@@ -404,6 +404,9 @@ impl Db {
     pub fn log(&self, command: &[&[u8]]) -> u64 {
         for key in crate::txn::watch::logged_keys(command) {
             self.watches.touch(key);
+            if let Some(cluster) = &self.cluster {
+                cluster.written(key);
+            }
         }
         let feeding = self.repl.is_feeding();
         if self.persist.is_none() && !feeding {

@@ -121,6 +121,10 @@ pub struct Cluster {
     migrating_keys: Mutex<std::collections::HashMap<u16, Vec<Vec<u8>>>>,
     /// This node's view as sent, and the change it is of.
     body: Mutex<Option<(u64, Arc<str>)>>,
+    /// The keys of each slot as one visit listed them (`None` once used).
+    listed: Mutex<Vec<Option<Vec<Vec<u8>>>>>,
+    /// Slots with a key written since that visit began.
+    slot_written: Box<[AtomicBool]>,
     /// The hash of the last view each node sent: a view seen already is not merged again.
     seen: Mutex<std::collections::HashMap<String, u64>>,
     /// Numbers the changes to keep, so an older view never overwrites a newer file.
@@ -191,6 +195,8 @@ impl Cluster {
             stop: AtomicBool::new(false),
             migrating_keys: Default::default(),
             seen: Default::default(),
+            listed: Mutex::new(Vec::new()),
+            slot_written: (0..SLOTS).map(|_| AtomicBool::new(true)).collect(),
             body: Mutex::new(None),
             generation: AtomicU64::new(0),
             written: Mutex::new(0),
@@ -547,9 +553,46 @@ impl Cluster {
         // may be waiting for the view.
         self.begin_transfer(slot);
         self.end_transfer(slot);
-        let keys = keys_in_slot(db, slot, usize::MAX);
+        let keys = self.listed_keys(slot, db);
         cached().insert(slot, keys.clone());
         Some(keys)
+    }
+
+    /// Notes that `key` was written (from [`Db::log`], under the key's lock): its slot's keys as
+    /// last listed may lack it.
+    pub fn written(&self, key: &[u8]) {
+        let flag = &self.slot_written[usize::from(key_slot(key))];
+        if !flag.load(Ordering::Relaxed) {
+            flag.store(true, Ordering::Release);
+        }
+    }
+
+    /// Every key of `slot`, from one visit of the table that lists the keys of every slot at
+    /// once: a reshard moves thousands of slots, and a visit per slot would read the table that
+    /// many times. A slot's list is used if no key of the slot was written since the visit
+    /// began ([`Cluster::written`]), and only once; otherwise the table is visited again.
+    fn listed_keys(&self, slot: u16, db: &Db) -> Vec<Vec<u8>> {
+        let mut listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+        let s = usize::from(slot);
+        if !self.slot_written[s].load(Ordering::Acquire) {
+            if let Some(keys) = listed.get_mut(s).and_then(Option::take) {
+                return keys;
+            }
+        }
+        for flag in self.slot_written.iter() {
+            flag.store(false, Ordering::Release);
+        }
+        let mut all: Vec<Option<Vec<Vec<u8>>>> = vec![Some(Vec::new()); usize::from(SLOTS)];
+        let mut buf = Vec::new();
+        db.table.visit(|entry| {
+            let key = crate::db::entry_key(entry, &mut buf);
+            if let Some(keys) = &mut all[usize::from(key_slot(key))] {
+                keys.push(key.to_vec());
+            }
+        });
+        let keys = all[s].take().unwrap_or_default();
+        *listed = all;
+        keys
     }
 
     /// Starts a new list of `slot`'s keys (`CLUSTER SETSLOT MIGRATING`).
