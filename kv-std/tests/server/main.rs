@@ -12,6 +12,7 @@ mod expiry;
 mod idle;
 mod introspection;
 mod large;
+mod migrate;
 mod native;
 mod protected;
 mod protocol_errors;
