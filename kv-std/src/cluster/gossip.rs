@@ -320,6 +320,9 @@ fn run(db: Weak<Db>) {
             ((), false)
         });
         cluster.save_if_changed();
+        // A reshard takes a slot's keys every few milliseconds; a listing unused this long
+        // belongs to no reshard under way.
+        cluster.drop_idle_listing(Duration::from_secs(10));
         if cluster.sleep(PERIOD) {
             // Woken by a change: let the changes that come with it (a reshard's next slots)
             // gather for a moment, and send them together.

@@ -35,7 +35,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The cluster settings given at start (flags, or the configuration file's Redis names).
 #[derive(clap::Args, Debug, Clone)]
@@ -121,10 +121,13 @@ pub struct Cluster {
     migrating_keys: Mutex<std::collections::HashMap<u16, Vec<Vec<u8>>>>,
     /// This node's view as sent, and the change it is of.
     body: Mutex<Option<(u64, Arc<str>)>>,
-    /// The keys of each slot as one visit listed them (`None` once used).
-    listed: Mutex<Vec<Option<Vec<Vec<u8>>>>>,
-    /// Slots with a key written since that visit began.
-    slot_written: Box<[AtomicBool]>,
+    /// The keys of each slot as one visit listed them (`None` once used), and when it was last
+    /// used.
+    listed: Mutex<Option<(Listing, Instant)>>,
+    /// While a listing is kept: the keys written since its visit began, by slot.
+    added: Mutex<std::collections::HashMap<u16, std::collections::HashSet<Vec<u8>>>>,
+    /// A listing is kept, and writes are noted in `added`.
+    tracking: AtomicBool,
     /// The hash of the last view each node sent: a view seen already is not merged again.
     seen: Mutex<std::collections::HashMap<String, u64>>,
     /// Numbers the changes to keep, so an older view never overwrites a newer file.
@@ -136,6 +139,10 @@ pub struct Cluster {
     /// The file was written since it was last synced to the disk.
     unsynced: AtomicBool,
 }
+
+/// The keys of each slot, as one visit of the table listed them; a slot's list is `None` once
+/// taken.
+type Listing = Vec<Option<Vec<Vec<u8>>>>;
 
 /// How a command with keys is routed.
 #[derive(Debug, PartialEq, Eq)]
@@ -195,8 +202,9 @@ impl Cluster {
             stop: AtomicBool::new(false),
             migrating_keys: Default::default(),
             seen: Default::default(),
-            listed: Mutex::new(Vec::new()),
-            slot_written: (0..SLOTS).map(|_| AtomicBool::new(true)).collect(),
+            listed: Mutex::new(None),
+            added: Mutex::default(),
+            tracking: AtomicBool::new(false),
             body: Mutex::new(None),
             generation: AtomicU64::new(0),
             written: Mutex::new(0),
@@ -558,41 +566,75 @@ impl Cluster {
         Some(keys)
     }
 
-    /// Notes that `key` was written (from [`Db::log`], under the key's lock): its slot's keys as
-    /// last listed may lack it.
+    /// Notes that `key` was written (from [`Db::log`], under the key's lock), while a listing
+    /// of keys is kept: the listing may lack it.
     pub fn written(&self, key: &[u8]) {
-        let flag = &self.slot_written[usize::from(key_slot(key))];
-        if !flag.load(Ordering::Relaxed) {
-            flag.store(true, Ordering::Release);
+        if self.tracking.load(Ordering::Acquire) {
+            let mut added = self.added.lock().unwrap_or_else(|e| e.into_inner());
+            let keys = added.entry(key_slot(key)).or_default();
+            if !keys.contains(key) {
+                keys.insert(key.to_vec());
+            }
         }
     }
 
-    /// Every key of `slot`, from one visit of the table that lists the keys of every slot at
-    /// once: a reshard moves thousands of slots, and a visit per slot would read the table that
-    /// many times. A slot's list is used if no key of the slot was written since the visit
-    /// began ([`Cluster::written`]), and only once; otherwise the table is visited again.
+    /// Every key of `slot` (some perhaps gone since: the caller checks), from one visit of the
+    /// table that lists the keys of every slot at once: a reshard moves thousands of slots, and
+    /// a visit per slot would read the table that many times. Keys written after the visit began
+    /// are noted while the listing is kept ([`Cluster::written`]) and added to a slot's list when
+    /// it is taken; each slot's list is taken once.
     fn listed_keys(&self, slot: u16, db: &Db) -> Vec<Vec<u8>> {
         let mut listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
         let s = usize::from(slot);
-        if !self.slot_written[s].load(Ordering::Acquire) {
-            if let Some(keys) = listed.get_mut(s).and_then(Option::take) {
-                return keys;
-            }
-        }
-        for flag in self.slot_written.iter() {
-            flag.store(false, Ordering::Release);
-        }
-        let mut all: Vec<Option<Vec<Vec<u8>>>> = vec![Some(Vec::new()); usize::from(SLOTS)];
-        let mut buf = Vec::new();
-        db.table.visit(|entry| {
-            let key = crate::db::entry_key(entry, &mut buf);
-            if let Some(keys) = &mut all[usize::from(key_slot(key))] {
-                keys.push(key.to_vec());
-            }
+        let now = Instant::now();
+        let kept = listed.as_mut().and_then(|(slots, used)| {
+            *used = now;
+            slots.get_mut(s).and_then(Option::take)
         });
-        let keys = all[s].take().unwrap_or_default();
-        *listed = all;
+        let mut keys = match kept {
+            Some(keys) => keys,
+            None => {
+                // Writes are noted from before the visit begins: a key the visit misses was
+                // written after the visit passed its segment, and is noted.
+                self.tracking.store(true, Ordering::SeqCst);
+                self.added.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                let mut all: Listing = vec![Some(Vec::new()); usize::from(SLOTS)];
+                let mut buf = Vec::new();
+                db.table.visit(|entry| {
+                    let key = crate::db::entry_key(entry, &mut buf);
+                    if let Some(keys) = &mut all[usize::from(key_slot(key))] {
+                        keys.push(key.to_vec());
+                    }
+                });
+                let keys = all[s].take().unwrap_or_default();
+                *listed = Some((all, now));
+                keys
+            }
+        };
+        let added = self
+            .added
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&slot);
+        if let Some(added) = added {
+            keys.extend(added);
+            keys.sort_unstable();
+            keys.dedup();
+        }
         keys
+    }
+
+    /// Drops a listing of keys unused for `idle`, and stops noting writes for it.
+    pub fn drop_idle_listing(&self, idle: Duration) {
+        let mut listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+        if listed
+            .as_ref()
+            .is_some_and(|(_, used)| used.elapsed() > idle)
+        {
+            *listed = None;
+            self.tracking.store(false, Ordering::SeqCst);
+            self.added.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
     }
 
     /// Starts a new list of `slot`'s keys (`CLUSTER SETSLOT MIGRATING`).
