@@ -270,7 +270,6 @@ fn run(db: Weak<Db>) {
             (targets, state.meets.clone())
         };
         let password = db.launch.get().and_then(|c| c.repl.masterauth.clone());
-        let mut reached = Vec::new();
         let mut failed = Vec::new();
         for (ip, port) in meets {
             let _ = exchange(
@@ -293,7 +292,7 @@ fn run(db: Weak<Db>) {
                 password.as_deref(),
                 timeout,
             ) {
-                Ok(()) => reached.push(id),
+                Ok(()) => {}
                 Err(e) => {
                     log::debug!("cluster node {id} at {ip}:{port}: {e}");
                     failed.push(id);

@@ -459,6 +459,10 @@ impl Cluster {
         };
         let slot = key_slot(first);
         if keys[1..].iter().any(|k| key_slot(k) != slot) {
+            // Redis finds the first key's slot unserved before it compares the others.
+            if self.view().owner[usize::from(slot)].is_none() {
+                return Err(UNBOUND.into());
+            }
             return Err(CROSSSLOT.into());
         }
         let mode = self.enter(slot);
@@ -731,6 +735,14 @@ fn single_key(spec: &Spec) -> bool {
 /// The keys of request `argv` (the name first), as routing sees them.
 pub fn keys_of<'a>(spec: &Spec, argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
     let migrate = spec.command == crate::cmd::Command::Migrate;
+    // Redis finds no key in `MIGRATE host port key ... KEYS ...`, an error `MIGRATE` itself
+    // answers.
+    if migrate && argv.get(3).is_some_and(|k| !k.is_empty()) && argv.len() > 6 {
+        let keys_word = argv[6..].iter().any(|a| a.eq_ignore_ascii_case(b"keys"));
+        if keys_word {
+            return Vec::new();
+        }
+    }
     spec.keys_of(argv)
         .into_iter()
         .filter(|k| !k.flags.contains(&"not_key"))

@@ -577,7 +577,12 @@ fn setslot(cluster: &Cluster, args: &[&[u8]], db: &Db, out: &mut Out) -> Result<
                 ((), true)
             });
         }
-        _ => return Err(crate::cmd::SYNTAX_ERROR.into()),
+        _ => {
+            return Err(
+                "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP"
+                    .into(),
+            )
+        }
     }
     cluster.wake();
     out.ok();

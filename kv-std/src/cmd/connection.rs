@@ -32,10 +32,11 @@ pub fn echo(mut args: Args<'_>, out: &mut Out) {
 }
 
 /// `SELECT index`: there is one database, 0.
-pub fn select(mut args: Args<'_>, out: &mut Out) {
+pub fn select(mut args: Args<'_>, db: &Db, out: &mut Out) {
     match args.next().and_then(parse_int) {
         None => out.error(NOT_AN_INTEGER),
         Some(0) => out.ok(),
+        Some(_) if db.cluster.is_some() => out.error("ERR SELECT is not allowed in cluster mode"),
         Some(_) => out.error("ERR DB index is out of range"),
     }
 }

@@ -466,15 +466,13 @@ pub fn execute(req: &Request<'_>, client: &mut Client, db: &Db, out: &mut Out) -
             if let (Some(slot), Some(cluster)) = (call.entered, &db.cluster) {
                 cluster.leave(slot);
             }
-            if call.command == Command::Asking {
-                return flow;
-            }
-            flow
+            (flow, call.command == Command::Asking)
         }
-        Err(flow) => flow,
+        Err(flow) => (flow, false),
     };
+    let (flow, asked) = flow;
     // `ASKING` holds for the next command only, or for a transaction's commands.
-    if client.transaction.is_none() && !client.in_exec {
+    if !asked && client.transaction.is_none() && !client.in_exec {
         client.asking = false;
     }
     if out.error_count() > 0 {
@@ -830,7 +828,7 @@ fn dispatch(
             out.ok();
             return Flow::Close;
         }
-        Command::Select => connection::select(args, out),
+        Command::Select => connection::select(args, db, out),
         Command::Hello => connection::hello(args, client, db, out),
         Command::Auth => connection::auth(args, count, client, db, out),
         Command::Reset => connection::reset(client, db, out),
