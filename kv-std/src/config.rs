@@ -147,6 +147,14 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub busy_poll: u64,
 
+    /// The workers' I/O loop: `uring` (io_uring: multishot receives into shared buffers, all of
+    /// a turn's sends in one system call), `epoll` (readiness and a read and a write per
+    /// request), or `auto`: io_uring when the kernel offers what the loop needs (not too old,
+    /// not disabled by `kernel.io_uring_disabled` or a container's seccomp profile), else epoll.
+    /// The server logs which loop it runs. KV_IO in the environment sets the default.
+    #[arg(long, value_enum, default_value_t = IoMode::Auto, env = "KV_IO", value_name = "LOOP")]
+    pub io: IoMode,
+
     /// Output buffer limits per class of client, as Redis's `client-output-buffer-limit`:
     /// `CLASS HARD SOFT SECONDS`, repeatable, with sizes in bytes or with units (`32mb`, `8m`,
     /// `1gb`). A client whose pending output reaches HARD, or stays above SOFT for more than
@@ -372,6 +380,28 @@ fn parse_yes_no(s: &str) -> Result<bool, String> {
     }
 }
 
+/// Which I/O loop the workers run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum IoMode {
+    /// io_uring when the kernel offers it, else epoll.
+    Auto,
+    /// io_uring, or fail to start.
+    Uring,
+    /// epoll readiness (mio).
+    Epoll,
+}
+
+impl IoMode {
+    /// The loop KV_IO names (`auto`, `uring`, `epoll`); `auto` when it is unset or names none.
+    pub fn from_env() -> Self {
+        match std::env::var("KV_IO").as_deref() {
+            Ok("uring") => Self::Uring,
+            Ok("epoll") => Self::Epoll,
+            _ => Self::Auto,
+        }
+    }
+}
+
 /// A configuration the server can run with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -395,6 +425,8 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// How long a worker polls without sleeping after serving (zero: it sleeps at once).
     pub busy_poll: Duration,
+    /// The workers' I/O loop.
+    pub io: IoMode,
     /// Output buffer limits per class of client.
     pub output_limits: OutputLimits,
     /// The longest bulk string a client may send.
@@ -663,6 +695,7 @@ impl Config {
             protected_mode: args.protected_mode,
             idle_timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
             busy_poll: Duration::from_micros(args.busy_poll),
+            io: args.io,
             output_limits,
             proto_max_bulk_len: args.proto_max_bulk_len,
             client_query_buffer_limit: args.client_query_buffer_limit,
@@ -689,7 +722,7 @@ impl Config {
     }
 
     /// A configuration for tests and embedding: loopback, a free port, 2 threads, 4 GiB of
-    /// address space for data, nothing kept on disk.
+    /// address space for data, nothing kept on disk; the I/O loop KV_IO names.
     pub fn local() -> Self {
         Self {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
@@ -702,6 +735,7 @@ impl Config {
             protected_mode: true,
             idle_timeout: None,
             busy_poll: Duration::ZERO,
+            io: IoMode::from_env(),
             output_limits: OutputLimits::default(),
             proto_max_bulk_len: PROTO_MAX_BULK_LEN,
             client_query_buffer_limit: CLIENT_QUERY_BUFFER_LIMIT,
