@@ -66,6 +66,9 @@ pub struct Db {
     /// What the server was started with (for `CONFIG GET` of what cannot change, and `CONFIG
     /// REWRITE`); set once the server is built.
     pub launch: std::sync::OnceLock<crate::config::Config>,
+    /// The workers' I/O loop, `io_uring` or `epoll` (INFO's `multiplexing_api`); set when they
+    /// start.
+    pub io_loop: std::sync::OnceLock<&'static str>,
     /// This run's random id: INFO's `run_id` and `master_replid`, 40 hex digits each.
     pub run_ids: [String; 2],
     /// Lets `EXEC` run while nothing else touches the table (and the log rotate between
@@ -489,6 +492,7 @@ impl Db {
             slowlog: Default::default(),
             monitors: Default::default(),
             launch: std::sync::OnceLock::new(),
+            io_loop: std::sync::OnceLock::new(),
             run_ids: [random_hex()?, random_hex()?],
             gate: Default::default(),
             watches: Default::default(),

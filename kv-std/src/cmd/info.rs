@@ -150,7 +150,10 @@ fn server(db: &Db, text: &mut String) {
             ("os", &os()),
             ("arch_bits", &usize::BITS),
             ("monotonic_clock", &"POSIX clock_gettime"),
-            ("multiplexing_api", &"epoll"),
+            (
+                "multiplexing_api",
+                &db.io_loop.get().copied().unwrap_or("epoll"),
+            ),
             ("process_id", &std::process::id()),
             ("run_id", &db.run_ids[0]),
             ("tcp_port", &db.port),

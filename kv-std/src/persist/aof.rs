@@ -312,7 +312,7 @@ pub struct Log {
     failed_upto: AtomicU64,
     /// Called after the durable point moves or the log fails, so workers release waiting
     /// replies.
-    waiters: Mutex<Vec<Arc<mio::Waker>>>,
+    waiters: Mutex<Vec<Arc<crate::server::waker::Waker>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -353,7 +353,7 @@ impl Log {
     }
 
     /// Registers a worker to wake when replies waiting on the log can go.
-    pub fn add_waiter(&self, waker: Arc<mio::Waker>) {
+    pub fn add_waiter(&self, waker: Arc<crate::server::waker::Waker>) {
         lock(&self.waiters).push(waker);
     }
 

@@ -230,7 +230,7 @@ pub struct Replication {
     /// Clients waiting on replicas' acknowledgements (`WAIT`, `--sync-replicas`).
     pub waiting: AtomicUsize,
     /// Workers to wake when an acknowledgement arrives that a client may wait for.
-    waiters: Mutex<Vec<Arc<mio::Waker>>>,
+    waiters: Mutex<Vec<Arc<crate::server::waker::Waker>>>,
     /// A replica is loading a full resync's data: clients are answered `-LOADING`.
     pub loading: AtomicBool,
     /// A command of the running `EXEC` was fed: `EXEC` must follow.
@@ -412,7 +412,7 @@ impl Replication {
     }
 
     /// Registers a worker to wake when acknowledgements arrive.
-    pub fn add_waiter(&self, waker: Arc<mio::Waker>) {
+    pub fn add_waiter(&self, waker: Arc<crate::server::waker::Waker>) {
         lock(&self.waiters).push(waker);
     }
 

@@ -5,6 +5,11 @@
 //! magic byte (`0xA0`–`0xAF`), or anything else for RESP (`*` for arrays, a letter for inline commands). Every
 //! complete frame in the input is answered in order into one output buffer, which is written
 //! with as few system calls as the socket allows.
+//!
+//! Under the epoll loop a connection reads and writes its socket itself. Under the io_uring
+//! loop the worker's ring does: received bytes wait in the connection's inbox until it reads
+//! them, and the output goes to the kernel whole, one send at a time, while new replies gather
+//! behind it ([`RingIo`]).
 
 use super::clients::Handle;
 use crate::cmd::{self, Client, Flow};
@@ -55,9 +60,126 @@ pub enum Next {
     Replica,
 }
 
+/// What the io_uring loop keeps for a connection: bytes received and not yet read, and the
+/// output in the kernel's hands.
+#[derive(Default)]
+pub struct RingIo {
+    /// Received bytes; `inbox[taken..]` are not yet read into the input buffer.
+    inbox: Vec<u8>,
+    taken: usize,
+    /// The peer ended its stream.
+    eof: bool,
+    /// The receive failed.
+    failed: Option<io::ErrorKind>,
+    /// Output handed to the kernel; `sent` bytes of it are written. Not touched while a send
+    /// is in flight: the kernel reads it.
+    sending: Vec<u8>,
+    sent: usize,
+    /// `sending` has bytes the loop has not yet asked the kernel to send.
+    send_due: bool,
+    /// A send of `sending` is in flight.
+    pub send_armed: bool,
+    /// A multishot receive is in flight.
+    pub recv_armed: bool,
+}
+
+/// Received bytes held past this stop the connection's receives until it reads them: a client
+/// that is not being answered (its replies unread, or waiting on the log) is not read without
+/// bound.
+const INBOX_CAP: usize = 64 * 1024;
+
+impl RingIo {
+    /// Takes received bytes (a completion of the connection's receive).
+    pub fn received(&mut self, bytes: &[u8]) {
+        if self.taken == self.inbox.len() {
+            self.inbox.clear();
+            self.taken = 0;
+        }
+        self.inbox.extend_from_slice(bytes);
+    }
+
+    /// The receive ended: end of stream (`None`) or an error.
+    pub fn ended(&mut self, error: Option<io::ErrorKind>) {
+        match error {
+            None => self.eof = true,
+            Some(kind) => self.failed = Some(kind),
+        }
+    }
+
+    /// Whether the loop should start a receive: none in flight, the stream open, and the
+    /// inbox under its cap.
+    pub fn wants_recv(&self) -> bool {
+        !self.recv_armed
+            && !self.eof
+            && self.failed.is_none()
+            && self.inbox.len() - self.taken < INBOX_CAP
+    }
+
+    /// Whether the inbox is over its cap, so the receive in flight should stop.
+    pub fn inbox_full(&self) -> bool {
+        self.inbox.len() - self.taken >= INBOX_CAP
+    }
+
+    /// The bytes to send, if a send should start now; the loop sends them and reports back
+    /// with [`RingIo::sent`]. The slice stays valid, unmoved, until then.
+    pub fn send_due(&mut self) -> Option<&[u8]> {
+        if !self.send_due || self.send_armed {
+            return None;
+        }
+        self.send_due = false;
+        self.send_armed = true;
+        Some(&self.sending[self.sent..])
+    }
+
+    /// A send completed with `result` (bytes written or the error).
+    pub fn sent(&mut self, result: io::Result<usize>) -> io::Result<()> {
+        self.send_armed = false;
+        let n = result?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        self.sent += n;
+        // The rest, if any, goes next turn round.
+        self.send_due = self.sent < self.sending.len();
+        Ok(())
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let waiting = &self.inbox[self.taken..];
+        if waiting.is_empty() {
+            return match (self.failed, self.eof) {
+                (Some(kind), _) => Err(kind.into()),
+                (None, true) => Ok(0),
+                (None, false) => Err(io::ErrorKind::WouldBlock.into()),
+            };
+        }
+        let n = waiting.len().min(buf.len());
+        buf[..n].copy_from_slice(&waiting[..n]);
+        self.taken += n;
+        if self.taken == self.inbox.len() && self.inbox.capacity() > INBOX_CAP {
+            self.inbox = Vec::new();
+            self.taken = 0;
+        }
+        Ok(n)
+    }
+
+    fn unsent(&self) -> usize {
+        self.sending.len() - self.sent
+    }
+}
+
+/// How a connection's bytes move.
+enum Io {
+    /// It reads and writes its socket when the epoll loop says the socket is ready.
+    Ready,
+    /// The io_uring loop moves them.
+    Ring(RingIo),
+}
+
 /// A client connection.
 pub struct Connection {
     stream: TcpStream,
+    io: Io,
     peer: SocketAddr,
     protocol: Protocol,
     /// Bytes read; `input[start..filled]` is not yet consumed.
@@ -88,11 +210,16 @@ pub struct Connection {
 
 impl Connection {
     /// A connection over an accepted, non-blocking stream, seen by other threads through
-    /// `handle`.
-    pub fn new(stream: TcpStream, handle: Arc<Handle>, authenticated: bool) -> Self {
+    /// `handle`; `ring`: its bytes move through the io_uring loop's ring.
+    pub fn new(stream: TcpStream, handle: Arc<Handle>, authenticated: bool, ring: bool) -> Self {
         let peer = handle.addr;
         Self {
             stream,
+            io: if ring {
+                Io::Ring(RingIo::default())
+            } else {
+                Io::Ready
+            },
             peer,
             protocol: Protocol::Unknown,
             input: Vec::new(),
@@ -124,8 +251,13 @@ impl Connection {
         Vec<u8>,
     ) {
         let hello = crate::cmd::replication::hello(&mut self.client);
-        let pending = self.out.bytes()[self.written..].to_vec();
-        let unread = self.input[self.start..self.filled].to_vec();
+        let mut pending = Vec::new();
+        let mut unread = self.input[self.start..self.filled].to_vec();
+        if let Io::Ring(ring) = &self.io {
+            pending.extend_from_slice(&ring.sending[ring.sent..]);
+            unread.extend_from_slice(&ring.inbox[ring.taken..]);
+        }
+        pending.extend_from_slice(&self.out.bytes()[self.written..]);
         (self.stream, self.client.handle, hello, pending, unread)
     }
 
@@ -150,7 +282,19 @@ impl Connection {
     }
 
     fn pending_output(&self) -> usize {
-        self.out.len() - self.written
+        let unsent = match &self.io {
+            Io::Ready => 0,
+            Io::Ring(ring) => ring.unsent(),
+        };
+        self.out.len() - self.written + unsent
+    }
+
+    /// The io_uring loop's state for this connection; `None` under the epoll loop.
+    pub fn ring(&mut self) -> Option<&mut RingIo> {
+        match &mut self.io {
+            Io::Ready => None,
+            Io::Ring(ring) => Some(ring),
+        }
     }
 
     /// What other threads see of this connection.
@@ -413,9 +557,21 @@ impl Connection {
         let blocking = sock
             .set_nonblocking(false)
             .and_then(|()| sock.set_write_timeout(Some(std::time::Duration::from_secs(1))));
-        if blocking.is_ok() {
-            let _ = self.flush(db);
+        if blocking.is_err() {
+            return;
         }
+        if let Io::Ring(ring) = &mut self.io {
+            if ring.send_armed {
+                // The kernel still holds the output: nothing after it may be written first.
+                return;
+            }
+            if Write::write_all(&mut self.stream, &ring.sending[ring.sent..]).is_err() {
+                return;
+            }
+            // The rest goes out as the epoll loop would write it.
+            self.io = Io::Ready;
+        }
+        let _ = self.flush(db);
     }
 
     /// Whether the pending output passes the output buffer limit of normal clients (Redis's
@@ -456,7 +612,10 @@ impl Connection {
             self.input.resize(grown, 0);
         }
         let asked = self.input.len() - self.filled;
-        let n = self.stream.read(&mut self.input[self.filled..])?;
+        let n = match &mut self.io {
+            Io::Ready => self.stream.read(&mut self.input[self.filled..])?,
+            Io::Ring(ring) => ring.read(&mut self.input[self.filled..])?,
+        };
         self.filled += n;
         self.last_active = std::time::Instant::now();
         crate::db::Stats::add(&db.stats.net_input_bytes, n as u64);
@@ -635,8 +794,23 @@ impl Connection {
         self.start = self.filled;
     }
 
-    /// Writes pending output until done or the socket is full.
+    /// Writes pending output until done or the socket is full; under the io_uring loop, hands
+    /// it to the ring when no send is in flight.
     fn flush(&mut self, db: &Db) -> io::Result<()> {
+        if let Io::Ring(ring) = &mut self.io {
+            if ring.send_armed || ring.send_due || self.out.is_empty() {
+                return Ok(());
+            }
+            crate::db::Stats::add(&db.stats.net_output_bytes, self.out.len() as u64);
+            ring.sending.clear();
+            if ring.sending.capacity() > OUTPUT_SOFT_CAP {
+                ring.sending.shrink_to(64 * 1024);
+            }
+            std::mem::swap(self.out.raw(), &mut ring.sending);
+            ring.sent = 0;
+            ring.send_due = true;
+            return Ok(());
+        }
         while self.written < self.out.len() {
             match self.stream.write(&self.out.bytes()[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),

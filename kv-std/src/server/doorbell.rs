@@ -1,7 +1,7 @@
 //! A worker's doorbell: how other threads tell a worker that one of its connections has
 //! something waiting (pub/sub messages, a `CLIENT KILL`), without a system call per message.
 
-use mio::Waker;
+use super::waker::Waker;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 

@@ -4,14 +4,18 @@
 //! - [`worker`]: a worker thread's readiness loop over its connections.
 //! - [`connection`]: one connection's buffers, protocol detection and pipelining.
 //! - [`clients`]: every connected client as other threads see it (`CLIENT LIST`, `KILL`).
+//! - [`uring`]: a worker thread's loop on io_uring, when the kernel offers it.
 //! - [`doorbell`]: how other threads wake a worker for one of its connections.
+//! - [`waker`]: how other threads wake a worker at all.
 
 pub mod clients;
 pub mod connection;
 pub mod doorbell;
+pub mod uring;
+pub mod waker;
 pub mod worker;
 
-use crate::config::Config;
+use crate::config::{Config, IoMode};
 use crate::db::{random_hash_key, Db};
 use crate::persist::Persistence;
 use mio::net::TcpListener;
@@ -194,8 +198,21 @@ impl Server {
                 self.config.threads
             );
         }
+        let uring = choose_loop(self.config.io)?;
+        let _ = self
+            .db
+            .io_loop
+            .set(if uring { "io_uring" } else { "epoll" });
         let mut workers = (0..self.config.threads)
-            .map(|i| Worker::spawn(i, Arc::clone(&self.db), Arc::clone(&self.stop), timing))
+            .map(|i| {
+                Worker::spawn(
+                    i,
+                    Arc::clone(&self.db),
+                    Arc::clone(&self.stop),
+                    timing,
+                    uring,
+                )
+            })
             .collect::<io::Result<Vec<_>>>()?;
         let next_id = AtomicU64::new(1);
         let mut turn = 0;
@@ -281,6 +298,28 @@ impl Server {
         }
         log::info!("stopped");
         result
+    }
+}
+
+/// Whether the workers run the io_uring loop: probes the kernel unless `--io epoll`, and logs
+/// the choice. `--io uring` on a kernel that cannot run it is an error.
+fn choose_loop(mode: IoMode) -> io::Result<bool> {
+    if mode == IoMode::Epoll {
+        log::info!("I/O loop: epoll (--io epoll)");
+        return Ok(false);
+    }
+    match uring::probe() {
+        Ok(()) => {
+            log::info!("I/O loop: io_uring");
+            Ok(true)
+        }
+        Err(e) if mode == IoMode::Uring => Err(io::Error::other(format!(
+            "--io uring: this kernel cannot run the io_uring loop: {e}"
+        ))),
+        Err(e) => {
+            log::info!("I/O loop: epoll (io_uring unavailable: {e})");
+            Ok(false)
+        }
     }
 }
 

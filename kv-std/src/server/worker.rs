@@ -1,11 +1,14 @@
-//! A worker thread: one readiness loop (mio) serving every connection handed to it.
+//! A worker thread serving every connection handed to it: the accept thread's side of it
+//! ([`Worker`]), and its loop on epoll readiness (mio). The loop on io_uring is in
+//! [`super::uring`].
 
 use super::clients::Handle;
 use super::connection::{Connection, Next};
 use super::doorbell::Doorbell;
+use super::waker::Waker;
 use crate::db::Db;
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Token};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,27 +43,41 @@ struct Reach {
 }
 
 impl Worker {
-    /// Starts worker `index` serving connections against `db` until `stop` is set.
+    /// Starts worker `index` serving connections against `db` until `stop` is set, on the
+    /// io_uring loop if `uring`, else on epoll.
     pub fn spawn(
         index: usize,
         db: Arc<Db>,
         stop: Arc<AtomicBool>,
         timing: Timing,
+        uring: bool,
     ) -> io::Result<Self> {
-        let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let poll = if uring { None } else { Some(Poll::new()?) };
+        let waker = Arc::new(match &poll {
+            Some(poll) => Waker::for_poll(poll.registry(), WAKER)?,
+            None => Waker::event()?,
+        });
         if let Some(p) = &db.persist {
             p.log().add_waiter(Arc::clone(&waker));
         }
         db.repl.add_waiter(Arc::clone(&waker));
         let (sender, receiver) = mpsc::channel();
-        let reach = Reach {
-            doorbell: Arc::new(Doorbell::new(Arc::clone(&waker))),
-        };
+        let doorbell = Arc::new(Doorbell::new(Arc::clone(&waker)));
+        let ring_waker = Arc::clone(&waker);
         let thread = std::thread::Builder::new()
             .name(format!("kv-worker-{index}"))
             .spawn(move || {
-                if let Err(e) = Loop::new(poll, receiver, db, stop, timing, reach).run() {
+                let run = match poll {
+                    Some(poll) => {
+                        let reach = Reach { doorbell };
+                        Loop::new(poll, receiver, db, stop, timing, reach).run()
+                    }
+                    None => {
+                        super::uring::Loop::new(ring_waker, doorbell, receiver, db, stop, timing)
+                            .and_then(|l| l.run())
+                    }
+                };
+                if let Err(e) = run {
                     log::error!("worker {index} stopped: {e}");
                 }
             })?;
@@ -219,7 +236,7 @@ impl Loop {
                 fd,
                 Some((Arc::clone(&self.reach.doorbell), index)),
             ));
-            let mut conn = Connection::new(stream, Arc::clone(&handle), authenticated);
+            let mut conn = Connection::new(stream, Arc::clone(&handle), authenticated, false);
             let registered = self.poll.registry().register(
                 conn.stream(),
                 Token(index),

@@ -405,3 +405,37 @@ fn config_rewrite_without_a_file_is_redis_error() {
     let reply = c.read_exact(4);
     assert_eq!(&reply, b"*2\r\n");
 }
+
+/// The loop KV_IO asks for is the one that serves (INFO's `multiplexing_api`): the test matrix
+/// runs this suite once with each, and this shows that each run is on the loop it names.
+#[test]
+fn the_workers_run_the_io_loop_asked_for() {
+    let s = TestServer::start();
+    let mut con = client(&s);
+    let info = text(&cmd(&mut con, &["INFO", "server"]));
+    let api = info
+        .lines()
+        .find_map(|l| l.strip_prefix("multiplexing_api:"))
+        .expect("multiplexing_api in INFO server");
+    match std::env::var("KV_IO").as_deref() {
+        Ok("uring") => assert_eq!(api, "io_uring"),
+        Ok("epoll") => assert_eq!(api, "epoll"),
+        _ => assert!(api == "io_uring" || api == "epoll", "{api}"),
+    }
+    // Values from empty to past one receive buffer (16 KiB) arrive whole and go back whole.
+    for n in 0..100 {
+        assert_eq!(
+            text(&cmd(
+                &mut con,
+                &["SET", &format!("k{n}"), &"v".repeat(n * 300)]
+            )),
+            "OK"
+        );
+    }
+    for n in 0..100 {
+        assert_eq!(
+            text(&cmd(&mut con, &["GET", &format!("k{n}")])),
+            "v".repeat(n * 300)
+        );
+    }
+}
