@@ -659,9 +659,11 @@ impl Loop {
         let Some(Some(slot)) = self.slots.get_mut(index) else {
             return Ok(());
         };
-        if slot.state != State::Closing {
-            slot.state = State::Closing;
+        if slot.state == State::Closing {
+            // Closed already; the slot waits for the kernel.
+            return Ok(());
         }
+        slot.state = State::Closing;
         slot.conn.leave(&self.db);
         self.db.clients.remove(slot.conn.handle().id);
         log::debug!("{}: closed", slot.conn.peer());
