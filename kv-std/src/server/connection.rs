@@ -289,6 +289,24 @@ impl Connection {
         self.out.len() - self.written + unsent
     }
 
+    /// Whether, now that a send completed, the connection has anything for a turn: output
+    /// gathered or left to send, requests it stopped answering while its output was full, or a
+    /// close waiting for the output to go.
+    pub fn wants_turn_after_send(&self) -> bool {
+        let Io::Ring(ring) = &self.io else {
+            return true;
+        };
+        ring.send_due
+            || !self.out.is_empty()
+            || self.closing
+            || self.eof
+            || self.replicate
+            || self.start < self.filled
+            || ring.taken < ring.inbox.len()
+            || ring.eof
+            || ring.failed.is_some()
+    }
+
     /// The io_uring loop's state for this connection; `None` under the epoll loop.
     pub fn ring(&mut self) -> Option<&mut RingIo> {
         match &mut self.io {

@@ -342,13 +342,20 @@ impl Loop {
                 Duration::from_secs(1)
             };
             self.enter(wait)?;
+            self.complete()?;
+            let sweep = self.db.settings.idle_timeout().is_some()
+                && self.last_sweep.elapsed() >= Duration::from_secs(1);
+            let stop = self.stop.load(Ordering::Acquire);
+            if self.ready.is_empty() && self.again.is_empty() && !sweep && !stop {
+                // Only sends completed, or the wait timed out: no turn.
+                continue;
+            }
+            if !self.timing.busy_poll.is_zero() {
+                self.last_busy = Instant::now();
+            }
             // The commands of this turn run outside any `EXEC` (which waits for the turn).
             let turn = self.db.gate.enter();
             self.db.tick();
-            self.complete()?;
-            if !self.ready.is_empty() && !self.timing.busy_poll.is_zero() {
-                self.last_busy = Instant::now();
-            }
             let mut ready = std::mem::take(&mut self.ready);
             ready.append(&mut self.again);
             ready.sort_unstable();
@@ -495,7 +502,11 @@ impl Loop {
                 return self.close(index);
             }
         }
-        self.ready.push(index);
+        // Most sends complete with nothing more to do: a client that waits for each reply has
+        // sent nothing new yet.
+        if slot.state != State::Open || slot.conn.wants_turn_after_send() {
+            self.ready.push(index);
+        }
         Ok(())
     }
 
