@@ -9,6 +9,7 @@ mod clients;
 mod concurrency;
 mod evict;
 mod expiry;
+mod faults;
 mod idle;
 mod introspection;
 mod large;
