@@ -87,10 +87,12 @@ pub struct RingIo {
 /// that is not being answered (its replies unread, or waiting on the log) is not read without
 /// bound.
 const INBOX_CAP: usize = 64 * 1024;
+/// An inbox emptied with more capacity than this gives it back.
+const INBOX_KEPT: usize = 16 * 1024;
 
 impl RingIo {
-    /// Takes received bytes (a completion of the connection's receive).
-    pub fn received(&mut self, bytes: &[u8]) {
+    /// Keeps received bytes the input buffer had no room for.
+    fn keep(&mut self, bytes: &[u8]) {
         if self.taken == self.inbox.len() {
             self.inbox.clear();
             self.taken = 0;
@@ -156,7 +158,8 @@ impl RingIo {
         let n = waiting.len().min(buf.len());
         buf[..n].copy_from_slice(&waiting[..n]);
         self.taken += n;
-        if self.taken == self.inbox.len() && self.inbox.capacity() > INBOX_CAP {
+        if self.taken == self.inbox.len() && self.inbox.capacity() > INBOX_KEPT {
+            // Only a large request or a burst passes through the inbox: free it after.
             self.inbox = Vec::new();
             self.taken = 0;
         }
@@ -305,6 +308,36 @@ impl Connection {
             || ring.taken < ring.inbox.len()
             || ring.eof
             || ring.failed.is_some()
+    }
+
+    /// Takes bytes the io_uring loop received for this connection: straight into the input
+    /// buffer while it has room and nothing is waiting before them, else into the inbox, which
+    /// [`Connection::fill`] reads as it would read the socket.
+    pub fn receive(&mut self, db: &Db, bytes: &[u8]) {
+        let Io::Ring(ring) = &mut self.io else {
+            return;
+        };
+        let mut rest = bytes;
+        if ring.taken == ring.inbox.len() && self.discard.is_none() && self.skip == 0 {
+            if self.start == self.filled {
+                self.start = 0;
+                self.filled = 0;
+            }
+            if self.input.is_empty() {
+                self.input = vec![0; INPUT_START];
+            }
+            let n = rest.len().min(self.input.len() - self.filled);
+            self.input[self.filled..self.filled + n].copy_from_slice(&rest[..n]);
+            self.filled += n;
+            rest = &rest[n..];
+            if n > 0 {
+                self.last_active = std::time::Instant::now();
+                crate::db::Stats::add(&db.stats.net_input_bytes, n as u64);
+            }
+        }
+        if !rest.is_empty() {
+            ring.keep(rest);
+        }
     }
 
     /// The io_uring loop's state for this connection; `None` under the epoll loop.
@@ -611,6 +644,13 @@ impl Connection {
         if self.filled == 0 && self.input.len() > 1024 * 1024 {
             // A large frame was answered: give its memory back.
             self.input = vec![0; INPUT_START];
+        }
+        if let Io::Ring(ring) = &mut self.io {
+            if ring.taken == ring.inbox.len() {
+                // Nothing received waits: no input buffer is needed for it (an idle
+                // connection holds none).
+                return ring.read(&mut []).map(|n| (n, 0));
+            }
         }
         if self.filled == self.input.len() {
             let cap = db.settings.client_query_buffer_limit();
