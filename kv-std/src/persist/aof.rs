@@ -473,9 +473,10 @@ impl Log {
         self.wake_writer.notify_one();
     }
 
+    /// Wakes the workers holding replies for the log; the others sleep on.
     fn wake_waiters(&self) {
         for w in lock(&self.waiters).iter() {
-            let _ = w.wake();
+            let _ = w.wake_if_wanted();
         }
     }
 

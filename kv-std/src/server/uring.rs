@@ -378,6 +378,13 @@ impl Loop {
             ready.clear();
             self.ready = ready;
             self.buffers.publish();
+            if !self.held.is_empty() {
+                // Woken by the log only when asked; what it made durable meanwhile is seen here.
+                self.waker.want();
+                for i in std::mem::take(&mut self.held) {
+                    self.serve(i)?;
+                }
+            }
             if self.db.repl.waiting.load(Ordering::Relaxed) > 0 && self.db.repl.backlog.fed_here() {
                 self.db.repl.request_acks();
             }

@@ -5,9 +5,14 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 
 /// Wakes one worker; cheap to call from any thread, many times.
-pub struct Waker(Kind);
+pub struct Waker {
+    kind: Kind,
+    /// The worker holds replies for the log: [`Waker::wake_if_wanted`] wakes it.
+    wanted: AtomicBool,
+}
 
 enum Kind {
     Poll(mio::Waker),
@@ -17,7 +22,7 @@ enum Kind {
 impl Waker {
     /// Wakes the epoll loop of `registry` with a readiness event for `token`.
     pub fn for_poll(registry: &mio::Registry, token: mio::Token) -> io::Result<Self> {
-        Ok(Self(Kind::Poll(mio::Waker::new(registry, token)?)))
+        Ok(Self::new(Kind::Poll(mio::Waker::new(registry, token)?)))
     }
 
     /// Wakes whatever reads the eventfd [`Waker::fd`] returns.
@@ -28,12 +33,39 @@ impl Waker {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` was just created, is valid, and nothing else owns it.
-        Ok(Self(Kind::Event(unsafe { OwnedFd::from_raw_fd(fd) })))
+        Ok(Self::new(Kind::Event(unsafe { OwnedFd::from_raw_fd(fd) })))
+    }
+
+    fn new(kind: Kind) -> Self {
+        Self {
+            kind,
+            wanted: AtomicBool::new(false),
+        }
+    }
+
+    /// Asks for the next [`Waker::wake_if_wanted`]. The worker calls it when it holds replies
+    /// for the log, then checks them once more: either that check sees what the log made
+    /// durable, or the log's writer sees this and wakes it (both sides fence between their
+    /// store and their load).
+    pub fn want(&self) {
+        self.wanted.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Wakes the worker if it asked to be woken, once; called after publishing what it waits
+    /// for. Workers holding nothing are left asleep.
+    pub fn wake_if_wanted(&self) -> io::Result<()> {
+        fence(Ordering::SeqCst);
+        if self.wanted.swap(false, Ordering::SeqCst) {
+            self.wake()
+        } else {
+            Ok(())
+        }
     }
 
     /// The eventfd an io_uring loop reads; `None` for a poll waker.
     pub fn fd(&self) -> Option<RawFd> {
-        match &self.0 {
+        match &self.kind {
             Kind::Poll(_) => None,
             Kind::Event(fd) => Some(fd.as_raw_fd()),
         }
@@ -41,7 +73,7 @@ impl Waker {
 
     /// Wakes the worker, or leaves it to wake from an earlier call it has not seen yet.
     pub fn wake(&self) -> io::Result<()> {
-        match &self.0 {
+        match &self.kind {
             Kind::Poll(w) => w.wake(),
             Kind::Event(fd) => {
                 let one = 1u64.to_ne_bytes();

@@ -40,6 +40,7 @@ pub struct Worker {
 /// Where a worker's connections are reached from other threads.
 struct Reach {
     doorbell: Arc<Doorbell>,
+    waker: Arc<Waker>,
 }
 
 impl Worker {
@@ -63,17 +64,20 @@ impl Worker {
         db.repl.add_waiter(Arc::clone(&waker));
         let (sender, receiver) = mpsc::channel();
         let doorbell = Arc::new(Doorbell::new(Arc::clone(&waker)));
-        let ring_waker = Arc::clone(&waker);
+        let loop_waker = Arc::clone(&waker);
         let thread = std::thread::Builder::new()
             .name(format!("kv-worker-{index}"))
             .spawn(move || {
                 let run = match poll {
                     Some(poll) => {
-                        let reach = Reach { doorbell };
+                        let reach = Reach {
+                            doorbell,
+                            waker: loop_waker,
+                        };
                         Loop::new(poll, receiver, db, stop, timing, reach).run()
                     }
                     None => {
-                        super::uring::Loop::new(ring_waker, doorbell, receiver, db, stop, timing)
+                        super::uring::Loop::new(loop_waker, doorbell, receiver, db, stop, timing)
                             .and_then(|l| l.run())
                     }
                 };
@@ -196,6 +200,13 @@ impl Loop {
             }
             for i in std::mem::take(&mut self.again) {
                 self.serve(i);
+            }
+            if !self.held.is_empty() {
+                // Woken by the log only when asked; what it made durable meanwhile is seen here.
+                self.reach.waker.want();
+                for i in std::mem::take(&mut self.held) {
+                    self.serve(i);
+                }
             }
             if self.db.repl.waiting.load(Ordering::Relaxed) > 0 && self.db.repl.backlog.fed_here() {
                 // Clients wait for replicas to have this turn's writes (`--sync-replicas`): ask
