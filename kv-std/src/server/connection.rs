@@ -81,6 +81,8 @@ pub struct RingIo {
     pub send_armed: bool,
     /// A multishot receive is in flight.
     pub recv_armed: bool,
+    /// A cancellation of the receive is on its way.
+    pub cancelling: bool,
 }
 
 /// Received bytes held past this stop the connection's receives until it reads them: a client
@@ -93,14 +95,14 @@ const INBOX_KEPT: usize = 16 * 1024;
 impl RingIo {
     /// Keeps received bytes the input buffer had no room for.
     fn keep(&mut self, bytes: &[u8]) {
-        if self.taken == self.inbox.len() {
-            self.inbox.clear();
-            self.taken = 0;
-        }
+        // What was read goes first, so the inbox holds only what waits.
+        self.inbox.drain(..self.taken);
+        self.taken = 0;
         self.inbox.extend_from_slice(bytes);
     }
 
-    /// The receive ended: end of stream (`None`) or an error.
+    /// The receive ended: end of stream (`None`) or an error. Either is final: an error a
+    /// receive could be retried after is not reported here.
     pub fn ended(&mut self, error: Option<io::ErrorKind>) {
         match error {
             None => self.eof = true,
@@ -109,17 +111,28 @@ impl RingIo {
     }
 
     /// Whether the loop should start a receive: none in flight, the stream open, and the
-    /// inbox under its cap.
+    /// inbox under half its cap (so a connection read slowly is not stopped and started again
+    /// for every few bytes).
     pub fn wants_recv(&self) -> bool {
         !self.recv_armed
             && !self.eof
             && self.failed.is_none()
-            && self.inbox.len() - self.taken < INBOX_CAP
+            && self.inbox.len() - self.taken < INBOX_CAP / 2
     }
 
-    /// Whether the inbox is over its cap, so the receive in flight should stop.
-    pub fn inbox_full(&self) -> bool {
-        self.inbox.len() - self.taken >= INBOX_CAP
+    /// Whether the receive in flight should be cancelled: the inbox is over its cap and no
+    /// cancellation is on its way.
+    pub fn wants_pause(&self) -> bool {
+        self.recv_armed && !self.cancelling && self.inbox.len() - self.taken >= INBOX_CAP
+    }
+
+    /// Bytes received and not yet read, and the memory held for them and for output in the
+    /// kernel's hands.
+    fn held_bytes(&self) -> (usize, usize) {
+        (
+            self.inbox.len() - self.taken,
+            self.inbox.capacity() + self.sending.capacity(),
+        )
     }
 
     /// The bytes to send, if a send should start now; the loop sends them and reports back
@@ -402,13 +415,26 @@ impl Connection {
     fn show(&self) {
         let handle = &self.client.handle;
         handle.set_unwritten(self.pending_output());
+        let (unread, ring_memory) = match &self.io {
+            Io::Ready => (0, 0),
+            Io::Ring(ring) => ring.held_bytes(),
+        };
         let mut shown = handle.shown();
         shown.cmd = self.client.last_command;
         shown.resp = self.out.resp;
         shown.subscriptions = self.client.subscriptions.counts();
         shown.last_interaction = self.last_active;
-        shown.qbuf = (self.filled - self.start, self.input.len() - self.filled);
-        shown.memory = self.input.capacity() + self.out.capacity();
+        shown.qbuf = (
+            self.filled - self.start + unread,
+            self.input.len() - self.filled,
+        );
+        shown.memory = self.input.capacity() + self.out.capacity() + ring_memory;
+    }
+
+    /// Publishes the output still unwritten (what publishers and `CLIENT LIST` see), after a
+    /// send completed outside a turn of serving.
+    pub fn show_unwritten(&self) {
+        self.client.handle.set_unwritten(self.pending_output());
     }
 
     /// Reads what the socket has, answers every complete frame, and writes the answers.
@@ -590,6 +616,20 @@ impl Connection {
     /// On shutdown: answers every complete request already received and writes the answers,
     /// waiting at most a second for a slow reader.
     pub fn finish(&mut self, db: &Db) {
+        let mut unsent = Vec::new();
+        if let Io::Ring(ring) = &mut self.io {
+            if ring.send_armed || ring.recv_armed {
+                // The kernel still has its output or its input: nothing can follow them.
+                return;
+            }
+            // From here on as under the epoll loop: what was received first, then the socket.
+            let unread = &ring.inbox[ring.taken..];
+            self.input.truncate(self.filled);
+            self.input.extend_from_slice(unread);
+            self.filled = self.input.len();
+            unsent = ring.sending.split_off(ring.sent);
+            self.io = Io::Ready;
+        }
         // One last read picks up requests that arrived since the last readiness event.
         if !self.eof && !self.closing {
             let _ = self.fill(db);
@@ -611,16 +651,9 @@ impl Connection {
         if blocking.is_err() {
             return;
         }
-        if let Io::Ring(ring) = &mut self.io {
-            if ring.send_armed {
-                // The kernel still holds the output: nothing after it may be written first.
-                return;
-            }
-            if Write::write_all(&mut self.stream, &ring.sending[ring.sent..]).is_err() {
-                return;
-            }
-            // The rest goes out as the epoll loop would write it.
-            self.io = Io::Ready;
+        // Output the ring had taken goes before the rest.
+        if Write::write_all(&mut self.stream, &unsent).is_err() {
+            return;
         }
         let _ = self.flush(db);
     }
@@ -888,5 +921,82 @@ impl Connection {
             output.shrink_to(64 * 1024);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inbox_holds_only_what_waits_and_keeps_its_order() {
+        let mut ring = RingIo::default();
+        let mut buf = [0u8; 100];
+        let mut read = Vec::new();
+        // Each round keeps 1,000 bytes and reads 900: a client read more slowly than it sends.
+        for round in 0u32..200 {
+            let bytes: Vec<u8> = (0..1000).map(|i| (round * 1000 + i) as u8).collect();
+            ring.keep(&bytes);
+            for _ in 0..9 {
+                let n = ring.read(&mut buf).expect("bytes wait");
+                read.extend_from_slice(&buf[..n]);
+            }
+            // What was read is not held: the inbox is what waits, and what waits is bounded by
+            // what was kept and not read.
+            assert_eq!(ring.inbox.len() - ring.taken, (round as usize + 1) * 100);
+            assert!(ring.inbox.len() <= (round as usize + 1) * 100 + 1000);
+        }
+        while let Ok(n) = ring.read(&mut buf) {
+            read.extend_from_slice(&buf[..n]);
+        }
+        let expected: Vec<u8> = (0u32..200_000).map(|i| i as u8).collect();
+        assert_eq!(read, expected);
+    }
+
+    #[test]
+    fn a_full_inbox_pauses_the_receive_until_half_of_it_is_read() {
+        let mut ring = RingIo {
+            recv_armed: true,
+            ..RingIo::default()
+        };
+        ring.keep(&vec![b'x'; INBOX_CAP - 1]);
+        assert!(!ring.wants_pause());
+        ring.keep(b"x");
+        assert!(ring.wants_pause());
+        ring.cancelling = true;
+        assert!(!ring.wants_pause(), "one cancellation at a time");
+        // The receive ended (cancelled): not started again while the inbox is over half full.
+        ring.recv_armed = false;
+        ring.cancelling = false;
+        let mut buf = vec![0u8; INBOX_CAP / 2 - 1];
+        ring.read(&mut buf).unwrap();
+        assert!(!ring.wants_recv());
+        ring.read(&mut [0u8; 2]).unwrap();
+        assert!(ring.wants_recv());
+        // At the end of the stream it is not started again, and reads say so once drained.
+        ring.ended(None);
+        assert!(!ring.wants_recv());
+        let mut rest = vec![0u8; INBOX_CAP];
+        assert_eq!(ring.read(&mut rest).unwrap(), INBOX_CAP / 2 - 1);
+        assert_eq!(ring.read(&mut rest).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_send_goes_out_whole_across_partial_completions_and_one_at_a_time() {
+        let mut ring = RingIo {
+            sending: b"hello world".to_vec(),
+            send_due: true,
+            ..RingIo::default()
+        };
+        assert_eq!(ring.send_due(), Some(&b"hello world"[..]));
+        assert_eq!(ring.send_due(), None, "one send in flight");
+        ring.sent(Ok(5)).unwrap();
+        assert_eq!(ring.unsent(), 6);
+        assert_eq!(ring.send_due(), Some(&b" world"[..]));
+        ring.sent(Ok(6)).unwrap();
+        assert_eq!(ring.unsent(), 0);
+        assert_eq!(ring.send_due(), None);
+        assert!(ring.sent(Ok(0)).is_err(), "a send that wrote nothing fails");
+        assert!(ring.sent(Err(io::ErrorKind::BrokenPipe.into())).is_err());
     }
 }

@@ -25,6 +25,7 @@ use io_uring::types::{BufRingEntry, CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring};
 use std::alloc::{self, Layout};
 use std::io;
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
@@ -75,10 +76,7 @@ pub fn probe() -> io::Result<()> {
     let mut buffers = Buffers::new(&ring, 1, 64)?;
     let outcome = probe_receive(&mut ring, &mut buffers);
     // Nothing may still be in flight when the buffers go.
-    let cancelled = ring.submitter().register_sync_cancel(
-        Some(Timespec::from(Duration::from_secs(1))),
-        CancelBuilder::any(),
-    );
+    let cancelled = cancel_everything(&ring);
     drop(ring);
     if cancelled.is_err() {
         // The kernel may yet write into them: keep them.
@@ -138,7 +136,8 @@ fn probe_receive(ring: &mut IoUring, buffers: &mut Buffers) -> io::Result<()> {
     if result != 1 || buffers.slice(bid, 1) != b"x" || !cqueue::more(flags) {
         return Err(io::Error::other("multishot receive is not supported"));
     }
-    buffers.give_back(bid);
+    // SAFETY: the kernel handed `bid` over with this completion.
+    unsafe { buffers.give_back(bid) };
     Ok(())
 }
 
@@ -175,7 +174,10 @@ impl Buffers {
                 alloc::alloc_zeroed(memory_layout),
             )
         };
-        let (Some(entries), Some(memory)) = (NonNull::new(entries), NonNull::new(memory)) else {
+        let Some(entries) = NonNull::new(entries) else {
+            alloc::handle_alloc_error(entries_layout);
+        };
+        let Some(memory) = NonNull::new(memory) else {
             alloc::handle_alloc_error(memory_layout);
         };
         let mut buffers = Self {
@@ -188,7 +190,8 @@ impl Buffers {
             tail: 0,
         };
         // SAFETY: the ring of descriptions is page aligned, `count` entries long, and lives
-        // until `Drop`, which runs after the ring (the loop's field order) or unregisters it.
+        // until `Drop`, which runs only once no operation is in flight (the loop drops its
+        // buffers only after a successful cancellation of everything; the probe likewise).
         unsafe {
             ring.submitter().register_buf_ring_with_flags(
                 buffers.entries.as_ptr() as u64,
@@ -198,7 +201,8 @@ impl Buffers {
             )?;
         }
         for bid in 0..count {
-            buffers.give_back(bid);
+            // SAFETY: each buffer is given once, into an empty ring.
+            unsafe { buffers.give_back(bid) };
         }
         buffers.publish();
         Ok(buffers)
@@ -216,7 +220,12 @@ impl Buffers {
     }
 
     /// Returns buffer `bid` to the kernel (seen once published).
-    fn give_back(&mut self, bid: u16) {
+    ///
+    /// # Safety
+    ///
+    /// `bid` is not in the ring already: given back twice, one buffer could be picked for two
+    /// receives at once.
+    unsafe fn give_back(&mut self, bid: u16) {
         let at = usize::from(self.tail & (self.count - 1));
         // SAFETY: `at` < `count`, so the entry lies inside the ring of descriptions; the kernel
         // reads only entries before the published tail, and this one is past it.
@@ -241,8 +250,9 @@ impl Buffers {
 
 impl Drop for Buffers {
     fn drop(&mut self) {
-        // SAFETY: both were allocated in `new` with these layouts; the ring that used them is
-        // gone (it is dropped first) and no operation is in flight.
+        // SAFETY: both were allocated in `new` with these layouts; their owners drop them only
+        // once no operation is in flight (a cancellation of everything succeeded), so the
+        // kernel neither picks nor fills a buffer any more.
         unsafe {
             alloc::dealloc(self.entries.as_ptr().cast(), self.entries_layout);
             alloc::dealloc(self.memory.as_ptr(), self.memory_layout);
@@ -275,7 +285,8 @@ struct Slot {
 pub struct Loop {
     // Field order is drop order: the ring goes before the memory its operations use.
     ring: IoUring,
-    buffers: Buffers,
+    /// Dropped by `Drop`, only once nothing in flight can use them.
+    buffers: ManuallyDrop<Buffers>,
     waker: Arc<Waker>,
     /// Where the eventfd's count is read to.
     wake_count: Box<u64>,
@@ -319,7 +330,7 @@ impl Loop {
         let min_timeout = ring.params().is_feature_min_timeout();
         Ok(Self {
             ring,
-            buffers,
+            buffers: ManuallyDrop::new(buffers),
             waker,
             wake_count: Box::new(0),
             receiver,
@@ -445,7 +456,26 @@ impl Loop {
             if unsafe { self.ring.submission().push(&entry) }.is_ok() {
                 return Ok(());
             }
-            self.ring.submit()?;
+            // Receives queued this turn may find the buffers given back.
+            self.buffers.publish();
+            match self.ring.submit() {
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EBUSY | libc::EAGAIN | libc::EINTR)
+                    ) =>
+                {
+                    // The completion queue is full: take completions aside, to be acted on
+                    // with this turn's, and try again.
+                    self.completions.extend(
+                        self.ring
+                            .completion()
+                            .map(|c| (c.user_data(), c.result(), c.flags())),
+                    );
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -466,6 +496,7 @@ impl Loop {
     /// Takes this turn's completions and acts on each: receives into inboxes, sends finished,
     /// wake-ups.
     fn complete(&mut self) -> io::Result<()> {
+        // Completions taken aside by `push` come first.
         let mut completions = std::mem::take(&mut self.completions);
         completions.extend(
             self.ring
@@ -475,7 +506,7 @@ impl Loop {
         for &(data, result, flags) in &completions {
             let index = (data >> 8) as usize;
             match data & 0xff {
-                OP_WAKE => self.woken()?,
+                OP_WAKE => self.woken(result)?,
                 OP_RECV => self.received(index, result, flags),
                 OP_SEND => self.sent(index, result)?,
                 _ => {}
@@ -487,7 +518,15 @@ impl Loop {
     }
 
     /// Other threads rang: new connections, the log or the replicas moved, mail or kills.
-    fn woken(&mut self) -> io::Result<()> {
+    fn woken(&mut self, result: i32) -> io::Result<()> {
+        match -result {
+            // Cancelled on shutdown: nothing more to read.
+            libc::ECANCELED => return Ok(()),
+            e if result < 0 && e != libc::EINTR && e != libc::EAGAIN => {
+                return Err(io::Error::from_raw_os_error(e));
+            }
+            _ => {}
+        }
         self.arm_wake()?;
         self.adopt()?;
         self.ready.append(&mut self.held);
@@ -496,23 +535,28 @@ impl Loop {
     }
 
     fn received(&mut self, index: usize, result: i32, flags: u32) {
+        if let Some(bid) = cqueue::buffer_select(flags) {
+            if let Some(Some(slot)) = self.slots.get_mut(index) {
+                if result > 0 && slot.state != State::Closing {
+                    slot.conn
+                        .receive(&self.db, self.buffers.slice(bid, result as usize));
+                }
+            }
+            // SAFETY: the kernel handed `bid` over with this completion; it is given back once.
+            unsafe { self.buffers.give_back(bid) };
+        }
         let Some(Some(slot)) = self.slots.get_mut(index) else {
             return;
         };
-        if let Some(bid) = cqueue::buffer_select(flags) {
-            if result > 0 && slot.state != State::Closing {
-                slot.conn
-                    .receive(&self.db, self.buffers.slice(bid, result as usize));
-            }
-            self.buffers.give_back(bid);
-        }
         let ring = slot.conn.ring().expect("a connection of the io_uring loop");
         if !cqueue::more(flags) {
             ring.recv_armed = false;
+            ring.cancelling = false;
             match result {
                 0 => ring.ended(None),
-                // Out of buffers (started again once they are back), or stopped on purpose.
-                r if r == -libc::ENOBUFS || r == -libc::ECANCELED => {}
+                // Out of buffers (started again once they are back), stopped on purpose, or
+                // interrupted: started again when the connection wants it.
+                r if [libc::ENOBUFS, libc::ECANCELED, libc::EINTR, libc::EAGAIN].contains(&-r) => {}
                 r if r < 0 => ring.ended(Some(io::Error::from_raw_os_error(-r).kind())),
                 _ => {}
             }
@@ -536,6 +580,7 @@ impl Loop {
                 return self.close(index);
             }
         }
+        slot.conn.show_unwritten();
         // Most sends complete with nothing more to do: a client that waits for each reply has
         // sent nothing new yet.
         if slot.state != State::Open || slot.conn.wants_turn_after_send() {
@@ -625,7 +670,7 @@ impl Loop {
             .user_data(tag(OP_SEND, index))
         });
         let recv = ring.wants_recv();
-        let pause = ring.recv_armed && ring.inbox_full();
+        let pause = ring.wants_pause();
         if recv {
             ring.recv_armed = true;
         }
@@ -648,6 +693,13 @@ impl Loop {
     }
 
     fn cancel_recv(&mut self, index: usize) -> io::Result<()> {
+        if let Some(Some(slot)) = self.slots.get_mut(index) {
+            let ring = slot.conn.ring().expect("a connection of the io_uring loop");
+            if ring.cancelling || !ring.recv_armed {
+                return Ok(());
+            }
+            ring.cancelling = true;
+        }
         let cancel = opcode::AsyncCancel::new(tag(OP_RECV, index))
             .build()
             .user_data(tag(OP_CANCEL, index));
@@ -679,9 +731,8 @@ impl Loop {
             .fetch_sub(1, Ordering::Relaxed);
         let (stream, handle, hello, pending, unread) = slot.conn.into_replica();
         handle.set_replica();
-        let stream = std::net::TcpStream::from(stream);
         // Replication serves it with blocking I/O on threads of its own.
-        stream.set_nonblocking(false)?;
+        let stream = std::net::TcpStream::from(stream);
         crate::repl::primary::serve(Arc::clone(&self.db), stream, handle, hello, pending, unread);
         Ok(())
     }
@@ -748,10 +799,11 @@ impl Loop {
             self.enter(Duration::from_millis(10))?;
             self.complete()?;
         }
-        let _ = self.ring.submitter().register_sync_cancel(
-            Some(Timespec::from(Duration::from_secs(1))),
-            CancelBuilder::any(),
-        );
+        // Then every receive (and the waker's read) stops; each connection is finished as the
+        // epoll loop finishes it, reading its socket directly.
+        if let Err(e) = cancel_everything(&self.ring) {
+            log::warn!("io_uring operations not cancelled on shutdown: {e}");
+        }
         self.enter(Duration::ZERO)?;
         self.complete()?;
         for index in 0..self.slots.len() {
@@ -766,7 +818,15 @@ impl Loop {
             {
                 self.close(index)?;
             }
-            self.release(index)?;
+            // A slot the kernel still has an operation on is left to `Drop`.
+            let idle = self.slots[index].as_mut().is_some_and(|s| {
+                s.conn
+                    .ring()
+                    .is_some_and(|r| !r.send_armed && !r.recv_armed)
+            });
+            if idle {
+                self.release(index)?;
+            }
         }
         Ok(())
     }
@@ -779,12 +839,32 @@ impl Loop {
     }
 }
 
+/// Cancels every operation in flight on `ring` and waits (a second at most) until the kernel
+/// is done with them.
+fn cancel_everything(ring: &IoUring) -> io::Result<()> {
+    let timeout = Timespec::from(Duration::from_secs(1));
+    match ring
+        .submitter()
+        .register_sync_cancel(Some(timeout), CancelBuilder::any())
+    {
+        // Nothing was in flight.
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        other => other,
+    }
+}
+
 impl Drop for Loop {
     fn drop(&mut self) {
-        // Nothing the kernel still does may outlive the buffers and connections it uses.
-        let _ = self.ring.submitter().register_sync_cancel(
-            Some(Timespec::from(Duration::from_secs(1))),
-            CancelBuilder::any(),
-        );
+        // Nothing the kernel still does may outlive the buffers and connections it uses: a
+        // ring's teardown on close runs later, on a kernel thread.
+        if cancel_everything(&self.ring).is_ok() {
+            // SAFETY: no operation is in flight, so none can pick or fill a buffer; the
+            // buffers are dropped once, here.
+            unsafe { ManuallyDrop::drop(&mut self.buffers) };
+        } else {
+            // The kernel may still write into the buffers or read a connection's output: both
+            // are left allocated.
+            std::mem::forget(std::mem::take(&mut self.slots));
+        }
     }
 }

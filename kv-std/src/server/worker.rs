@@ -65,11 +65,15 @@ impl Worker {
         let (sender, receiver) = mpsc::channel();
         let doorbell = Arc::new(Doorbell::new(Arc::clone(&waker)));
         let loop_waker = Arc::clone(&waker);
+        // The io_uring loop builds its ring on its own thread (one issuer): whether it could is
+        // known before the server goes on.
+        let (started, start) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name(format!("kv-worker-{index}"))
             .spawn(move || {
                 let run = match poll {
                     Some(poll) => {
+                        let _ = started.send(Ok(()));
                         let reach = Reach {
                             doorbell,
                             waker: loop_waker,
@@ -77,14 +81,33 @@ impl Worker {
                         Loop::new(poll, receiver, db, stop, timing, reach).run()
                     }
                     None => {
-                        super::uring::Loop::new(loop_waker, doorbell, receiver, db, stop, timing)
-                            .and_then(|l| l.run())
+                        match super::uring::Loop::new(
+                            loop_waker, doorbell, receiver, db, stop, timing,
+                        ) {
+                            Ok(l) => {
+                                let _ = started.send(Ok(()));
+                                l.run()
+                            }
+                            Err(e) => {
+                                let _ = started.send(Err(e));
+                                return;
+                            }
+                        }
                     }
                 };
                 if let Err(e) = run {
                     log::error!("worker {index} stopped: {e}");
                 }
             })?;
+        let ready = start
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("the worker thread ended")));
+        if let Err(e) = ready {
+            let _ = thread.join();
+            return Err(io::Error::other(format!(
+                "worker {index}: cannot start its io_uring loop: {e}"
+            )));
+        }
         Ok(Self {
             sender,
             waker,
