@@ -630,11 +630,25 @@ impl Connection {
             unsent = ring.sending.split_off(ring.sent);
             self.io = Io::Ready;
         }
-        // One last read picks up requests that arrived since the last readiness event.
-        if !self.eof && !self.closing {
-            let _ = self.fill(db);
+        // Requests that arrived since the last readiness event are read until the socket is
+        // empty (a second at most, and while the output stays under its cap).
+        let reading_until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        loop {
+            while self.answer(db, FRAMES_PER_TURN) > 0 {}
+            if self.eof
+                || self.closing
+                || self.pending_output() >= OUTPUT_SOFT_CAP
+                || std::time::Instant::now() >= reading_until
+            {
+                break;
+            }
+            match self.fill(db) {
+                Ok((0, _)) => self.eof = true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
         }
-        while self.answer(db, FRAMES_PER_TURN) > 0 {}
         // Acknowledge nothing the log has not made durable; the log writer runs until the
         // workers are done.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

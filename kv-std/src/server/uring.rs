@@ -769,8 +769,11 @@ impl Loop {
             .connected_clients
             .fetch_sub(1, Ordering::Relaxed);
         let fd = slot.fd;
-        let ring = slot.conn.ring().expect("a connection of the io_uring loop");
-        let (recv, send) = (ring.recv_armed, ring.send_armed);
+        // (A connection finished on shutdown moves its own bytes: no ring state.)
+        let (recv, send) = slot
+            .conn
+            .ring()
+            .map_or((false, false), |r| (r.recv_armed, r.send_armed));
         if !recv && !send {
             return self.release(index);
         }
@@ -819,11 +822,9 @@ impl Loop {
                 self.close(index)?;
             }
             // A slot the kernel still has an operation on is left to `Drop`.
-            let idle = self.slots[index].as_mut().is_some_and(|s| {
-                s.conn
-                    .ring()
-                    .is_some_and(|r| !r.send_armed && !r.recv_armed)
-            });
+            let idle = self.slots[index]
+                .as_mut()
+                .is_some_and(|s| s.conn.ring().is_none_or(|r| !r.send_armed && !r.recv_armed));
             if idle {
                 self.release(index)?;
             }

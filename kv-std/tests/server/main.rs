@@ -19,6 +19,7 @@ mod protected;
 mod protocol_errors;
 mod resp;
 mod resp3;
+mod shutdown;
 mod transaction;
 
 #[path = "../support/mod.rs"]
