@@ -245,6 +245,9 @@ pub struct Stats {
     pub evicted_base: AtomicUsize,
     /// Bytes written to clients.
     pub net_output_bytes: AtomicU64,
+    /// Normal clients dropped at their output buffer limit (subscribers and monitors are
+    /// counted by theirs); INFO's `client_output_buffer_limit_disconnections` adds them up.
+    pub output_limit_disconnections: AtomicU64,
 }
 
 impl Stats {
@@ -354,6 +357,7 @@ impl Db {
             &s.keyspace_hits,
             &s.keyspace_misses,
             &s.expired_time_cap_reached,
+            &s.output_limit_disconnections,
             &self.pubsub.limit_disconnections,
             &self.monitors.limit_disconnections,
         ] {

@@ -315,7 +315,9 @@ fn stats(db: &Db, text: &mut String) {
             ("total_error_replies", &db.errors.total()),
             (
                 "client_output_buffer_limit_disconnections",
-                &(load(&db.pubsub.limit_disconnections) + load(&db.monitors.limit_disconnections)),
+                &(load(&s.output_limit_disconnections)
+                    + load(&db.pubsub.limit_disconnections)
+                    + load(&db.monitors.limit_disconnections)),
             ),
         ],
     );

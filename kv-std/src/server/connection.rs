@@ -499,6 +499,7 @@ impl Connection {
                     self.peer,
                     self.pending_output()
                 );
+                crate::db::Stats::add(&db.stats.output_limit_disconnections, 1);
                 return Next::Close;
             }
             if self.pending_output() >= OUTPUT_SOFT_CAP {

@@ -447,6 +447,19 @@ fn a_client_that_never_reads_is_dropped_at_its_output_buffer_limit() {
         }
     }
     probe.assert_recovered(&server);
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(&mut probe.con)
+        .expect("INFO stats");
+    let dropped = info
+        .lines()
+        .find_map(|l| l.strip_prefix("client_output_buffer_limit_disconnections:"))
+        .expect("client_output_buffer_limit_disconnections in INFO stats");
+    assert_eq!(
+        dropped.trim(),
+        "1",
+        "one client dropped at its output limit"
+    );
     let after = server.rss();
     println!(
         "output buffer limit: {sent} GETs sent, {received} bytes received before the server \
