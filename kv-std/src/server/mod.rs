@@ -203,6 +203,24 @@ impl Server {
             .db
             .io_loop
             .set(if uring { "io_uring" } else { "epoll" });
+        let admission = Arc::new(Admission {
+            db: Arc::clone(&self.db),
+            protected_mode: self.config.protected_mode,
+            next_id: AtomicU64::new(1),
+        });
+        // A single io_uring worker accepts its connections itself (a multishot accept): no
+        // hand-off, no second thread woken per connection. With several workers this thread
+        // accepts and deals them out in turn, which keeps them even.
+        let worker_accepts = uring && self.config.threads == 1;
+        let accept = worker_accepts.then(|| {
+            (
+                std::os::fd::AsRawFd::as_raw_fd(&self.listener),
+                Arc::clone(&admission),
+            )
+        });
+        if worker_accepts {
+            self.poll.registry().deregister(&mut self.listener)?;
+        }
         let mut workers = (0..self.config.threads)
             .map(|i| {
                 Worker::spawn(
@@ -211,10 +229,10 @@ impl Server {
                     Arc::clone(&self.stop),
                     timing,
                     uring,
+                    accept.clone(),
                 )
             })
             .collect::<io::Result<Vec<_>>>()?;
-        let next_id = AtomicU64::new(1);
         let mut turn = 0;
         let mut events = Events::with_capacity(256);
         while !self.stop.load(Ordering::Acquire) {
@@ -237,32 +255,15 @@ impl Server {
                         break;
                     }
                 };
-                let stats = &self.db.stats;
-                crate::db::Stats::add(&stats.total_connections, 1);
-                let max_clients = self.db.settings.max_clients();
-                if stats.connected_clients.load(Ordering::Relaxed) >= max_clients {
-                    crate::db::Stats::add(&stats.rejected_connections, 1);
-                    refuse(stream, b"-ERR max number of clients reached\r\n");
+                let Some(conn) = admission.admit(stream, peer) else {
                     continue;
-                }
-                if !crate::auth::admits(
-                    self.config.protected_mode,
-                    self.db.password.as_deref(),
-                    peer,
-                ) {
-                    log::warn!("{peer}: refused by protected mode (no password is set)");
-                    let denied = format!("-{}\r\n", crate::auth::DENIED);
-                    refuse(stream, denied.as_bytes());
-                    continue;
-                }
-                if let Err(e) = SockRef::from(&stream).set_tcp_nodelay(true) {
-                    log::debug!("{peer}: cannot set TCP_NODELAY: {e}");
-                }
-                stats.connected_clients.fetch_add(1, Ordering::Relaxed);
-                let id = next_id.fetch_add(1, Ordering::Relaxed);
-                if let Err(e) = workers[turn].hand((stream, peer, id)) {
+                };
+                if let Err(e) = workers[turn].hand(conn) {
                     log::error!("{peer}: {e}");
-                    stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
+                    self.db
+                        .stats
+                        .connected_clients
+                        .fetch_sub(1, Ordering::Relaxed);
                 }
                 turn = (turn + 1) % workers.len();
             }
@@ -320,6 +321,41 @@ fn choose_loop(mode: IoMode) -> io::Result<bool> {
             log::info!("I/O loop: epoll (io_uring unavailable: {e})");
             Ok(false)
         }
+    }
+}
+
+/// What taking a new connection takes: counting it, the client limit, protected mode, and an id.
+/// Used by the accept thread, and by an io_uring worker that accepts its own connections.
+pub struct Admission {
+    db: Arc<Db>,
+    protected_mode: bool,
+    next_id: AtomicU64,
+}
+
+impl Admission {
+    /// Counts a connection just accepted; answers and drops it if it is refused (too many
+    /// clients, protected mode), else counts it connected and returns it, numbered, to serve.
+    pub fn admit(&self, stream: mio::net::TcpStream, peer: SocketAddr) -> Option<worker::Handoff> {
+        let stats = &self.db.stats;
+        crate::db::Stats::add(&stats.total_connections, 1);
+        let max_clients = self.db.settings.max_clients();
+        if stats.connected_clients.load(Ordering::Relaxed) >= max_clients {
+            crate::db::Stats::add(&stats.rejected_connections, 1);
+            refuse(stream, b"-ERR max number of clients reached\r\n");
+            return None;
+        }
+        if !crate::auth::admits(self.protected_mode, self.db.password.as_deref(), peer) {
+            log::warn!("{peer}: refused by protected mode (no password is set)");
+            let denied = format!("-{}\r\n", crate::auth::DENIED);
+            refuse(stream, denied.as_bytes());
+            return None;
+        }
+        if let Err(e) = SockRef::from(&stream).set_tcp_nodelay(true) {
+            log::debug!("{peer}: cannot set TCP_NODELAY: {e}");
+        }
+        stats.connected_clients.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        Some((stream, peer, id))
     }
 }
 

@@ -19,7 +19,7 @@ use super::clients::Handle;
 use super::connection::{Connection, Next};
 use super::doorbell::Doorbell;
 use super::waker::Waker;
-use super::worker::{Handoff, Timing};
+use super::worker::{Accept, Handoff, Timing};
 use crate::db::Db;
 use io_uring::types::{BufRingEntry, CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring};
@@ -54,6 +54,9 @@ const OP_RECV: u64 = 1;
 const OP_SEND: u64 = 2;
 const OP_WAKE: u64 = 3;
 const OP_CANCEL: u64 = 4;
+const OP_ACCEPT: u64 = 5;
+/// How long an accept that failed (out of descriptors, say) waits before it is tried again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 fn tag(op: u64, index: usize) -> u64 {
     (index as u64) << 8 | op
@@ -309,6 +312,12 @@ pub struct Loop {
     /// The kernel can wait for several completions for a while, then for one
     /// (`IORING_FEAT_MIN_TIMEOUT`, Linux 6.12).
     min_timeout: bool,
+    /// The listener this worker accepts from itself (a single worker), if any.
+    accept: Option<Accept>,
+    /// Its multishot accept is in flight.
+    accept_armed: bool,
+    /// When to start it again after it failed.
+    accept_retry: Option<Instant>,
     timing: Timing,
     last_sweep: Instant,
     last_busy: Instant,
@@ -324,6 +333,7 @@ impl Loop {
         db: Arc<Db>,
         stop: Arc<AtomicBool>,
         timing: Timing,
+        accept: Option<Accept>,
     ) -> io::Result<Self> {
         let ring = new_ring()?;
         let buffers = Buffers::new(&ring, BUFFERS, BUFFER_SIZE)?;
@@ -345,6 +355,9 @@ impl Loop {
             completions: Vec::with_capacity(CQ_ENTRIES as usize),
             sends: 0,
             min_timeout,
+            accept,
+            accept_armed: false,
+            accept_retry: None,
             timing,
             last_sweep: Instant::now(),
             last_busy: Instant::now(),
@@ -355,17 +368,21 @@ impl Loop {
     pub fn run(mut self) -> io::Result<()> {
         self.db.gate.register();
         self.arm_wake()?;
+        self.keep_accepting()?;
         loop {
             let polling = !self.timing.busy_poll.is_zero()
                 && self.last_busy.elapsed() < self.timing.busy_poll;
             let wait = if !self.again.is_empty() || polling {
                 Duration::ZERO
+            } else if self.accept_retry.is_some() {
+                ACCEPT_RETRY
             } else {
                 // Wake now and then to close idle connections, as the epoll loop does.
                 Duration::from_secs(1)
             };
             self.enter(wait)?;
             self.complete()?;
+            self.keep_accepting()?;
             let sweep = self.db.settings.idle_timeout().is_some()
                 && self.last_sweep.elapsed() >= Duration::from_secs(1);
             let stop = self.stop.load(Ordering::Acquire);
@@ -509,6 +526,7 @@ impl Loop {
                 OP_WAKE => self.woken(result)?,
                 OP_RECV => self.received(index, result, flags),
                 OP_SEND => self.sent(index, result)?,
+                OP_ACCEPT => self.accepted(result, flags),
                 _ => {}
             }
         }
@@ -589,34 +607,90 @@ impl Loop {
         Ok(())
     }
 
+    /// Keeps a multishot accept on the listener in flight, if this worker accepts.
+    fn keep_accepting(&mut self) -> io::Result<()> {
+        let Some((listener, _)) = &self.accept else {
+            return Ok(());
+        };
+        if self.accept_armed || self.accept_retry.is_some_and(|at| Instant::now() < at) {
+            return Ok(());
+        }
+        let entry = opcode::AcceptMulti::new(Fd(*listener))
+            .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(tag(OP_ACCEPT, 0));
+        self.accept_armed = true;
+        self.accept_retry = None;
+        // SAFETY: an accept points at no memory of ours (no address is asked for).
+        unsafe { self.push(entry) }
+    }
+
+    /// A connection accepted (a descriptor), or the accept failed.
+    fn accepted(&mut self, result: i32, flags: u32) {
+        if !cqueue::more(flags) {
+            self.accept_armed = false;
+        }
+        if result < 0 {
+            if -result != libc::ECANCELED {
+                // Out of descriptors, say: the backlog keeps the client waiting meanwhile.
+                log::warn!("accept failed: {}", io::Error::from_raw_os_error(-result));
+                if !self.accept_armed {
+                    self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
+                }
+            }
+            return;
+        }
+        // SAFETY: the kernel made this descriptor for this completion; nothing else owns it.
+        let stream =
+            unsafe { <std::net::TcpStream as std::os::fd::FromRawFd>::from_raw_fd(result) };
+        let peer = match stream.peer_addr() {
+            Ok(peer) => peer,
+            Err(e) => {
+                log::debug!("accepted a connection already gone: {e}");
+                return;
+            }
+        };
+        let Some((_, admission)) = &self.accept else {
+            return;
+        };
+        if let Some(conn) = admission.admit(mio::net::TcpStream::from_std(stream), peer) {
+            self.adopt_one(conn);
+        }
+    }
+
     /// Takes the connections the accept thread has handed over.
     fn adopt(&mut self) -> io::Result<()> {
-        while let Ok((stream, peer, id)) = self.receiver.try_recv() {
-            let index = self.free.pop().unwrap_or_else(|| {
-                self.slots.push(None);
-                self.slots.len() - 1
-            });
-            let authenticated = self.db.password.is_none();
-            let laddr = stream.local_addr().unwrap_or(peer);
-            let fd = stream.as_raw_fd();
-            let handle = Arc::new(Handle::new(
-                id,
-                peer,
-                laddr,
-                fd,
-                Some((Arc::clone(&self.doorbell), index)),
-            ));
-            let conn = Connection::new(stream, Arc::clone(&handle), authenticated, true);
-            log::debug!("{peer}: connected");
-            self.db.clients.add(handle);
-            self.slots[index] = Some(Slot {
-                conn,
-                fd,
-                state: State::Open,
-            });
-            self.ready.push(index);
+        while let Ok(conn) = self.receiver.try_recv() {
+            self.adopt_one(conn);
         }
         Ok(())
+    }
+
+    /// Takes a connection to serve.
+    fn adopt_one(&mut self, (stream, peer, id): Handoff) {
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        let authenticated = self.db.password.is_none();
+        let laddr = stream.local_addr().unwrap_or(peer);
+        let fd = stream.as_raw_fd();
+        let handle = Arc::new(Handle::new(
+            id,
+            peer,
+            laddr,
+            fd,
+            Some((Arc::clone(&self.doorbell), index)),
+        ));
+        let conn = Connection::new(stream, Arc::clone(&handle), authenticated, true);
+        log::debug!("{peer}: connected");
+        self.db.clients.add(handle);
+        self.slots[index] = Some(Slot {
+            conn,
+            fd,
+            state: State::Open,
+        });
+        self.ready.push(index);
     }
 
     /// Serves connection `index`, then starts the receive and send it needs.

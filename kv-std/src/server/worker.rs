@@ -22,6 +22,10 @@ const WAKER: Token = Token(usize::MAX);
 /// A new connection for a worker: the stream, the peer and the client id.
 pub type Handoff = (TcpStream, SocketAddr, u64);
 
+/// For an io_uring worker that accepts its own connections: the listener, and how a
+/// connection is admitted.
+pub type Accept = (std::os::fd::RawFd, Arc<super::Admission>);
+
 /// How long a worker polls before sleeping. (When it closes idle connections is a setting
 /// `CONFIG SET timeout` changes: [`crate::db::Settings::idle_timeout`].)
 #[derive(Clone, Copy, Debug)]
@@ -52,6 +56,7 @@ impl Worker {
         stop: Arc<AtomicBool>,
         timing: Timing,
         uring: bool,
+        accept: Option<Accept>,
     ) -> io::Result<Self> {
         let poll = if uring { None } else { Some(Poll::new()?) };
         let waker = Arc::new(match &poll {
@@ -82,7 +87,7 @@ impl Worker {
                     }
                     None => {
                         match super::uring::Loop::new(
-                            loop_waker, doorbell, receiver, db, stop, timing,
+                            loop_waker, doorbell, receiver, db, stop, timing, accept,
                         ) {
                             Ok(l) => {
                                 let _ = started.send(Ok(()));

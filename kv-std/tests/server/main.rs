@@ -2,6 +2,7 @@
 #![allow(missing_docs)]
 
 mod abuse;
+mod accept;
 mod auth;
 mod binary;
 mod busy_poll;
