@@ -3,11 +3,15 @@
 //!
 //! - Each connection has one multishot receive in flight. The kernel fills buffers from a ring
 //!   the worker shares with it ([`Buffers`]), and posts a completion per buffer; the worker
-//!   copies the bytes into the connection's inbox and gives the buffer straight back.
+//!   copies the bytes into the connection's input buffer (or, when that is full, its inbox) and
+//!   gives the buffer straight back.
 //! - A turn serves every connection that had completions, then queues one send per connection
 //!   with replies. The next turn's single `io_uring_enter` submits all of them and waits for
-//!   new completions: one system call per turn, however many connections were served.
+//!   new completions: one system call per turn, however many connections were served. After
+//!   several sends the wait gathers completions for up to [`GATHER`] before it settles for one.
 //! - Other threads wake the worker through an eventfd ([`Waker`]) the ring keeps a read on.
+//! - A worker that is the only one accepts its connections itself, with a multishot accept on
+//!   the listener; otherwise the accept thread hands them over.
 //! - The ring is set up for one issuer with deferred task work: completions run when the worker
 //!   asks for them, not by interrupting it.
 //!
