@@ -7,9 +7,9 @@
 //! with as few system calls as the socket allows.
 //!
 //! Under the epoll loop a connection reads and writes its socket itself. Under the io_uring
-//! loop the worker's ring does: received bytes wait in the connection's inbox until it reads
-//! them, and the output goes to the kernel whole, one send at a time, while new replies gather
-//! behind it ([`RingIo`]).
+//! loop the worker's ring does: received bytes go into the input buffer, or wait in the
+//! connection's inbox while it has no room, and the output goes to the kernel whole, one send
+//! at a time, while new replies gather behind it ([`RingIo`]).
 
 use super::clients::Handle;
 use crate::cmd::{self, Client, Flow};
@@ -114,25 +114,27 @@ impl RingIo {
     /// inbox under half its cap (so a connection read slowly is not stopped and started again
     /// for every few bytes).
     pub fn wants_recv(&self) -> bool {
-        !self.recv_armed
-            && !self.eof
-            && self.failed.is_none()
-            && self.inbox.len() - self.taken < INBOX_CAP / 2
+        !self.recv_armed && !self.eof && self.failed.is_none() && self.unread() < INBOX_CAP / 2
     }
 
     /// Whether the receive in flight should be cancelled: the inbox is over its cap and no
     /// cancellation is on its way.
     pub fn wants_pause(&self) -> bool {
-        self.recv_armed && !self.cancelling && self.inbox.len() - self.taken >= INBOX_CAP
+        self.recv_armed && !self.cancelling && self.unread() >= INBOX_CAP
     }
 
     /// Bytes received and not yet read, and the memory held for them and for output in the
     /// kernel's hands.
     fn held_bytes(&self) -> (usize, usize) {
         (
-            self.inbox.len() - self.taken,
+            self.unread(),
             self.inbox.capacity() + self.sending.capacity(),
         )
+    }
+
+    /// Bytes in the inbox not yet read.
+    fn unread(&self) -> usize {
+        self.inbox.len() - self.taken
     }
 
     /// The bytes to send, if a send should start now; the loop sends them and reports back
@@ -318,7 +320,7 @@ impl Connection {
             || self.eof
             || self.replicate
             || self.start < self.filled
-            || ring.taken < ring.inbox.len()
+            || ring.unread() > 0
             || ring.eof
             || ring.failed.is_some()
     }
@@ -331,7 +333,7 @@ impl Connection {
             return;
         };
         let mut rest = bytes;
-        if ring.taken == ring.inbox.len() && self.discard.is_none() && self.skip == 0 {
+        if ring.unread() == 0 {
             if self.start == self.filled {
                 self.start = 0;
                 self.filled = 0;
@@ -694,7 +696,7 @@ impl Connection {
             self.input = vec![0; INPUT_START];
         }
         if let Io::Ring(ring) = &mut self.io {
-            if ring.taken == ring.inbox.len() {
+            if ring.unread() == 0 {
                 // Nothing received waits: no input buffer is needed for it (an idle
                 // connection holds none).
                 return ring.read(&mut []).map(|n| (n, 0));
@@ -958,7 +960,7 @@ mod tests {
             }
             // What was read is not held: the inbox is what waits, and what waits is bounded by
             // what was kept and not read.
-            assert_eq!(ring.inbox.len() - ring.taken, (round as usize + 1) * 100);
+            assert_eq!(ring.unread(), (round as usize + 1) * 100);
             assert!(ring.inbox.len() <= (round as usize + 1) * 100 + 1000);
         }
         while let Ok(n) = ring.read(&mut buf) {
