@@ -550,7 +550,7 @@ impl Loop {
             _ => {}
         }
         self.arm_wake()?;
-        self.adopt()?;
+        self.adopt();
         self.ready.append(&mut self.held);
         self.ready.extend(self.doorbell.take());
         Ok(())
@@ -663,11 +663,10 @@ impl Loop {
     }
 
     /// Takes the connections the accept thread has handed over.
-    fn adopt(&mut self) -> io::Result<()> {
+    fn adopt(&mut self) {
         while let Ok(conn) = self.receiver.try_recv() {
             self.adopt_one(conn);
         }
-        Ok(())
     }
 
     /// Takes a connection to serve.
@@ -713,7 +712,8 @@ impl Loop {
                 {
                     return Ok(());
                 }
-                return self.release(index);
+                self.release(index);
+                return Ok(());
             }
         }
         match slot.conn.serve(&self.db, false) {
@@ -853,7 +853,8 @@ impl Loop {
             .ring()
             .map_or((false, false), |r| (r.recv_armed, r.send_armed));
         if !recv && !send {
-            return self.release(index);
+            self.release(index);
+            return Ok(());
         }
         shut(fd);
         if recv {
@@ -863,16 +864,15 @@ impl Loop {
     }
 
     /// Frees slot `index`, closing its socket.
-    fn release(&mut self, index: usize) -> io::Result<()> {
+    fn release(&mut self, index: usize) {
         if self.slots[index].take().is_some() {
             self.free.push(index);
         }
-        Ok(())
     }
 
     /// On shutdown: answer what every client has already sent, then close everything.
     fn finish(&mut self) -> io::Result<()> {
-        self.adopt()?;
+        self.adopt();
         // Sends in flight finish first (a second at most), so that what follows them is written
         // after them.
         let deadline = Instant::now() + Duration::from_secs(1);
@@ -904,7 +904,7 @@ impl Loop {
                 .as_mut()
                 .is_some_and(|s| s.conn.ring().is_none_or(|r| !r.send_armed && !r.recv_armed));
             if idle {
-                self.release(index)?;
+                self.release(index);
             }
         }
         Ok(())

@@ -224,6 +224,17 @@ fn growth(before: u64, after: u64) -> u64 {
     after.saturating_sub(before)
 }
 
+/// Asserts the resident set grew by less than `bound` bytes from `before` to `after`; `what`
+/// says over what, in the failure message.
+fn assert_rss_grew_less(before: u64, after: u64, bound: u64, what: impl std::fmt::Display) {
+    assert!(
+        growth(before, after) < bound,
+        "RSS grew by {:.1} MiB {what} (bound {:.1} MiB)",
+        mib(growth(before, after)),
+        mib(bound)
+    );
+}
+
 // ---- 1. Clients that disconnect in the middle of a request ----
 //
 // 200 clients each send the start of a SET of a 100,000-byte value, wait until the server holds
@@ -291,15 +302,17 @@ fn clients_that_disconnect_mid_request_leave_nothing_behind() {
     // is the working set of the 200 connections, which the allocator may keep for the next.
     let first = after_round[0];
     let last = after_round[HALF_ROUNDS - 1];
-    assert!(
-        growth(first, last) < 8 * MIB,
-        "RSS grew by {:.1} MiB over rounds that each held and dropped the same half requests",
-        mib(growth(first, last))
+    assert_rss_grew_less(
+        first,
+        last,
+        8 * MIB,
+        "over rounds that each held and dropped the same half requests",
     );
-    assert!(
-        growth(before, first) < 40 * MIB,
-        "RSS grew by {:.1} MiB over one round of {HALF_SENDERS} half requests",
-        mib(growth(before, first))
+    assert_rss_grew_less(
+        before,
+        first,
+        40 * MIB,
+        format!("over one round of {HALF_SENDERS} half requests"),
     );
 }
 
@@ -402,11 +415,7 @@ fn a_client_that_never_reads_holds_the_server_to_its_output_cap() {
     // the input buffer: a few MiB. The rest of what was answered waits in the kernel's socket
     // buffers, outside the server's RSS. A server that answered every GET it was sent would
     // hold up to 200 MB.
-    assert!(
-        growth(before, waiting) < 16 * MIB,
-        "RSS grew by {:.1} MiB for a client that does not read",
-        mib(growth(before, waiting))
-    );
+    assert_rss_grew_less(before, waiting, 16 * MIB, "for a client that does not read");
     drop(hog);
     probe.assert_recovered(&server);
     let after = server.rss();
@@ -415,10 +424,11 @@ fn a_client_that_never_reads_holds_the_server_to_its_output_cap() {
         mib(after),
         mib(before)
     );
-    assert!(
-        growth(before, after) < 16 * MIB,
-        "RSS grew by {:.1} MiB after a client that did not read left",
-        mib(growth(before, after))
+    assert_rss_grew_less(
+        before,
+        after,
+        16 * MIB,
+        "after a client that did not read left",
     );
 }
 
@@ -467,10 +477,11 @@ fn a_client_that_never_reads_is_dropped_at_its_output_buffer_limit() {
         mib(before),
         mib(after)
     );
-    assert!(
-        growth(before, after) < 16 * MIB,
-        "RSS grew by {:.1} MiB after a client dropped at its output limit",
-        mib(growth(before, after))
+    assert_rss_grew_less(
+        before,
+        after,
+        16 * MIB,
+        "after a client dropped at its output limit",
     );
 }
 
@@ -617,10 +628,11 @@ fn ten_thousand_idle_connections_cost_little_and_leave_nothing_behind() {
     // Connection state kept after the close would cost at least the connection's bookkeeping
     // each round; 2 MiB is 200 bytes a connection.
     let (first, last) = (after_round[0], after_round[IDLE_ROUNDS - 1]);
-    assert!(
-        growth(first, last) < 2 * MIB,
-        "RSS grew by {:.1} MiB from one round of idle connections to the next",
-        mib(growth(first, last))
+    assert_rss_grew_less(
+        first,
+        last,
+        2 * MIB,
+        "from one round of idle connections to the next",
     );
 }
 
@@ -828,19 +840,20 @@ fn a_thousand_concurrent_senders_are_all_answered() {
     }
     // The values take 60.5 MiB; with keys, item headers and the table, less than twice that,
     // and the senders' working set (a 4 KiB input buffer each in the epoll loop, 4 MiB) on top.
-    assert!(
-        growth(before, after_round[0]) < 2 * stored + 32 * MIB,
-        "RSS grew by {:.1} MiB to store {:.1} MiB",
-        mib(growth(before, after_round[0])),
-        mib(stored)
+    assert_rss_grew_less(
+        before,
+        after_round[0],
+        2 * stored + 32 * MIB,
+        format!("to store {:.1} MiB", mib(stored)),
     );
     // The later rounds overwrite the same keys with values of the same size: the data takes no
     // more room. A connection's input buffer left behind would cost 4 KiB per sender, 4 MiB a
     // round, 8 MiB over the two rounds after the first.
     let (first, last) = (after_round[0], after_round[SENDER_ROUNDS - 1]);
-    assert!(
-        growth(first, last) < 4 * MIB,
-        "RSS grew by {:.1} MiB over rounds that overwrote the same keys",
-        mib(growth(first, last))
+    assert_rss_grew_less(
+        first,
+        last,
+        4 * MIB,
+        "over rounds that overwrote the same keys",
     );
 }
