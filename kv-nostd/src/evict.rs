@@ -24,6 +24,7 @@
 
 use crate::bucket::{self, Bucket, SLOTS};
 use crate::error::Error;
+use crate::item::Header;
 use crate::memory::Memory;
 use crate::scan::Entry;
 use crate::segment::Place;
@@ -672,12 +673,18 @@ impl<A: Memory, I: Memory> Table<A, I> {
         self.retire(self.arena.view(), entry.loc, Wait::Block);
     }
 
-    /// Empties one arena page of small items, evicting every key on it that the policy allows:
-    /// the page, among [`PAGE_SAMPLES`] sampled, with the fewest items. For when
-    /// [`Table::evict`] does not make room: the keys it removes free chunks of their own size
-    /// class, and a write of another class needs a whole page, which comes back only when its
-    /// last item goes (memcached's slab rebalancer moves pages between classes for the same
-    /// reason). [`Error::NoSpace`] when it removed nothing.
+    /// Empties one arena page of small items, evicting every key on it that the policy allows.
+    /// For when [`Table::evict`] does not make room: the keys it removes free chunks of their
+    /// own size class, but a write of another class, or the index growing by a segment, needs a
+    /// whole page, which comes back only when its last item goes (memcached's slab rebalancer
+    /// moves pages between classes for the same reason). [`Error::NoSpace`] when it removed
+    /// nothing.
+    ///
+    /// Of [`PAGE_SAMPLES`] pages sampled it takes the one whose most valuable item the policy
+    /// values least (under an LRU policy, the page whose most recently used item is the least
+    /// recent), and of those the one with the fewest items: a page that holds a few keys read
+    /// all the time is not emptied for them being few. Each item is scored from its slot read
+    /// without a lock, a hint.
     ///
     /// The keys are read from the chunks without a lock; each is then looked up and removed
     /// only if its slot still links that very chunk, so a chunk freed and reused meanwhile (or
@@ -689,26 +696,54 @@ impl<A: Memory, I: Memory> Table<A, I> {
             return Err(Error::NoSpace);
         }
         let mut rng = mix(self.clock.now() ^ self.len() as u64 ^ touched as u64);
-        let mut best: Option<(usize, usize)> = None;
+        let mut used = [0u64; PAGE_CHUNK_WORDS];
+        let mut key = [0u8; PAGE_KEY_BYTES];
+        let tick = self.lru_tick();
+        // (the score of the page's most valuable item, its items, the page)
+        let mut best: Option<(u64, usize, usize)> = None;
         for _ in 0..PAGE_SAMPLES {
             rng = mix(rng.wrapping_add(0x9e37_79b9_7f4a_7c15));
             let p = (rng % touched as u64) as usize;
-            if let Some(n) = self.arena.slab_items(p) {
-                if n > 0 && best.is_none_or(|(_, m)| n < m) {
-                    best = Some((p, n));
-                }
+            if self.arena.slab_items(p).unwrap_or(0) == 0 {
+                continue;
+            }
+            let (mut keep, mut items) = (u64::MAX, 0);
+            self.page_items(p, &mut used, &mut key, &mut |key, loc, hdr| {
+                items += 1;
+                keep = keep.min(self.page_item_score(key, loc, hdr, e, tick));
+            });
+            let better = best.is_none_or(|(k, n, _)| keep > k || (keep == k && items < n));
+            if items > 0 && better {
+                best = Some((keep, items, p));
             }
         }
-        let (p, _) = best.ok_or(Error::NoSpace)?;
-        let mut used = [0u64; PAGE_CHUNK_WORDS];
-        let size = self
-            .arena
-            .chunks_in_use(p, &mut used)
-            .ok_or(Error::NoSpace)?;
+        let (_, _, p) = best.ok_or(Error::NoSpace)?;
+        let mut stats = EvictStats::default();
+        self.page_items(p, &mut used, &mut key, &mut |key, loc, _| {
+            self.evict_at(key, loc, e, &mut stats, then);
+        });
+        if stats.evicted + stats.reaped == 0 {
+            return Err(Error::NoSpace);
+        }
+        Ok(stats)
+    }
+
+    /// Calls `f` with the key, location and header of every item on page `p` (none if it is
+    /// not a page of small items), reading the keys into `key`; `used` is scratch for the page's
+    /// chunk bitmap. Keys longer than `key`, and headers that do not fit their chunk (a chunk
+    /// being reused as it is read), are passed over.
+    fn page_items(
+        &self,
+        p: usize,
+        used: &mut [u64; PAGE_CHUNK_WORDS],
+        key: &mut [u8; PAGE_KEY_BYTES],
+        f: &mut dyn FnMut(&[u8], usize, &Header),
+    ) {
+        let Some(size) = self.arena.chunks_in_use(p, used) else {
+            return;
+        };
         let view = self.arena.view();
         let base = view.page_loc(p) * 8;
-        let mut key = [0u8; PAGE_KEY_BYTES];
-        let mut stats = EvictStats::default();
         for (w, bits) in used.iter().enumerate() {
             let mut bits = *bits;
             while bits != 0 {
@@ -721,13 +756,37 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 }
                 let key = &mut key[..hdr.klen];
                 view.read(loc, &hdr, hdr.key_at, key);
-                self.evict_at(key, loc, e, &mut stats, then);
+                f(key, loc, &hdr);
             }
         }
-        if stats.evicted + stats.reaped == 0 {
-            return Err(Error::NoSpace);
+    }
+
+    /// How good a victim the small item at `loc` (of header `hdr`, which fits its chunk) is, as
+    /// [`Table::sample`] scores keys (higher is better); 0, the worst, for a key the policy may
+    /// not evict or whose slot no longer links the item. Read without a lock.
+    fn page_item_score(&self, key: &[u8], loc: usize, hdr: &Header, e: Eviction, tick: u8) -> u64 {
+        let h = self.hash(key);
+        let (seg, _, _) = self.index.lookup_segment(h);
+        let place = Place::of(h, seg.mask);
+        let found = [seg.bucket(place.b1), seg.bucket(place.b2)]
+            .into_iter()
+            .flat_map(|b| (0..SLOTS).map(move |j| b.slot(j)))
+            .find(|s| s.is_occupied() && !s.is_large() && s.loc() == loc);
+        let Some(s) = found else {
+            return 0;
+        };
+        let deadline = self.arena.view().deadline(loc, hdr);
+        // Keys without a deadline stay under a volatile policy, and keep the page from emptying.
+        if e.policy.is_volatile() && deadline.is_none() {
+            return 0;
         }
-        Ok(stats)
+        match e.policy {
+            Policy::AllKeysLfu | Policy::VolatileLfu => u64::from(u8::MAX - s.meta()),
+            Policy::AllKeysLru | Policy::VolatileLru => u64::from(idle_ticks(s.meta(), tick)),
+            Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(u64::MAX),
+            // Random: every key alike, so the page with the fewest items goes.
+            _ => 1,
+        }
     }
 
     /// Evicts `key` if its slot links the small item at `loc` and the policy allows it.
