@@ -258,6 +258,7 @@ impl Server {
                 let Some(conn) = admission.admit(stream, peer) else {
                     continue;
                 };
+                log::debug!("{peer}: accepted, for worker {turn}");
                 if let Err(e) = workers[turn].hand(conn) {
                     log::error!("{peer}: {e}");
                     self.db

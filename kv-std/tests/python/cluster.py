@@ -92,7 +92,10 @@ FAILOVER_KEYS = 1000
 WAIT_TIMEOUT_MS = 1000
 # The sentinel check (as in sentinel.py).
 MASTER_NAME = "shard1"
-DOWN_AFTER_MS = 1000
+# Twice Sentinel's reconnection period: a sentinel reconnects a link at most once a second and
+# keeps the time of its last attempt when it switches to a new primary, so with 1000 ms it may
+# reach the new primary only as its 1000 ms run out, think it down, and fail over again.
+DOWN_AFTER_MS = 2000
 SENTINEL_FAILOVER_TIMEOUT_MS = 10000
 
 processes = []

@@ -33,7 +33,10 @@ import redis
 from redis.sentinel import Sentinel
 
 MASTER_NAME = "mymaster"
-DOWN_AFTER_MS = 1000
+# Twice Sentinel's reconnection period: a sentinel reconnects a link at most once a second and
+# keeps the time of its last attempt when it switches to a new primary, so with 1000 ms it may
+# reach the new primary only as its 1000 ms run out, think it down, and fail over again.
+DOWN_AFTER_MS = 2000
 FAILOVER_TIMEOUT_MS = 10000
 # Writes before the kill, so the replicas hold data the failover must keep.
 WRITE_BEFORE_KILL_S = 2.0
