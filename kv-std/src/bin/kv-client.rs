@@ -628,25 +628,10 @@ fn export_cluster(path: &Path, cluster: &mut Cluster, out: &mut impl Write) -> R
         let commands: Vec<&[&[u8]]> = commands.iter().map(|c| &c[..]).collect();
         let replies = cluster.call_many(&commands).map_err(Exit::client)?;
         for (key, pair) in chunk.iter().zip(replies.chunks(2)) {
-            let deadline = match &pair[1] {
-                Value::Int(-2) => continue,
-                Value::Int(-1) => None,
-                &Value::Int(ms) if ms >= 0 => Some(ms as u64),
-                other => return Err(Exit::client(other.unexpected("PEXPIRETIME"))),
-            };
-            match &pair[0] {
-                Value::Bulk(value) => writer
-                    .expiring_entry(deadline, key, value)
-                    .map_err(|e| Exit::file(path, e))?,
-                Value::Null => continue,
-                Value::Error(e) => {
-                    return Err(Exit::client(Error::Redis(format!(
-                        "key '{}': {}",
-                        key.escape_ascii(),
-                        String::from_utf8_lossy(e)
-                    ))))
-                }
-                other => return Err(Exit::client(other.unexpected("GET"))),
+            if let Some((value, deadline)) = string_entry(key, pair, "")? {
+                writer
+                    .expiring_entry(deadline.map(|ms| ms as u64), key, value)
+                    .map_err(|e| Exit::file(path, e))?;
             }
         }
     }
@@ -1019,31 +1004,48 @@ fn export_rdb(path: &Path, routed: &mut Routed, out: &mut impl Write) -> Result<
             return Err(Exit::client(Value::Array(items).unexpected("EXEC")));
         }
         for (key, pair) in chunk.iter().zip(items.chunks(2)) {
-            let deadline = match &pair[1] {
-                Value::Int(-2) => continue,
-                Value::Int(-1) => None,
-                Value::Int(ms) => Some(*ms),
-                other => return Err(Exit::client(other.unexpected("PEXPIRETIME"))),
+            let Some((value, deadline)) =
+                string_entry(key, pair, "; an RDB export holds only string keys")?
+            else {
+                continue;
             };
-            match &pair[0] {
-                Value::Bulk(value) => writer
-                    .write_entry(key, value, deadline)
-                    .map_err(|e| Exit::file(path, e))?,
-                Value::Null => continue,
-                Value::Error(e) => {
-                    return Err(Exit::client(Error::Redis(format!(
-                        "key '{}': {}; an RDB export holds only string keys",
-                        key.escape_ascii(),
-                        String::from_utf8_lossy(e)
-                    ))))
-                }
-                other => return Err(Exit::client(other.unexpected("GET"))),
-            }
+            writer
+                .write_entry(key, value, deadline)
+                .map_err(|e| Exit::file(path, e))?;
             written += 1;
         }
     }
     let buffered = writer.finish().map_err(|e| Exit::file(path, e))?;
     sync_export(path, buffered, started, &format!("{written} keys"), out)
+}
+
+/// A string key's value and deadline (Unix time in milliseconds), as an export reads them.
+type StringEntry<'a> = (&'a [u8], Option<i64>);
+
+/// A key's `GET` and `PEXPIRETIME` replies (`pair`) as its value and deadline (Unix time in
+/// milliseconds), or `None` for a key deleted since it was listed. A key of another type than
+/// string stops the export, named, with `more` after the server's error.
+fn string_entry<'a>(
+    key: &[u8],
+    pair: &'a [Value],
+    more: &str,
+) -> Result<Option<StringEntry<'a>>, Exit> {
+    let deadline = match &pair[1] {
+        Value::Int(-2) => return Ok(None),
+        Value::Int(-1) => None,
+        &Value::Int(ms) if ms >= 0 => Some(ms),
+        other => return Err(Exit::client(other.unexpected("PEXPIRETIME"))),
+    };
+    match &pair[0] {
+        Value::Bulk(value) => Ok(Some((value, deadline))),
+        Value::Null => Ok(None),
+        Value::Error(e) => Err(Exit::client(Error::Redis(format!(
+            "key '{}': {}{more}",
+            key.escape_ascii(),
+            String::from_utf8_lossy(e)
+        )))),
+        other => Err(Exit::client(other.unexpected("GET"))),
+    }
 }
 
 /// Keys, values and `PXAT` times (as text) to send as `SET`s.
