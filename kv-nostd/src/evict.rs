@@ -220,6 +220,20 @@ pub(crate) fn lfu_incr(c: u8, factor: u8, r: u64) -> u8 {
     }
 }
 
+/// How good a victim the key in slot `s` (with `deadline`) is under `policy`, higher better:
+/// the longest idle under LRU, the lowest counter under LFU, the nearest deadline under
+/// `volatile-ttl`, and `random` under a random policy. `tick` is the current LRU tick.
+fn victim_score(policy: Policy, s: Slot, deadline: Option<u64>, tick: u8, random: u64) -> u64 {
+    match policy {
+        Policy::AllKeysLfu | Policy::VolatileLfu => u64::from(u8::MAX - s.meta()),
+        Policy::AllKeysRandom | Policy::VolatileRandom => random,
+        Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(u64::MAX),
+        Policy::AllKeysLru | Policy::VolatileLru | Policy::NoEviction => {
+            u64::from(idle_ticks(s.meta(), tick))
+        }
+    }
+}
+
 /// Ticks between an access at `stamp` and `now`, modulo 256.
 #[inline]
 pub(crate) fn idle_ticks(stamp: u8, now: u8) -> u8 {
@@ -536,12 +550,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                         s = s.with_meta(m);
                     }
                 }
-                let score = match e.policy {
-                    Policy::AllKeysLfu | Policy::VolatileLfu => u64::from(u8::MAX - s.meta()),
-                    Policy::AllKeysRandom | Policy::VolatileRandom => mix(salt ^ s.loc() as u64),
-                    Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(u64::MAX),
-                    _ => u64::from(idle_ticks(s.meta(), tick)),
-                };
+                let score = victim_score(e.policy, s, deadline, tick, mix(salt ^ s.loc() as u64));
                 Self::offer(
                     pool,
                     Candidate {
@@ -780,13 +789,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
         if e.policy.is_volatile() && deadline.is_none() {
             return 0;
         }
-        match e.policy {
-            Policy::AllKeysLfu | Policy::VolatileLfu => u64::from(u8::MAX - s.meta()),
-            Policy::AllKeysLru | Policy::VolatileLru => u64::from(idle_ticks(s.meta(), tick)),
-            Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(u64::MAX),
-            // Random: every key alike, so the page with the fewest items goes.
-            _ => 1,
-        }
+        // Random: every key alike, so the page with the fewest items goes.
+        victim_score(e.policy, s, deadline, tick, 1)
     }
 
     /// Evicts `key` if its slot links the small item at `loc` and the policy allows it.
