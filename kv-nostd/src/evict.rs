@@ -20,7 +20,9 @@
 //! [`Table::evict`] samples random buckets (`maxmemory-samples` keys in all), keeps the best
 //! candidates in a pool of [`POOL`] on the stack, as Redis's `evictionPoolPopulate` does, and
 //! removes the best one under its bucket's lock if the bucket has not been written since it was
-//! sampled. Expired keys met while sampling are removed first.
+//! sampled. Expired keys met while sampling are removed first. A write that found the index full
+//! around its key, with no memory to split the segment, has the next call look first at that
+//! key's two buckets ([`Table::with_room`] is the loop a writer runs: evict, write again).
 
 use crate::bucket::{self, Bucket, SLOTS};
 use crate::error::Error;
@@ -48,6 +50,15 @@ const PAGE_KEY_BYTES: usize = 1024;
 
 /// The most keys one [`Table::evict`] call removes.
 pub const MAX_VICTIMS: usize = 64;
+
+/// The most times [`Table::with_room`] evicts and tries a write again: a call of
+/// [`Table::evict`] frees whole items, but memory comes back in whole pages, so one round does
+/// not always make room.
+pub const EVICT_ROUNDS: usize = 3;
+
+/// The most pages [`Table::with_room`] empties for one write, after [`EVICT_ROUNDS`] did not
+/// make room ([`Table::evict_page`]).
+pub const EVICT_PAGE_ROUNDS: usize = 16;
 
 /// Rounds of random samples that found no victim before [`Table::evict`] looks at every
 /// bucket instead.
@@ -250,6 +261,12 @@ pub(crate) struct EvictState {
     pub(crate) seed: AtomicUsize,
     /// Live keys evicted.
     pub(crate) evicted: AtomicUsize,
+    /// Where a write last found the index full around its key and could not split the segment
+    /// for want of memory: the segment + 1 (0 for nowhere), and the key's two buckets
+    /// (`b1 << 16 | b2`). A hint the next [`Table::evict`] takes: a torn pair only samples other
+    /// buckets.
+    pub(crate) room_segment: AtomicUsize,
+    pub(crate) room_buckets: AtomicUsize,
     /// The last LFU decay period (the clock in `lfu-decay-time` units) whose decay pass ended.
     pub(crate) decayed_period: AtomicUsize,
     /// Counters decremented in the current decay pass.
@@ -281,6 +298,8 @@ impl EvictState {
             lru_ms: AtomicUsize::new(1000),
             seed: AtomicUsize::new(0),
             evicted: AtomicUsize::new(0),
+            room_segment: AtomicUsize::new(0),
+            room_buckets: AtomicUsize::new(0),
             decayed_period: AtomicUsize::new(0),
             decayed: AtomicUsize::new(0),
             coins: [const { Coin(AtomicUsize::new(0)) }; COINS],
@@ -294,6 +313,8 @@ impl EvictState {
             lru_ms: AtomicUsize::new(1000),
             seed: AtomicUsize::new(0),
             evicted: AtomicUsize::new(0),
+            room_segment: AtomicUsize::new(0),
+            room_buckets: AtomicUsize::new(0),
             decayed_period: AtomicUsize::new(0),
             decayed: AtomicUsize::new(0),
             coins: core::array::from_fn(|_| Coin(AtomicUsize::new(0))),
@@ -401,6 +422,62 @@ impl<A: Memory, I: Memory> Table<A, I> {
         meta
     }
 
+    /// Runs `write`, a table write that needs about `needed` bytes (as [`Table::item_bytes`]
+    /// counts them). If it answers [`Error::NoSpace`] and the policy evicts, removes keys as the
+    /// policy says ([`Table::evict`], asking for twice the room each round) and tries the write
+    /// again, up to [`EVICT_ROUNDS`] times, then empties whole pages ([`Table::evict_page`]) up
+    /// to [`EVICT_PAGE_ROUNDS`] times, then evicts again until the write fits. `then` is called
+    /// with every key removed, as by [`Table::evict`]. So a write answers `NoSpace` only when
+    /// no key is left that the policy may evict (or the policy is `noeviction`), or when it
+    /// needs more than the whole limit, and then nothing is evicted for it.
+    pub fn with_room<T>(
+        &self,
+        needed: usize,
+        mut write: impl FnMut() -> Result<T, Error>,
+        then: &mut dyn FnMut(&Entry<'_>),
+    ) -> Result<T, Error> {
+        let mut result = write();
+        // A write larger than the whole limit never fits: nothing is evicted for it.
+        if needed > self.budget.limit() {
+            return result;
+        }
+        for round in 0..EVICT_ROUNDS {
+            if !matches!(result, Err(Error::NoSpace)) {
+                return result;
+            }
+            // Twice as much each round: freed chunks of another size class, or pages still
+            // holding other items, do not make room; emptying a page takes more victims.
+            if self.evict(needed.saturating_mul(1 << round), then).is_err() {
+                break;
+            }
+            result = write();
+        }
+        // Still no room: the sizes written changed class, and the keys the policy chose freed
+        // chunks this write cannot use. Empty whole pages, which any class can take.
+        for _ in 0..EVICT_PAGE_ROUNDS {
+            if !matches!(result, Err(Error::NoSpace)) {
+                return result;
+            }
+            if self.evict_page(then).is_err() {
+                break;
+            }
+            result = write();
+        }
+        // Still none (a value that needs several whole pages, pages that keep items a volatile
+        // policy may not evict): evict as the policy says until the write fits or nothing is
+        // left to evict. Each round removes a key at least, so at most as many rounds as keys.
+        let mut left = self.len();
+        let ask = needed.saturating_mul(1 << EVICT_ROUNDS);
+        while matches!(result, Err(Error::NoSpace)) && left > 0 {
+            match self.evict(ask, then) {
+                Ok(stats) => left = left.saturating_sub(stats.evicted + stats.reaped),
+                Err(_) => break,
+            }
+            result = write();
+        }
+        result
+    }
+
     /// Makes room for a write of `needed_bytes` (as [`Table::item_bytes`] counts them) by
     /// removing keys as the policy says; the caller calls it when a write answered
     /// [`Error::NoSpace`] and then retries the write (and may call it again if the write still
@@ -432,6 +509,25 @@ impl<A: Memory, I: Memory> Table<A, I> {
         let mut pool: [Option<Candidate>; POOL] = [None; POOL];
         let mut stats = EvictStats::default();
         let mut fruitless = 0;
+        // A write that needs a slot where the index is full takes the first round: the policy's
+        // best victim of the key's two buckets, so the key finds a slot without the index
+        // growing by a segment, which only emptying a page could pay for at the limit.
+        if let Some((id, b1, b2)) = self.take_room_wanted() {
+            let mut buckets = [(id, b1), (id, b2)].into_iter();
+            let both = Eviction {
+                samples: (2 * SLOTS) as u8,
+                ..e
+            };
+            self.sample(
+                both,
+                (2, next()),
+                &mut || buckets.next(),
+                &mut pool,
+                &mut stats,
+                then,
+            );
+            self.evict_best(&mut pool, &mut stats, then);
+        }
         while stats.evicted < MAX_VICTIMS {
             if stats.evicted + stats.reaped > 0
                 && (self.budget.used().saturating_add(needed_bytes) <= self.budget.limit()
@@ -483,6 +579,29 @@ impl<A: Memory, I: Memory> Table<A, I> {
             return Err(Error::NoSpace);
         }
         Ok(stats)
+    }
+
+    /// Notes that a write found segment `id` full around a key of place `place` and could not
+    /// split it for want of memory ([`EvictState::room_segment`]).
+    pub(crate) fn want_room(&self, id: usize, place: Place) {
+        self.evict
+            .room_buckets
+            .store(place.b1 << 16 | place.b2, Ordering::Relaxed);
+        self.evict.room_segment.store(id + 1, Ordering::Relaxed);
+    }
+
+    /// The place [`Table::want_room`] noted last, if any since the last call, and if it names
+    /// buckets of a segment in use.
+    fn take_room_wanted(&self) -> Option<(usize, usize, usize)> {
+        let id = self
+            .evict
+            .room_segment
+            .swap(0, Ordering::Relaxed)
+            .checked_sub(1)?;
+        let buckets = self.evict.room_buckets.load(Ordering::Relaxed);
+        let (b1, b2) = (buckets >> 16, buckets & 0xffff);
+        let per_segment = self.index.lay.mask + 1;
+        (id < self.index.segments() && b1 < per_segment && b2 < per_segment).then_some((id, b1, b2))
     }
 
     /// The bytes an entry's item takes.

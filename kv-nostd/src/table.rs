@@ -1372,7 +1372,8 @@ impl<A: Memory, I: Memory> Table<A, I> {
 
     /// Frees a slot in one of `place`'s buckets of segment `id` (read with split word `sw`) by
     /// cuckoo moves, or, with no path (or when `split` says so), splits the segment. No lock
-    /// may be held.
+    /// may be held. A split refused for want of memory names the place to the evictor
+    /// ([`Table::evict`] then looks there first).
     pub(crate) fn make_room_or_split(
         &self,
         seg: Segment<'_>,
@@ -1392,9 +1393,13 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 prefetch(w);
             }
         };
-        self.index.split(id, sw, &self.budget, wait, prefetch, |s| {
+        let split = self.index.split(id, sw, &self.budget, wait, prefetch, |s| {
             self.rehash(view, s)
-        })
+        });
+        if split == Err(Error::NoSpace) {
+            self.want_room(id, place);
+        }
+        split
     }
 
     /// Puts the new item (`new`, its slot; `None` for a put expired on arrival, which removes

@@ -55,7 +55,7 @@ use crate::memory::Memory;
 use crate::scan::Entry;
 use crate::segment::Place;
 use crate::slot::Slot;
-use crate::sync::{prefetch, spin_hint, Ordering, Wait};
+use crate::sync::{spin_hint, Ordering, Wait};
 use crate::table::{Guards, Table};
 
 /// What the closure of [`Table::update`] decides the key becomes.
@@ -199,17 +199,7 @@ impl<A: Memory, I: Memory> Table<A, I> {
                 return Ok(Updated::Inserted);
             }
             drop(guards);
-            if !self.make_room(seg, sw, place, wait)? {
-                let prefetch = |s: Slot| {
-                    if let Some(w) = view.data().get(s.loc() * 8 / crate::WORD) {
-                        prefetch(w);
-                    }
-                };
-                self.index
-                    .split(id, sw, &self.budget, wait, prefetch, |s| {
-                        self.rehash(view, s)
-                    })?;
-            }
+            self.make_room_or_split(seg, id, sw, place, false, wait)?;
             // Room was made, or others wrote meanwhile: look again, and ask `f` again.
         }
     }

@@ -18,15 +18,6 @@ pub use crate::storage::Store;
 /// native protocol. Clients are held to `proto-max-bulk-len` (512 MB by default) below it.
 pub const MAX_LENGTH: usize = u32::MAX as usize;
 
-/// The most times a write refused for memory makes room by eviction and tries again: a call of
-/// [`kv_nostd::Table::evict`] frees whole items, but memory comes back in whole pages, so one
-/// round does not always make room.
-pub const EVICT_ROUNDS: usize = 3;
-
-/// The most pages emptied for one write, after [`EVICT_ROUNDS`] did not make room
-/// ([`kv_nostd::Table::evict_page`]).
-pub const EVICT_PAGE_ROUNDS: usize = 16;
-
 /// The shared state of one server.
 pub struct Db {
     /// The entries.
@@ -295,47 +286,18 @@ impl Db {
         }
     }
 
-    /// Runs `write`, a table write that needs about `needed` bytes (as
-    /// [`kv_nostd::Table::item_bytes`] counts them). If the table is full and the
-    /// `maxmemory-policy` evicts, removes keys as the policy says, logging each as a `DEL` (as
-    /// an expiry is), and tries the write again, up to [`EVICT_ROUNDS`] times, asking for twice
-    /// the room each time, then by emptying whole pages up to [`EVICT_PAGE_ROUNDS`] times.
-    /// Every write that may need memory goes through here, so each answers `OOM` only when
-    /// eviction could free nothing (or was not allowed to).
+    /// Runs `write`, a table write that needs about `needed` bytes, making room by eviction
+    /// as the `maxmemory-policy` says ([`kv_nostd::Table::with_room`]) and logging each key it
+    /// removes as a `DEL`, as an expiry is. Every write that may need memory goes through here.
     pub fn with_room<T>(
         &self,
         needed: usize,
-        mut write: impl FnMut() -> Result<T, Error>,
+        write: impl FnMut() -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let mut result = write();
         let mut key = Vec::new();
-        let mut log = |e: &kv_nostd::Entry<'_>| {
+        self.table.with_room(needed, write, &mut |e| {
             self.log(&[b"DEL", entry_key(e, &mut key)]);
-        };
-        for round in 0..EVICT_ROUNDS {
-            if !matches!(result, Err(Error::NoSpace)) {
-                break;
-            }
-            // Twice as much each round: freed chunks of another size class, or pages still
-            // holding other items, do not make room; emptying a page takes more victims.
-            let ask = needed.saturating_mul(1 << round);
-            if self.table.evict(ask, &mut log).is_err() {
-                break;
-            }
-            result = write();
-        }
-        // Still no room: the sizes written changed class, and the keys the policy chose freed
-        // chunks this write cannot use. Empty whole pages, which any class can take.
-        for _ in 0..EVICT_PAGE_ROUNDS {
-            if !matches!(result, Err(Error::NoSpace)) {
-                break;
-            }
-            if self.table.evict_page(&mut log).is_err() {
-                break;
-            }
-            result = write();
-        }
-        result
+        })
     }
 
     /// Keys evicted since the counters were last reset (INFO's `evicted_keys`).
