@@ -1,5 +1,6 @@
-//! Models 22, 23 and 24: eviction racing a reader of its victim and an overwrite of the key it
-//! sampled, and a reader's access-metadata update racing a writer's change of the slot.
+//! Models 22, 23, 24 and 31: eviction racing a reader of its victim and an overwrite of the key
+//! it sampled, a reader's access-metadata update racing a writer's change of the slot, and a
+//! page being emptied racing an overwrite of a key on it.
 
 use std::sync::Arc;
 
@@ -143,4 +144,91 @@ fn access_update_vs_slot_change_does_not_resurrect() {
             assert_quiescent(&t);
         },
     );
+}
+
+/// Model 31: `evict_page` (`allkeys-random`) races an overwrite of `k` by a value of another size
+/// class, so the new item lands on another page, beside `y`'s. The page emptied is one page:
+/// `k`'s new value goes only if `y`, on the same page, goes too (a removal that does not check
+/// the chunk it read against the slot's would take the new value alone), and `k` never reads as
+/// its old value afterwards. Run twice, from clocks that make the page sampler choose `k`'s old
+/// page in one run and `y`'s page in the other when nothing races it.
+#[test]
+fn page_emptying_vs_overwrite_of_a_key_on_the_page() {
+    // Items of 4 + 2 + 3 = 9 and 4 + 2 + 11 = 17 bytes: 16- and 24-byte classes.
+    const OLD: &[u8] = b"old";
+    const NEW: &[u8] = b"other value";
+    fn setup(k: &[u8], y: &[u8], clock: u64) -> Arc<loom_tests::Table> {
+        let t = table(SHAPE);
+        t.set_eviction(Policy::AllKeysRandom, 1);
+        assert_eq!(t.put(y, NEW), Ok(Put::Inserted));
+        assert_eq!(t.put(k, OLD), Ok(Put::Inserted));
+        t.advance_clock(clock);
+        t
+    }
+    let (k, y) = plan(|| {
+        let t = table(SHAPE);
+        let k = find_key(&t, &[], |_, _, _| true);
+        let y = find_key(&t, &[&k], |_, _, _| true);
+        (k, y)
+    });
+    // The first clock at which an unraced `evict_page` empties each page: [k's, y's].
+    let mut clocks = [None; 2];
+    for clock in 1..64 {
+        if clocks.iter().all(Option::is_some) {
+            break;
+        }
+        let (k, y) = (k.clone(), y.clone());
+        let page = plan(move || {
+            let mut removed = Vec::new();
+            let _ = setup(&k, &y, clock).evict_page(&mut |e| removed.push(e.value_len()));
+            match removed[..] {
+                [n] if n == OLD.len() => 0,
+                [n] if n == NEW.len() => 1,
+                _ => panic!("an unraced page emptying removed {removed:?}"),
+            }
+        });
+        clocks[page].get_or_insert(clock);
+    }
+    let clocks = clocks.map(|c| c.expect("a clock for each page"));
+    for (name, clock) in [("k's old page", clocks[0]), ("y's page", clocks[1])] {
+        let (k, y) = (k.clone(), y.clone());
+        let name = format!("page_emptying_vs_overwrite_of_a_key_on_the_page ({name})");
+        loom_tests::model(&name, move || {
+            let t = setup(&k, &y, clock);
+            let evictor = {
+                let t = Arc::clone(&t);
+                thread::spawn(move || {
+                    let mut removed = Vec::new();
+                    let _ = t.evict_page(&mut |e| removed.push(e.value_len()));
+                    removed
+                })
+            };
+            let put = t.put(&k, NEW);
+            let removed = evictor.join().unwrap();
+            let (k_now, y_now) = (get(&t, &k), get(&t, &y));
+            assert!(
+                k_now.is_none() || k_now.as_deref() == Some(NEW),
+                "k reads {k_now:?}"
+            );
+            if k_now.is_none() {
+                assert_eq!(
+                    y_now, None,
+                    "k's new value was evicted without the page it is on"
+                );
+            }
+            // Replaced if the overwrite came first, Inserted if the eviction did.
+            let old_evicted = removed.contains(&OLD.len());
+            assert_eq!(
+                put,
+                Ok(if old_evicted {
+                    Put::Inserted
+                } else {
+                    Put::Replaced
+                })
+            );
+            assert_eq!(stored(&t), t.len());
+            assert_eq!(t.len(), 2 - removed.len() + usize::from(old_evicted));
+            assert_quiescent(&t);
+        });
+    }
 }
