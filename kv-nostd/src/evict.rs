@@ -264,8 +264,8 @@ pub(crate) struct EvictState {
     pub(crate) evicted: AtomicUsize,
     /// Where a write last found the index full around its key and could not split the segment
     /// for want of memory: the segment + 1 (0 for nowhere), and the key's two buckets
-    /// (`b1 << 16 | b2`). A hint the next [`Table::evict`] takes: a torn pair only samples other
-    /// buckets.
+    /// (`b1 << 16 | b2`; a segment has at most 65,536 buckets). A hint the next
+    /// [`Table::evict`] takes: a torn pair only samples other buckets.
     pub(crate) room_segment: AtomicUsize,
     pub(crate) room_buckets: AtomicUsize,
     /// The last LFU decay period (the clock in `lfu-decay-time` units) whose decay pass ended.

@@ -392,6 +392,7 @@ fn a_steady_stream_at_the_limit_keeps_the_keys_read_all_the_time() {
                     put(format!("cold{cold:06}").as_bytes()).unwrap();
                     cold += 1;
                 }
+                // Reads, which stamp each hot key's access time.
                 for i in 0..20 {
                     assert!(t.contains(hot(i).as_bytes()).is_ok());
                 }
